@@ -1,0 +1,111 @@
+// Loading a configuration: files → YAML with positions → schema → merge →
+// resolve → semantic checks → DesiredCluster. Every problem found is reported in
+// one run; the model is returned only when there is no error.
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { basename, dirname, relative, resolve } from "node:path";
+import { hasErrors, sortDiagnostics, type Diagnostic } from "./diagnostics.js";
+import { emptyBroken, repairData } from "./damage.js";
+import { mergeSources } from "./merge.js";
+import { resolveConfig } from "./resolve.js";
+import { validateAgainstSchema, type SchemaDamage } from "./schema.js";
+import { checkSemantics } from "./semantic.js";
+import { listConfigFiles, readSource, type SourceFile } from "./source.js";
+import type { DesiredCluster } from "./types.js";
+
+export interface LoadOptions {
+  /** Warnings count as errors. */
+  strict?: boolean;
+  /** Image paths must exist (apply) rather than warn (validate). */
+  requirePaths?: boolean;
+  /** Most nodes after range expansion. */
+  maxNodes?: number;
+}
+
+export interface LoadResult {
+  cluster?: DesiredCluster;
+  diagnostics: Diagnostic[];
+  /** Inline secrets by id (never serialized; see config/secrets.ts). */
+  inlineSecrets: Map<string, string>;
+}
+
+export const DEFAULT_MAX_NODES = 100_000;
+
+/** The configuration path to use: --config, $METALFORM_CONFIG, ./cluster.yaml, ./cluster/. */
+export function defaultConfigPath(explicit?: string, cwd = process.cwd()): string {
+  if (explicit) return explicit;
+  if (process.env.METALFORM_CONFIG) return process.env.METALFORM_CONFIG;
+  for (const c of ["cluster.yaml", "cluster.yml", "cluster"]) if (existsSync(resolve(cwd, c))) return resolve(cwd, c);
+  return resolve(cwd, "cluster.yaml");
+}
+
+export async function loadCluster(path: string, opts: LoadOptions = {}): Promise<LoadResult> {
+  return loadClusterSync(path, opts);
+}
+
+export function loadClusterSync(path: string, opts: LoadOptions = {}): LoadResult {
+  const diagnostics: Diagnostic[] = [];
+  const inlineSecrets = new Map<string, string>();
+  const listed = listConfigFiles(path);
+  diagnostics.push(...listed.diagnostics);
+  const sources: SourceFile[] = [];
+  const budget = { bytes: 0 };
+  const broken = emptyBroken();
+  for (const f of listed.files) {
+    const r = readSource(f, budget);
+    diagnostics.push(...r.diagnostics);
+    if (!r.source) continue;
+    const damage: SchemaDamage = { unknownFields: [], brokenPaths: [] };
+    const schemaDiags = validateAgainstSchema(r.source, damage);
+    diagnostics.push(...schemaDiags);
+    if (schemaDiags.length) {
+      const repaired = repairData(r.source.data, damage, broken);
+      if (!repaired) continue;
+      r.source.data = repaired;
+    }
+    sources.push(r.source);
+  }
+  if (sources.length < listed.files.length) broken.partial = true;
+  // Files with schema errors go on, repaired, so that semantic problems are reported in the same run.
+  if (sources.length) {
+    const { merged, diagnostics: mergeDiags } = mergeSources(sources, broken);
+    diagnostics.push(...mergeDiags);
+    const abs = resolve(path);
+    const defaultName = basename(statSafeIsFile(abs) ? dirname(abs) : abs);
+    const resolved = resolveConfig(merged, defaultName, { maxNodes: opts.maxNodes ?? DEFAULT_MAX_NODES }, diagnostics);
+    for (const [k, v] of resolved.inlineSecrets) inlineSecrets.set(k, v);
+    diagnostics.push(...checkSemantics(merged, resolved, { requirePaths: opts.requirePaths ?? false }));
+    const failed = hasErrors(diagnostics) || (opts.strict && diagnostics.length > 0);
+    if (!failed && resolved.network) {
+      // Paths relative to the configuration's root, so a clone elsewhere has the same digest.
+      const root = statSafeIsFile(abs) ? dirname(abs) : abs;
+      const digest = createHash("sha256");
+      for (const f of listed.files) {
+        const rel = relative(root, f);
+        digest.update(rel.length + ":" + rel + "\n");
+        digest.update(readFileSync(f));
+      }
+      const nodes = resolved.nodes.slice().sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      const cluster: DesiredCluster = {
+        name: resolved.name,
+        network: resolved.network,
+        images: resolved.images,
+        diskLayouts: resolved.diskLayouts,
+        categories: resolved.categories,
+        nodes,
+        files: listed.files,
+        digest: "sha256:" + digest.digest("hex"),
+      };
+      return { cluster, diagnostics: sortDiagnostics(diagnostics), inlineSecrets };
+    }
+  }
+  return { diagnostics: sortDiagnostics(diagnostics), inlineSecrets };
+}
+
+function statSafeIsFile(p: string): boolean {
+  try {
+    return statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}

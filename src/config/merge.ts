@@ -1,0 +1,183 @@
+// Merging the files of a configuration directory into one raw configuration,
+// remembering where each entity came from. Singletons (cluster, network,
+// defaults) may be defined once; named entities (images, layouts, categories)
+// must have unique names across files; node lists are concatenated.
+import { emptyBroken, type Broken } from "./damage.js";
+import type { Diagnostic } from "./diagnostics.js";
+import { locate, type PathSeg, type SourceFile } from "./source.js";
+import type { SourcePos } from "./types.js";
+
+export interface Where {
+  src: SourceFile;
+  path: PathSeg[];
+}
+
+export interface Located<T> {
+  value: T;
+  where: Where;
+}
+
+export function posOf(w: Where, ...sub: PathSeg[]): SourcePos {
+  return locate(w.src, [...w.path, ...sub]);
+}
+
+export function keyPosOf(w: Where, ...sub: PathSeg[]): SourcePos {
+  return locate(w.src, [...w.path, ...sub], "key");
+}
+
+/* Raw shapes: what the schema admits, before defaults and inheritance. */
+export type RawSecret = string | { env: string } | { file: string };
+export interface RawBmc {
+  driver?: "ipmi" | "manual";
+  address?: string;
+  netmask?: string;
+  gateway?: string;
+  port?: number;
+  user?: string;
+  password?: RawSecret;
+}
+export interface RawExclude {
+  sync?: string[];
+  full?: string[];
+}
+export interface RawSettings {
+  image?: string;
+  diskLayout?: string;
+  installMode?: "auto" | "full" | "nosync" | "skip";
+  boot?: "pxe" | "local";
+  kernelArgs?: string[];
+  exclude?: RawExclude;
+  bmc?: RawBmc;
+  protect?: boolean;
+}
+export interface RawNode extends RawSettings {
+  name: string;
+  category?: string;
+  mac?: string;
+  macs?: string[];
+  ip?: string;
+}
+export interface RawNetwork {
+  interface: string;
+  address: string;
+  gateway?: string;
+  dns?: string[];
+  domain?: string;
+  dhcp?: { mode?: "authoritative" | "proxy"; leaseTime?: number; dynamicRange?: { start: string; end: string } };
+  ports?: Partial<Record<"dhcp" | "proxyDhcp" | "tftp" | "http" | "rsync", number>>;
+}
+export interface RawImage {
+  root: string;
+  kernel: string;
+  initrd?: string;
+  kernelArgs?: string[];
+  exclude?: RawExclude;
+}
+export interface RawPartition {
+  name?: string;
+  size: string;
+  type?: "linux" | "esp" | "swap" | "raid" | "bios";
+  fs?: "ext4" | "xfs" | "vfat" | "swap" | "none";
+  mount?: string;
+  mountOptions?: string[];
+  label?: string;
+}
+export interface RawDisk {
+  name: string;
+  match: { device?: string; minSize?: string; serial?: string; model?: string };
+  table?: "gpt" | "msdos";
+  partitions: RawPartition[];
+}
+export interface RawRaid {
+  name: string;
+  level: 0 | 1 | 5 | 10;
+  members: string[];
+  fs?: "ext4" | "xfs" | "vfat" | "swap" | "none";
+  mount?: string;
+  mountOptions?: string[];
+  label?: string;
+}
+export interface RawLayout {
+  disks: RawDisk[];
+  raid?: RawRaid[];
+}
+interface RawFile {
+  cluster?: { name?: string };
+  network?: RawNetwork;
+  defaults?: RawSettings;
+  images?: Record<string, RawImage>;
+  diskLayouts?: Record<string, RawLayout>;
+  categories?: Record<string, RawSettings>;
+  nodes?: Array<RawNode | null>;
+}
+
+export interface MergedConfig {
+  cluster?: Located<{ name?: string }>;
+  network?: Located<RawNetwork>;
+  defaults?: Located<RawSettings>;
+  images: Map<string, Located<RawImage>>;
+  diskLayouts: Map<string, Located<RawLayout>>;
+  categories: Map<string, Located<RawSettings>>;
+  nodes: Located<RawNode>[];
+  /** Entities set aside after schema errors (see damage.ts). */
+  broken: Broken;
+}
+
+const SINGLETONS = ["cluster", "network", "defaults"] as const;
+const NAMED = [
+  ["images", "image"],
+  ["diskLayouts", "disk layout"],
+  ["categories", "category"],
+] as const;
+
+/** Merges schema-valid files. Conflicts become diagnostics naming both places. */
+export function mergeSources(sources: SourceFile[], broken: Broken = emptyBroken()): { merged: MergedConfig; diagnostics: Diagnostic[] } {
+  const merged: MergedConfig = { images: new Map(), diskLayouts: new Map(), categories: new Map(), nodes: [], broken };
+  const diagnostics: Diagnostic[] = [];
+  for (const src of sources) {
+    const data = (src.data ?? {}) as RawFile;
+    for (const key of SINGLETONS) {
+      const v = data[key];
+      if (v === undefined) continue;
+      const here: Where = { src, path: [key] };
+      const prev = merged[key];
+      if (prev) {
+        const p = keyPosOf(here);
+        const o = keyPosOf(prev.where);
+        diagnostics.push({
+          severity: "error",
+          code: "duplicate-definition",
+          message: `"${key}" is defined in more than one file`,
+          ...p,
+          related: { message: `first defined`, ...o },
+        });
+        continue;
+      }
+      (merged as unknown as Record<string, Located<unknown>>)[key] = { value: v, where: here };
+    }
+    for (const [key, what] of NAMED) {
+      const entries = data[key];
+      if (!entries) continue;
+      const target = merged[key] as Map<string, Located<unknown>>;
+      for (const [name, value] of Object.entries(entries)) {
+        const here: Where = { src, path: [key, name] };
+        const prev = target.get(name);
+        if (prev) {
+          diagnostics.push({
+            severity: "error",
+            code: "duplicate-definition",
+            message: `${what} "${name}" is defined twice`,
+            ...keyPosOf(here),
+            related: { message: "first defined", ...keyPosOf(prev.where) },
+          });
+          continue;
+        }
+        target.set(name, { value, where: here });
+      }
+    }
+    (data.nodes ?? []).forEach((n, i) => {
+      if (n) merged.nodes.push({ value: n, where: { src, path: ["nodes", i] } });
+    });
+  }
+  return { merged, diagnostics };
+}

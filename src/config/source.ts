@@ -1,0 +1,211 @@
+// Reading configuration files: find them, refuse hostile input (huge, non-UTF-8,
+// alias bombs, absurd nesting) in bounded time and memory, parse YAML keeping
+// source positions, and answer "where is this path?" for diagnostics.
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join, relative, resolve } from "node:path";
+import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from "yaml";
+import type { Diagnostic } from "./diagnostics.js";
+import type { SourcePos } from "./types.js";
+
+export const LIMITS = {
+  /** One file: a 10,000-node cluster is a few MiB. */
+  maxFileBytes: 32 * 1024 * 1024,
+  maxTotalBytes: 128 * 1024 * 1024,
+  maxFiles: 10_000,
+  /** Aliases resolved per document (the yaml library counts expansion work). */
+  maxAliasCount: 1000,
+  maxDepth: 64,
+};
+
+export type PathSeg = string | number;
+
+export interface SourceFile {
+  path: string;
+  doc: Document.Parsed;
+  lineCounter: LineCounter;
+  /** Plain data (undefined when the file could not be parsed). */
+  data: unknown;
+}
+
+/** Files of a configuration: a file, or every *.yaml / *.yml below a directory (sorted, hidden skipped). */
+export function listConfigFiles(path: string): { files: string[]; diagnostics: Diagnostic[] } {
+  const abs = resolve(path);
+  let st;
+  try {
+    st = statSync(abs);
+  } catch {
+    return { files: [], diagnostics: [{ severity: "error", code: "config-not-found", message: `configuration "${path}" does not exist`, file: abs }] };
+  }
+  if (st.isFile()) return { files: [abs], diagnostics: [] };
+  const files: string[] = [];
+  const walk = (dir: string) => {
+    for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      if (e.name.startsWith(".")) continue;
+      const p = join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile() && /\.ya?ml$/.test(e.name)) files.push(p);
+      if (files.length > LIMITS.maxFiles) return;
+    }
+  };
+  walk(abs);
+  if (files.length > LIMITS.maxFiles) {
+    return { files: [], diagnostics: [{ severity: "error", code: "too-many-files", message: `more than ${LIMITS.maxFiles} YAML files under "${path}"`, file: abs }] };
+  }
+  files.sort((a, b) => relative(abs, a).localeCompare(relative(abs, b)));
+  if (files.length === 0) {
+    return { files, diagnostics: [{ severity: "error", code: "config-not-found", message: `no *.yaml or *.yml files in directory "${path}"`, file: abs }] };
+  }
+  return { files, diagnostics: [] };
+}
+
+/** Line and column (1-based) of a byte offset's character in text. */
+function posOfOffset(text: string, offset: number): { line: number; col: number } {
+  let line = 1;
+  let last = -1;
+  for (let i = 0; i < offset && i < text.length; i++) {
+    if (text.charCodeAt(i) === 10) {
+      line++;
+      last = i;
+    }
+  }
+  return { line, col: offset - last };
+}
+
+/** Offset of the first byte that breaks UTF-8 (linear, for the error message). */
+function firstInvalidUtf8(b: Uint8Array): number {
+  let i = 0;
+  while (i < b.length) {
+    const c = b[i]!;
+    const n = c < 0x80 ? 0 : c >= 0xc2 && c <= 0xdf ? 1 : c >= 0xe0 && c <= 0xef ? 2 : c >= 0xf0 && c <= 0xf4 ? 3 : -1;
+    if (n < 0) return i;
+    for (let k = 1; k <= n; k++) if (i + k >= b.length || (b[i + k]! & 0xc0) !== 0x80) return i;
+    i += n + 1;
+  }
+  return i;
+}
+
+/** Maximum nesting of flow/block collections, measured without recursion. */
+function nestingDepthExceeds(text: string, max: number): number | undefined {
+  // Flow collections nest by brackets; block collections by indentation, which is
+  // bounded by line length and cheap for the parser. Only brackets can explode.
+  let depth = 0;
+  let inSingle = false;
+  let inDouble = false;
+  let comment = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === "\n") {
+      comment = false;
+      continue;
+    }
+    if (comment) continue;
+    if (inDouble) {
+      if (c === "\\") i++;
+      else if (c === '"') inDouble = false;
+      continue;
+    }
+    if (inSingle) {
+      if (c === "'") inSingle = false;
+      continue;
+    }
+    if (c === "#" && (i === 0 || /\s/.test(text[i - 1]!))) comment = true;
+    else if (c === '"') inDouble = true;
+    else if (c === "'") inSingle = true;
+    else if (c === "[" || c === "{") {
+      if (++depth > max) return i;
+    } else if (c === "]" || c === "}") depth = Math.max(0, depth - 1);
+  }
+  return undefined;
+}
+
+export function readSource(path: string, budget: { bytes: number }): { source?: SourceFile; diagnostics: Diagnostic[] } {
+  const err = (code: string, message: string, line?: number, col?: number): { diagnostics: Diagnostic[] } => ({
+    diagnostics: [{ severity: "error", code, message, file: path, ...(line ? { line, col } : {}) }],
+  });
+  let size: number;
+  try {
+    size = statSync(path).size;
+  } catch (e) {
+    return err("config-unreadable", `cannot read: ${(e as Error).message}`);
+  }
+  if (size > LIMITS.maxFileBytes) {
+    return err("file-too-large", `file is ${(size / 1048576).toFixed(1)} MiB; the limit is ${LIMITS.maxFileBytes / 1048576} MiB per file`);
+  }
+  budget.bytes += size;
+  if (budget.bytes > LIMITS.maxTotalBytes) {
+    return err("config-too-large", `configuration exceeds ${LIMITS.maxTotalBytes / 1048576} MiB in total`);
+  }
+  const bytes = readFileSync(path);
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    const bad = firstInvalidUtf8(bytes);
+    const before = bytes.subarray(0, bad).toString("utf8");
+    const p = posOfOffset(before, before.length);
+    return err("not-utf8", `file is not valid UTF-8 (first bad byte at offset ${bad}); save it as UTF-8`, p.line, p.col);
+  }
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  const deep = nestingDepthExceeds(text, LIMITS.maxDepth);
+  if (deep !== undefined) {
+    const p = posOfOffset(text, deep);
+    return err("yaml-too-deep", `collections nested deeper than ${LIMITS.maxDepth} levels`, p.line, p.col);
+  }
+  const lineCounter = new LineCounter();
+  let doc: Document.Parsed;
+  try {
+    doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, strict: true });
+  } catch (e) {
+    return err("yaml-syntax", `cannot parse YAML: ${(e as Error).message}`);
+  }
+  const diagnostics: Diagnostic[] = [];
+  for (const e of doc.errors) {
+    const p = lineCounter.linePos(e.pos[0]);
+    const msg = e.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
+    diagnostics.push({ severity: "error", code: "yaml-syntax", message: msg, file: path, line: p.line, col: p.col });
+  }
+  if (diagnostics.length) return { diagnostics };
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: LIMITS.maxAliasCount });
+  } catch (e) {
+    const m = (e as Error).message;
+    if (/alias/i.test(m)) {
+      return err("yaml-alias-bomb", `too many alias expansions (limit ${LIMITS.maxAliasCount}): refusing a possible "billion laughs" document`);
+    }
+    if (e instanceof RangeError) return err("yaml-too-deep", "document is nested too deeply");
+    return err("yaml-syntax", m);
+  }
+  return { source: { path, doc, lineCounter, data: data ?? {} }, diagnostics };
+}
+
+function posOfNode(src: SourceFile, node: YamlNode | undefined | null): SourcePos {
+  const offset = node?.range?.[0] ?? 0;
+  const p = src.lineCounter.linePos(offset);
+  return { file: src.path, line: p.line, col: p.col };
+}
+
+/**
+ * Position of `path` in a file: the value's position, or with `key` the key's.
+ * When the path does not fully exist, the deepest existing part is used.
+ */
+export function locate(src: SourceFile, path: readonly PathSeg[], which: "key" | "value" = "value"): SourcePos {
+  let node: unknown = src.doc.contents;
+  let keyNode: unknown = undefined;
+  for (const seg of path) {
+    if (isAlias(node)) node = node.resolve(src.doc);
+    if (isMap(node)) {
+      const pair = node.items.find((p) => isPair(p) && (isScalar(p.key) ? p.key.value : p.key) === seg);
+      if (!pair) break;
+      keyNode = pair.key;
+      node = pair.value;
+    } else if (isSeq(node) && typeof seg === "number") {
+      const item = node.items[seg];
+      if (item === undefined) break;
+      keyNode = item;
+      node = item;
+    } else break;
+  }
+  const target = which === "key" && keyNode ? keyNode : node ?? keyNode;
+  return posOfNode(src, target as YamlNode);
+}

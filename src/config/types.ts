@@ -1,0 +1,171 @@
+// The normalized, validated model of a cluster: what `loadCluster` returns once the
+// YAML has been parsed, merged, range-expanded, inherited and checked. Everything
+// below the config layer (plan, boot rendering, services, apply) works on these
+// types only, never on raw YAML. The user-facing contract is
+// schemas/cluster.schema.json; these types are its resolved form.
+
+/** Where a value came from, for diagnostics that point at file:line:col. */
+export interface SourcePos {
+  file: string;
+  line: number;
+  col: number;
+}
+
+/** A reference to a secret. The value itself is never part of the model. */
+export type SecretRef =
+  | { kind: "env"; name: string }
+  | { kind: "file"; path: string }
+  /** An inline secret in the YAML (a warning). Kept out of the model: resolved via the loader's secret table. */
+  | { kind: "inline"; id: string };
+
+export type DhcpMode = "authoritative" | "proxy";
+export type InstallMode = "auto" | "full" | "nosync" | "skip";
+export type BootMode = "pxe" | "local";
+export type FsType = "ext4" | "xfs" | "vfat" | "swap" | "none";
+export type PartitionTable = "gpt" | "msdos";
+export type RaidLevel = 0 | 1 | 5 | 10;
+export type PowerDriver = "ipmi" | "manual";
+
+export interface DhcpSettings {
+  mode: DhcpMode;
+  /** Lease time in seconds handed to reserved clients. */
+  leaseTime: number;
+  /** Optional pool for discovering unknown nodes. */
+  dynamicRange?: { start: string; end: string };
+}
+
+export interface Network {
+  /** Provisioning interface on the head node, e.g. "eth1". */
+  interface: string;
+  /** The head node's address on the provisioning network. */
+  address: string;
+  prefix: number;
+  /** Derived: network address, netmask and broadcast of address/prefix. */
+  networkAddress: string;
+  netmask: string;
+  broadcast: string;
+  gateway?: string;
+  dns: string[];
+  domain?: string;
+  dhcp: DhcpSettings;
+  /** Ports of the services; defaults are the standard ones. */
+  ports: { dhcp: number; proxyDhcp: number; tftp: number; http: number; rsync: number };
+}
+
+export interface Image {
+  name: string;
+  /** Absolute path of the root tree (directory) or tarball. */
+  root: string;
+  rootType: "directory" | "tarball";
+  /** Absolute paths of the kernel and initrd the installed system boots. */
+  kernel: string;
+  initrd?: string;
+  kernelArgs: string[];
+  /** rsync patterns excluded when syncing an installed node (its local state survives). */
+  excludeSync: string[];
+  /** rsync patterns excluded on a full install. */
+  excludeFull: string[];
+  pos: SourcePos;
+}
+
+/** Partition sizes as written: fixed bytes, a percentage of the disk, or the rest. */
+export type SizeSpec =
+  | { kind: "bytes"; bytes: number }
+  | { kind: "percent"; percent: number }
+  | { kind: "rest" };
+
+export interface Partition {
+  /** Name used to refer to the partition from RAID arrays; defaults to `<disk>p<n>`. */
+  name: string;
+  size: SizeSpec;
+  fs: FsType;
+  /** GPT/msdos type hint: "linux" (default), "esp", "swap", "raid", "bios". */
+  type: "linux" | "esp" | "swap" | "raid" | "bios";
+  mount?: string;
+  mountOptions: string[];
+  label?: string;
+}
+
+export interface DiskMatch {
+  device?: string;
+  /** Minimum size in bytes. */
+  minSize?: number;
+  serial?: string;
+  model?: string;
+}
+
+export interface Disk {
+  name: string;
+  match: DiskMatch;
+  table: PartitionTable;
+  partitions: Partition[];
+}
+
+export interface RaidArray {
+  name: string;
+  level: RaidLevel;
+  /** Partition names (from this layout's disks). */
+  members: string[];
+  fs: FsType;
+  mount?: string;
+  mountOptions: string[];
+  label?: string;
+}
+
+export interface DiskLayout {
+  name: string;
+  disks: Disk[];
+  raid: RaidArray[];
+  pos: SourcePos;
+}
+
+export interface BmcSettings {
+  driver: PowerDriver;
+  /** BMC address; absent for the manual driver. */
+  address?: string;
+  netmask?: string;
+  gateway?: string;
+  user?: string;
+  password?: SecretRef;
+  /** IPMI port (623 by default). */
+  port: number;
+}
+
+export interface Node {
+  name: string;
+  category: string;
+  mac: string; // lower-case, colon separated
+  ip: string;
+  hostname: string; // name, or name.domain when a domain is set
+  image: string;
+  diskLayout: string;
+  installMode: InstallMode;
+  boot: BootMode;
+  kernelArgs: string[];
+  excludeSync: string[];
+  excludeFull: string[];
+  bmc?: BmcSettings;
+  protect: boolean;
+  /** Where the node (or its range) is defined. */
+  pos: SourcePos;
+}
+
+export interface Category {
+  name: string;
+  pos: SourcePos;
+}
+
+export interface DesiredCluster {
+  /** Name of the cluster (from `cluster.name`, default the config directory's name). */
+  name: string;
+  network: Network;
+  images: Map<string, Image>;
+  diskLayouts: Map<string, DiskLayout>;
+  categories: Map<string, Category>;
+  /** Expanded nodes, sorted by name. */
+  nodes: Node[];
+  /** Files that made up the configuration, in merge order. */
+  files: string[];
+  /** sha256 over the files' bytes (in merge order): a saved plan records it. */
+  digest: string;
+}

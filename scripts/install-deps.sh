@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs what metalform's tests and demo need on a fresh Debian machine:
+# Debian packages (real peers: DHCP/TFTP clients, rsync, ipmi_sim, QEMU ...) and
+# the npm packages. Idempotent and quiet when everything is there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Packages the tests use. udhcpc is installed on its own: together with others it
+# once failed to resolve (FACTS.md).
+DEBS=(
+  iproute2 iputils-ping procps psmisc util-linux
+  isc-dhcp-client kea-admin
+  curl atftp tftp-hpa
+  rsync
+  openipmi ipmitool
+  busybox-static e2fsprogs xfsprogs dosfstools mdadm fdisk cpio kmod shellcheck
+)
+SOLO_DEBS=(udhcpc)
+
+missing=()
+for p in "${DEBS[@]}" "${SOLO_DEBS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [ "$(id -u)" != 0 ]; then
+    echo "metalform: missing Debian packages: ${missing[*]} (run as root, or: sudo apt-get install ${missing[*]})" >&2
+    exit 1
+  fi
+  echo "Installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  normal=()
+  for p in "${missing[@]}"; do [[ " ${SOLO_DEBS[*]} " == *" $p "* ]] || normal+=("$p"); done
+  ((${#normal[@]})) && apt-get install -y -qq -o DPkg::Lock::Timeout=600 --no-install-recommends "${normal[@]}" >/dev/null
+  for p in "${SOLO_DEBS[@]}"; do
+    [[ " ${missing[*]} " == *" $p "* ]] && apt-get install -y -qq -o DPkg::Lock::Timeout=600 --no-install-recommends "$p" >/dev/null
+  done
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+fi

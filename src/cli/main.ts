@@ -4,7 +4,10 @@
 import { readFileSync } from "node:fs";
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
+import { planCommand } from "./commands/plan.js";
 import { powerCommand } from "./commands/power.js";
+import { showCommand } from "./commands/show.js";
+import { stateCommand } from "./commands/state.js";
 import { validateCommand } from "./commands/validate.js";
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
@@ -22,6 +25,9 @@ export async function main(argv: string[]): Promise<void> {
     .option("color", { type: "boolean", default: true, describe: "Colour output (--no-color or NO_COLOR turn it off)", global: true })
     .option("json", { type: "boolean", default: false, describe: "Machine-readable JSON output", global: true })
     .command(validateCommand)
+    .command(planCommand)
+    .command(showCommand)
+    .command(stateCommand)
     .command(powerCommand)
     .completion("completion", "Print a shell completion script (bash/zsh): metalform completion >> ~/.bashrc")
     .demandCommand(1, "Name a command; see metalform --help.")

@@ -51,8 +51,9 @@ export const validateCommand: CommandModule<GlobalArgs, ValidateArgs> = {
         process.stderr.write(formatDiagnostics(result.diagnostics, { color, frames: color }) + "\n\n");
       }
       if (!failed && c) {
+        const n = (count: number, one: string, many = one + "s") => `${count} ${count === 1 ? one : many}`;
         process.stdout.write(
-          `${path}: valid — ${c.nodes.length} nodes, ${c.images.size} images, ${c.diskLayouts.size} disk layouts, ${c.categories.size} categories (${warnings} warning${warnings === 1 ? "" : "s"})\n`,
+          `${path}: valid — ${n(c.nodes.length, "node")}, ${n(c.images.size, "image")}, ${n(c.diskLayouts.size, "disk layout")}, ${n(c.categories.size, "category", "categories")} (${n(warnings, "warning")})\n`,
         );
       } else {
         process.stderr.write(`${path}: ${summarizeDiagnostics(result.diagnostics)}${argv.strict && !errors ? " (--strict: warnings are errors)" : ""}\n`);

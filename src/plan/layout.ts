@@ -1,0 +1,89 @@
+// A disk layout's identity: a digest of its normalized form (name and source position
+// left out, so moving or renaming a layout does not wipe disks) and a stable text
+// rendering that plans diff line by line.
+import { createHash } from "node:crypto";
+import type { DiskLayout, SizeSpec } from "../config/types.js";
+
+/** JSON with object keys sorted, so equal values always give equal text. */
+export function canonicalJson(v: unknown): string {
+  if (v === null || typeof v !== "object") return JSON.stringify(v) ?? "null";
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(",")}]`;
+  const o = v as Record<string, unknown>;
+  const keys = Object.keys(o)
+    .filter((k) => o[k] !== undefined)
+    .sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(",")}}`;
+}
+
+export function sha256(text: string): string {
+  return "sha256:" + createHash("sha256").update(text).digest("hex");
+}
+
+export function layoutDigest(layout: DiskLayout): string {
+  return sha256(canonicalJson({ disks: layout.disks, raid: layout.raid }));
+}
+
+const UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+
+export function formatBytes(n: number): string {
+  let v = n;
+  let u = 0;
+  while (v >= 1024 && u < UNITS.length - 1 && Number.isInteger(v / 1024)) {
+    v /= 1024;
+    u++;
+  }
+  if (u === 0 && n >= 1024) {
+    // Not a whole number of KiB: show a rounded figure.
+    while (v >= 1024 && u < UNITS.length - 1) {
+      v /= 1024;
+      u++;
+    }
+    return `${v.toFixed(1)} ${UNITS[u]}`;
+  }
+  return `${v} ${UNITS[u]}`;
+}
+
+function size(s: SizeSpec): string {
+  switch (s.kind) {
+    case "bytes":
+      return formatBytes(s.bytes);
+    case "percent":
+      return `${s.percent}%`;
+    case "rest":
+      return "rest";
+  }
+}
+
+function opt(label: string, v: string | number | undefined): string {
+  return v === undefined ? "" : ` ${label}=${v}`;
+}
+
+/** One line per disk, partition and array; what a reviewer reads in a plan. */
+export function layoutText(layout: DiskLayout): string {
+  const lines: string[] = [];
+  for (const d of layout.disks) {
+    const m = d.match;
+    const match = `${opt("device", m.device)}${opt("min_size", m.minSize === undefined ? undefined : formatBytes(m.minSize))}${opt("serial", m.serial)}${opt("model", m.model)}`;
+    lines.push(`disk ${d.name} table=${d.table}${match ? " match:" + match : ""}`);
+    for (const p of d.partitions) {
+      const mount = p.mount ? ` mount=${p.mount}` : "";
+      const mo = p.mountOptions.length ? ` options=${p.mountOptions.join(",")}` : "";
+      lines.push(`  part ${p.name} size=${size(p.size)} type=${p.type} fs=${p.fs}${mount}${mo}${opt("label", p.label)}`);
+    }
+  }
+  for (const r of layout.raid) {
+    const mount = r.mount ? ` mount=${r.mount}` : "";
+    const mo = r.mountOptions.length ? ` options=${r.mountOptions.join(",")}` : "";
+    lines.push(`raid ${r.name} level=${r.level} members=${r.members.join(",")} fs=${r.fs}${mount}${mo}${opt("label", r.label)}`);
+  }
+  return lines.join("\n") + "\n";
+}
+
+const identities = new WeakMap<DiskLayout, { digest: string; text: string }>();
+
+/** Digest and text of a layout, computed once per layout object. */
+export function layoutIdentity(layout: DiskLayout): { digest: string; text: string } {
+  let v = identities.get(layout);
+  if (!v) identities.set(layout, (v = { digest: layoutDigest(layout), text: layoutText(layout) }));
+  return v;
+}

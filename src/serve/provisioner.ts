@@ -1,0 +1,281 @@
+// The provisioning services of one cluster, composed: DHCP (reservations, PXE
+// loaders, iPXE script URLs), TFTP (the iPXE loaders), HTTP (iPXE scripts, kernels,
+// the installer initramfs, the installer API) and the rsync daemon (one module per
+// image). Which nodes run the installer on their next boot is set by `apply`
+// (setBootMode); everyone else boots the local disk. The services themselves know
+// nothing of plans: this is where configuration becomes their options.
+import { EventEmitter } from "node:events";
+import { existsSync } from "node:fs";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { renderInstallPlan } from "../boot/install-plan.js";
+import { renderIpxeInstaller, renderIpxeLocal } from "../boot/ipxe.js";
+import type { DesiredCluster, Image, Node } from "../config/types.js";
+import { resolveSecret } from "../config/secrets.js";
+import { nullLogger, type Logger } from "../util/log.js";
+import { DhcpServer } from "../services/dhcp/server.js";
+import { HttpBootServer, filePath } from "../services/http/server.js";
+import { DEFAULT_PREFIX, createInstallerApi, nodeApiUrl, type InstallerApi } from "../services/installer-api/api.js";
+import { NodeTokens } from "../services/installer-api/tokens.js";
+import { RsyncDaemon } from "../services/rsync/daemon.js";
+import { TftpServer } from "../services/tftp/server.js";
+import type { Service } from "../services/service.js";
+import { observationsFrom, type NodeObservation } from "./tracker.js";
+
+/** Where Debian's `ipxe` package puts the loaders. */
+export const IPXE_DIR = "/usr/lib/ipxe";
+
+export type BootMode = { mode: "install"; reason: string; allowWipe: boolean } | { mode: "local" };
+
+export interface ProvisionerOptions {
+  cluster: DesiredCluster;
+  inlineSecrets?: ReadonlyMap<string, string>;
+  /** Leases, the token key and generated files live here. */
+  workDir: string;
+  /** Content digest of every image (what installed nodes will report). */
+  imageDigests: ReadonlyMap<string, { digest: string }>;
+  /** The installer initramfs to boot for an image (built for that image's kernel). */
+  installerFor: (image: Image) => string | undefined;
+  /** Directory served over TFTP; default /usr/lib/ipxe (Debian package ipxe). */
+  tftpRoot?: string;
+  /** Address the services bind to and nodes are told about; default network.address. */
+  address?: string;
+  /** Socket-level interface binding for DHCP (SO_BINDTODEVICE); default network.interface. */
+  bindInterface?: string | null;
+  logger?: Logger;
+}
+
+export interface ProvisionerEvents {
+  observation: [NodeObservation];
+}
+
+export class ProvisionerError extends Error {}
+
+export class Provisioner extends EventEmitter<ProvisionerEvents> {
+  private cluster: DesiredCluster;
+  private readonly modes = new Map<string, BootMode>();
+  private readonly byMac = new Map<string, Node>();
+  private readonly byIp = new Map<string, Node>();
+  private readonly log: Logger;
+  private readonly address: string;
+  private tokens!: NodeTokens;
+  private dhcp?: DhcpServer;
+  private tftp?: TftpServer;
+  private http?: HttpBootServer;
+  private rsync?: RsyncDaemon;
+  private api?: InstallerApi;
+  private started: Service[] = [];
+
+  constructor(private readonly opts: ProvisionerOptions) {
+    super();
+    this.cluster = opts.cluster;
+    this.log = opts.logger ?? nullLogger;
+    this.address = opts.address ?? opts.cluster.network.address;
+    this.index();
+  }
+
+  private index(): void {
+    this.byMac.clear();
+    this.byIp.clear();
+    for (const n of this.cluster.nodes) {
+      this.byMac.set(n.mac, n);
+      this.byIp.set(n.ip, n);
+    }
+  }
+
+  get httpBase(): string {
+    return `http://${this.address}:${this.http?.port || this.cluster.network.ports.http}`;
+  }
+
+  rsyncModule(image: string): string {
+    return `img-${image}`;
+  }
+
+  /** What a node boots next: the installer, or its local disk. */
+  setBootMode(node: string, mode: BootMode): void {
+    this.modes.set(node, mode);
+  }
+
+  bootMode(node: string): BootMode {
+    return this.modes.get(node) ?? { mode: "local" };
+  }
+
+  /** Takes a node away: no reservation, no boot script, no plan. Its disks are not touched. */
+  removeNode(name: string): void {
+    this.cluster = { ...this.cluster, nodes: this.cluster.nodes.filter((n) => n.name !== name) };
+    this.modes.delete(name);
+    this.index();
+    this.dhcp?.setReservations(this.reservations());
+  }
+
+  /** Replaces the configuration (nodes, images) while running. */
+  reconfigure(cluster: DesiredCluster): void {
+    this.cluster = cluster;
+    this.index();
+    this.dhcp?.setReservations(this.reservations());
+    for (const img of cluster.images.values()) this.http?.setRoot(this.kernelRoot(img.name), dirname(img.kernel));
+  }
+
+  nodeByMac(mac: string): Node | undefined {
+    return this.byMac.get(mac.toLowerCase());
+  }
+
+  private reservations() {
+    return this.cluster.nodes.map((n) => ({ mac: n.mac, ip: n.ip, hostname: n.name }));
+  }
+
+  private kernelRoot(image: string): string {
+    return `kernel-${image}`;
+  }
+
+  private installerRoot(image: string): string {
+    return `installer-${image}`;
+  }
+
+  /** The iPXE script a node gets when it asks (undefined: unknown MAC, 404). */
+  script(mac: string): string | undefined {
+    const node = this.nodeByMac(mac);
+    if (!node) return undefined;
+    const mode = this.bootMode(node.name);
+    if (mode.mode === "local") return renderIpxeLocal(node);
+    const image = this.cluster.images.get(node.image)!;
+    const installer = this.opts.installerFor(image);
+    if (!installer) {
+      this.log.error("no-installer", { node: node.name, image: image.name });
+      return renderIpxeLocal(node);
+    }
+    return renderIpxeInstaller({
+      node,
+      image,
+      kernelUrl: this.httpBase + filePath(this.kernelRoot(image.name), basename(image.kernel)),
+      initrdUrl: this.httpBase + filePath(this.installerRoot(image.name), basename(installer)),
+      apiUrl: nodeApiUrl(this.httpBase, node.name),
+      token: this.tokens.token(node.name, "install"),
+      reason: mode.reason,
+    });
+  }
+
+  private installPlan(name: string) {
+    const node = this.cluster.nodes.find((n) => n.name === name);
+    if (!node) return undefined;
+    const mode = this.bootMode(name);
+    if (mode.mode !== "install") return undefined;
+    const image = this.cluster.images.get(node.image)!;
+    const digest = this.opts.imageDigests.get(image.name)?.digest;
+    if (!digest) throw new ProvisionerError(`image ${image.name} has no digest`);
+    return renderInstallPlan({
+      node,
+      layout: this.cluster.diskLayouts.get(node.diskLayout)!,
+      image,
+      network: this.cluster.network,
+      imageDigest: digest,
+      rsyncUrl: `rsync://${this.address}:${this.cluster.network.ports.rsync}/${this.rsyncModule(image.name)}/`,
+      apiUrl: nodeApiUrl(this.httpBase, node.name),
+      upToken: this.tokens.token(node.name, "up"),
+      allowWipe: mode.allowWipe,
+    });
+  }
+
+  /** The token key persists so that installed nodes' UP reporters keep working across restarts. */
+  private async loadTokenKey(): Promise<Buffer> {
+    const p = join(this.opts.workDir, "token.key");
+    if (existsSync(p)) return Buffer.from(await readFile(p, "utf8"), "base64");
+    const key = randomBytes(32);
+    await writeFile(p, key.toString("base64"), { mode: 0o600 });
+    return key;
+  }
+
+  async start(): Promise<void> {
+    const c = this.cluster;
+    const net = c.network;
+    await mkdir(this.opts.workDir, { recursive: true, mode: 0o700 });
+    this.tokens = new NodeTokens(await this.loadTokenKey());
+    const tftpRoot = this.opts.tftpRoot ?? IPXE_DIR;
+    if (!existsSync(join(tftpRoot, "undionly.kpxe"))) {
+      throw new ProvisionerError(`iPXE loaders not found in ${tftpRoot}: install the Debian package ipxe (apt-get install ipxe)`);
+    }
+    for (const img of c.images.values()) {
+      if (img.rootType !== "directory") throw new ProvisionerError(`image ${img.name}: tarball roots are not served yet; unpack ${img.root} into a directory`);
+    }
+    const roots: Record<string, string> = {};
+    for (const img of c.images.values()) {
+      roots[this.kernelRoot(img.name)] = dirname(img.kernel);
+      const inst = this.opts.installerFor(img);
+      if (inst) roots[this.installerRoot(img.name)] = dirname(inst);
+    }
+    this.rsync = new RsyncDaemon({
+      address: this.address,
+      port: net.ports.rsync,
+      modules: [...c.images.values()].map((i) => ({ name: this.rsyncModule(i.name), path: i.root, comment: `metalform image ${i.name}` })),
+      logger: this.log.child("rsync"),
+    });
+    this.http = new HttpBootServer({ address: this.address, port: net.ports.http, scripts: (mac) => this.script(mac), roots, logger: this.log.child("http") });
+    this.api = createInstallerApi({
+      tokens: this.tokens,
+      plan: (node) => this.installPlan(node),
+      bmcPassword: async (name) => {
+        const ref = this.cluster.nodes.find((n) => n.name === name)?.bmc?.password;
+        return ref ? resolveSecret(ref, this.opts.inlineSecrets) : undefined;
+      },
+      logger: this.log.child("installer-api"),
+    });
+    const api = this.api;
+    this.http.addRoute("*", DEFAULT_PREFIX, async (ctx) => {
+      await api.handle(ctx.req, ctx.res);
+    });
+    this.tftp = new TftpServer({ address: net.dhcp.mode === "proxy" ? this.address : "0.0.0.0", port: net.ports.tftp, root: tftpRoot, logger: this.log.child("tftp") });
+    this.dhcp = new DhcpServer({
+      mode: net.dhcp.mode,
+      serverAddress: this.address,
+      ...(this.opts.bindInterface !== null ? { interface: this.opts.bindInterface ?? net.interface } : {}),
+      ports: { server: net.ports.dhcp, proxy: net.ports.proxyDhcp },
+      subnetMask: net.netmask,
+      ...(net.gateway ? { routers: [net.gateway] } : {}),
+      dnsServers: net.dns,
+      ...(net.domain ? { domain: net.domain } : {}),
+      broadcastAddress: net.broadcast,
+      leaseTime: net.dhcp.leaseTime,
+      reservations: this.reservations(),
+      ...(net.dhcp.dynamicRange ? { dynamicRange: net.dhcp.dynamicRange, leaseFile: join(this.opts.workDir, "leases.json") } : {}),
+      pxe: { tftpServer: this.address, scriptUrl: (mac) => (this.nodeByMac(mac) ? `${this.httpBase}/boot/${mac}.ipxe` : undefined) },
+      logger: this.log.child("dhcp"),
+    });
+    const emit = (o: NodeObservation | undefined) => o && this.emit("observation", o);
+    const lookup = { byMac: (m: string) => this.nodeByMac(m)?.name, byIp: (ip: string) => this.byIp.get(ip)?.name };
+    for (const [src, ev] of [
+      [this.dhcp, "ack"],
+      [this.dhcp, "offer"],
+      [this.http, "script-served"],
+      [this.http, "file-served"],
+      [this.tftp, "transfer-complete"],
+      [this.api.events, "plan"],
+      [this.api.events, "report"],
+      [this.api.events, "up"],
+    ] as const) {
+      (src as EventEmitter).on(ev, (payload: unknown) => emit(observationsFrom(ev, payload, lookup)));
+    }
+    try {
+      for (const s of [this.rsync, this.http, this.tftp, this.dhcp] as Service[]) {
+        await s.start();
+        this.started.push(s);
+      }
+    } catch (e) {
+      await this.stop();
+      throw e;
+    }
+    this.log.info("serving", { cluster: c.name, address: this.address, http: this.httpBase, nodes: c.nodes.length });
+  }
+
+  async stop(): Promise<void> {
+    const started = this.started.reverse();
+    this.started = [];
+    for (const s of started) {
+      try {
+        await s.stop();
+      } catch (e) {
+        this.log.warn("stop-failed", { service: s.name, error: (e as Error).message });
+      }
+    }
+  }
+}

@@ -1,0 +1,91 @@
+// Reading and writing the state file's text. Parsing checks the shape so that a
+// hand-edited or truncated file is refused with a message instead of being
+// half-understood (and later overwritten).
+import { randomUUID } from "node:crypto";
+import { StateError } from "./errors.js";
+import { STATE_FORMAT_VERSION, type ClusterState } from "./types.js";
+import { METALFORM_VERSION } from "./version.js";
+
+/** A fresh, empty state with a new lineage and serial 0 (never written yet). */
+export function newState(cluster?: string, lineage: string = randomUUID()): ClusterState {
+  const s: ClusterState = {
+    formatVersion: STATE_FORMAT_VERSION,
+    metalformVersion: METALFORM_VERSION,
+    lineage,
+    serial: 0,
+    images: {},
+    layouts: {},
+    nodes: {},
+  };
+  if (cluster !== undefined) s.cluster = cluster;
+  return s;
+}
+
+export function serializeState(state: ClusterState): string {
+  return JSON.stringify(state, null, 2) + "\n";
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** Parses a state file's text; `where` names the file in messages. */
+export function parseState(text: string, where: string): ClusterState {
+  const corrupt = (why: string) =>
+    new StateError(
+      "corrupt",
+      `state file ${where} is corrupt (${why}); it was left untouched. ` +
+        `Restore it from ${where}.backup or from version control, or move it aside to start afresh.`,
+    );
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    throw corrupt(`not valid JSON: ${(e as Error).message}`);
+  }
+  if (!isObj(doc)) throw corrupt("not a JSON object");
+  const fv = doc.formatVersion;
+  if (typeof fv !== "number" || !Number.isInteger(fv) || fv < 1) throw corrupt("formatVersion missing or not a positive integer");
+  if (fv > STATE_FORMAT_VERSION) {
+    const by = typeof doc.metalformVersion === "string" ? ` by metalform ${doc.metalformVersion}` : "";
+    throw new StateError(
+      "newer-format",
+      `state file ${where} was written${by} in format ${fv}; this metalform (${METALFORM_VERSION}) reads format ` +
+        `${STATE_FORMAT_VERSION} and older. Upgrade metalform; the file was left untouched.`,
+    );
+  }
+  if (typeof doc.lineage !== "string" || doc.lineage === "") throw corrupt("lineage missing");
+  if (typeof doc.serial !== "number" || !Number.isInteger(doc.serial) || doc.serial < 0) throw corrupt("serial missing or invalid");
+  for (const k of ["images", "layouts", "nodes"] as const) if (!isObj(doc[k])) throw corrupt(`"${k}" missing or not an object`);
+  for (const [name, img] of Object.entries(doc.images as object)) {
+    if (!isObj(img) || typeof img.digest !== "string" || typeof img.size !== "number") throw corrupt(`image "${name}" malformed`);
+  }
+  for (const [digest, l] of Object.entries(doc.layouts as object)) {
+    if (!isObj(l) || typeof l.name !== "string" || typeof l.text !== "string") throw corrupt(`layout "${digest}" malformed`);
+  }
+  for (const [name, n] of Object.entries(doc.nodes as object)) {
+    if (!isObj(n)) throw corrupt(`node "${name}" malformed`);
+    const a = n.applied;
+    if (a !== undefined) {
+      if (
+        !isObj(a) ||
+        !isObj(a.image) ||
+        typeof a.image.digest !== "string" ||
+        !isObj(a.diskLayout) ||
+        typeof a.diskLayout.digest !== "string" ||
+        !isObj(a.network) ||
+        typeof a.network.ip !== "string" ||
+        typeof a.boot !== "string" ||
+        typeof a.installMode !== "string" ||
+        !Array.isArray(a.kernelArgs) ||
+        !Array.isArray(a.excludeSync) ||
+        !Array.isArray(a.excludeFull)
+      ) {
+        throw corrupt(`node "${name}": applied attributes malformed`);
+      }
+    }
+    const r = n.reported;
+    if (r !== undefined && (!isObj(r) || typeof r.phase !== "string" || typeof r.time !== "string")) {
+      throw corrupt(`node "${name}": report malformed`);
+    }
+  }
+  return doc as unknown as ClusterState;
+}

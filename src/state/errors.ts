@@ -1,0 +1,20 @@
+// Errors of the state layer. Each message says what is wrong and what to do.
+
+export type StateErrorCode =
+  | "corrupt"
+  | "newer-format"
+  | "conflict"
+  | "lock-held"
+  | "lock-mismatch"
+  | "not-locked"
+  | "io";
+
+export class StateError extends Error {
+  constructor(
+    readonly code: StateErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = "StateError";
+  }
+}

@@ -1,0 +1,88 @@
+// What metalform remembers about a cluster between runs: per node the attributes
+// last applied and what the node last reported; per image its digest and size.
+// Secrets never appear here: a BMC password is recorded only as its reference.
+import type { BootMode, InstallMode, PowerDriver, SecretRef } from "../config/types.js";
+
+/** Bumped when the file format changes incompatibly; newer files are refused. */
+export const STATE_FORMAT_VERSION = 1;
+
+export interface AppliedRef {
+  name: string;
+  /** "sha256:<hex>" */
+  digest: string;
+}
+
+export interface AppliedNetwork {
+  ip: string;
+  mac: string;
+  hostname: string;
+}
+
+export interface AppliedBmc {
+  driver: PowerDriver;
+  address?: string;
+  netmask?: string;
+  gateway?: string;
+  user?: string;
+  port: number;
+  /** Where the password comes from (env name, file path, inline id), never the value. */
+  password?: SecretRef;
+}
+
+/** The attributes of a node that the diff compares against the configuration. */
+export interface AppliedNode {
+  image: AppliedRef;
+  diskLayout: AppliedRef;
+  network: AppliedNetwork;
+  boot: BootMode;
+  installMode: InstallMode;
+  kernelArgs: string[];
+  excludeSync: string[];
+  excludeFull: string[];
+  bmc?: AppliedBmc;
+}
+
+/** What the node itself last said (installer progress or the installed system's reporter). */
+export interface NodeReport {
+  /** Digest of the image the node runs. */
+  imageDigest?: string;
+  /** Digest of the disk layout found on its disks (written by the installer). */
+  layoutFingerprint?: string;
+  /** e.g. "installing", "installed", "up", "failed". */
+  phase: string;
+  /** ISO 8601 time of the report. */
+  time: string;
+}
+
+export interface NodeState {
+  applied?: AppliedNode;
+  appliedAt?: string;
+  reported?: NodeReport;
+}
+
+export interface ImageState {
+  digest: string;
+  size: number;
+  updatedAt?: string;
+}
+
+/** A disk layout's normalized text, kept so a later plan can diff it line by line. */
+export interface LayoutState {
+  name: string;
+  text: string;
+}
+
+export interface ClusterState {
+  formatVersion: number;
+  /** Written by this metalform version (informational). */
+  metalformVersion?: string;
+  /** UUID fixed when the state is created; a saved plan is bound to it. */
+  lineage: string;
+  /** Incremented by every write. */
+  serial: number;
+  cluster?: string;
+  images: Record<string, ImageState>;
+  /** Keyed by layout digest. */
+  layouts: Record<string, LayoutState>;
+  nodes: Record<string, NodeState>;
+}

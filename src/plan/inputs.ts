@@ -26,6 +26,8 @@ export interface PlanInputs {
   store: LocalStateStore;
   state: ClusterState | undefined;
   imageDigests: Map<string, ImageDigestResult>;
+  /** Inline secrets by id (config/secrets.ts); never serialized. */
+  inlineSecrets: Map<string, string>;
 }
 
 export function openStateStore(opts: { config?: string; state?: string }): LocalStateStore {
@@ -40,5 +42,5 @@ export async function loadPlanInputs(opts: PlanInputOptions): Promise<{ inputs?:
   const store = new LocalStateStore(opts.state ?? defaultStatePath(configPath));
   const state = await store.read();
   const imageDigests = await computeImageDigests(loaded.cluster.images.values(), { cacheDir: opts.cacheDir ?? defaultCacheDir(configPath) });
-  return { inputs: { configPath, cluster: loaded.cluster, store, state, imageDigests }, diagnostics: loaded.diagnostics, configPath };
+  return { inputs: { configPath, cluster: loaded.cluster, store, state, imageDigests, inlineSecrets: loaded.inlineSecrets }, diagnostics: loaded.diagnostics, configPath };
 }

@@ -1,0 +1,671 @@
+#!/bin/sh
+# metalform installer /init (POSIX sh, busybox).
+#
+# Boot of one node, phase 3 and 4: load modules, DHCP, fetch this node's install plan,
+# match disks, decide the install mode, partition / assemble / mkfs or fsck, mount,
+# rsync the image, write the node's files, set the BMC, report every step, switch root.
+#
+# Test mode: every path and command can be overridden from the environment, so tests
+# run this very script as root against loop devices in a private mount namespace:
+#   MF_API, MF_TOKEN        API base URL of this node and its token (else from /proc/cmdline)
+#   MF_ROOT                 where the installed system is mounted (default /newroot)
+#   MF_WORK                 scratch directory (default /run/metalform)
+#   MF_CANDIDATES           disk devices to match against (default: scan $MF_SYS/block)
+#   MF_SYS                  sysfs root (default /sys)
+#   MF_NO_SWITCH_ROOT=1     unmount and exit instead of switch_root
+#   MF_SKIP_BOOTSTRAP=1     do not mount /proc etc., load modules or run DHCP
+#   MF_RSYNC_ARGS           extra rsync arguments
+#   MF_ONFAIL               as PID 1 after a failure: shell (default), poweroff, reboot
+#                           (kernel argument mf.onfail=)
+# Exit status in test mode: 0 done, 2 refused (protected), 1 failed.
+
+set -u
+PATH=/sbin:/bin:/usr/sbin:/usr/bin
+export PATH
+
+MF_ROOT=${MF_ROOT:-/newroot}
+MF_WORK=${MF_WORK:-/run/metalform}
+MF_SYS=${MF_SYS:-/sys}
+MF_CANDIDATES=${MF_CANDIDATES:-}
+MF_NO_SWITCH_ROOT=${MF_NO_SWITCH_ROOT:-0}
+MF_SKIP_BOOTSTRAP=${MF_SKIP_BOOTSTRAP:-0}
+MF_RSYNC_ARGS=${MF_RSYNC_ARGS:-}
+MF_API=${MF_API:-}
+MF_TOKEN=${MF_TOKEN:-}
+MF_MAC=${MF_MAC:-}
+MF_INIT=${MF_INIT:-/sbin/init}
+MF_ONFAIL=${MF_ONFAIL:-shell}
+MF_MOUNTED=""
+MF_ASSEMBLED=""
+MF_STEP="init"
+MF_LOG=""
+
+log() { echo "metalform: $*" >&2; }
+
+# ---- reporting -------------------------------------------------------------------
+
+# JSON string body of stdin: escapes quote, backslash, tab, newline; drops other controls.
+json_escape() {
+	tr -d '\000-\010\013-\037' | awk 'BEGIN { ORS = "" } {
+		gsub(/\\/, "\\\\"); gsub(/"/, "\\\""); gsub(/\t/, "\\t")
+		if (NR > 1) printf "\\n"
+		printf "%s", $0
+	}'
+}
+
+http_post() { # url body
+	if command -v wget >/dev/null 2>&1; then
+		timeout 20 wget -q -O /dev/null --header "Authorization: Bearer $MF_TOKEN" \
+			--header "Content-Type: application/json" --post-data "$2" "$1"
+	else
+		curl -fsS -m 10 -o /dev/null -H "Authorization: Bearer $MF_TOKEN" \
+			-H "Content-Type: application/json" --data "$2" "$1"
+	fi
+}
+
+http_get() { # url outfile
+	if command -v wget >/dev/null 2>&1; then
+		timeout 60 wget -q -O "$2" --header "Authorization: Bearer $MF_TOKEN" "$1"
+	else
+		curl -fsS -m 20 -o "$2" -H "Authorization: Bearer $MF_TOKEN" "$1"
+	fi
+}
+
+# report STEP STATUS [MESSAGE] [BYTES] [FILES]
+report() {
+	_r_body="{\"step\":\"$1\",\"status\":\"$2\""
+	if [ -n "${3:-}" ]; then
+		_r_body="$_r_body,\"message\":\"$(printf '%s' "$3" | json_escape)\""
+	fi
+	if [ -n "${4:-}" ]; then _r_body="$_r_body,\"bytes\":$4"; fi
+	if [ -n "${5:-}" ]; then _r_body="$_r_body,\"files\":$5"; fi
+	_r_body="$_r_body}"
+	log "$1 $2${3:+: $3}"
+	if [ -n "$MF_API" ]; then
+		http_post "$MF_API/report" "$_r_body" >/dev/null 2>&1 || log "could not send the report for $1"
+	fi
+}
+
+# Ends the installer: in test mode exit; as PID 1 keep a shell for the operator.
+halt_installer() { # exit-status
+	cleanup_mounts
+	if [ "$$" = 1 ]; then
+		case "$MF_ONFAIL" in
+		poweroff) poweroff -f ;;
+		reboot) sleep 10 && reboot -f ;;
+		esac
+		log "installation stopped; dropping to a shell"
+		while :; do sh; done
+	fi
+	exit "$1"
+}
+
+fail() { # message
+	report "$MF_STEP" failed "$1"
+	halt_installer 1
+}
+
+step() { MF_STEP=$1; report "$1" started; }
+done_step() { report "$MF_STEP" finished "${1:-}" "${2:-}" "${3:-}"; }
+
+# run CMD...: runs a command of the current step; on failure reports the tail of its output.
+run() {
+	MF_LOG="$MF_WORK/$MF_STEP.log"
+	if ! "$@" >>"$MF_LOG" 2>&1; then
+		fail "$* failed: $(tail -n 15 "$MF_LOG")"
+	fi
+}
+
+# ---- plan helpers ------------------------------------------------------------------
+
+get() { eval "printf '%s' \"\${$1:-}\""; }
+
+# Partition device of disk DEV number N: sda -> sda1, nvme0n1 / loop3 -> nvme0n1p1.
+partdev() {
+	case "$1" in
+	*[0-9]) echo "${1}p$2" ;;
+	*) echo "$1$2" ;;
+	esac
+}
+
+# Device path of a plan reference: part:<disk>:<n> or md:<i>.
+refdev() {
+	case "$1" in
+	part:*)
+		_rd_rest=${1#part:}
+		_rd_d=$(get "MF_DISK_${_rd_rest%%:*}_DEV")
+		partdev "$_rd_d" "${_rd_rest#*:}"
+		;;
+	md:*) get "MF_RAID_${1#md:}_DEV" ;;
+	*) return 1 ;;
+	esac
+}
+
+# Size of a block device in bytes, from sysfs (512-byte sectors).
+disk_bytes() {
+	_db_b=$(basename "$1")
+	_db_s=$(cat "$MF_SYS/class/block/$_db_b/size" 2>/dev/null || echo 0)
+	echo $((_db_s * 512))
+}
+
+sysattr() { # device attribute-path...
+	_sa_b=$(basename "$1")
+	shift
+	for _sa_a in "$@"; do
+		if [ -r "$MF_SYS/class/block/$_sa_b/$_sa_a" ]; then
+			sed 's/^ *//; s/ *$//' "$MF_SYS/class/block/$_sa_b/$_sa_a"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# Makes sure the kernel knows the partitions of DISK (N of them) and their nodes exist.
+ensure_parts() { # disk n
+	_ep_last=$(partdev "$1" "$2")
+	[ -b "$_ep_last" ] && return 0
+	# A blank disk has no table to read: do not wait for partitions that cannot appear.
+	[ -n "$(blkid -p -o value -s PTTYPE "$1" 2>/dev/null)" ] || return 1
+	blockdev --rereadpt "$1" >/dev/null 2>&1
+	_ep_i=0
+	while [ ! -b "$_ep_last" ] && [ $_ep_i -lt 5 ]; do
+		if command -v partx >/dev/null 2>&1; then
+			partx -u "$1" >/dev/null 2>&1
+			partx -a "$1" >/dev/null 2>&1
+		fi
+		[ -b "$_ep_last" ] && break
+		sleep 1
+		_ep_i=$((_ep_i + 1))
+	done
+	[ -b "$_ep_last" ]
+}
+
+# ---- bootstrap (only as the real /init) --------------------------------------------
+
+cmdline_arg() { # name
+	# shellcheck disable=SC2013 # the command line is a list of words
+	for w in $(cat /proc/cmdline 2>/dev/null); do
+		case "$w" in "$1"=*) echo "${w#*=}" ;; esac
+	done
+}
+
+bootstrap() {
+	mkdir -p /proc /sys /dev /run /tmp
+	mount -t proc proc /proc
+	mount -t sysfs sysfs /sys
+	mount -t devtmpfs devtmpfs /dev 2>/dev/null || mdev -s
+	mount -t tmpfs tmpfs /run
+	[ -n "$MF_API" ] || MF_API=$(cmdline_arg mf.api)
+	[ -n "$MF_TOKEN" ] || MF_TOKEN=$(cmdline_arg mf.token)
+	[ -n "$MF_MAC" ] || MF_MAC=$(cmdline_arg mf.mac)
+	_bs_onfail=$(cmdline_arg mf.onfail)
+	MF_ONFAIL=${_bs_onfail:-$MF_ONFAIL}
+	mkdir -p "$MF_WORK"
+
+	MF_STEP=modules
+	kver=$(uname -r)
+	if [ -r "/lib/modules/$kver/load.order" ]; then
+		while read -r m; do
+			insmod "/lib/modules/$kver/$m" >>"$MF_WORK/modules.log" 2>&1 || log "insmod $m failed"
+		done <"/lib/modules/$kver/load.order"
+	fi
+
+	MF_STEP=network
+	iface=""
+	n=0
+	while [ -z "$iface" ] && [ $n -lt 20 ]; do
+		for d in /sys/class/net/*; do
+			[ "$(cat "$d/address" 2>/dev/null)" = "$MF_MAC" ] && iface=$(basename "$d")
+		done
+		[ -n "$iface" ] || sleep 0.5
+		n=$((n + 1))
+	done
+	[ -n "$iface" ] || fail "no network interface with MAC $MF_MAC"
+	MF_IFACE=$iface
+	ip link set lo up
+	ip link set "$iface" up
+	udhcpc -i "$iface" -n -q -t 10 -T 2 -s /etc/udhcpc.script >>"$MF_WORK/network.log" 2>&1 ||
+		fail "DHCP on $iface failed: $(tail -n 5 "$MF_WORK/network.log")"
+	# Reports can only be sent once the network is up: both go now.
+	report modules finished "$(wc -l <"/lib/modules/$kver/load.order" 2>/dev/null || echo 0) modules loaded"
+	report network finished "$iface"
+}
+
+# ---- disks ---------------------------------------------------------------------------
+
+candidates() {
+	if [ -n "$MF_CANDIDATES" ]; then
+		echo "$MF_CANDIDATES"
+		return
+	fi
+	for _c_b in "$MF_SYS"/block/*; do
+		_c_n=$(basename "$_c_b")
+		case "$_c_n" in loop* | ram* | md* | sr* | dm-* | zram* | nbd* | fd*) continue ;; esac
+		echo "/dev/$_c_n"
+	done
+}
+
+match_disks() {
+	step disks
+	used=" "
+	found=""
+	i=0
+	while [ "$i" -lt "$MF_DISK_COUNT" ]; do
+		want_dev=$(get "MF_DISK_${i}_MATCH_DEVICE")
+		want_min=$(get "MF_DISK_${i}_MATCH_MINSIZE")
+		want_serial=$(get "MF_DISK_${i}_MATCH_SERIAL")
+		want_model=$(get "MF_DISK_${i}_MATCH_MODEL")
+		hit=""
+		for c in $(candidates); do
+			case "$used" in *" $c "*) continue ;; esac
+			[ -b "$c" ] || continue
+			if [ -n "$want_dev" ] && [ "$c" != "$want_dev" ] && [ "/dev/$(basename "$c")" != "$want_dev" ]; then continue; fi
+			if [ -n "$want_min" ] && [ "$(disk_bytes "$c")" -lt "$want_min" ]; then continue; fi
+			if [ -n "$want_serial" ] && [ "$(sysattr "$c" serial device/serial 2>/dev/null)" != "$want_serial" ]; then continue; fi
+			if [ -n "$want_model" ] && [ "$(sysattr "$c" device/model 2>/dev/null)" != "$want_model" ]; then continue; fi
+			hit=$c
+			break
+		done
+		name=$(get "MF_DISK_${i}_NAME")
+		if [ -z "$hit" ]; then
+			fail "disk $name not found (device=${want_dev:-any} minSize=${want_min:-any} serial=${want_serial:-any} model=${want_model:-any}; candidates: $(candidates | tr '\n' ' '))"
+		fi
+		eval "MF_DISK_${i}_DEV=\$hit"
+		used="$used$hit "
+		found="$found $name=$hit"
+		i=$((i + 1))
+	done
+	done_step "${found# }"
+}
+
+# ---- mode ----------------------------------------------------------------------------
+
+fs_index_of_root() {
+	_fr_i=0
+	while [ "$_fr_i" -lt "$MF_FS_COUNT" ]; do
+		[ "$(get "MF_FS_${_fr_i}_MOUNT")" = "/" ] && echo "$_fr_i" && return 0
+		_fr_i=$((_fr_i + 1))
+	done
+	return 1
+}
+
+# Assembles the plan's arrays from existing members (degraded when some are missing).
+assemble_raid() { # extra mdadm options
+	_ar_r=0
+	while [ "$_ar_r" -lt "$MF_RAID_COUNT" ]; do
+		_ar_dev=$(get "MF_RAID_${_ar_r}_DEV")
+		if [ ! -b "$_ar_dev" ] || ! mdadm --detail "$_ar_dev" >/dev/null 2>&1; then
+			_ar_members=""
+			for _ar_m in $(get "MF_RAID_${_ar_r}_MEMBERS"); do
+				_ar_md=$(refdev "$_ar_m")
+				[ -b "$_ar_md" ] && _ar_members="$_ar_members $_ar_md"
+			done
+			# shellcheck disable=SC2086 # word lists by design
+			mdadm --assemble "$@" --run "$_ar_dev" $_ar_members >>"$MF_WORK/raid.log" 2>&1 || return 1
+			MF_ASSEMBLED="$MF_ASSEMBLED $_ar_dev"
+		fi
+		_ar_r=$((_ar_r + 1))
+	done
+}
+
+# Prints the layout fingerprint found in the root file system on disk, or "none".
+# Reads only: partitions are added to the kernel's view, arrays assembled read-only,
+# the root fs mounted read-only without journal replay.
+ondisk_fingerprint() {
+	probe_fingerprint
+	# Arrays assembled read-only for the probe are stopped again (this runs in a subshell).
+	for _of_a in $MF_ASSEMBLED; do mdadm --stop "$_of_a" >/dev/null 2>&1; done
+}
+
+probe_fingerprint() {
+	_of_i=0
+	while [ "$_of_i" -lt "$MF_DISK_COUNT" ]; do
+		# A disk without partitions (e.g. a replaced RAID member) does not end the probe:
+		# the root fs may still be found, degraded, on the others.
+		ensure_parts "$(get "MF_DISK_${_of_i}_DEV")" "$(get "MF_DISK_${_of_i}_PARTS")" || true
+		_of_i=$((_of_i + 1))
+	done
+	if [ "$MF_RAID_COUNT" -gt 0 ]; then assemble_raid --readonly || { echo none; return; }; fi
+	_of_ri=$(fs_index_of_root) || { echo none; return; }
+	_of_dev=$(refdev "$(get "MF_FS_${_of_ri}_REF")")
+	_of_type=$(get "MF_FS_${_of_ri}_TYPE")
+	[ -b "$_of_dev" ] || { echo none; return; }
+	[ "$(blkid -p -o value -s TYPE "$_of_dev" 2>/dev/null)" = "$_of_type" ] || { echo none; return; }
+	[ "$(blkid -p -o value -s LABEL "$_of_dev" 2>/dev/null)" = "$(get "MF_FS_${_of_ri}_LABEL")" ] || { echo none; return; }
+	case "$_of_type" in ext4) _of_ro=ro,noload ;; xfs) _of_ro=ro,norecovery ;; *) _of_ro=ro ;; esac
+	_of_probe="$MF_WORK/probe"
+	mkdir -p "$_of_probe"
+	if mount -t "$_of_type" -o "$_of_ro" "$_of_dev" "$_of_probe" 2>>"$MF_WORK/mode.log"; then
+		_of_fpr=$(cat "$_of_probe$MF_FINGERPRINT_FILE" 2>/dev/null || echo none)
+		umount "$_of_probe"
+		echo "${_of_fpr:-none}"
+	else
+		echo none
+	fi
+}
+
+decide_mode() {
+	step mode
+	case "$MF_MODE" in
+	skip)
+		done_step "skip: disks untouched"
+		MF_ACTION=skip
+		return
+		;;
+	full)
+		MF_ACTION=full
+		why="mode full"
+		;;
+	auto | nosync)
+		have=$(ondisk_fingerprint)
+		if [ "$have" = "$MF_FINGERPRINT" ]; then
+			if [ "$MF_MODE" = auto ]; then MF_ACTION=sync; else MF_ACTION=nosync; fi
+			why="layout on disk matches ($have)"
+		else
+			MF_ACTION=full
+			why="layout on disk differs (found $have, want $MF_FINGERPRINT)"
+		fi
+		;;
+	*) fail "unknown install mode $MF_MODE" ;;
+	esac
+	if [ "$MF_ACTION" = full ] && [ "$MF_PROTECT" = 1 ]; then
+		report mode failed "would wipe protected disks: $why"
+		halt_installer 2
+	fi
+	done_step "$MF_ACTION: $why"
+}
+
+# ---- full install ------------------------------------------------------------------
+
+partition_disks() {
+	step partition
+	i=0
+	while [ "$i" -lt "$MF_DISK_COUNT" ]; do
+		partition_disk "$i"
+		i=$((i + 1))
+	done
+	done_step
+}
+
+# partition_disk INDEX: writes the plan's table (percentages resolved against this disk).
+partition_disk() {
+	_pd_d=$(get "MF_DISK_${1}_DEV")
+	_pd_script="$MF_WORK/sfdisk.$1"
+	get "MF_DISK_${1}_SFDISK" >"$_pd_script"
+	_pd_bytes=$(disk_bytes "$_pd_d")
+	# shellcheck disable=SC2013 # placeholders are single words
+	for _pd_p in $(grep -o '@PCT:[0-9]*@' "$_pd_script" | sort -u); do
+		_pd_pct=${_pd_p#@PCT:}
+		_pd_pct=${_pd_pct%@}
+		sed -i "s/$_pd_p/$((_pd_bytes * _pd_pct / 100 / 1048576))MiB/" "$_pd_script"
+	done
+	run sfdisk -q --wipe always --wipe-partitions always "$_pd_d" <"$_pd_script"
+	ensure_parts "$_pd_d" "$(get "MF_DISK_${1}_PARTS")" || fail "partitions of $_pd_d did not appear"
+}
+
+# A disk is blank when it carries neither a partition table nor a file system signature.
+is_blank() {
+	[ -z "$(blkid -p -o value -s PTTYPE "$1" 2>/dev/null)" ] && [ -z "$(blkid -p -o value -s TYPE "$1" 2>/dev/null)" ]
+}
+
+# True when every partition of disk INDEX is a RAID member (nothing on it but array halves).
+raid_only_disk() {
+	_ro_n=$(get "MF_DISK_${1}_PARTS")
+	_ro_k=1
+	while [ "$_ro_k" -le "$_ro_n" ]; do
+		_ro_hit=0
+		_ro_r=0
+		while [ "$_ro_r" -lt "$MF_RAID_COUNT" ]; do
+			case " $(get "MF_RAID_${_ro_r}_MEMBERS") " in *" part:$1:$_ro_k "*) _ro_hit=1 ;; esac
+			_ro_r=$((_ro_r + 1))
+		done
+		[ "$_ro_hit" = 1 ] || return 1
+		_ro_k=$((_ro_k + 1))
+	done
+}
+
+# Sync with RAID: assemble the arrays, degraded when members are missing. A blank
+# disk whose partitions are all RAID members (a replaced disk) holds nothing to lose:
+# it is partitioned and its members are added back, so the arrays rebuild onto it.
+assemble_and_rebuild() {
+	step assemble
+	blank=""
+	i=0
+	while [ "$i" -lt "$MF_DISK_COUNT" ]; do
+		d=$(get "MF_DISK_${i}_DEV")
+		if is_blank "$d" && raid_only_disk "$i"; then blank="$blank $i"; fi
+		i=$((i + 1))
+	done
+	assemble_raid || fail "assembling RAID failed: $(tail -n 15 "$MF_WORK/raid.log")"
+	added=""
+	for i in $blank; do
+		partition_disk "$i"
+		r=0
+		while [ "$r" -lt "$MF_RAID_COUNT" ]; do
+			for m in $(get "MF_RAID_${r}_MEMBERS"); do
+				case "$m" in "part:$i:"*)
+					md=$(refdev "$m")
+					run mdadm "$(get "MF_RAID_${r}_DEV")" --add "$md"
+					added="$added $md"
+					;;
+				esac
+			done
+			r=$((r + 1))
+		done
+	done
+	state=""
+	r=0
+	while [ "$r" -lt "$MF_RAID_COUNT" ]; do
+		dev=$(get "MF_RAID_${r}_DEV")
+		state="$state $dev:$(cat "$MF_SYS/block/$(basename "$dev")/md/array_state" 2>/dev/null || echo unknown)"
+		state="$state,degraded=$(cat "$MF_SYS/block/$(basename "$dev")/md/degraded" 2>/dev/null || echo ?)"
+		r=$((r + 1))
+	done
+	done_step "assembled${state}${added:+; rebuilding onto$added}"
+}
+
+create_raid() {
+	[ "$MF_RAID_COUNT" -gt 0 ] || return 0
+	step raid
+	r=0
+	while [ "$r" -lt "$MF_RAID_COUNT" ]; do
+		members=""
+		for m in $(get "MF_RAID_${r}_MEMBERS"); do
+			md=$(refdev "$m")
+			mdadm --zero-superblock "$md" >/dev/null 2>&1
+			members="$members $md"
+		done
+		# shellcheck disable=SC2046,SC2086 # command lines from the plan are plain words
+		run $(get "MF_RAID_${r}_CREATE") $members
+		MF_ASSEMBLED="$MF_ASSEMBLED $(get "MF_RAID_${r}_DEV")"
+		r=$((r + 1))
+	done
+	done_step
+}
+
+make_filesystems() {
+	step mkfs
+	i=0
+	while [ "$i" -lt "$MF_FS_COUNT" ]; do
+		dev=$(refdev "$(get "MF_FS_${i}_REF")")
+		# shellcheck disable=SC2046 # command lines from the plan are plain words
+		run $(get "MF_FS_${i}_MKFS") "$dev"
+		i=$((i + 1))
+	done
+	done_step
+}
+
+# ---- sync / mount ---------------------------------------------------------------------
+
+check_filesystems() {
+	step fsck
+	i=0
+	while [ "$i" -lt "$MF_FS_COUNT" ]; do
+		dev=$(refdev "$(get "MF_FS_${i}_REF")")
+		fsck=$(get "MF_FS_${i}_FSCK")
+		if [ -n "$fsck" ]; then
+			rc=0
+			# shellcheck disable=SC2086 # command lines from the plan are plain words
+			$fsck "$dev" >>"$MF_WORK/fsck.log" 2>&1 || rc=$?
+			# e2fsck / fsck.vfat: 1 = errors corrected; 4 and up = left uncorrected
+			[ "$rc" -lt 4 ] || fail "$fsck $dev exited $rc: $(tail -n 15 "$MF_WORK/fsck.log")"
+		fi
+		i=$((i + 1))
+	done
+	done_step
+}
+
+mount_filesystems() {
+	step mount
+	mkdir -p "$MF_ROOT"
+	i=0
+	while [ "$i" -lt "$MF_FS_COUNT" ]; do
+		mp=$(get "MF_FS_${i}_MOUNT")
+		if [ -n "$mp" ]; then
+			dev=$(refdev "$(get "MF_FS_${i}_REF")")
+			opts=$(get "MF_FS_${i}_OPTS")
+			target="$MF_ROOT${mp%/}"
+			mkdir -p "$target"
+			run mount -t "$(get "MF_FS_${i}_TYPE")" ${opts:+-o "$opts"} "$dev" "$target"
+			MF_MOUNTED="$target $MF_MOUNTED"
+		fi
+		i=$((i + 1))
+	done
+	done_step
+}
+
+cleanup_mounts() {
+	for m in $MF_MOUNTED; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null; done
+	MF_MOUNTED=""
+	for a in $MF_ASSEMBLED; do mdadm --stop "$a" >/dev/null 2>&1; done
+	MF_ASSEMBLED=""
+}
+
+sync_image() { # exclude-list
+	step rsync
+	# Filter rules: the plan's excludes ("- "), and its mount points protected ("P ")
+	# so --delete never tries to remove a mount point the image lacks.
+	filter="$MF_WORK/rsync.filter"
+	{
+		printf '%s\n' "$1" | sed -n 's/^\(..*\)$/- \1/p'
+		printf '%s\n' "$MF_MOUNT_POINTS" | sed -n 's/^\(..*\)$/P \1/p'
+	} >"$filter"
+	out="$MF_WORK/rsync.log"
+	err="$MF_WORK/rsync.err"
+	rc=0
+	# shellcheck disable=SC2086 # MF_RSYNC_ARGS is a word list by design
+	rsync -aHAX --numeric-ids --delete --stats --filter="merge $filter" $MF_RSYNC_ARGS \
+		"$MF_RSYNC_URL" "$MF_ROOT/" >"$out" 2>"$err" || rc=$?
+	if [ "$rc" != 0 ]; then
+		fail "rsync from $MF_RSYNC_URL exited $rc: $(tail -n 15 "$err")"
+	fi
+	bytes=$(sed -n 's/^Total bytes received: \([0-9,.]*\).*/\1/p' "$out" | tr -d ',.')
+	files=$(sed -n 's/^Number of regular files transferred: \([0-9,.]*\).*/\1/p' "$out" | tr -d ',.')
+	done_step "image $MF_IMAGE_NAME" "${bytes:-0}" "${files:-0}"
+}
+
+write_files() {
+	step configure
+	iface=${MF_IFACE:-eth0}
+	i=0
+	while [ "$i" -lt "$MF_FILE_COUNT" ]; do
+		path="$MF_ROOT$(get "MF_FILE_${i}_PATH")"
+		mkdir -p "$(dirname "$path")"
+		get "MF_FILE_${i}_CONTENT" | sed "s/@IFACE@/$iface/g" >"$path.mf-new" || fail "cannot write $path"
+		chmod "$(get "MF_FILE_${i}_MODE")" "$path.mf-new"
+		mv -f "$path.mf-new" "$path"
+		i=$((i + 1))
+	done
+	i=0
+	while [ "$i" -lt "$MF_LINK_COUNT" ]; do
+		path="$MF_ROOT$(get "MF_LINK_${i}_PATH")"
+		mkdir -p "$(dirname "$path")"
+		ln -sfn "$(get "MF_LINK_${i}_TARGET")" "$path"
+		i=$((i + 1))
+	done
+	sync
+	done_step "$MF_FILE_COUNT files, hostname $MF_HOSTNAME"
+}
+
+configure_bmc() {
+	[ "$MF_BMC_COUNT" -gt 0 ] || return 0
+	step bmc
+	if ! command -v ipmitool >/dev/null 2>&1 || { [ ! -e /dev/ipmi0 ] && [ ! -e /dev/ipmi/0 ] && [ ! -e /dev/ipmidev/0 ]; }; then
+		done_step "no local BMC interface; skipped"
+		return 0
+	fi
+	i=0
+	while [ "$i" -lt "$MF_BMC_COUNT" ]; do
+		# shellcheck disable=SC2046 # command lines from the plan are plain words
+		run ipmitool $(get "MF_BMC_$i")
+		i=$((i + 1))
+	done
+	if [ -n "$MF_BMC_PASSWORD_USER" ]; then
+		pw="$MF_WORK/bmc-password"
+		(umask 077 && http_get "$MF_API/bmc-password" "$pw") || fail "could not fetch the BMC password"
+		# The password is passed as an argument: ipmitool has no other way in.
+		ipmitool user set password "$MF_BMC_PASSWORD_USER" "$(cat "$pw")" >>"$MF_WORK/bmc.log" 2>&1 ||
+			{ rm -f "$pw"; fail "setting the BMC password failed: $(tail -n 5 "$MF_WORK/bmc.log")"; }
+		rm -f "$pw"
+	fi
+	done_step
+}
+
+switch_to_root() {
+	if [ "$MF_NO_SWITCH_ROOT" = 1 ]; then
+		report switch-root finished "test mode: no switch_root"
+		cleanup_mounts
+		exit 0
+	fi
+	report switch-root started "$MF_INIT"
+	for m in dev proc sys run; do
+		if [ -d "$MF_ROOT/$m" ]; then mount --move "/$m" "$MF_ROOT/$m" 2>/dev/null; fi
+	done
+	exec switch_root "$MF_ROOT" "$MF_INIT"
+}
+
+# ---- main ----------------------------------------------------------------------------
+
+main() {
+	if [ "$MF_SKIP_BOOTSTRAP" != 1 ]; then bootstrap; fi
+	mkdir -p "$MF_WORK"
+	[ -n "$MF_API" ] || fail "no mf.api= on the kernel command line"
+
+	step plan
+	http_get "$MF_API/plan.sh" "$MF_WORK/plan.sh" || fail "could not fetch the install plan from $MF_API"
+	# shellcheck disable=SC1091 # the plan is generated: single-quoted assignments only
+	. "$MF_WORK/plan.sh"
+	[ "${MF_PLAN_VERSION:-}" = 1 ] || fail "install plan version ${MF_PLAN_VERSION:-none} is not supported"
+	done_step "node $MF_NODE mode $MF_MODE"
+
+	match_disks
+	decide_mode
+	case "$MF_ACTION" in
+	full)
+		partition_disks
+		create_raid
+		make_filesystems
+		mount_filesystems
+		sync_image "$MF_EXCLUDE_FULL"
+		write_files
+		configure_bmc
+		;;
+	sync)
+		if [ "$MF_RAID_COUNT" -gt 0 ]; then assemble_and_rebuild; fi
+		check_filesystems
+		mount_filesystems
+		sync_image "$MF_EXCLUDE_SYNC"
+		write_files
+		configure_bmc
+		;;
+	nosync | skip)
+		if [ "$MF_RAID_COUNT" -gt 0 ]; then
+			assemble_raid || fail "assembling RAID failed: $(tail -n 15 "$MF_WORK/raid.log")"
+		fi
+		mount_filesystems
+		;;
+	esac
+	switch_to_root
+}
+
+main "$@"

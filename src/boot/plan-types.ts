@@ -1,0 +1,101 @@
+// The install plan: everything the installer does on one node, rendered by metalform
+// (pure) and served to that node only. The JSON form is what people review and what
+// golden tests pin; the installer reads the same plan as shell variables
+// (plan-shell.ts), since busybox sh has no JSON parser.
+import type { DiskMatch, FsType, InstallMode, PartitionTable, RaidLevel } from "../config/types.js";
+
+export const INSTALL_PLAN_VERSION = 1;
+
+/**
+ * A block device the plan refers to before the node has resolved its disks:
+ * `part:<disk index>:<partition number>` or `md:<array index>`.
+ */
+export type DeviceRef = string;
+
+export interface PlanPartition {
+  name: string;
+  number: number;
+  device: DeviceRef;
+}
+
+export interface PlanDisk {
+  name: string;
+  match: DiskMatch;
+  table: PartitionTable;
+  /** Input for `sfdisk`; may hold `@PCT:<n>@` placeholders (see sfdisk.ts). */
+  sfdisk: string;
+  partitions: PlanPartition[];
+}
+
+export interface PlanRaid {
+  name: string;
+  /** Device node the installer creates, `/dev/md<index>`. */
+  device: string;
+  device_ref: DeviceRef;
+  level: RaidLevel;
+  members: DeviceRef[];
+  /** mdadm --create argv without the member devices (appended by the installer). */
+  create: string[];
+}
+
+export interface PlanFilesystem {
+  device: DeviceRef;
+  fs: Exclude<FsType, "none">;
+  label: string;
+  /** mkfs argv without the device (appended by the installer). */
+  mkfs: string[];
+  /** fsck argv run before a sync, without the device; empty: none. */
+  fsck: string[];
+  mount?: string;
+  options: string[];
+}
+
+export interface PlanFile {
+  path: string;
+  /** Octal permission bits, e.g. "0644". */
+  mode: string;
+  content: string;
+  /** Placeholders the installer fills in (e.g. `@IFACE@`, the boot interface's name). */
+  placeholders?: string[];
+}
+
+export interface PlanSymlink {
+  path: string;
+  target: string;
+}
+
+export interface PlanBmc {
+  channel: number;
+  /** ipmitool argument lists, run in order. */
+  commands: string[][];
+  /** When set, the installer fetches the password from the API and sets it for this user id. */
+  passwordUserId?: number;
+}
+
+export interface InstallPlan {
+  version: typeof INSTALL_PLAN_VERSION;
+  node: string;
+  hostname: string;
+  mac: string;
+  mode: InstallMode;
+  /** True when the installer must refuse anything that wipes disks (protect and no --allow-wipe). */
+  protect: boolean;
+  /** sha256 of the normalized layout (fingerprint.ts), stored at `fingerprintFile` in the root fs. */
+  fingerprint: string;
+  fingerprintFile: string;
+  image: { name: string; digest: string; rsync: string };
+  disks: PlanDisk[];
+  raid: PlanRaid[];
+  /** In mount order: parents first; file systems without a mount point (swap) last. */
+  filesystems: PlanFilesystem[];
+  /** rsync exclude patterns: `sync` when the file systems were kept, `full` after mkfs. */
+  exclude: { sync: string[]; full: string[] };
+  /**
+   * Mount points below / : rsync must never delete them (`P` filter rules), even
+   * when the image has no such directory, or --delete would try to remove a mount point.
+   */
+  mountPoints: string[];
+  files: PlanFile[];
+  symlinks: PlanSymlink[];
+  bmc?: PlanBmc;
+}

@@ -1,0 +1,184 @@
+# metalform install plan (shell form); generated, do not edit
+MF_PLAN_VERSION='1'
+MF_NODE='store01'
+MF_HOSTNAME='store01.cluster.local'
+MF_PLAN_MAC='52:54:00:12:34:01'
+MF_MODE='auto'
+MF_PROTECT='1'
+MF_FINGERPRINT='42df9943509eda8321fcc887d0081524b3943cce987b33ac9b57b86188578a42'
+MF_FINGERPRINT_FILE='/etc/metalform/layout'
+MF_IMAGE_NAME='compute'
+MF_IMAGE_DIGEST='sha256:abababababababababababababababababababababababababababababababab'
+MF_RSYNC_URL='rsync://10.141.0.1:873/img-compute/'
+MF_DISK_COUNT='2'
+MF_DISK_0_NAME='sda'
+MF_DISK_0_MATCH_DEVICE=''
+MF_DISK_0_MATCH_MINSIZE=''
+MF_DISK_0_MATCH_SERIAL='SYS-0001'
+MF_DISK_0_MATCH_MODEL=''
+MF_DISK_0_PARTS='2'
+MF_DISK_0_SFDISK='label: gpt
+size=20480MiB, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name=root
+type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name=scratch
+'
+MF_DISK_1_NAME='sdb'
+MF_DISK_1_MATCH_DEVICE=''
+MF_DISK_1_MATCH_MINSIZE=''
+MF_DISK_1_MATCH_SERIAL='DATA-0001'
+MF_DISK_1_MATCH_MODEL='BigDisk 8T'
+MF_DISK_1_PARTS='1'
+MF_DISK_1_SFDISK='label: gpt
+type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name=data
+'
+MF_RAID_COUNT='0'
+MF_FS_COUNT='3'
+MF_FS_0_REF='part:0:1'
+MF_FS_0_TYPE='ext4'
+MF_FS_0_LABEL='root'
+MF_FS_0_MKFS='mkfs.ext4 -F -q -L root'
+MF_FS_0_FSCK='e2fsck -p'
+MF_FS_0_MOUNT='/'
+MF_FS_0_OPTS=''
+MF_FS_1_REF='part:1:1'
+MF_FS_1_TYPE='xfs'
+MF_FS_1_LABEL='data'
+MF_FS_1_MKFS='mkfs.xfs -f -q -L data'
+MF_FS_1_FSCK=''
+MF_FS_1_MOUNT='/data'
+MF_FS_1_OPTS=''
+MF_FS_2_REF='part:0:2'
+MF_FS_2_TYPE='ext4'
+MF_FS_2_LABEL='scratch'
+MF_FS_2_MKFS='mkfs.ext4 -F -q -L scratch'
+MF_FS_2_FSCK='e2fsck -p'
+MF_FS_2_MOUNT='/scratch'
+MF_FS_2_OPTS=''
+MF_EXCLUDE_SYNC='/var/log/*
+/tmp/*
+/lost+found
+/scratch/lost+found
+/etc/hostname
+/etc/hosts
+/etc/network/interfaces
+/etc/resolv.conf
+/etc/fstab
+/etc/metalform/layout
+/etc/metalform/image
+/etc/metalform/report-up
+/etc/init.d/S99metalform-up
+/etc/systemd/system/metalform-up.service
+/etc/systemd/system/multi-user.target.wants/metalform-up.service'
+MF_EXCLUDE_FULL='/tmp/*
+/lost+found
+/scratch/lost+found
+/etc/hostname
+/etc/hosts
+/etc/network/interfaces
+/etc/resolv.conf
+/etc/fstab
+/etc/metalform/layout
+/etc/metalform/image
+/etc/metalform/report-up
+/etc/init.d/S99metalform-up
+/etc/systemd/system/metalform-up.service
+/etc/systemd/system/multi-user.target.wants/metalform-up.service'
+MF_MOUNT_POINTS='/data
+/scratch'
+MF_FILE_COUNT='10'
+MF_FILE_0_PATH='/etc/hostname'
+MF_FILE_0_MODE='0644'
+MF_FILE_0_CONTENT='store01.cluster.local
+'
+MF_FILE_1_PATH='/etc/hosts'
+MF_FILE_1_MODE='0644'
+MF_FILE_1_CONTENT='127.0.0.1	localhost
+10.141.0.11	store01.cluster.local store01
+'
+MF_FILE_2_PATH='/etc/network/interfaces'
+MF_FILE_2_MODE='0644'
+MF_FILE_2_CONTENT='# Written by metalform'\''s installer; rewritten on every install and sync.
+auto lo
+iface lo inet loopback
+
+auto @IFACE@
+iface @IFACE@ inet static
+	address 10.141.0.11
+	netmask 255.255.0.0
+	gateway 10.141.0.1
+'
+MF_FILE_3_PATH='/etc/resolv.conf'
+MF_FILE_3_MODE='0644'
+MF_FILE_3_CONTENT='search cluster.local
+nameserver 10.141.0.1
+'
+MF_FILE_4_PATH='/etc/fstab'
+MF_FILE_4_MODE='0644'
+MF_FILE_4_CONTENT='# Written by metalform'\''s installer; rewritten on every install and sync.
+LABEL=root	/	ext4	defaults	0	1
+LABEL=data	/data	xfs	defaults	0	0
+LABEL=scratch	/scratch	ext4	defaults	0	2
+'
+MF_FILE_5_PATH='/etc/metalform/layout'
+MF_FILE_5_MODE='0644'
+MF_FILE_5_CONTENT='42df9943509eda8321fcc887d0081524b3943cce987b33ac9b57b86188578a42
+'
+MF_FILE_6_PATH='/etc/metalform/image'
+MF_FILE_6_MODE='0644'
+MF_FILE_6_CONTENT='sha256:abababababababababababababababababababababababababababababababab
+'
+MF_FILE_7_PATH='/etc/metalform/report-up'
+MF_FILE_7_MODE='0700'
+MF_FILE_7_CONTENT='#!/bin/sh
+# metalform: report UP and the image digest to the head node (runs on every boot).
+api='\''http://10.141.0.1:8080/api/v1/installer/nodes/store01'\''
+token='\''up-token-fixture'\''
+image=$(cat /etc/metalform/image 2>/dev/null)
+body="{\"image\":\"$image\"}"
+i=0
+while [ "$i" -lt 10 ]; do
+	if command -v wget >/dev/null 2>&1; then
+		wget -q -O /dev/null --header "Authorization: Bearer $token" --header "Content-Type: application/json" --post-data "$body" "$api/up" && exit 0
+	elif command -v curl >/dev/null 2>&1; then
+		curl -fsS -o /dev/null -H "Authorization: Bearer $token" -H "Content-Type: application/json" --data "$body" "$api/up" && exit 0
+	else
+		exit 1
+	fi
+	i=$((i + 1))
+	sleep 3
+done
+exit 1
+'
+MF_FILE_8_PATH='/etc/init.d/S99metalform-up'
+MF_FILE_8_MODE='0755'
+MF_FILE_8_CONTENT='#!/bin/sh
+# metalform: report UP in the background so boot never waits for the head node.
+case "${1:-start}" in start) /etc/metalform/report-up >/dev/null 2>&1 & ;; esac
+exit 0
+'
+MF_FILE_9_PATH='/etc/systemd/system/metalform-up.service'
+MF_FILE_9_MODE='0644'
+MF_FILE_9_CONTENT='[Unit]
+Description=metalform: report UP to the head node
+Wants=network-online.target
+After=network-online.target
+
+[Service]
+Type=oneshot
+ExecStart=/etc/metalform/report-up
+
+[Install]
+WantedBy=multi-user.target
+'
+MF_LINK_COUNT='1'
+MF_LINK_0_PATH='/etc/systemd/system/multi-user.target.wants/metalform-up.service'
+MF_LINK_0_TARGET='/etc/systemd/system/metalform-up.service'
+MF_BMC_COUNT='8'
+MF_BMC_0='lan set 1 ipsrc static'
+MF_BMC_1='lan set 1 ipaddr 10.148.0.21'
+MF_BMC_2='lan set 1 netmask 255.255.0.0'
+MF_BMC_3='lan set 1 defgw ipaddr 10.148.0.1'
+MF_BMC_4='lan set 1 access on'
+MF_BMC_5='user set name 2 admin'
+MF_BMC_6='channel setaccess 1 2 link=on ipmi=on callin=on privilege=4'
+MF_BMC_7='user enable 2'
+MF_BMC_PASSWORD_USER='2'

@@ -1,0 +1,162 @@
+# metalform install plan (shell form); generated, do not edit
+MF_PLAN_VERSION='1'
+MF_NODE='node002'
+MF_HOSTNAME='node002.cluster.local'
+MF_PLAN_MAC='52:54:00:12:34:01'
+MF_MODE='auto'
+MF_PROTECT='0'
+MF_FINGERPRINT='64d64b935d99850cb83beed55c356f77a7f70f7bdc4fb912225897bdaa9d960b'
+MF_FINGERPRINT_FILE='/etc/metalform/layout'
+MF_IMAGE_NAME='compute'
+MF_IMAGE_DIGEST='sha256:abababababababababababababababababababababababababababababababab'
+MF_RSYNC_URL='rsync://10.141.0.1:873/img-compute/'
+MF_DISK_COUNT='2'
+MF_DISK_0_NAME='sda'
+MF_DISK_0_MATCH_DEVICE=''
+MF_DISK_0_MATCH_MINSIZE='10737418240'
+MF_DISK_0_MATCH_SERIAL=''
+MF_DISK_0_MATCH_MODEL=''
+MF_DISK_0_PARTS='2'
+MF_DISK_0_SFDISK='label: gpt
+size=1MiB, type=21686148-6449-6E6F-744E-656564454649, name=sda-boot
+type=A19D880F-05FC-4D3B-A006-743F0F84911E, name=sda-root
+'
+MF_DISK_1_NAME='sdb'
+MF_DISK_1_MATCH_DEVICE=''
+MF_DISK_1_MATCH_MINSIZE='10737418240'
+MF_DISK_1_MATCH_SERIAL=''
+MF_DISK_1_MATCH_MODEL=''
+MF_DISK_1_PARTS='2'
+MF_DISK_1_SFDISK='label: gpt
+size=1MiB, type=21686148-6449-6E6F-744E-656564454649, name=sdb-boot
+type=A19D880F-05FC-4D3B-A006-743F0F84911E, name=sdb-root
+'
+MF_RAID_COUNT='1'
+MF_RAID_0_NAME='root'
+MF_RAID_0_DEV='/dev/md0'
+MF_RAID_0_MEMBERS='part:0:2 part:1:2'
+MF_RAID_0_CREATE='mdadm --create /dev/md0 --run --metadata=1.2 --level=1 --raid-devices=2 --name=root --homehost=any'
+MF_FS_COUNT='1'
+MF_FS_0_REF='md:0'
+MF_FS_0_TYPE='ext4'
+MF_FS_0_LABEL='root'
+MF_FS_0_MKFS='mkfs.ext4 -F -q -L root'
+MF_FS_0_FSCK='e2fsck -p'
+MF_FS_0_MOUNT='/'
+MF_FS_0_OPTS=''
+MF_EXCLUDE_SYNC='/var/log/*
+/tmp/*
+/lost+found
+/etc/hostname
+/etc/hosts
+/etc/network/interfaces
+/etc/resolv.conf
+/etc/fstab
+/etc/metalform/layout
+/etc/metalform/image
+/etc/metalform/report-up
+/etc/init.d/S99metalform-up
+/etc/systemd/system/metalform-up.service
+/etc/systemd/system/multi-user.target.wants/metalform-up.service'
+MF_EXCLUDE_FULL='/tmp/*
+/lost+found
+/etc/hostname
+/etc/hosts
+/etc/network/interfaces
+/etc/resolv.conf
+/etc/fstab
+/etc/metalform/layout
+/etc/metalform/image
+/etc/metalform/report-up
+/etc/init.d/S99metalform-up
+/etc/systemd/system/metalform-up.service
+/etc/systemd/system/multi-user.target.wants/metalform-up.service'
+MF_MOUNT_POINTS=''
+MF_FILE_COUNT='10'
+MF_FILE_0_PATH='/etc/hostname'
+MF_FILE_0_MODE='0644'
+MF_FILE_0_CONTENT='node002.cluster.local
+'
+MF_FILE_1_PATH='/etc/hosts'
+MF_FILE_1_MODE='0644'
+MF_FILE_1_CONTENT='127.0.0.1	localhost
+10.141.0.12	node002.cluster.local node002
+'
+MF_FILE_2_PATH='/etc/network/interfaces'
+MF_FILE_2_MODE='0644'
+MF_FILE_2_CONTENT='# Written by metalform'\''s installer; rewritten on every install and sync.
+auto lo
+iface lo inet loopback
+
+auto @IFACE@
+iface @IFACE@ inet static
+	address 10.141.0.12
+	netmask 255.255.0.0
+	gateway 10.141.0.1
+'
+MF_FILE_3_PATH='/etc/resolv.conf'
+MF_FILE_3_MODE='0644'
+MF_FILE_3_CONTENT='search cluster.local
+nameserver 10.141.0.1
+'
+MF_FILE_4_PATH='/etc/fstab'
+MF_FILE_4_MODE='0644'
+MF_FILE_4_CONTENT='# Written by metalform'\''s installer; rewritten on every install and sync.
+LABEL=root	/	ext4	defaults	0	1
+'
+MF_FILE_5_PATH='/etc/metalform/layout'
+MF_FILE_5_MODE='0644'
+MF_FILE_5_CONTENT='64d64b935d99850cb83beed55c356f77a7f70f7bdc4fb912225897bdaa9d960b
+'
+MF_FILE_6_PATH='/etc/metalform/image'
+MF_FILE_6_MODE='0644'
+MF_FILE_6_CONTENT='sha256:abababababababababababababababababababababababababababababababab
+'
+MF_FILE_7_PATH='/etc/metalform/report-up'
+MF_FILE_7_MODE='0700'
+MF_FILE_7_CONTENT='#!/bin/sh
+# metalform: report UP and the image digest to the head node (runs on every boot).
+api='\''http://10.141.0.1:8080/api/v1/installer/nodes/node002'\''
+token='\''up-token-fixture'\''
+image=$(cat /etc/metalform/image 2>/dev/null)
+body="{\"image\":\"$image\"}"
+i=0
+while [ "$i" -lt 10 ]; do
+	if command -v wget >/dev/null 2>&1; then
+		wget -q -O /dev/null --header "Authorization: Bearer $token" --header "Content-Type: application/json" --post-data "$body" "$api/up" && exit 0
+	elif command -v curl >/dev/null 2>&1; then
+		curl -fsS -o /dev/null -H "Authorization: Bearer $token" -H "Content-Type: application/json" --data "$body" "$api/up" && exit 0
+	else
+		exit 1
+	fi
+	i=$((i + 1))
+	sleep 3
+done
+exit 1
+'
+MF_FILE_8_PATH='/etc/init.d/S99metalform-up'
+MF_FILE_8_MODE='0755'
+MF_FILE_8_CONTENT='#!/bin/sh
+# metalform: report UP in the background so boot never waits for the head node.
+case "${1:-start}" in start) /etc/metalform/report-up >/dev/null 2>&1 & ;; esac
+exit 0
+'
+MF_FILE_9_PATH='/etc/systemd/system/metalform-up.service'
+MF_FILE_9_MODE='0644'
+MF_FILE_9_CONTENT='[Unit]
+Description=metalform: report UP to the head node
+Wants=network-online.target
+After=network-online.target
+
+[Service]
+Type=oneshot
+ExecStart=/etc/metalform/report-up
+
+[Install]
+WantedBy=multi-user.target
+'
+MF_LINK_COUNT='1'
+MF_LINK_0_PATH='/etc/systemd/system/multi-user.target.wants/metalform-up.service'
+MF_LINK_0_TARGET='/etc/systemd/system/metalform-up.service'
+MF_BMC_COUNT='0'
+MF_BMC_PASSWORD_USER=''

@@ -1,0 +1,175 @@
+# metalform install plan (shell form); generated, do not edit
+MF_PLAN_VERSION='1'
+MF_NODE='node001'
+MF_HOSTNAME='node001.cluster.local'
+MF_PLAN_MAC='52:54:00:12:34:01'
+MF_MODE='auto'
+MF_PROTECT='0'
+MF_FINGERPRINT='4404da52128b24b7df649b1a8094b80dd308df2ed4e8d90ba13024a4753d1bdd'
+MF_FINGERPRINT_FILE='/etc/metalform/layout'
+MF_IMAGE_NAME='compute'
+MF_IMAGE_DIGEST='sha256:abababababababababababababababababababababababababababababababab'
+MF_RSYNC_URL='rsync://10.141.0.1:873/img-compute/'
+MF_DISK_COUNT='1'
+MF_DISK_0_NAME='sda'
+MF_DISK_0_MATCH_DEVICE=''
+MF_DISK_0_MATCH_MINSIZE='21474836480'
+MF_DISK_0_MATCH_SERIAL=''
+MF_DISK_0_MATCH_MODEL=''
+MF_DISK_0_PARTS='4'
+MF_DISK_0_SFDISK='label: gpt
+size=512MiB, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, name=esp
+size=@PCT:10@, type=0657FD6D-A4AB-43C4-84E5-0933C84B4F4F, name=swap
+size=8192MiB, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name=var
+type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name=root
+'
+MF_RAID_COUNT='0'
+MF_FS_COUNT='4'
+MF_FS_0_REF='part:0:4'
+MF_FS_0_TYPE='ext4'
+MF_FS_0_LABEL='root'
+MF_FS_0_MKFS='mkfs.ext4 -F -q -L root'
+MF_FS_0_FSCK='e2fsck -p'
+MF_FS_0_MOUNT='/'
+MF_FS_0_OPTS=''
+MF_FS_1_REF='part:0:3'
+MF_FS_1_TYPE='xfs'
+MF_FS_1_LABEL='var'
+MF_FS_1_MKFS='mkfs.xfs -f -q -L var'
+MF_FS_1_FSCK=''
+MF_FS_1_MOUNT='/var'
+MF_FS_1_OPTS='noatime'
+MF_FS_2_REF='part:0:1'
+MF_FS_2_TYPE='vfat'
+MF_FS_2_LABEL='ESP'
+MF_FS_2_MKFS='mkfs.vfat -n ESP'
+MF_FS_2_FSCK='fsck.vfat -a'
+MF_FS_2_MOUNT='/boot/efi'
+MF_FS_2_OPTS='umask=0077'
+MF_FS_3_REF='part:0:2'
+MF_FS_3_TYPE='swap'
+MF_FS_3_LABEL='swap'
+MF_FS_3_MKFS='mkswap -L swap'
+MF_FS_3_FSCK=''
+MF_FS_3_MOUNT=''
+MF_FS_3_OPTS=''
+MF_EXCLUDE_SYNC='/var/log/*
+/tmp/*
+/lost+found
+/etc/hostname
+/etc/hosts
+/etc/network/interfaces
+/etc/resolv.conf
+/etc/fstab
+/etc/metalform/layout
+/etc/metalform/image
+/etc/metalform/report-up
+/etc/init.d/S99metalform-up
+/etc/systemd/system/metalform-up.service
+/etc/systemd/system/multi-user.target.wants/metalform-up.service'
+MF_EXCLUDE_FULL='/tmp/*
+/lost+found
+/etc/hostname
+/etc/hosts
+/etc/network/interfaces
+/etc/resolv.conf
+/etc/fstab
+/etc/metalform/layout
+/etc/metalform/image
+/etc/metalform/report-up
+/etc/init.d/S99metalform-up
+/etc/systemd/system/metalform-up.service
+/etc/systemd/system/multi-user.target.wants/metalform-up.service'
+MF_MOUNT_POINTS='/var
+/boot/efi'
+MF_FILE_COUNT='10'
+MF_FILE_0_PATH='/etc/hostname'
+MF_FILE_0_MODE='0644'
+MF_FILE_0_CONTENT='node001.cluster.local
+'
+MF_FILE_1_PATH='/etc/hosts'
+MF_FILE_1_MODE='0644'
+MF_FILE_1_CONTENT='127.0.0.1	localhost
+10.141.0.11	node001.cluster.local node001
+'
+MF_FILE_2_PATH='/etc/network/interfaces'
+MF_FILE_2_MODE='0644'
+MF_FILE_2_CONTENT='# Written by metalform'\''s installer; rewritten on every install and sync.
+auto lo
+iface lo inet loopback
+
+auto @IFACE@
+iface @IFACE@ inet static
+	address 10.141.0.11
+	netmask 255.255.0.0
+	gateway 10.141.0.1
+'
+MF_FILE_3_PATH='/etc/resolv.conf'
+MF_FILE_3_MODE='0644'
+MF_FILE_3_CONTENT='search cluster.local
+nameserver 10.141.0.1
+'
+MF_FILE_4_PATH='/etc/fstab'
+MF_FILE_4_MODE='0644'
+MF_FILE_4_CONTENT='# Written by metalform'\''s installer; rewritten on every install and sync.
+LABEL=root	/	ext4	defaults	0	1
+LABEL=var	/var	xfs	noatime	0	0
+LABEL=ESP	/boot/efi	vfat	umask=0077	0	2
+LABEL=swap	none	swap	sw	0	0
+'
+MF_FILE_5_PATH='/etc/metalform/layout'
+MF_FILE_5_MODE='0644'
+MF_FILE_5_CONTENT='4404da52128b24b7df649b1a8094b80dd308df2ed4e8d90ba13024a4753d1bdd
+'
+MF_FILE_6_PATH='/etc/metalform/image'
+MF_FILE_6_MODE='0644'
+MF_FILE_6_CONTENT='sha256:abababababababababababababababababababababababababababababababab
+'
+MF_FILE_7_PATH='/etc/metalform/report-up'
+MF_FILE_7_MODE='0700'
+MF_FILE_7_CONTENT='#!/bin/sh
+# metalform: report UP and the image digest to the head node (runs on every boot).
+api='\''http://10.141.0.1:8080/api/v1/installer/nodes/node001'\''
+token='\''up-token-fixture'\''
+image=$(cat /etc/metalform/image 2>/dev/null)
+body="{\"image\":\"$image\"}"
+i=0
+while [ "$i" -lt 10 ]; do
+	if command -v wget >/dev/null 2>&1; then
+		wget -q -O /dev/null --header "Authorization: Bearer $token" --header "Content-Type: application/json" --post-data "$body" "$api/up" && exit 0
+	elif command -v curl >/dev/null 2>&1; then
+		curl -fsS -o /dev/null -H "Authorization: Bearer $token" -H "Content-Type: application/json" --data "$body" "$api/up" && exit 0
+	else
+		exit 1
+	fi
+	i=$((i + 1))
+	sleep 3
+done
+exit 1
+'
+MF_FILE_8_PATH='/etc/init.d/S99metalform-up'
+MF_FILE_8_MODE='0755'
+MF_FILE_8_CONTENT='#!/bin/sh
+# metalform: report UP in the background so boot never waits for the head node.
+case "${1:-start}" in start) /etc/metalform/report-up >/dev/null 2>&1 & ;; esac
+exit 0
+'
+MF_FILE_9_PATH='/etc/systemd/system/metalform-up.service'
+MF_FILE_9_MODE='0644'
+MF_FILE_9_CONTENT='[Unit]
+Description=metalform: report UP to the head node
+Wants=network-online.target
+After=network-online.target
+
+[Service]
+Type=oneshot
+ExecStart=/etc/metalform/report-up
+
+[Install]
+WantedBy=multi-user.target
+'
+MF_LINK_COUNT='1'
+MF_LINK_0_PATH='/etc/systemd/system/multi-user.target.wants/metalform-up.service'
+MF_LINK_0_TARGET='/etc/systemd/system/metalform-up.service'
+MF_BMC_COUNT='0'
+MF_BMC_PASSWORD_USER=''

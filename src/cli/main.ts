@@ -4,8 +4,10 @@
 import { readFileSync } from "node:fs";
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
+import { applyCommand } from "./commands/apply.js";
 import { planCommand } from "./commands/plan.js";
 import { powerCommand } from "./commands/power.js";
+import { serveCommand } from "./commands/serve.js";
 import { showCommand } from "./commands/show.js";
 import { stateCommand } from "./commands/state.js";
 import { validateCommand } from "./commands/validate.js";
@@ -26,8 +28,10 @@ export async function main(argv: string[]): Promise<void> {
     .option("json", { type: "boolean", default: false, describe: "Machine-readable JSON output", global: true })
     .command(validateCommand)
     .command(planCommand)
+    .command(applyCommand)
     .command(showCommand)
     .command(stateCommand)
+    .command(serveCommand)
     .command(powerCommand)
     .completion("completion", "Print a shell completion script (bash/zsh): metalform completion >> ~/.bashrc")
     .demandCommand(1, "Name a command; see metalform --help.")

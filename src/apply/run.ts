@@ -1,0 +1,162 @@
+// `metalform apply` as a function: lock, plan (or check a saved plan), ask,
+// build what nodes fetch, serve, execute, write state, stop. The CLI only parses
+// flags and chooses the output.
+import { existsSync, readdirSync } from "node:fs";
+import { hostname, userInfo } from "node:os";
+import { dirname, join } from "node:path";
+import type { Image } from "../config/types.js";
+import { resolveSecret } from "../config/secrets.js";
+import { buildInstaller } from "../installer/build.js";
+import { loadPlanInputs, type PlanInputs } from "../plan/inputs.js";
+import { planChanges } from "../plan/planner.js";
+import { checkPlanFresh, readPlanFile } from "../plan/saved.js";
+import { hasChanges, type Plan } from "../plan/types.js";
+import { newState } from "../state/codec.js";
+import { defaultCacheDir } from "../state/paths.js";
+import { Provisioner } from "../serve/provisioner.js";
+import { nullLogger, type Logger } from "../util/log.js";
+import type { Diagnostic } from "../config/diagnostics.js";
+import { ProvisioningDriver } from "./driver.js";
+import type { EventSink } from "./events.js";
+import { Executor, type ApplyResult } from "./executor.js";
+import type { Phase } from "./phases.js";
+
+export class ApplyRefused extends Error {}
+
+export interface ApplyRunOptions {
+  config?: string;
+  state?: string;
+  /** Apply exactly this saved plan (no question asked; refused when stale). */
+  planFile?: string;
+  autoApprove: boolean;
+  /** Standard input and output are a terminal: the question may be asked. */
+  interactive: boolean;
+  target: string[];
+  allowWipe: string[];
+  parallelism: number;
+  canary: number;
+  retries: number;
+  lockTimeoutMs: number;
+  phaseTimeouts?: Partial<Record<Phase, number>>;
+  /** Override where the services bind (tests, the lab); default network.address / interface. */
+  bindAddress?: string;
+  bindInterface?: string | null;
+  tftpRoot?: string;
+  /** Shows the plan before the question (terminal renderer chosen by the CLI). */
+  showPlan: (plan: Plan) => void;
+  /** Asks "apply?"; true to go on. */
+  confirm: (plan: Plan) => Promise<boolean>;
+  /** A line for a person (manual power-cycles, notes). */
+  say: (line: string) => void;
+  events: EventSink;
+  stopSignal?: AbortSignal;
+  interruptSignal?: AbortSignal;
+  logger?: Logger;
+}
+
+export interface ApplyOutcome {
+  diagnostics: Diagnostic[];
+  plan?: Plan;
+  result?: ApplyResult;
+  /** Nothing to do. */
+  noChanges?: boolean;
+}
+
+async function planFor(inputs: PlanInputs, o: ApplyRunOptions): Promise<Plan> {
+  if (!o.planFile) {
+    return planChanges(inputs.cluster, inputs.state, { imageDigests: inputs.imageDigests, target: o.target, allowWipe: o.allowWipe });
+  }
+  const saved = await readPlanFile(o.planFile);
+  const fresh = checkPlanFresh(saved, inputs.state, inputs.cluster.digest);
+  if (!fresh.fresh) {
+    throw new ApplyRefused(`the saved plan ${o.planFile} is stale: ${fresh.problems.map((p) => p.message).join("; ")}. Run metalform plan again.`);
+  }
+  // The plan was made from these image contents; refuse if an image moved on since.
+  for (const c of saved.imageChanges) {
+    const now = inputs.imageDigests.get(c.image);
+    if (c.after && now && c.after.digest !== now.digest) {
+      throw new ApplyRefused(`the saved plan ${o.planFile} is stale: image ${c.image} changed since it was made. Run metalform plan again.`);
+    }
+  }
+  return saved;
+}
+
+export async function runApply(o: ApplyRunOptions): Promise<ApplyOutcome> {
+  const log = o.logger ?? nullLogger;
+  const loaded = await loadPlanInputs({ config: o.config, state: o.state });
+  if (!loaded.inputs) return { diagnostics: loaded.diagnostics };
+  const inputs = loaded.inputs;
+  const { cluster, store } = inputs;
+  const lock = await store.lock({ operation: "apply", owner: `${safeUser()}@${hostname()}` }, o.lockTimeoutMs);
+  let provisioner: Provisioner | undefined;
+  try {
+    // What another writer may have done before we held the lock counts.
+    inputs.state = await store.read();
+    const plan = await planFor(inputs, o);
+    if (!hasChanges(plan)) return { diagnostics: loaded.diagnostics, plan, noChanges: true };
+    if (!o.planFile) {
+      o.showPlan(plan);
+      if (!o.autoApprove) {
+        if (!o.interactive) {
+          throw new ApplyRefused("not applying: no terminal to ask in. Use --auto-approve, or save a plan with `metalform plan --out FILE` and run `metalform apply FILE`.");
+        }
+        if (!(await o.confirm(plan))) throw new ApplyRefused("Apply cancelled.");
+      }
+    }
+    const cacheDir = defaultCacheDir(loaded.configPath);
+    const workDir = join(dirname(store.location), "serve");
+    // The installer runs on the image's own kernel, so its modules come from the image.
+    const installers = new Map<string, string>();
+    const needed = new Set(plan.nodeChanges.filter((c) => c.kind !== "remove" && c.kind !== "update").map((c) => cluster.nodes.find((n) => n.name === c.node)?.image));
+    for (const img of cluster.images.values()) {
+      if (!needed.has(img.name)) continue;
+      const hasModules = existsSync(join(img.root, "lib/modules")) && readdirSync(join(img.root, "lib/modules")).length === 1;
+      if (!hasModules) log.warn("image-without-modules", { image: img.name, note: "the installer ships no kernel modules: the kernel must have its drivers built in" });
+      const built = await buildInstaller({ outDir: join(cacheDir, "installer"), ...(hasModules ? { kernelTree: img.root } : {}), logger: log.child("installer") });
+      log.info("installer-ready", { image: img.name, path: built.path, bytes: built.bytes, cached: built.cached, missingModules: built.missingModules });
+      installers.set(img.name, built.path);
+    }
+    provisioner = new Provisioner({
+      cluster,
+      inlineSecrets: inputs.inlineSecrets,
+      workDir,
+      imageDigests: inputs.imageDigests,
+      installerFor: (img: Image) => installers.get(img.name),
+      ...(o.tftpRoot ? { tftpRoot: o.tftpRoot } : {}),
+      ...(o.bindAddress ? { address: o.bindAddress } : {}),
+      ...(o.bindInterface !== undefined ? { bindInterface: o.bindInterface } : {}),
+      logger: log.child("serve"),
+    });
+    await provisioner.start();
+    const driver = new ProvisioningDriver({
+      cluster,
+      provisioner,
+      password: (node) => (node.bmc?.password ? resolveSecret(node.bmc.password, inputs.inlineSecrets) : undefined),
+      ask: (node, message) => o.say(`${node}: ${message}`),
+      logger: log.child("power"),
+    });
+    const initial = inputs.state ?? newState(cluster.name);
+    const exec = new Executor(plan, cluster, store, initial, driver, o.events, {
+      parallelism: o.parallelism,
+      canary: o.canary,
+      retries: o.retries,
+      ...(o.phaseTimeouts ? { phaseTimeouts: o.phaseTimeouts } : {}),
+      ...(o.stopSignal ? { stopSignal: o.stopSignal } : {}),
+      ...(o.interruptSignal ? { interruptSignal: o.interruptSignal } : {}),
+    });
+    provisioner.on("observation", (obs) => exec.observe(obs.node, obs));
+    const result = await exec.run();
+    return { diagnostics: loaded.diagnostics, plan, result };
+  } finally {
+    await provisioner?.stop();
+    await lock.release();
+  }
+}
+
+function safeUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return "unknown";
+  }
+}

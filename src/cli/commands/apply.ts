@@ -1,0 +1,150 @@
+// `metalform apply [PLANFILE]`: make the cluster match the configuration.
+import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
+import { useColor, type GlobalArgs } from "../globals.js";
+import { reportError } from "./plan.js";
+
+interface ApplyArgs extends GlobalArgs {
+  planfile?: string;
+  autoApprove: boolean;
+  state?: string;
+  target: string[];
+  allowWipe: string[];
+  parallelism: number;
+  canary: number;
+  retries: number;
+  lockTimeout: string;
+  phaseTimeout: string[];
+  bindAddress?: string;
+  bindInterface?: string;
+  tftpRoot?: string;
+  logLevel: "debug" | "info" | "warn" | "error";
+}
+
+export const applyCommand: CommandModule<GlobalArgs, ApplyArgs> = {
+  command: "apply [planfile]",
+  describe: "Carry out the plan: serve PXE, network-boot nodes into the installer and follow them until UP",
+  builder: (y: Argv<GlobalArgs>) =>
+    y
+      .positional("planfile", { type: "string", describe: "A plan saved with `metalform plan --out` (applied exactly; refused when stale)" })
+      .option("auto-approve", { type: "boolean", default: false, describe: "Do not ask before applying" })
+      .option("state", { type: "string", describe: "State file (default: .metalform/state.json beside the configuration)" })
+      .option("target", { type: "string", array: true, default: [], describe: "Apply only to these nodes (NODE or RANGE); repeatable" })
+      .option("allow-wipe", { type: "string", array: true, default: [], describe: "Allow wiping this protected node's disks (NODE or RANGE); repeatable" })
+      .option("parallelism", { type: "number", default: 10, describe: "Nodes provisioned at once (Bright's provisioning slots)" })
+      .option("canary", { type: "number", default: 0, describe: "This many nodes must succeed before the others start" })
+      .option("retries", { type: "number", default: 2, describe: "Power-cycle a stuck node again this many times" })
+      .option("lock-timeout", { type: "string", default: "0s", describe: "Wait this long for another holder of the state lock (e.g. 30s, 5m)" })
+      .option("phase-timeout", { type: "string", array: true, default: [], describe: "Per-phase timeout, PHASE=DURATION (e.g. dhcp=5m sync=30m); repeatable" })
+      .option("bind-address", { type: "string", describe: "Address the services bind to (default: network.address)" })
+      .option("bind-interface", { type: "string", describe: "Interface DHCP binds to (default: network.interface; 'none' for no binding)" })
+      .option("tftp-root", { type: "string", describe: "Directory with the iPXE loaders (default: /usr/lib/ipxe)" })
+      .option("log-level", { choices: ["debug", "info", "warn", "error"] as const, default: "warn" as const, describe: "Service log level (to stderr)" })
+      .example("$0 apply", "Plan, show, ask, apply")
+      .example("$0 plan --out tonight.plan && $0 apply tonight.plan", "Apply exactly a reviewed plan")
+      .example("$0 apply --auto-approve --json > events.jsonl", "In CI: no question, JSON lines events")
+      .example("$0 apply --canary 2 --parallelism 32", "Two nodes first, then 32 at a time") as unknown as Argv<ApplyArgs>,
+  handler: async (argv: ArgumentsCamelCase<ApplyArgs>) => {
+    const { runApply, ApplyRefused } = await import("../../apply/run.js");
+    const { lineRenderer, jsonLinesRenderer } = await import("../../apply/render/lines.js");
+    const { listrRenderer } = await import("../../apply/render/listr.js");
+    const { resultTable } = await import("../../apply/render/table.js");
+    const { summaryLine } = await import("../../apply/executor.js");
+    const { isPhase } = await import("../../apply/phases.js");
+    const { parseDuration } = await import("../../state/duration.js");
+    const { renderTerminal } = await import("../../plan/render/terminal.js");
+    const { formatDiagnostics, summarizeDiagnostics } = await import("../../config/diagnostics.js");
+    const { createLogger, lineSink, jsonSink } = await import("../../util/log.js");
+
+    const lockTimeoutMs = parseDuration(argv.lockTimeout);
+    if (lockTimeoutMs === undefined) throw new Error(`--lock-timeout ${argv.lockTimeout}: expected a duration such as 30s or 5m`);
+    const phaseTimeouts: Record<string, number> = {};
+    for (const pt of argv.phaseTimeout) {
+      const [phase, dur] = pt.split("=");
+      const ms = dur ? parseDuration(dur) : undefined;
+      if (!phase || !isPhase(phase) || ms === undefined) throw new Error(`--phase-timeout ${pt}: expected PHASE=DURATION, e.g. dhcp=5m`);
+      phaseTimeouts[phase] = ms;
+    }
+    const color = useColor(argv);
+    const tty = Boolean(process.stdout.isTTY) && !argv.json;
+    const out = (s: string) => process.stdout.write(s + "\n");
+    let listr: ReturnType<typeof listrRenderer> | undefined;
+    const events = argv.json ? jsonLinesRenderer(out) : tty ? (listr = listrRenderer()).sink : lineRenderer(out);
+    const logger = createLogger({ component: "metalform", level: argv.logLevel, sink: argv.json ? jsonSink(process.stderr) : lineSink(process.stderr) });
+
+    // First Ctrl-C: no new nodes. Second: stop waiting for the running ones.
+    const stop = new AbortController();
+    const interrupt = new AbortController();
+    const onSigint = () => {
+      if (!stop.signal.aborted) {
+        stop.abort();
+        process.stderr.write("\nInterrupted: no new nodes will start; waiting for the running ones (Ctrl-C again to stop waiting).\n");
+      } else interrupt.abort();
+    };
+    process.on("SIGINT", onSigint);
+    process.on("SIGTERM", onSigint);
+    try {
+      const outcome = await runApply({
+        ...(argv.config ? { config: argv.config } : {}),
+        ...(argv.state ? { state: argv.state } : {}),
+        ...(argv.planfile ? { planFile: argv.planfile } : {}),
+        autoApprove: argv.autoApprove,
+        interactive: Boolean(process.stdin.isTTY && process.stdout.isTTY),
+        target: argv.target,
+        allowWipe: argv.allowWipe,
+        parallelism: argv.parallelism,
+        canary: argv.canary,
+        retries: argv.retries,
+        lockTimeoutMs,
+        phaseTimeouts,
+        ...(argv.bindAddress ? { bindAddress: argv.bindAddress } : {}),
+        ...(argv.bindInterface ? { bindInterface: argv.bindInterface === "none" ? null : argv.bindInterface } : {}),
+        ...(argv.tftpRoot ? { tftpRoot: argv.tftpRoot } : {}),
+        showPlan: (plan) => {
+          if (!argv.json) out(renderTerminal(plan, { color }));
+        },
+        confirm: async () => {
+          const { createInterface } = await import("node:readline/promises");
+          const rl = createInterface({ input: process.stdin, output: process.stdout });
+          const answer = await rl.question("Do you want to apply these changes? Only 'yes' will be accepted: ");
+          rl.close();
+          return answer.trim() === "yes";
+        },
+        say: (line) => process.stderr.write(line + "\n"),
+        events,
+        stopSignal: stop.signal,
+        interruptSignal: interrupt.signal,
+        logger,
+      });
+      if (outcome.diagnostics.length) process.stderr.write(formatDiagnostics(outcome.diagnostics, { color: useColor(argv, process.stderr) }) + "\n");
+      if (!outcome.plan) {
+        process.stderr.write(`${summarizeDiagnostics(outcome.diagnostics)}; nothing was applied\n`);
+        process.exitCode = 1;
+        return;
+      }
+      if (outcome.noChanges) {
+        if (!argv.json) out("No changes. The cluster matches the configuration.");
+        process.exitCode = 0;
+        return;
+      }
+      const result = outcome.result!;
+      await listr?.closed;
+      if (!argv.json) {
+        out("");
+        out(resultTable(result.results));
+        out("");
+        out(summaryLine(result.summary, result.interrupted));
+      }
+      process.exitCode = result.summary.failed === 0 && !result.interrupted ? 0 : 1;
+    } catch (err) {
+      if (err instanceof ApplyRefused) {
+        process.stderr.write(`metalform: ${err.message}\n`);
+        process.exitCode = 1;
+        return;
+      }
+      reportError(err);
+    } finally {
+      process.off("SIGINT", onSigint);
+      process.off("SIGTERM", onSigint);
+    }
+  },
+};

@@ -13,10 +13,15 @@ export interface Broken {
   defaults: boolean;
   /** Something was set aside that cross-file checks would need (a whole file or section). */
   partial: boolean;
+  /**
+   * Nodes, categories and defaults that lost a misspelt field: a "missing image"
+   * or "missing mac" about them would only repeat the unknown-field error.
+   */
+  incomplete: WeakSet<object>;
 }
 
 export function emptyBroken(): Broken {
-  return { images: new Set(), diskLayouts: new Set(), categories: new Set(), network: false, defaults: false, partial: false };
+  return { images: new Set(), diskLayouts: new Set(), categories: new Set(), network: false, defaults: false, partial: false, incomplete: new WeakSet() };
 }
 
 type Obj = Record<string, unknown>;
@@ -41,7 +46,13 @@ export function repairData(data: unknown, damage: SchemaDamage, broken: Broken):
     return undefined;
   }
   const copy = structuredClone(data);
-  for (const p of damage.unknownFields) deleteAt(copy, p);
+  for (const p of damage.unknownFields) {
+    deleteAt(copy, p);
+    // A misspelt top-level key ("netwrok", "node") hides a whole section.
+    if (p.length === 1) broken.partial = true;
+    const owner = p[0] === "defaults" ? copy.defaults : p[0] === "nodes" || p[0] === "categories" ? (copy[p[0]] as Record<string | number, unknown> | undefined)?.[p[1]!] : undefined;
+    if (p.length > 1 && owner && typeof owner === "object") broken.incomplete.add(owner);
+  }
   const badNodes = new Set<number>();
   for (const p of damage.brokenPaths) {
     const [top, second] = p;

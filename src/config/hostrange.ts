@@ -88,20 +88,25 @@ export function expandHostRange(pattern: string, maxCount = 1_000_000): string[]
 export function compressHostnames(names: readonly string[]): string[] {
   const groups = new Map<string, { pre: string; post: string; width: number; nums: number[] }>();
   const singles: string[] = [];
+  const parsed: Array<{ pre: string; post: string; digits: string }> = [];
   for (const name of names) {
     const m = /^(.*?)(\d+)(\D*)$/.exec(name);
-    if (!m) {
-      singles.push(name);
-      continue;
-    }
-    const digits = m[2]!;
-    const width = digits.length > 1 && digits.startsWith("0") ? digits.length : 0;
-    const key = `${m[1]}\u0000${m[3]}\u0000${width}`;
+    if (!m) singles.push(name);
+    else parsed.push({ pre: m[1]!, post: m[3]!, digits: m[2]! });
+  }
+  // Zero-padded numbers fix their group's width; a number without a leading zero
+  // but of that width (node100 beside node099) belongs to the padded group too.
+  const padded = new Set<string>();
+  for (const p of parsed) if (p.digits.length > 1 && p.digits.startsWith("0")) padded.add(`${p.pre}\u0000${p.post}\u0000${p.digits.length}`);
+  for (const { pre, post, digits } of parsed) {
+    const leadingZero = digits.length > 1 && digits.startsWith("0");
+    const width = leadingZero || padded.has(`${pre}\u0000${post}\u0000${digits.length}`) ? digits.length : 0;
+    const key = `${pre}\u0000${post}\u0000${width}`;
     let g = groups.get(key);
-    if (!g) groups.set(key, (g = { pre: m[1]!, post: m[3]!, width, nums: [] }));
+    if (!g) groups.set(key, (g = { pre, post, width, nums: [] }));
     g.nums.push(Number(digits));
   }
-  const out = [...singles];
+  const out = [...new Set(singles)];
   for (const g of groups.values()) {
     const nums = [...new Set(g.nums)].sort((a, b) => a - b);
     const fmt = (n: number) => (g.width ? String(n).padStart(g.width, "0") : String(n));

@@ -74,7 +74,7 @@ export function loadClusterSync(path: string, opts: LoadOptions = {}): LoadResul
     const defaultName = basename(statSafeIsFile(abs) ? dirname(abs) : abs);
     const resolved = resolveConfig(merged, defaultName, { maxNodes: opts.maxNodes ?? DEFAULT_MAX_NODES }, diagnostics);
     for (const [k, v] of resolved.inlineSecrets) inlineSecrets.set(k, v);
-    diagnostics.push(...checkSemantics(merged, resolved, { requirePaths: opts.requirePaths ?? false }));
+    diagnostics.push(...checkSemantics(merged, resolved, { requirePaths: opts.requirePaths ?? false, priorErrors: hasErrors(diagnostics) }));
     const failed = hasErrors(diagnostics) || (opts.strict && diagnostics.length > 0);
     if (!failed && resolved.network) {
       // Paths relative to the configuration's root, so a clone elsewhere has the same digest.

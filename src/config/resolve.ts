@@ -6,7 +6,7 @@
 // mappings `bmc` and `exclude` merge key by key.
 import { dirname, isAbsolute, resolve as resolvePath } from "node:path";
 import type { Diagnostic } from "./diagnostics.js";
-import { expandHostRange, isHostRange } from "./hostrange.js";
+import { countHostRange, expandHostRange, isHostRange } from "./hostrange.js";
 import { intToIp, ipToInt, parseCidr, prefixToMask, subnetOf } from "./ip.js";
 import { keyPosOf, posOf, type Located, type MergedConfig, type RawBmc, type RawExclude, type RawSecret, type RawSettings, type Where } from "./merge.js";
 import { parseBytes, parseSizeSpec } from "./size.js";
@@ -111,6 +111,26 @@ function resolveImage(name: string, l: Located<MergedConfig["images"] extends Ma
   };
 }
 
+/**
+ * Sizes the schema's pattern admits but that mean nothing: zero, 0%, more than
+ * 100%, or more bytes than a number holds exactly. The layout is set aside.
+ */
+function checkSizes(name: string, l: Located<MergedConfig["diskLayouts"] extends Map<string, Located<infer T>> ? T : never>, diags: Diagnostic[]): boolean {
+  let ok = true;
+  l.value.disks.forEach((d, di) => {
+    const bad = (what: string, value: string, ...sub: (string | number)[]) => {
+      diags.push(err("invalid-size", `disk layout "${name}": ${what} "${value}" of disk "${d.name}" must be more than zero and at most 8 PiB (or a percentage up to 100%)`, posOf(l.where, "disks", di, ...sub)));
+      ok = false;
+    };
+    if (d.match.minSize !== undefined && parseBytes(d.match.minSize) === undefined) bad("minimum size", d.match.minSize, "match", "minSize");
+    d.partitions.forEach((p, pi) => {
+      const size = parseSizeSpec(p.size);
+      if (!size || (size.kind === "bytes" && size.bytes === 0)) bad(`size of partition ${pi + 1}`, p.size, "partitions", pi, "size");
+    });
+  });
+  return ok;
+}
+
 function resolveLayout(name: string, l: Located<MergedConfig["diskLayouts"] extends Map<string, Located<infer T>> ? T : never>): DiskLayout {
   const v = l.value;
   return {
@@ -177,7 +197,8 @@ function mergeMaps<T extends object>(levels: Level[], key: "bmc" | "exclude"): {
       sources.set(k, l);
     }
   }
-  return out ? { value: out as T, sources } : undefined;
+  // `bmc: {}` (or one whose only field was misspelt and dropped) sets nothing.
+  return out && sources.size ? { value: out as T, sources } : undefined;
 }
 
 export function resolveConfig(
@@ -201,7 +222,9 @@ export function resolveConfig(
     if (n) out.network = n;
   }
   for (const [name, l] of merged.images) out.images.set(name, resolveImage(name, l));
-  for (const [name, l] of merged.diskLayouts) out.diskLayouts.set(name, resolveLayout(name, l));
+  for (const [name, l] of merged.diskLayouts) {
+    if (checkSizes(name, l, diags)) out.diskLayouts.set(name, resolveLayout(name, l));
+  }
   for (const [name, l] of merged.categories) out.categories.set(name, { name, pos: keyPosOf(l.where) });
 
   const secretRef = (raw: RawSecret, level: Level, nodeName: string): SecretRef => {
@@ -214,6 +237,10 @@ export function resolveConfig(
     return { kind: "file", path: absPath(level.where, raw.file) };
   };
 
+  // A node, category or defaults that lost a misspelt field: what seems missing may be that field.
+  const incomplete = (o: object) => merged.broken.incomplete.has(o);
+  // An unknown reference inherited from a category or defaults is reported once, where it is written.
+  const reportedRefs = new Set<string>();
   // Inline secrets are reported once per place they are written, not per node.
   const warnedInline = new Set<string>();
   const warnedNoAddress = new Set<string>();
@@ -223,9 +250,25 @@ export function resolveConfig(
     const w = ln.where;
     const namePos = posOf(w, "name");
     const range = isHostRange(raw.name);
-    const names = expandHostRange(raw.name, Math.max(1, limits.maxNodes - total));
+    // Counted before anything is expanded, so that node[1-100000000] costs nothing.
+    const count = countHostRange(raw.name, Number.MAX_SAFE_INTEGER);
+    if (typeof count !== "number") {
+      diags.push(err(/more than/.test(count.message) ? "range-too-large" : "invalid-host-range", count.message, namePos));
+      continue;
+    }
+    if (total + count > limits.maxNodes) {
+      diags.push(
+        err(
+          "range-too-large",
+          `host range "${raw.name}" expands to ${count.toLocaleString("en")} names; a cluster may have at most ${limits.maxNodes.toLocaleString("en")} nodes`,
+          namePos,
+        ),
+      );
+      continue;
+    }
+    const names = expandHostRange(raw.name, count);
     if ("message" in names) {
-      diags.push(err(/more than/.test(names.message) ? "range-too-large" : "invalid-host-range", names.message, namePos));
+      diags.push(err("invalid-host-range", names.message, namePos));
       continue;
     }
     total += names.length;
@@ -235,7 +278,7 @@ export function resolveConfig(
       if (raw.mac !== undefined) {
         diags.push(err("mac-on-range", `"${raw.name}" is a host range: give its MACs as a "macs:" list, one per node`, keyPosOf(w, "mac")));
       } else if (raw.macs === undefined) {
-        diags.push(err("missing-mac", `host range "${raw.name}" has no "macs:" list (${names.length} MACs, one per node)`, namePos));
+        if (!incomplete(raw)) diags.push(err("missing-mac", `host range "${raw.name}" has no "macs:" list (${names.length} MACs, one per node)`, namePos));
       } else if (raw.macs.length !== names.length) {
         diags.push(
           err("mac-count-mismatch", `host range "${raw.name}" has ${names.length} nodes but ${raw.macs.length} MACs in "macs"`, keyPosOf(w, "macs")),
@@ -245,7 +288,7 @@ export function resolveConfig(
       if (raw.macs.length !== 1) diags.push(err("mac-count-mismatch", `node "${raw.name}" has ${raw.macs.length} MACs in "macs"; a single node takes "mac:"`, keyPosOf(w, "macs")));
       else macs = raw.macs.map(normalizeMac);
     } else if (raw.mac === undefined) {
-      diags.push(err("missing-mac", `node "${raw.name}" has no "mac"`, namePos));
+      if (!incomplete(raw)) diags.push(err("missing-mac", `node "${raw.name}" has no "mac"`, namePos));
     } else macs = [normalizeMac(raw.mac)];
     if (!macs) continue;
 
@@ -277,10 +320,16 @@ export function resolveConfig(
           broken = true;
           continue;
         }
-        diags.push(err(`missing-${key === "image" ? "image" : "disk-layout"}`, `node "${raw.name}" has no ${key}: set "${key}" on the node, its category, or in defaults`, namePos));
+        if (!levels.some((l) => incomplete(l.settings))) {
+          diags.push(err(`missing-${key === "image" ? "image" : "disk-layout"}`, `node "${raw.name}" has no ${key}: set "${key}" on the node, its category, or in defaults`, namePos));
+        }
         broken = true;
       } else if (!known.has(got.value as string)) {
         const via = got.level.where === w ? "" : ` (inherited from ${got.level.where.path[0] === "defaults" ? "defaults" : `category "${String(got.level.where.path[1])}"`})`;
+        broken = true;
+        const refKey = `${key}\u0000${got.level.where.src.path}\u0000${got.level.where.path.join("\u0000")}`;
+        if (via && reportedRefs.has(refKey)) continue;
+        reportedRefs.add(refKey);
         diags.push(
           err(
             key === "image" ? "unknown-image" : "unknown-disk-layout",
@@ -288,14 +337,13 @@ export function resolveConfig(
             posOf(got.level.where, key),
           ),
         );
-        broken = true;
       }
     }
     if (broken) continue;
 
     // Addresses
     if (raw.ip === undefined) {
-      diags.push(err("missing-ip", `node "${raw.name}" has no "ip"`, namePos));
+      if (!incomplete(raw)) diags.push(err("missing-ip", `node "${raw.name}" has no "ip"`, namePos));
       continue;
     }
     const ip0 = ipToInt(raw.ip)!;

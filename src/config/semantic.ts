@@ -14,6 +14,8 @@ const MIN_RAID_MEMBERS: Record<number, number> = { 0: 2, 1: 2, 5: 3, 10: 4 };
 export interface SemanticOptions {
   /** Missing image paths are errors (apply) instead of warnings (validate). */
   requirePaths: boolean;
+  /** Errors were found before these checks (schema, merge, resolve): nodes may be missing. */
+  priorErrors?: boolean;
 }
 
 export function checkSemantics(merged: MergedConfig, r: Resolved, opts: SemanticOptions): Diagnostic[] {
@@ -73,42 +75,43 @@ export function checkSemantics(merged: MergedConfig, r: Resolved, opts: Semantic
   let overlapReported = 0;
   r.nodes.forEach((n, i) => {
     const o = r.origins[i]!;
-    const namePos = posOf(o.where, "name");
-    const macPos = o.isRange ? posOf(o.where, "macs", o.index) : posOf(o.where, "mac");
-    const ipPos = posOf(o.where, "ip");
+    // Positions are looked up only for a diagnostic: locating costs more than checking.
     const prevName = names.get(n.name);
     if (prevName !== undefined) {
-      error("duplicate-node", `node "${n.name}" is defined twice`, namePos, { message: "first defined", pos: r.nodes[prevName]!.pos });
+      error("duplicate-node", `node "${n.name}" is defined twice`, posOf(o.where, "name"), { message: "first defined", pos: r.nodes[prevName]!.pos });
     } else names.set(n.name, i);
     const prevMac = macs.get(n.mac);
     if (prevMac !== undefined) {
       const other = r.nodes[prevMac]!;
       const oo = r.origins[prevMac]!;
+      const macPos = o.isRange ? posOf(o.where, "macs", o.index) : posOf(o.where, "mac");
       error("duplicate-mac", `MAC ${n.mac} of node "${n.name}" is already used`, macPos, {
         message: `also used by node "${other.name}"`,
         pos: oo.isRange ? posOf(oo.where, "macs", oo.index) : posOf(oo.where, "mac"),
       });
     } else macs.set(n.mac, i);
 
-    const checkAddr = (addrStr: string, what: "ip" | "bmc", pos: SourcePos) => {
+    const checkAddr = (addrStr: string, what: "ip" | "bmc", where: () => SourcePos) => {
       const a = ipToInt(addrStr)!;
-      const label = what === "ip" ? `address ${addrStr} of node "${n.name}"` : `BMC address ${addrStr} of node "${n.name}"`;
+      let pos_: SourcePos | undefined;
+      const pos = () => (pos_ ??= where());
+      const label_ = () => (what === "ip" ? `address ${addrStr} of node "${n.name}"` : `BMC address ${addrStr} of node "${n.name}"`);
       if (what === "ip" && subnet) {
         if (!inSubnet(a, subnet)) {
-          error("ip-outside-subnet", `${label} is outside the provisioning network ${net!.networkAddress}/${net!.prefix}`, pos);
+          error("ip-outside-subnet", `${label_()} is outside the provisioning network ${net!.networkAddress}/${net!.prefix}`, pos());
           return;
         }
         const r0 = reserved.get(a);
         if (r0) {
-          error("ip-reserved", `${label} is ${r0}`, pos);
+          error("ip-reserved", `${label_()} is ${r0}`, pos());
           return;
         }
         if (a >= drS && a <= drE && overlapReported++ < 20) {
-          error("dynamic-range-overlap", `${label} lies inside the dynamic range ${dr!.start}-${dr!.end}`, pos);
+          error("dynamic-range-overlap", `${label_()} lies inside the dynamic range ${dr!.start}-${dr!.end}`, pos());
         }
       }
       if (what === "bmc" && reserved.get(a) === "the head node's address") {
-        error("ip-reserved", `${label} is the head node's address`, pos);
+        error("ip-reserved", `${label_()} is the head node's address`, pos());
         return;
       }
       const prev = addrs.get(a);
@@ -116,14 +119,14 @@ export function checkSemantics(merged: MergedConfig, r: Resolved, opts: Semantic
         const other = r.nodes[prev.node]!;
         const oo = r.origins[prev.node]!;
         const otherPos = prev.what === "ip" ? posOf(oo.where, "ip") : posOf(oo.where, "bmc", "address");
-        error(what === "ip" ? "duplicate-ip" : "duplicate-bmc-address", `${label} is already used`, pos, {
+        error(what === "ip" ? "duplicate-ip" : "duplicate-bmc-address", `${label_()} is already used`, pos(), {
           message: `also used by ${prev.what === "ip" ? "node" : "the BMC of node"} "${other.name}"`,
           pos: otherPos,
         });
       } else addrs.set(a, { node: i, what });
     };
-    checkAddr(n.ip, "ip", ipPos);
-    if (n.bmc?.address) checkAddr(n.bmc.address, "bmc", posOf(o.where, "bmc", "address"));
+    checkAddr(n.ip, "ip", () => posOf(o.where, "ip"));
+    if (n.bmc?.address) checkAddr(n.bmc.address, "bmc", () => posOf(o.where, "bmc", "address"));
   });
   if (overlapReported > 20) {
     warning("dynamic-range-overlap", `${overlapReported - 20} more node addresses lie inside the dynamic range`, keyPosOf(merged.network!.where, "dhcp", "dynamicRange"));
@@ -151,7 +154,7 @@ export function checkSemantics(merged: MergedConfig, r: Resolved, opts: Semantic
   const usedImages = new Set(r.nodes.map((n) => n.image));
   const usedLayouts = new Set(r.nodes.map((n) => n.diskLayout));
   const usedCats = new Set(r.nodes.map((n) => n.category));
-  const hadNodeErrors = diags.some((d) => d.severity === "error");
+  const hadNodeErrors = opts.priorErrors || diags.some((d) => d.severity === "error");
   const b = merged.broken;
   if (!hadNodeErrors && !b.partial && !b.images.size && !b.diskLayouts.size && !b.categories.size) {
     for (const [n, l] of merged.images) if (!usedImages.has(n)) warning("unused-image", `image "${n}" is used by no node`, keyPosOf(l.where));
@@ -166,8 +169,8 @@ type Report = (code: string, message: string, ...sub: (string | number)[]) => vo
 /** Consistency of one layout. Paths passed to `report` are relative to the layout. */
 export function checkLayout(layout: DiskLayout, report: Report): void {
   const partitions = new Map<string, { disk: number; part: number; fs: string; type: string }>();
-  const mounts = new Map<string, (string | number)[]>();
-  const addMount = (mount: string | undefined, fs: string, path: (string | number)[]) => {
+  const mounts = new Map<string, string>(); // mount point → what is mounted there, for messages
+  const addMount = (mount: string | undefined, fs: string, path: (string | number)[], what: string) => {
     if (!mount) return;
     if (fs === "swap") {
       report("swap-mount", `swap cannot be mounted at ${mount}`, ...path, "mount");
@@ -178,8 +181,8 @@ export function checkLayout(layout: DiskLayout, report: Report): void {
       return;
     }
     const prev = mounts.get(mount);
-    if (prev) report("duplicate-mount", `mount point ${mount} is used twice (also at ${prev.join(".")})`, ...path, "mount");
-    else mounts.set(mount, path);
+    if (prev) report("duplicate-mount", `mount point ${mount} is used twice (also by ${prev})`, ...path, "mount");
+    else mounts.set(mount, what);
   };
   layout.disks.forEach((disk, d) => {
     let rest = 0;
@@ -193,7 +196,7 @@ export function checkLayout(layout: DiskLayout, report: Report): void {
         if (++rest === 2) report("layout-two-rest", `disk "${disk.name}" has more than one partition of size "rest"`, ...path, "size");
       } else if (p.size.kind === "bytes") fixed += p.size.bytes;
       else percent += p.size.percent;
-      addMount(p.mount, p.fs, path);
+      addMount(p.mount, p.fs, path, `partition ${i + 1} of disk "${disk.name}"`);
     });
     if (percent > 100) report("size-exceeds-disk", `disk "${disk.name}": percentages add up to ${percent}%`, "disks", d, "partitions");
     const min = disk.match.minSize;
@@ -214,7 +217,7 @@ export function checkLayout(layout: DiskLayout, report: Report): void {
     const need = MIN_RAID_MEMBERS[a.level]!;
     if (a.members.length < need) report("raid-too-few-members", `RAID${a.level} array "${a.name}" needs at least ${need} members, has ${a.members.length}`, ...path, "members");
     if (partitions.has(a.name)) report("duplicate-partition", `RAID array "${a.name}" has the name of a partition`, ...path, "name");
-    addMount(a.mount, a.fs, path);
+    addMount(a.mount, a.fs, path, `RAID array "${a.name}"`);
   });
   if (!mounts.has("/")) report("layout-no-root", "nothing is mounted at /");
 }

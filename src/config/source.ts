@@ -15,6 +15,8 @@ export const LIMITS = {
   /** Aliases resolved per document (the yaml library counts expansion work). */
   maxAliasCount: 1000,
   maxDepth: 64,
+  /** Characters in one quoted string (paths and names are short; the parser copies these slowly). */
+  maxStringChars: 64 * 1024,
 };
 
 export type PathSeg = string | number;
@@ -84,36 +86,96 @@ function firstInvalidUtf8(b: Uint8Array): number {
   return i;
 }
 
-/** Maximum nesting of flow/block collections, measured without recursion. */
-function nestingDepthExceeds(text: string, max: number): number | undefined {
-  // Flow collections nest by brackets; block collections by indentation, which is
-  // bounded by line length and cheap for the parser. Only brackets can explode.
-  let depth = 0;
-  let inSingle = false;
-  let inDouble = false;
+/** What the pre-scan refuses, and where. */
+interface ScanProblem {
+  offset: number;
+  code: "yaml-too-deep" | "string-too-long";
+}
+
+/** Characters after which a value may start: line start, ":", "-", "?", "[", "{", ",". */
+const VALUE_START = new Set([10, 58, 45, 63, 91, 123, 44]);
+
+const BLOCK_SCALAR_HEADER = /(?:^|\s)[|>][1-9+-]{0,2}[ \t]*(?:#.*)?$/;
+
+/**
+ * One linear pass over the text before the YAML parser sees it (the parser
+ * recurses per nesting level and copies quoted strings character by character):
+ * refuses collections nested deeper than `maxDepth` (flow brackets, block
+ * indentation and "- - -" sequences) and quoted strings longer than `maxString`.
+ * It is an estimate on the safe side: block scalar text and multi-line plain
+ * scalars are not collections, and are skipped or counted at most once.
+ */
+function prescan(text: string, maxDepth: number, maxString: number): ScanProblem | undefined {
+  let flow = 0;
+  let quote = 0; // char code of the open quote, or 0
+  let quoteStart = 0;
   let comment = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (c === "\n") {
+  const indents: number[] = []; // columns of the block collections open at this line
+  let blockScalarIndent = -1; // inside a `|` or `>` scalar: lines deeper than this are text
+  const n = text.length;
+  const isSpace = (c: number) => c === 32 || c === 9 || c === 10 || c === 13;
+  let lastSig = 10; // last non-blank character on this line outside quotes (10: none yet)
+  for (let i = 0; i < n; i++) {
+    if ((i === 0 || text.charCodeAt(i - 1) === 10) && !quote && flow === 0) {
+      let j = i;
+      while (j < n && text.charCodeAt(j) === 32) j++;
+      const c = text.charCodeAt(j);
+      const blank = j >= n || c === 10 || c === 13 || c === 35; /* # */
+      if (!blank) {
+        const indent = j - i;
+        if (blockScalarIndent >= 0 && indent > blockScalarIndent) {
+          // Text of a block scalar: skip the line.
+          const eol = text.indexOf("\n", j);
+          i = eol < 0 ? n : eol;
+          continue;
+        }
+        blockScalarIndent = -1;
+        while (indents.length && indents[indents.length - 1]! >= indent) indents.pop();
+        indents.push(indent);
+        // "- - x" and "? ? x" open one collection per marker on the same line.
+        for (;;) {
+          const m = text.charCodeAt(j);
+          const next = text.charCodeAt(j + 1);
+          if (!((m === 45 || m === 63) && (j + 1 >= n || next === 32 || next === 10 || next === 13))) break;
+          j++;
+          while (j < n && text.charCodeAt(j) === 32) j++;
+          indents.push(j - i);
+          if (indents.length > maxDepth) return { offset: j, code: "yaml-too-deep" };
+        }
+        if (indents.length > maxDepth) return { offset: j, code: "yaml-too-deep" };
+        let eol = text.indexOf("\n", j);
+        if (eol < 0) eol = n;
+        if (eol - j < 4096 && BLOCK_SCALAR_HEADER.test(text.slice(j, eol).replace(/\r$/, ""))) blockScalarIndent = indent;
+      }
+    }
+    const c = text.charCodeAt(i);
+    if (c === 10) {
       comment = false;
+      lastSig = 10;
       continue;
     }
     if (comment) continue;
-    if (inDouble) {
-      if (c === "\\") i++;
-      else if (c === '"') inDouble = false;
+    if (quote) {
+      if (i - quoteStart > maxString) return { offset: quoteStart, code: "string-too-long" };
+      if (quote === 34 && c === 92) i++; // backslash escape in "..."
+      else if (c === quote) {
+        quote = 0;
+        lastSig = c;
+      }
       continue;
     }
-    if (inSingle) {
-      if (c === "'") inSingle = false;
-      continue;
-    }
-    if (c === "#" && (i === 0 || /\s/.test(text[i - 1]!))) comment = true;
-    else if (c === '"') inDouble = true;
-    else if (c === "'") inSingle = true;
-    else if (c === "[" || c === "{") {
-      if (++depth > max) return i;
-    } else if (c === "]" || c === "}") depth = Math.max(0, depth - 1);
+    const prev = i === 0 ? 10 : text.charCodeAt(i - 1);
+    // Quotes and brackets open something only where a value starts (after "key: ",
+    // "- ", "[", "{" or ","), not inside a plain scalar such as node[001-128] or it's.
+    const valueStart = (isSpace(prev) || prev === 91 || prev === 123 || prev === 44) && VALUE_START.has(lastSig);
+    if (c === 35 && (i === 0 || isSpace(prev))) comment = true;
+    else if ((c === 34 || c === 39) && valueStart) {
+      quote = c;
+      quoteStart = i;
+    } else if ((c === 91 || c === 123) && valueStart) {
+      if (++flow + indents.length > maxDepth) return { offset: i, code: "yaml-too-deep" };
+    } else if ((c === 93 || c === 125) && flow > 0) flow--;
+    if (!isSpace(c)) lastSig = c;
   }
   return undefined;
 }
@@ -146,22 +208,31 @@ export function readSource(path: string, budget: { bytes: number }): { source?: 
     return err("not-utf8", `file is not valid UTF-8 (first bad byte at offset ${bad}); save it as UTF-8`, p.line, p.col);
   }
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  const deep = nestingDepthExceeds(text, LIMITS.maxDepth);
-  if (deep !== undefined) {
-    const p = posOfOffset(text, deep);
-    return err("yaml-too-deep", `collections nested deeper than ${LIMITS.maxDepth} levels`, p.line, p.col);
+  const problem = prescan(text, LIMITS.maxDepth, LIMITS.maxStringChars);
+  if (problem) {
+    const p = posOfOffset(text, problem.offset);
+    return problem.code === "yaml-too-deep"
+      ? err("yaml-too-deep", `collections nested deeper than ${LIMITS.maxDepth} levels`, p.line, p.col)
+      : err("string-too-long", `quoted string longer than ${LIMITS.maxStringChars.toLocaleString("en")} characters`, p.line, p.col);
   }
   const lineCounter = new LineCounter();
   let doc: Document.Parsed;
   try {
     doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, strict: true });
   } catch (e) {
+    if (e instanceof RangeError) return err("yaml-too-deep", "document is nested too deeply");
     return err("yaml-syntax", `cannot parse YAML: ${(e as Error).message}`);
   }
   const diagnostics: Diagnostic[] = [];
   for (const e of doc.errors) {
     const p = lineCounter.linePos(e.pos[0]);
     const msg = e.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
+    // The parser turns its own stack overflow into an error: nesting the pre-scan did not see.
+    if (/call stack/i.test(msg)) return err("yaml-too-deep", "document is nested too deeply", p.line, p.col);
+    if (/multiple documents/.test(msg)) {
+      diagnostics.push({ severity: "error", code: "yaml-syntax", message: 'a configuration file holds one YAML document; this one has a second ("---")', file: path, line: p.line, col: p.col });
+      continue;
+    }
     diagnostics.push({ severity: "error", code: "yaml-syntax", message: msg, file: path, line: p.line, col: p.col });
   }
   if (diagnostics.length) return { diagnostics };

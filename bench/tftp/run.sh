@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# TFTP benchmark: metalform vs atftpd vs tftpd-hpa, side by side in one run.
+#
+#   sudo bash bench/tftp/run.sh            # RUNS=3 SIZE_MIB=64 CONCURRENT=200 CONC_MIB=8
+#
+# Server in one network namespace, client in another, a veth between (as in
+# FACTS.md). Each server is started in the foreground from the build (metalform:
+# `npm run build`, dist/) or from its Debian package unpacked with `dpkg-deb -x`
+# (atftpd and tftpd-hpa conflict as packages, so neither is installed). The client is
+# atftp; every download is checked by sha256. Then CONCURRENT transfers of a CONC_MIB
+# file run at once against metalform (bench/tftp/concurrent.mjs) and must all be intact.
+#
+# Needs root and the Debian packages: atftp, iproute2, and apt access for
+# `apt-get download atftpd tftpd-hpa` (cached in $BENCH_CACHE).
+set -euo pipefail
+
+RUNS=${RUNS:-3}
+SIZE_MIB=${SIZE_MIB:-64}
+CONCURRENT=${CONCURRENT:-200}
+CONC_MIB=${CONC_MIB:-8}
+WINDOWS=${WINDOWS:-"1 16 64"}
+BLKSIZE=${BLKSIZE:-1468}
+BENCH_CACHE=${BENCH_CACHE:-/var/tmp/metalform-bench-tftp}
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+
+die() { echo "bench/tftp: $*" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || die "needs root (network namespaces)"
+command -v atftp >/dev/null || die "atftp not found: apt-get install -y atftp"
+command -v ip >/dev/null || die "ip not found: apt-get install -y iproute2"
+
+# --- build metalform ------------------------------------------------------------
+(cd "$repo" && npm run build >/dev/null 2>&1) || echo "bench/tftp: npm run build reported errors (other modules?); using whatever dist/ holds" >&2
+[ -f "$repo/dist/services/tftp/server.js" ] || die "dist/services/tftp/server.js missing after npm run build"
+
+# --- comparators, unpacked, not installed ------------------------------------------
+mkdir -p "$BENCH_CACHE"
+for pkg in atftpd tftpd-hpa; do
+  if [ ! -d "$BENCH_CACHE/$pkg" ]; then
+    (cd "$BENCH_CACHE" && rm -f "${pkg}"_*.deb && apt-get download "$pkg" >/dev/null 2>&1) || die "apt-get download $pkg failed"
+    dpkg-deb -x "$BENCH_CACHE/${pkg}"_*.deb "$BENCH_CACHE/$pkg"
+  fi
+done
+ATFTPD="$BENCH_CACHE/atftpd/usr/sbin/atftpd"
+INTFTPD="$BENCH_CACHE/tftpd-hpa/usr/sbin/in.tftpd"
+
+# --- namespaces ---------------------------------------------------------------------
+for ns in $(ip netns list | awk '/^mftfb/ {print $1}'); do
+  pids=$(ip netns pids "$ns" 2>/dev/null || true)
+  [ -z "$pids" ] && ip netns del "$ns" 2>/dev/null || true
+done
+NS_S="mftfbs$$"
+NS_C="mftfbc$$"
+NET="10.251.$(( $$ % 200 + 20 ))"
+SRV="$NET.1"
+CLI="$NET.2"
+work=$(mktemp -d /tmp/mftf-bench-XXXXXX)
+chmod 755 "$work"
+pids=()
+
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  ip netns del "$NS_S" 2>/dev/null || true
+  ip netns del "$NS_C" 2>/dev/null || true
+  rm -rf "$work" /dev/shm/mftf-bench-$$
+}
+trap cleanup EXIT
+
+ip netns add "$NS_S"
+ip netns add "$NS_C"
+ip link add "mftfb$$s" type veth peer name "mftfb$$c"
+ip link set "mftfb$$s" netns "$NS_S"
+ip link set "mftfb$$c" netns "$NS_C"
+ip -n "$NS_S" addr add "$SRV/24" dev "mftfb$$s"
+ip -n "$NS_C" addr add "$CLI/24" dev "mftfb$$c"
+for ns in "$NS_S" "$NS_C"; do ip -n "$ns" link set lo up; done
+ip -n "$NS_S" link set "mftfb$$s" up
+ip -n "$NS_C" link set "mftfb$$c" up
+
+# --- files ----------------------------------------------------------------------------
+root="$work/root"
+mkdir -p "$root"
+head -c $((SIZE_MIB << 20)) /dev/urandom >"$root/big.bin"
+head -c $((CONC_MIB << 20)) /dev/urandom >"$root/conc.bin"
+chmod 755 "$root"
+chmod 644 "$root"/*
+want=$(sha256sum "$root/big.bin" | cut -d' ' -f1)
+want_conc=$(sha256sum "$root/conc.bin" | cut -d' ' -f1)
+out=/dev/shm/mftf-bench-$$
+mkdir -p "$out"
+
+# --- servers --------------------------------------------------------------------------
+P_MF=6969; P_AT=6970; P_HPA=6971
+ip netns exec "$NS_S" node "$here/server.mjs" "$root" "$SRV" "$P_MF" >"$work/mf.log" 2>&1 &
+pids+=($!)
+ip netns exec "$NS_S" "$ATFTPD" --daemon --no-fork --user nobody --group nogroup \
+  --bind-address "$SRV" --port "$P_AT" --logfile /dev/null --verbose=1 "$root" >"$work/atftpd.log" 2>&1 &
+pids+=($!)
+ip netns exec "$NS_S" "$INTFTPD" -L -u nobody -a "$SRV:$P_HPA" -s "$root" >"$work/hpa.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 50); do grep -q ready "$work/mf.log" && break; sleep 0.1; done
+grep -q ready "$work/mf.log" || { cat "$work/mf.log"; die "metalform server did not start"; }
+sleep 0.3
+
+now() { date +%s.%N; }
+
+# fetch SERVER_PORT WINDOW -> prints seconds, or FAIL
+fetch() {
+  local port=$1 win=$2 opts=(--option "blksize $BLKSIZE") t0 t1
+  [ "$win" -gt 1 ] && opts+=(--option "windowsize $win")
+  rm -f "$out/f"
+  t0=$(now)
+  if ! ip netns exec "$NS_C" timeout 120 atftp "${opts[@]}" -g -r big.bin -l "$out/f" "$SRV" "$port" >/dev/null 2>&1; then
+    echo FAIL; return
+  fi
+  t1=$(now)
+  if [ "$(sha256sum "$out/f" | cut -d' ' -f1)" != "$want" ]; then echo CORRUPT; return; fi
+  echo "$t0 $t1" | awk '{printf "%.3f", $2 - $1}'
+}
+
+# best of RUNS (median would need more runs than a shared 2-core box can spare)
+best() {
+  local port=$1 win=$2 b="" r
+  for _ in $(seq "$RUNS"); do
+    r=$(fetch "$port" "$win")
+    case $r in FAIL|CORRUPT) echo "$r"; return;; esac
+    if [ -z "$b" ] || awk -v a="$r" -v b="$b" 'BEGIN{exit !(a<b)}'; then b=$r; fi
+  done
+  echo "$b"
+}
+
+echo "TFTP: ${SIZE_MIB} MiB file, blksize $BLKSIZE, atftp client, best of $RUNS, server and client in separate netns"
+printf '%-11s %-12s %-12s %-12s %-14s\n' windowsize metalform atftpd tftpd-hpa "metalform/atftpd"
+for w in $WINDOWS; do
+  mf=$(best $P_MF "$w"); at=$(best $P_AT "$w"); hpa=$(best $P_HPA "$w")
+  ratio=$(awk -v m="$mf" -v a="$at" 'BEGIN{ if (m+0>0 && a+0>0) printf "%.2fx", a/m; else print "-" }')
+  printf '%-11s %-12s %-12s %-12s %-14s\n' "$w" "${mf}s" "${at}s" "${hpa}s" "$ratio"
+done
+echo "(tftpd-hpa has no RFC 7440 windowsize: atftp falls back to lock-step)"
+echo
+echo "metalform: $CONCURRENT concurrent transfers of a ${CONC_MIB} MiB file (blksize $BLKSIZE, windowsize 16)"
+conc=$(ip netns exec "$NS_C" node "$here/concurrent.mjs" "$SRV" "$P_MF" conc.bin "$CONCURRENT" "$want_conc" "$BLKSIZE" 16) || true
+echo "$conc"
+echo "$conc" | grep -q "\"intact\":$CONCURRENT," || { echo "NOT ALL INTACT"; tail -20 "$work/mf.log"; exit 1; }

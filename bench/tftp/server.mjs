@@ -1,0 +1,25 @@
+// Runs metalform's TFTP server from the build (dist/) for the benchmark:
+//   node bench/tftp/server.mjs ROOT ADDRESS PORT
+// Prints "ready" once listening; stops on SIGTERM/SIGINT.
+import { TftpServer } from "../../dist/services/tftp/server.js";
+
+const [root, address, port] = process.argv.slice(2);
+if (!root || !address || !port) {
+  console.error("usage: server.mjs ROOT ADDRESS PORT");
+  process.exit(2);
+}
+const server = new TftpServer({ root, address, port: Number(port), maxTransfers: 1000 });
+let failures = 0;
+server.on("transfer-error", (e) => {
+  failures++;
+  console.error(`transfer-error ${e.path} ${e.remote.address}:${e.remote.port} ${e.reason}`);
+});
+await server.start();
+console.log("ready");
+const stop = async () => {
+  await server.stop();
+  console.error(`metalform tftp stopped, ${failures} failed transfers`);
+  process.exit(0);
+};
+process.on("SIGTERM", stop);
+process.on("SIGINT", stop);

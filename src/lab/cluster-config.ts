@@ -1,0 +1,76 @@
+// The cluster configuration `lab up` writes for the lab it made: the real MACs, IPs
+// and BMC addresses, the lab image and kernel, the bridge as the provisioning
+// interface, and the BMC password as a file reference (never the value).
+import { stringify } from "yaml";
+
+export interface LabConfigInput {
+  clusterName: string;
+  bridge: string;
+  headAddress: string;
+  prefixLength: number;
+  imageRoot: string;
+  kernel: string;
+  initrd: string;
+  bmcPasswordFile: string;
+  bmcUser: string;
+  bmcPort: number;
+  bmcNetmask: string;
+  ports: Partial<{ dhcp: number; proxyDhcp: number; tftp: number; http: number; rsync: number }>;
+  nodes: { name: string; mac: string; ip: string; bmcAddress: string }[];
+}
+
+export function prefixToNetmask(prefix: number): string {
+  const bits = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+  return [24, 16, 8, 0].map((s) => (bits >>> s) & 255).join(".");
+}
+
+export function renderLabConfig(c: LabConfigInput): string {
+  const doc: Record<string, unknown> = {
+    cluster: { name: c.clusterName },
+    network: {
+      interface: c.bridge,
+      address: `${c.headAddress}/${c.prefixLength}`,
+      domain: "lab.test",
+      dhcp: { mode: "authoritative", leaseTime: 600 },
+      ...(Object.keys(c.ports).length > 0 ? { ports: c.ports } : {}),
+    },
+    images: {
+      lab: {
+        root: c.imageRoot,
+        kernel: c.kernel,
+        initrd: c.initrd,
+        kernelArgs: ["console=ttyS0"],
+        exclude: { sync: ["/var/log/*", "/tmp/*"] },
+      },
+    },
+    diskLayouts: {
+      single: {
+        disks: [
+          {
+            name: "vda",
+            match: { device: "/dev/vda", minSize: "1GiB" },
+            table: "gpt",
+            partitions: [
+              { size: "64MiB", fs: "swap" },
+              { size: "rest", fs: "ext4", mount: "/", label: "root" },
+            ],
+          },
+        ],
+      },
+    },
+    categories: {
+      default: {
+        image: "lab",
+        diskLayout: "single",
+        installMode: "auto",
+        bmc: { driver: "ipmi", user: c.bmcUser, password: { file: c.bmcPasswordFile }, port: c.bmcPort, netmask: c.bmcNetmask },
+      },
+    },
+    nodes: c.nodes.map((n) => ({ name: n.name, category: "default", mac: n.mac, ip: n.ip, bmc: { address: n.bmcAddress } })),
+  };
+  return (
+    "# Written by `metalform lab up`: the virtual lab's cluster, with its VMs' real MACs and\n" +
+    "# BMC addresses. `metalform lab down` removes it with the lab.\n" +
+    stringify(doc, { lineWidth: 0 })
+  );
+}

@@ -1,0 +1,153 @@
+// What a lab is made of, with the defaults `metalform lab` uses. Every name, subnet
+// and port is an option so tests (and two labs side by side) never collide: the
+// namespace name is the lab's identity, and interface names are per namespace.
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { nullLogger, type Logger } from "../util/log.js";
+
+export interface LabOptions {
+  /** Network namespace, and the lab's name. Default "mflab". */
+  namespace?: string;
+  /** Where the lab keeps its state, configs, disks and logs. Default ~/.local/state/metalform/lab/<namespace>. */
+  dir?: string;
+  /** Where downloaded kernels are kept between labs. Default ~/.cache/metalform/lab. */
+  cacheDir?: string;
+  /** Number of VMs. Default 3. */
+  nodes?: number;
+  /** Node names are <prefix>1..N. Default "lab". */
+  nodePrefix?: string;
+  /** RAM per VM in MiB. Default 512. */
+  memoryMiB?: number;
+  /** Size of each VM's (sparse, raw) disk in bytes. Default 2 GiB. */
+  diskBytes?: number;
+  /** Provisioning bridge inside the namespace. Default "mfbr0". */
+  bridge?: string;
+  /** The head node's address on the provisioning bridge, with prefix. Default 10.77.0.1/24. */
+  headAddress?: string;
+  /** Last octet of the first node's address (provisioning and BMC). Default 11. */
+  firstHost?: number;
+  /** Interface (a port-less bridge) holding the BMC addresses. Default "mfbmc0". */
+  bmcInterface?: string;
+  /** The head's address on the BMC network, with prefix. Default 10.78.0.1/24. */
+  bmcHeadAddress?: string;
+  /** UDP port every BMC listens on (each BMC has its own address). Default 623. */
+  bmcPort?: number;
+  /** First TCP port (on the namespace's loopback) between a BMC and its VM. Default 9100. */
+  bmcSerialPortBase?: number;
+  /** First four octets of the VMs' MACs; the fifth... is the node number. Default 52:54:00:4d:46. */
+  macPrefix?: string;
+  /** Start the VMs when the lab comes up (else they stay off until `ipmitool power on`). Default true. */
+  powerOn?: boolean;
+  /** Ports written into the lab's cluster configuration. */
+  ports?: Partial<{ dhcp: number; proxyDhcp: number; tftp: number; http: number; rsync: number }>;
+  /** Send IPv6 router advertisements on the bridge (iPXE waits ~13 s for one otherwise). Default true. */
+  routerAdvertisements?: boolean;
+  logger?: Logger;
+}
+
+export interface ResolvedLabOptions {
+  namespace: string;
+  dir: string;
+  cacheDir: string;
+  nodes: number;
+  nodePrefix: string;
+  memoryMiB: number;
+  diskBytes: number;
+  bridge: string;
+  headAddress: string;
+  prefixLength: number;
+  firstHost: number;
+  bmcInterface: string;
+  bmcHeadAddress: string;
+  bmcPrefixLength: number;
+  bmcPort: number;
+  bmcSerialPortBase: number;
+  macPrefix: string;
+  powerOn: boolean;
+  ports: Partial<{ dhcp: number; proxyDhcp: number; tftp: number; http: number; rsync: number }>;
+  routerAdvertisements: boolean;
+  logger: Logger;
+}
+
+export const DEFAULT_NAMESPACE = "mflab";
+
+export function defaultCacheDir(): string {
+  return join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "metalform", "lab");
+}
+
+export function defaultLabDir(namespace: string): string {
+  return join(process.env.XDG_STATE_HOME || join(homedir(), ".local", "state"), "metalform", "lab", namespace);
+}
+
+const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
+
+function splitCidr(what: string, cidr: string): { address: string; prefix: number } {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(cidr);
+  if (!m || m.slice(1, 5).some((o) => Number(o) > 255) || Number(m[5]) < 8 || Number(m[5]) > 30) {
+    throw new Error(`${what} must be an IPv4 address with a prefix length between 8 and 30, like 10.77.0.1/24 (got ${JSON.stringify(cidr)})`);
+  }
+  return { address: `${m[1]}.${m[2]}.${m[3]}.${m[4]}`, prefix: Number(m[5]) };
+}
+
+export function resolveLabOptions(o: LabOptions = {}): ResolvedLabOptions {
+  const namespace = o.namespace ?? DEFAULT_NAMESPACE;
+  if (!/^[A-Za-z0-9_-]{1,32}$/.test(namespace)) throw new Error(`lab namespace must be 1-32 letters, digits, - or _ (got ${JSON.stringify(namespace)})`);
+  const nodes = o.nodes ?? 3;
+  if (!Number.isInteger(nodes) || nodes < 1 || nodes > 99) throw new Error(`the number of lab nodes must be between 1 and 99 (got ${nodes})`);
+  const head = splitCidr("the head address", o.headAddress ?? "10.77.0.1/24");
+  const bmc = splitCidr("the BMC head address", o.bmcHeadAddress ?? "10.78.0.1/24");
+  const firstHost = o.firstHost ?? 11;
+  for (const net of [head, bmc]) {
+    const size = 2 ** (32 - net.prefix);
+    if (firstHost < 2 || firstHost + nodes > size - 1) throw new Error(`node host numbers ${firstHost}..${firstHost + nodes - 1} do not fit ${net.address}/${net.prefix}`);
+  }
+  const bridge = o.bridge ?? "mfbr0";
+  const bmcInterface = o.bmcInterface ?? "mfbmc0";
+  for (const [what, n] of [["bridge", bridge], ["BMC interface", bmcInterface]] as const) {
+    if (!IFNAME.test(n)) throw new Error(`the lab's ${what} name must be a valid interface name of at most 15 characters (got ${JSON.stringify(n)})`);
+  }
+  const macPrefix = (o.macPrefix ?? "52:54:00:4d:46").toLowerCase();
+  if (!/^([0-9a-f]{2}:){4}[0-9a-f]{2}$/.test(macPrefix)) throw new Error(`macPrefix must be five octets like 52:54:00:4d:46 (got ${JSON.stringify(o.macPrefix)})`);
+  return {
+    namespace,
+    dir: o.dir ?? defaultLabDir(namespace),
+    cacheDir: o.cacheDir ?? defaultCacheDir(),
+    nodes,
+    nodePrefix: o.nodePrefix ?? "lab",
+    memoryMiB: o.memoryMiB ?? 512,
+    diskBytes: o.diskBytes ?? 2 * 1024 ** 3,
+    bridge,
+    headAddress: head.address,
+    prefixLength: head.prefix,
+    firstHost,
+    bmcInterface,
+    bmcHeadAddress: bmc.address,
+    bmcPrefixLength: bmc.prefix,
+    bmcPort: o.bmcPort ?? 623,
+    bmcSerialPortBase: o.bmcSerialPortBase ?? 9100,
+    macPrefix,
+    powerOn: o.powerOn ?? true,
+    ports: o.ports ?? {},
+    routerAdvertisements: o.routerAdvertisements ?? true,
+    logger: o.logger ?? nullLogger,
+  };
+}
+
+function ipToInt(ip: string): number {
+  return ip.split(".").reduce((n, o) => n * 256 + Number(o), 0);
+}
+
+function intToIp(n: number): string {
+  return [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join(".");
+}
+
+/** Host number `host` of the network that `address`/`prefix` is in. */
+export function hostAddress(address: string, prefix: number, host: number): string {
+  const size = 2 ** (32 - prefix);
+  return intToIp(Math.floor(ipToInt(address) / size) * size + host);
+}
+
+/** Deterministic MAC of node number n (1-based): <prefix>:NN in hex. */
+export function nodeMac(prefix: string, n: number): string {
+  return `${prefix}:${n.toString(16).padStart(2, "0")}`;
+}

@@ -1,0 +1,120 @@
+// What a network-booting client gets (RFC 4578, iPXE): the first loader over TFTP,
+// chosen by client architecture (option 93), and once iPXE is running (user class
+// "iPXE", option 77) the URL of the node's iPXE script.
+import { ARCH, IPXE_NO_PXEDHCP } from "./codec/constants.js";
+import { userClasses, type DhcpOptions } from "./codec/options.js";
+
+export interface BootLoaders {
+  /** Legacy BIOS (arch 0). Default `undionly.kpxe`. */
+  bios: string;
+  /** x86-64 UEFI (arch 7 and 9). Default `snponly.efi`; `ipxe.efi` carries its own NIC drivers. */
+  efiX64: string;
+  /** 32-bit x86 UEFI (arch 6). Default `ipxe.efi` is wrong for it; default `snponly-ia32.efi`. */
+  efiIa32: string;
+  /** ARM64 UEFI (arch 11). Default `snponly-arm64.efi`. */
+  efiArm64: string;
+}
+
+export const defaultLoaders: BootLoaders = {
+  bios: "undionly.kpxe",
+  efiX64: "snponly.efi",
+  efiIa32: "snponly-ia32.efi",
+  efiArm64: "snponly-arm64.efi",
+};
+
+export interface PxeOptions {
+  /** TFTP server (siaddr, option 66). Defaults to the DHCP server's address. */
+  tftpServer?: string;
+  loaders?: Partial<BootLoaders>;
+  /**
+   * URL of a node's iPXE script: a function of the MAC, or a template where `${mac}`
+   * (lower-case, colon separated) and `${ip}` are replaced. Absent: iPXE gets no
+   * script and would chain the loader again, so `serve` always sets it.
+   */
+  scriptUrl?: string | ((mac: string, ip: string | undefined) => string | undefined);
+  /**
+   * Send iPXE option 175 with sub-option 176 (no-pxedhcp) = 1 so it does not wait
+   * 2-3 s for ProxyDHCP offers. Default true; false only to measure the difference.
+   */
+  ipxeNoProxyDhcp?: boolean;
+}
+
+export type ClientKind = "ipxe" | "pxe" | "other";
+
+export function isIpxe(o: DhcpOptions): boolean {
+  return userClasses(o.userClass).includes("iPXE") || o.ipxe !== undefined;
+}
+
+export function isPxeClient(o: DhcpOptions): boolean {
+  return (o.vendorClassId ?? "").startsWith("PXEClient") || o.clientArch !== undefined;
+}
+
+export function clientKind(o: DhcpOptions): ClientKind {
+  if (isIpxe(o)) return "ipxe";
+  if (isPxeClient(o)) return "pxe";
+  return "other";
+}
+
+/** The loader for a client architecture; unknown architectures get undefined. */
+export function loaderFor(arch: number, loaders: BootLoaders): string | undefined {
+  switch (arch) {
+    case ARCH.BIOS:
+      return loaders.bios;
+    case ARCH.EFI_BC:
+    case ARCH.EFI_X86_64:
+      return loaders.efiX64;
+    case ARCH.EFI_IA32:
+      return loaders.efiIa32;
+    case ARCH.EFI_ARM64:
+      return loaders.efiArm64;
+    default:
+      return undefined;
+  }
+}
+
+export function scriptUrlFor(p: PxeOptions, mac: string, ip: string | undefined): string | undefined {
+  if (p.scriptUrl === undefined) return undefined;
+  if (typeof p.scriptUrl === "function") return p.scriptUrl(mac, ip);
+  return p.scriptUrl.replaceAll("${mac}", mac).replaceAll("${ip}", ip ?? "");
+}
+
+export interface BootReply {
+  /** siaddr. */
+  nextServer: string;
+  /** The boot file (loader name or script URL). */
+  file: string;
+  /** Options to merge into the reply. */
+  options: DhcpOptions;
+}
+
+/**
+ * Boot information for a request, or undefined when there is nothing to boot (an
+ * architecture without a loader, or iPXE without a script URL).
+ */
+export function bootReplyFor(
+  req: DhcpOptions,
+  mac: string,
+  ip: string | undefined,
+  serverAddress: string,
+  pxe: PxeOptions,
+): BootReply | undefined {
+  const nextServer = pxe.tftpServer ?? serverAddress;
+  const options: DhcpOptions = {};
+  let file: string | undefined;
+  if (isIpxe(req)) {
+    file = scriptUrlFor(pxe, mac, ip);
+    // Tell iPXE not to wait for ProxyDHCP offers (FACTS: saves 2-3 s per boot).
+    if (pxe.ipxeNoProxyDhcp !== false) options.ipxe = new Map([[IPXE_NO_PXEDHCP, Buffer.from([1])]]);
+  } else {
+    // Without option 93 (e.g. dhclient) assume a BIOS client, as dnsmasq and Kea do.
+    const arch = req.clientArch?.[0] ?? ARCH.BIOS;
+    file = loaderFor(arch, { ...defaultLoaders, ...pxe.loaders });
+  }
+  if (file === undefined) return undefined;
+  if ((req.vendorClassId ?? "").startsWith("PXEClient")) options.vendorClassId = "PXEClient";
+  // RFC 4578 §2.5: the PXE spec has servers echo the client's machine identifier.
+  if (req.clientUuid) options.clientUuid = req.clientUuid;
+  options.tftpServerName = nextServer;
+  options.bootfileName = file;
+  return { nextServer, file, options };
+}

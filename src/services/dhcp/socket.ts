@@ -1,0 +1,98 @@
+// UDP sockets for the DHCP server. With an interface name the socket is created by
+// the native helper (native/udp-bind-device) with SO_BINDTODEVICE, so it only hears
+// that interface and its replies (broadcasts included) only leave through it; node:dgram
+// then wraps the descriptor. The helper can also create the socket inside a named
+// network namespace (the virtual lab, tests). Otherwise a plain node:dgram socket.
+import dgram from "node:dgram";
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** Where the addon lands after `native/udp-bind-device/build.sh` (same depth from src/ and dist/). */
+export const nativeAddonPath = resolve(
+  dirname(fileURLToPath(import.meta.url)),
+  "../../../native/udp-bind-device/build/Release/udp_bind_device.node",
+);
+
+interface BindDeviceAddon {
+  open(address: string, port: number, device: string, netnsPath: string, bufferBytes: number, reuseAddress: boolean): number;
+}
+
+let addon: BindDeviceAddon | undefined;
+
+function loadAddon(): BindDeviceAddon {
+  if (addon) return addon;
+  if (!existsSync(nativeAddonPath)) {
+    throw new Error(
+      `binding to an interface needs the native helper ${nativeAddonPath}; build it with native/udp-bind-device/build.sh (needs Debian packages build-essential and python3)`,
+    );
+  }
+  addon = createRequire(import.meta.url)(nativeAddonPath) as BindDeviceAddon;
+  return addon;
+}
+
+export interface UdpBindOptions {
+  address: string;
+  port: number;
+  /** Interface to bind to (SO_BINDTODEVICE); undefined = every interface. */
+  device?: string;
+  /** Network namespace (name under /run/netns, or a path) to create the socket in. */
+  netns?: string;
+  /** Bigger receive/send buffers for boot storms (bytes). */
+  recvBufferSize?: number;
+  /** SO_REUSEADDR: share the port with another server that sets it too (default: a taken port is an error). */
+  reuseAddress?: boolean;
+}
+
+export function netnsPath(netns: string): string {
+  return netns.includes("/") ? netns : `/run/netns/${netns}`;
+}
+
+export async function openUdpSocket(opts: UdpBindOptions): Promise<dgram.Socket> {
+  const sock = dgram.createSocket({ type: "udp4", reuseAddr: opts.reuseAddress ?? false });
+  let fd: number | undefined;
+  if (opts.device !== undefined || opts.netns !== undefined) {
+    try {
+      fd = loadAddon().open(
+        opts.address,
+        opts.port,
+        opts.device ?? "",
+        opts.netns !== undefined ? netnsPath(opts.netns) : "",
+        opts.recvBufferSize ?? 0,
+        opts.reuseAddress ?? false,
+      );
+    } catch (e) {
+      sock.close();
+      const err = e as NodeJS.ErrnoException;
+      if (err.code === "ENODEV") throw new Error(`interface ${opts.device} does not exist`);
+      if (err.code === "EADDRINUSE") throw new Error(`UDP port ${opts.port} on ${opts.device ?? "every interface"} is already in use`);
+      throw err;
+    }
+  }
+  await new Promise<void>((res, rej) => {
+    const onError = (e: Error) => {
+      sock.removeListener("listening", onListening);
+      const code = (e as NodeJS.ErrnoException).code;
+      rej(code === "EADDRINUSE" ? new Error(`UDP port ${opts.address}:${opts.port} is already in use`) : e);
+    };
+    const onListening = () => {
+      sock.removeListener("error", onError);
+      res();
+    };
+    sock.once("error", onError);
+    sock.once("listening", onListening);
+    if (fd !== undefined) sock.bind({ fd });
+    else sock.bind({ address: opts.address, port: opts.port, exclusive: true });
+  });
+  sock.setBroadcast(true);
+  if (opts.recvBufferSize && fd === undefined) {
+    try {
+      sock.setRecvBufferSize(opts.recvBufferSize);
+      sock.setSendBufferSize(opts.recvBufferSize);
+    } catch {
+      // The kernel caps it at net.core.rmem_max; a smaller buffer is not fatal.
+    }
+  }
+  return sock;
+}

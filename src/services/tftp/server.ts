@@ -1,0 +1,359 @@
+// metalform's TFTP server: read-only, files from a root directory and virtual files
+// from a provider callback (per-node boot files), RFC 1350/2347/2348/2349/7440.
+//
+// The request socket only parses requests; each accepted read request gets its own
+// ephemeral socket bound to the server's address (its TID), so transfers never share
+// state and a packet from a stranger reaches only the transfer it was aimed at.
+//
+// Note (node:dgram has no IP_PKTINFO): when bound to 0.0.0.0 the reply's source
+// address is whatever the route to the client picks; bind to the provisioning
+// address on multi-homed hosts.
+
+import dgram from "node:dgram";
+import { EventEmitter } from "node:events";
+import { promises as fsp } from "node:fs";
+import net from "node:net";
+import type { Logger } from "../../util/log.js";
+import { nullLogger } from "../../util/log.js";
+import type { Service } from "../service.js";
+import { decodePacket, errorPacket, ErrorCode } from "./packet.js";
+import { MAX_BLKSIZE, negotiate } from "./options.js";
+import { normalizeRequestPath, openInRoot } from "./path.js";
+import { BufferSource, FileSource, toNetascii, type ByteSource } from "./source.js";
+import { ReadTransfer, type TransferRemote } from "./transfer.js";
+
+export type TftpRemote = TransferRemote;
+
+/**
+ * Produces a virtual file for a request, e.g. a per-node boot file. `path` is the
+ * normalized request path (no leading "/", no ".."). Return undefined to fall back to
+ * the root directory.
+ */
+export type TftpFileProvider = (
+  path: string,
+  remote: TftpRemote,
+) => Buffer | string | undefined | Promise<Buffer | string | undefined>;
+
+export interface TftpServerOptions {
+  /** Address to bind, also used by every transfer socket. Default "0.0.0.0". */
+  address?: string;
+  /** Request port. Default 69. */
+  port?: number;
+  /** Directory served read-only. Optional when a provider serves everything. */
+  root?: string;
+  provider?: TftpFileProvider;
+  /** Largest blksize granted. Default 1468 (fits a 1500-byte MTU); at most 65464. */
+  maxBlockSize?: number;
+  /** Largest windowsize granted. Default 64. */
+  maxWindowSize?: number;
+  /** First retransmission timeout in ms, doubled on each retry. Default 1000. */
+  timeoutMs?: number;
+  /** Cap for the doubled timeout. Default 8000. */
+  maxTimeoutMs?: number;
+  /** Retransmissions of one window before the transfer is abandoned. Default 5. */
+  maxRetries?: number;
+  /** Concurrent transfers; requests beyond get ERROR 0 "server busy". Default 1000. */
+  maxTransfers?: number;
+  /** netascii transfers are converted in memory; larger files are refused. Default 16 MiB. */
+  maxNetasciiBytes?: number;
+  logger?: Logger;
+}
+
+export interface TftpTransferStartEvent {
+  id: number;
+  path: string;
+  remote: TftpRemote;
+  /** Bytes the client will receive. */
+  size: number;
+  blksize: number;
+  windowsize: number;
+  virtual: boolean;
+}
+
+export interface TftpTransferCompleteEvent {
+  id: number;
+  path: string;
+  remote: TftpRemote;
+  bytes: number;
+  ms: number;
+  retransmits: number;
+}
+
+export interface TftpTransferErrorEvent {
+  /** Undefined when the request was refused before a transfer began. */
+  id: number | undefined;
+  path: string;
+  remote: TftpRemote;
+  /** TFTP error code sent to the client, when one was sent for a refused request. */
+  code: number | undefined;
+  reason: string;
+  bytes: number;
+}
+
+export interface TftpServerEvents {
+  "transfer-start": [TftpTransferStartEvent];
+  "transfer-complete": [TftpTransferCompleteEvent];
+  "transfer-error": [TftpTransferErrorEvent];
+}
+
+const DEFAULTS = {
+  address: "0.0.0.0",
+  port: 69,
+  maxBlockSize: 1468,
+  maxWindowSize: 64,
+  timeoutMs: 1000,
+  maxTimeoutMs: 8000,
+  maxRetries: 5,
+  maxTransfers: 1000,
+  maxNetasciiBytes: 16 * 1024 * 1024,
+};
+
+/** Smallest read from disk; a transfer holds at most two chunks (one read ahead). */
+const MIN_CHUNK_BYTES = 64 * 1024;
+
+/**
+ * Transfer sockets only ever send to IP literals: answering dgram's lookup
+ * synchronously saves a dns.lookup round through process.nextTick on every packet.
+ */
+const literalLookup = (address: string, _family: unknown, cb: (err: null, address: string, family: number) => void) =>
+  cb(null, address, net.isIPv6(address) ? 6 : 4);
+
+export class TftpServer extends EventEmitter<TftpServerEvents> implements Service {
+  readonly name = "tftp";
+  private readonly opts: typeof DEFAULTS & Pick<TftpServerOptions, "root" | "provider">;
+  private readonly log: Logger;
+  private socket: dgram.Socket | undefined;
+  private rootReal: string | undefined;
+  /** Keyed by "address:port" of the client, so a retransmitted RRQ does not start a second transfer. */
+  private readonly active = new Map<string, ReadTransfer | "opening">();
+  private nextId = 1;
+  private boundPort = 0;
+
+  constructor(options: TftpServerOptions) {
+    super();
+    const o = { ...DEFAULTS, ...stripUndefined(options) };
+    if (!options.root && !options.provider) throw new Error("tftp: needs a root directory or a provider");
+    if (!Number.isInteger(o.maxBlockSize) || o.maxBlockSize < 8 || o.maxBlockSize > MAX_BLKSIZE)
+      throw new Error(`tftp: maxBlockSize must be 8..${MAX_BLKSIZE}`);
+    if (!Number.isInteger(o.maxWindowSize) || o.maxWindowSize < 1 || o.maxWindowSize > 64)
+      throw new Error("tftp: maxWindowSize must be 1..64");
+    if (!net.isIP(o.address)) throw new Error(`tftp: address must be an IP address: ${o.address}`);
+    this.opts = o;
+    this.log = (options.logger ?? nullLogger).child("tftp");
+  }
+
+  /** The bound request port (useful with port 0). */
+  get port(): number {
+    return this.boundPort;
+  }
+
+  get activeTransfers(): number {
+    return this.active.size;
+  }
+
+  async start(): Promise<void> {
+    if (this.socket) throw new Error("tftp: already started");
+    if (this.opts.root) {
+      let st;
+      try {
+        this.rootReal = await fsp.realpath(this.opts.root);
+        st = await fsp.stat(this.rootReal);
+      } catch {
+        throw new Error(`tftp: root directory ${this.opts.root} does not exist`);
+      }
+      if (!st.isDirectory()) throw new Error(`tftp: root ${this.opts.root} is not a directory`);
+    }
+    const socket = dgram.createSocket({ type: this.socketType(), reuseAddr: false });
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException) => {
+        reject(
+          new Error(
+            err.code === "EADDRINUSE"
+              ? `tftp: ${this.opts.address}:${this.opts.port} is already in use`
+              : err.code === "EADDRNOTAVAIL"
+                ? `tftp: address ${this.opts.address} is not on any interface`
+                : `tftp: cannot bind ${this.opts.address}:${this.opts.port}: ${err.message}`,
+          ),
+        );
+      };
+      socket.once("error", onError);
+      socket.bind(this.opts.port, this.opts.address, () => {
+        socket.off("error", onError);
+        resolve();
+      });
+    });
+    socket.on("error", (err) => this.log.warn("socket-error", { error: err.message }));
+    socket.on("message", (msg, rinfo) => this.onRequest(msg, rinfo));
+    this.socket = socket;
+    this.boundPort = socket.address().port;
+    this.log.info("listening", { address: this.opts.address, port: this.boundPort, root: this.rootReal ?? null });
+  }
+
+  async stop(): Promise<void> {
+    const socket = this.socket;
+    if (!socket) return;
+    this.socket = undefined;
+    await new Promise<void>((r) => socket.close(() => r()));
+    const pending = [...this.active.values()].filter((t): t is ReadTransfer => t !== "opening");
+    for (const t of pending) t.abort("server shutting down");
+    await Promise.all(pending.map((t) => t.outcome));
+    this.log.info("stopped", {});
+  }
+
+  private socketType(): "udp4" | "udp6" {
+    return net.isIPv6(this.opts.address) ? "udp6" : "udp4";
+  }
+
+  private reply(rinfo: dgram.RemoteInfo, code: number, message: string): void {
+    this.socket?.send(errorPacket(code, message), rinfo.port, rinfo.address);
+  }
+
+  private onRequest(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    const d = decodePacket(msg);
+    if (!d.ok) {
+      // Garbage gets no answer: answering would make us a reflector.
+      this.log.debug("malformed", { remote: `${rinfo.address}:${rinfo.port}`, reason: d.reason });
+      return;
+    }
+    const pkt = d.packet;
+    if (pkt.op === "wrq") {
+      this.reply(rinfo, ErrorCode.AccessViolation, "read-only server");
+      return;
+    }
+    if (pkt.op !== "rrq") return; // stray DATA/ACK/ERROR/OACK on the request port
+    const key = `${rinfo.address}:${rinfo.port}`;
+    if (this.active.has(key)) return; // retransmitted RRQ: the running transfer answers it
+    const remote = { address: rinfo.address, port: rinfo.port };
+    if (this.active.size >= this.opts.maxTransfers) {
+      this.reply(rinfo, ErrorCode.NotDefined, "server busy, try again");
+      this.emitRefused(pkt.filename, remote, ErrorCode.NotDefined, "too many transfers");
+      return;
+    }
+    this.active.set(key, "opening");
+    this.startTransfer(key, remote, pkt.filename, pkt.mode, pkt.options).catch((err: Error) => {
+      // Only bugs land here; the client must still hear something.
+      this.log.error("transfer-crash", { remote: key, error: err.message });
+      if (this.active.get(key) === "opening") this.active.delete(key);
+      this.reply(rinfo, ErrorCode.NotDefined, "internal error");
+    });
+  }
+
+  private emitRefused(path: string, remote: TftpRemote, code: number | undefined, reason: string): void {
+    this.log.info("refused", { path, remote: `${remote.address}:${remote.port}`, code, reason });
+    this.emit("transfer-error", { id: undefined, path, remote, code, reason, bytes: 0 });
+  }
+
+  private async startTransfer(
+    key: string,
+    remote: TftpRemote,
+    filename: string,
+    rawMode: string,
+    requested: { name: string; value: string }[],
+  ): Promise<void> {
+    const refuse = (code: number, message: string, path = filename) => {
+      this.active.delete(key);
+      this.reply({ address: remote.address, port: remote.port } as dgram.RemoteInfo, code, message);
+      this.emitRefused(path, remote, code, message);
+    };
+    const mode = rawMode.toLowerCase();
+    if (mode !== "octet" && mode !== "netascii") return refuse(ErrorCode.IllegalOperation, `mode ${rawMode} not supported`);
+    const norm = normalizeRequestPath(filename);
+    if (!norm.ok) return refuse(norm.code, norm.message);
+    const path = norm.path;
+
+    let source: ByteSource | undefined;
+    let virtual = false;
+    if (this.opts.provider) {
+      let content: Buffer | string | undefined;
+      try {
+        content = await this.opts.provider(path, remote);
+      } catch (e) {
+        this.log.error("provider-failed", { path, error: (e as Error).message });
+        return refuse(ErrorCode.NotDefined, "cannot produce file", path);
+      }
+      if (content !== undefined) {
+        source = new BufferSource(typeof content === "string" ? Buffer.from(content, "utf8") : content);
+        virtual = true;
+      }
+    }
+    if (!source) {
+      if (!this.rootReal) return refuse(ErrorCode.FileNotFound, "file not found", path);
+      const opened = await openInRoot(this.rootReal, path);
+      if (!opened.ok) return refuse(opened.code, opened.message, path);
+      source = new FileSource(opened.handle, opened.size);
+    }
+    if (mode === "netascii") {
+      if (source.size > this.opts.maxNetasciiBytes) {
+        await source.close();
+        return refuse(ErrorCode.DiskFull, "file too large for netascii; use octet", path);
+      }
+      const raw = await source.read(0, source.size);
+      await source.close();
+      source = new BufferSource(toNetascii(raw));
+    }
+    if (!this.socket) {
+      await source.close();
+      this.active.delete(key);
+      return;
+    }
+
+    const neg = negotiate(requested, this.opts, source.size);
+    const socket = dgram.createSocket({ type: this.socketType(), lookup: literalLookup as never });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        socket.once("error", reject);
+        socket.bind(0, this.opts.address, () => {
+          socket.off("error", reject);
+          resolve();
+        });
+      });
+    } catch (e) {
+      await source.close();
+      socket.close();
+      this.log.error("transfer-socket-failed", { error: (e as Error).message });
+      return refuse(ErrorCode.NotDefined, "server cannot open a socket", path);
+    }
+
+    if (!this.socket) {
+      // Stopped while we were opening the file.
+      await source.close();
+      socket.close();
+      this.active.delete(key);
+      return;
+    }
+    const id = this.nextId++;
+    const windowBytes = neg.blksize * neg.windowsize;
+    const transfer = new ReadTransfer({
+      socket,
+      remote,
+      source,
+      blksize: neg.blksize,
+      windowsize: neg.windowsize,
+      oack: neg.reply,
+      timeoutMs: neg.timeoutMs ?? this.opts.timeoutMs,
+      maxTimeoutMs: Math.max(this.opts.maxTimeoutMs, neg.timeoutMs ?? 0),
+      maxRetries: this.opts.maxRetries,
+      chunkBytes: Math.max(windowBytes, Math.ceil(MIN_CHUNK_BYTES / windowBytes) * windowBytes),
+      logger: this.log,
+    });
+    this.active.set(key, transfer);
+    const start = { id, path, remote, size: source.size, blksize: neg.blksize, windowsize: neg.windowsize, virtual };
+    this.log.info("transfer-start", { ...start, remote: key });
+    this.emit("transfer-start", start);
+    transfer.start();
+    const outcome = await transfer.outcome;
+    this.active.delete(key);
+    if (outcome.ok) {
+      const done = { id, path, remote, bytes: outcome.bytes, ms: outcome.ms, retransmits: outcome.retransmits };
+      this.log.info("transfer-complete", { ...done, remote: key });
+      this.emit("transfer-complete", done);
+    } else {
+      this.log.warn("transfer-error", { id, path, remote: key, reason: outcome.reason, bytes: outcome.bytes });
+      this.emit("transfer-error", { id, path, remote, code: undefined, reason: outcome.reason, bytes: outcome.bytes });
+    }
+  }
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,118 @@
+// A node simulated at the protocol level, run inside its own network namespace:
+// it does what PXE firmware, iPXE and metalform's installer do on the wire, with
+// real clients — udhcpc for DHCP (as PXE firmware, then as iPXE), curl for TFTP and
+// HTTP, rsync from the daemon — and posts the installer's reports to the API.
+//
+//   node sim-node.mjs IFACE WORKDIR [behaviour]
+// behaviour: "ok" (default), "fail-sync" (reports a failed rsync step).
+// Prints one JSON line per step to stdout; exits 0 when it reported UP.
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync, chmodSync } from "node:fs";
+import { join } from "node:path";
+
+const [iface = "eth0", work = "/tmp/sim", behaviour = "ok"] = process.argv.slice(2);
+mkdirSync(work, { recursive: true });
+const log = (step, extra = {}) => process.stdout.write(JSON.stringify({ step, ...extra }) + "\n");
+
+// udhcpc hands the lease to this script; it configures the interface and records the fields.
+const hook = join(work, "udhcpc.sh");
+writeFileSync(
+  hook,
+  `#!/bin/sh
+case "$1" in
+deconfig) ip addr flush dev "$interface"; ip link set "$interface" up ;;
+bound|renew)
+  ip addr flush dev "$interface"
+  ip addr add "$ip/\${mask:-24}" dev "$interface"
+  printf 'ip=%s\\nsiaddr=%s\\nboot_file=%s\\nrouter=%s\\nhostname=%s\\n' "$ip" "$siaddr" "$boot_file" "$router" "$hostname" > "${work}/lease-$UDHCPC_ROUND"
+  ;;
+esac
+exit 0
+`,
+);
+chmodSync(hook, 0o755);
+
+function dhcp(round, extraArgs) {
+  const r = spawnSync("udhcpc", ["-i", iface, "-f", "-q", "-n", "-t", "6", "-T", "1", "-A", "1", "-s", hook, ...extraArgs], {
+    env: { ...process.env, UDHCPC_ROUND: String(round) },
+    encoding: "utf8",
+    timeout: 30_000,
+  });
+  if (r.status !== 0) throw new Error(`udhcpc (${round}) failed: ${r.stderr || r.stdout}`);
+  const lease = Object.fromEntries(
+    readFileSync(join(work, `lease-${round}`), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+  );
+  log(`dhcp-${round}`, lease);
+  return lease;
+}
+
+function curl(args) {
+  return execFileSync("curl", ["-sS", "--fail", "--max-time", "30", ...args], { encoding: "buffer", maxBuffer: 256 << 20 });
+}
+
+async function main() {
+  // 1. The firmware: PXEClient, BIOS architecture → the first loader over TFTP.
+  const fw = dhcp(1, ["-V", "PXEClient:Arch:00000:UNDI:002001", "-x", "0x5d:0000"]);
+  const loader = curl([`tftp://${fw.siaddr}/${fw.boot_file}`]);
+  log("tftp", { file: fw.boot_file, bytes: loader.length });
+  // 2. iPXE asks again (user class "iPXE") → the URL of this node's script.
+  const ipxe = dhcp(2, ["-V", "PXEClient:Arch:00000:UNDI:002001", "-x", "0x5d:0000", "-x", "0x4d:69505845"]);
+  const script = curl([ipxe.boot_file]).toString("utf8");
+  log("script", { url: ipxe.boot_file, lines: script.split("\n").length });
+  const kernelLine = script.split("\n").find((l) => l.startsWith("kernel "));
+  if (!kernelLine) {
+    log("local-boot", { script });
+    return;
+  }
+  const [, kernelUrl, ...args] = kernelLine.replace(/ \|\| goto failed$/, "").split(" ");
+  const arg = (k) => args.find((a) => a.startsWith(k + "="))?.slice(k.length + 1);
+  const api = arg("mf.api");
+  const token = arg("mf.token");
+  const initrdUrl = script.split("\n").find((l) => l.startsWith("initrd "))?.split(" ")[3];
+  const kernel = curl([kernelUrl]);
+  const initrd = curl([initrdUrl]);
+  log("boot-files", { kernel: kernel.length, initrd: initrd.length });
+  const auth = ["-H", `Authorization: Bearer ${token}`];
+  const report = (step, status, extra = {}) => {
+    curl([...auth, "-H", "content-type: application/json", "--data-binary", JSON.stringify({ step, status, ...extra }), `${api}/report`]);
+  };
+  // 3. The installer.
+  for (const s of ["modules", "network"]) {
+    report(s, "started");
+    report(s, "finished");
+  }
+  const plan = JSON.parse(curl([...auth, `${api}/plan`]).toString("utf8"));
+  log("plan", { node: plan.node, mode: plan.mode, rsync: plan.image.rsync });
+  for (const s of ["disks", "mode", "partition", "mkfs", "mount"]) {
+    report(s, "started");
+    report(s, "finished");
+  }
+  report("rsync", "started");
+  if (behaviour === "fail-sync") {
+    report("rsync", "failed", { message: "rsync: connection unexpectedly closed (0 bytes received so far) [receiver]\nrsync error: error in rsync protocol data stream (code 12)" });
+    log("failed", { step: "rsync" });
+    return;
+  }
+  const target = join(work, "root");
+  mkdirSync(target, { recursive: true });
+  const out = execFileSync("rsync", ["-a", "--delete", "--stats", "--numeric-ids", plan.image.rsync, target + "/"], { encoding: "utf8" });
+  const received = Number(/Total bytes received: ([\d,]+)/.exec(out)?.[1]?.replace(/,/g, "") ?? "0");
+  const files = Number(/Number of regular files transferred: ([\d,]+)/.exec(out)?.[1]?.replace(/,/g, "") ?? "0");
+  report("rsync", "finished", { bytes: received, files });
+  log("rsync", { bytes: received, files });
+  for (const s of ["configure", "switch-root"]) {
+    report(s, "started");
+    report(s, "finished");
+  }
+  // 4. The installed system's reporter.
+  curl([...auth, "-H", "content-type: application/json", "--data-binary", JSON.stringify({ image: plan.image.digest }), `${api}/up`]);
+  log("up", { image: plan.image.digest });
+}
+
+main().catch((e) => {
+  log("error", { message: String(e?.message ?? e) });
+  process.exit(1);
+});

@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import { applyCommand } from "./commands/apply.js";
+import { labCommand } from "./commands/lab.js";
 import { planCommand } from "./commands/plan.js";
 import { powerCommand } from "./commands/power.js";
 import { serveCommand } from "./commands/serve.js";
@@ -16,6 +17,7 @@ const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.ur
 
 export async function main(argv: string[]): Promise<void> {
   const cli = yargs(argv)
+    .parserConfiguration({ "populate--": true })
     .scriptName("metalform")
     .usage("metalform — plan/apply for bare metal\n\nUsage: $0 <command> [options]")
     .option("config", {
@@ -33,6 +35,7 @@ export async function main(argv: string[]): Promise<void> {
     .command(stateCommand)
     .command(serveCommand)
     .command(powerCommand)
+    .command(labCommand)
     .completion("completion", "Print a shell completion script (bash/zsh): metalform completion >> ~/.bashrc")
     .demandCommand(1, "Name a command; see metalform --help.")
     .recommendCommands()

@@ -32,11 +32,6 @@ export interface PxeOptions {
    * script and would chain the loader again, so `serve` always sets it.
    */
   scriptUrl?: string | ((mac: string, ip: string | undefined) => string | undefined);
-  /**
-   * Send iPXE option 175 with sub-option 176 (no-pxedhcp) = 1 so it does not wait
-   * 2-3 s for ProxyDHCP offers. Default true; false only to measure the difference.
-   */
-  ipxeNoProxyDhcp?: boolean;
 }
 
 export type ClientKind = "ipxe" | "pxe" | "other";
@@ -104,7 +99,7 @@ export function bootReplyFor(
   if (isIpxe(req)) {
     file = scriptUrlFor(pxe, mac, ip);
     // Tell iPXE not to wait for ProxyDHCP offers (FACTS: saves 2-3 s per boot).
-    if (pxe.ipxeNoProxyDhcp !== false) options.ipxe = new Map([[IPXE_NO_PXEDHCP, Buffer.from([1])]]);
+    options.ipxe = new Map([[IPXE_NO_PXEDHCP, Buffer.from([1])]]);
   } else {
     // Without option 93 (e.g. dhclient) assume a BIOS client, as dnsmasq and Kea do.
     const arch = req.clientArch?.[0] ?? ARCH.BIOS;

@@ -123,6 +123,7 @@ export class ReadTransfer {
       if (this.dupResendUsed) return;
       this.dupResendUsed = true;
       this.retransmits++;
+      this.p.logger.debug("dup-ack-resend", { remote: `${this.p.remote.address}:${this.p.remote.port}`, block: this.base });
       this.sendWindow();
       return;
     }
@@ -153,6 +154,7 @@ export class ReadTransfer {
       return;
     }
     this.retransmits++;
+    this.p.logger.debug("timeout-resend", { remote: `${this.p.remote.address}:${this.p.remote.port}`, block: this.base, after: this.currentTimeout });
     this.currentTimeout = Math.min(this.currentTimeout * 2, this.p.maxTimeoutMs);
     this.dupResendUsed = false;
     this.sendWindow();

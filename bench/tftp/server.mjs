@@ -16,9 +16,16 @@ server.on("transfer-error", (e) => {
 });
 await server.start();
 console.log("ready");
+// Peak resident memory, to show that concurrent transfers hold chunks, not files.
+let peakRss = 0;
+let peakTransfers = 0;
+setInterval(() => {
+  peakRss = Math.max(peakRss, process.memoryUsage().rss);
+  peakTransfers = Math.max(peakTransfers, server.activeTransfers);
+}, 50).unref();
 const stop = async () => {
   await server.stop();
-  console.error(`metalform tftp stopped, ${failures} failed transfers`);
+  console.error(`metalform tftp stopped: ${failures} failed transfers, peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB, peak concurrent transfers ${peakTransfers}`);
   process.exit(0);
 };
 process.on("SIGTERM", stop);

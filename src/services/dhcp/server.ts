@@ -84,6 +84,8 @@ export interface DhcpClientInfo {
   dynamic?: boolean;
   /** Where the request came from (address:port). */
   from: string;
+  /** Which of our sockets it reached: the DHCP port or the proxyDHCP port (4011). */
+  via: "server" | "proxy";
 }
 
 export interface DhcpServerEvents {
@@ -232,8 +234,8 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> implements Servic
     }
   }
 
-  private info(req: DhcpPacket, mac: string, from: string, b?: Binding, boot?: BootReply): DhcpClientInfo {
-    const i: DhcpClientInfo = { mac, kind: clientKind(req.options), from };
+  private info(req: DhcpPacket, mac: string, from: string, b?: Binding, boot?: BootReply, via: Via = "server"): DhcpClientInfo {
+    const i: DhcpClientInfo = { mac, kind: clientKind(req.options), from, via };
     if (b) {
       i.ip = b.ip;
       i.dynamic = b.dynamic;
@@ -461,9 +463,11 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> implements Servic
     }
     let replyType: MessageType;
     if (via === "server") {
-      if (type === MessageType.DISCOVER) replyType = MessageType.OFFER;
-      else if (type === MessageType.REQUEST && o.serverId === this.opts.serverAddress) replyType = MessageType.ACK;
-      else return this.ignore("proxy-not-for-us", { mac, type });
+      // On port 67 a proxy only offers; every REQUEST there is a lease request for
+      // the DHCP server (which may even share our address when co-located). PXE
+      // clients ask a proxy for boot information on port 4011.
+      if (type !== MessageType.DISCOVER) return this.ignore("proxy-not-for-us", { mac, type });
+      replyType = MessageType.OFFER;
     } else {
       if (type !== MessageType.REQUEST && type !== MessageType.INFORM) return this.ignore("proxy-port-type", { mac, type });
       replyType = MessageType.ACK;
@@ -489,7 +493,7 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> implements Servic
     const to =
       via === "proxy" && req.giaddr === ZERO_IP && rinfo.address !== ZERO_IP ? { address: rinfo.address, port: rinfo.port } : undefined;
     this.send(sock, req, replyType, reply, to);
-    const info = this.info(req, mac, from, undefined, boot);
+    const info = this.info(req, mac, from, undefined, boot, via);
     if (replyType === MessageType.OFFER) {
       this.stats.offers++;
       this.emit("offer", info);

@@ -200,15 +200,30 @@ export class TftpServer extends EventEmitter<TftpServerEvents> implements Servic
     this.log.info("stopped", {});
   }
 
+  /** A throwing listener is the caller's bug; it must not take the server down. */
+  private safeEmit<K extends keyof TftpServerEvents>(event: K, ...args: TftpServerEvents[K]): void {
+    try {
+      (this.emit as (e: K, ...a: TftpServerEvents[K]) => boolean)(event, ...args);
+    } catch (e) {
+      this.log.error("listener-failed", { event, error: (e as Error).message });
+    }
+  }
+
   private socketType(): "udp4" | "udp6" {
     return net.isIPv6(this.opts.address) ? "udp6" : "udp4";
   }
 
   private reply(rinfo: dgram.RemoteInfo, code: number, message: string): void {
-    this.socket?.send(errorPacket(code, message), rinfo.port, rinfo.address);
+    try {
+      this.socket?.send(errorPacket(code, message), rinfo.port, rinfo.address);
+    } catch (e) {
+      this.log.debug("reply-failed", { error: (e as Error).message });
+    }
   }
 
   private onRequest(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    // Source port 0 cannot be answered (dgram throws on it): only crafted packets use it.
+    if (rinfo.port === 0) return;
     const d = decodePacket(msg);
     if (!d.ok) {
       // Garbage gets no answer: answering would make us a reflector.
@@ -240,7 +255,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> implements Servic
 
   private emitRefused(path: string, remote: TftpRemote, code: number | undefined, reason: string): void {
     this.log.info("refused", { path, remote: `${remote.address}:${remote.port}`, code, reason });
-    this.emit("transfer-error", { id: undefined, path, remote, code, reason, bytes: 0 });
+    this.safeEmit("transfer-error", { id: undefined, path, remote, code, reason, bytes: 0 });
   }
 
   private async startTransfer(
@@ -330,8 +345,11 @@ export class TftpServer extends EventEmitter<TftpServerEvents> implements Servic
       blksize: neg.blksize,
       windowsize: neg.windowsize,
       oack: neg.reply,
-      timeoutMs: neg.timeoutMs ?? this.opts.timeoutMs,
-      maxTimeoutMs: Math.max(this.opts.maxTimeoutMs, neg.timeoutMs ?? 0),
+      // A client's timeout option (curl always asks for 6 s) is acknowledged, but the
+      // server retransmits no later than its own timeout: on a LAN a lost packet should
+      // cost a fraction of a second, and an early resend is harmless (dups are handled).
+      timeoutMs: Math.min(neg.timeoutMs ?? Infinity, this.opts.timeoutMs),
+      maxTimeoutMs: this.opts.maxTimeoutMs,
       maxRetries: this.opts.maxRetries,
       chunkBytes: Math.max(windowBytes, Math.ceil(MIN_CHUNK_BYTES / windowBytes) * windowBytes),
       logger: this.log,
@@ -339,17 +357,17 @@ export class TftpServer extends EventEmitter<TftpServerEvents> implements Servic
     this.active.set(key, transfer);
     const start = { id, path, remote, size: source.size, blksize: neg.blksize, windowsize: neg.windowsize, virtual };
     this.log.info("transfer-start", { ...start, remote: key });
-    this.emit("transfer-start", start);
+    this.safeEmit("transfer-start", start);
     transfer.start();
     const outcome = await transfer.outcome;
     this.active.delete(key);
     if (outcome.ok) {
       const done = { id, path, remote, bytes: outcome.bytes, ms: outcome.ms, retransmits: outcome.retransmits };
       this.log.info("transfer-complete", { ...done, remote: key });
-      this.emit("transfer-complete", done);
+      this.safeEmit("transfer-complete", done);
     } else {
       this.log.warn("transfer-error", { id, path, remote: key, reason: outcome.reason, bytes: outcome.bytes });
-      this.emit("transfer-error", { id, path, remote, code: undefined, reason: outcome.reason, bytes: outcome.bytes });
+      this.safeEmit("transfer-error", { id, path, remote, code: undefined, reason: outcome.reason, bytes: outcome.bytes });
     }
   }
 }

@@ -67,6 +67,7 @@ export class ReadTransfer {
   private timer: NodeJS.Timeout | undefined;
   /** When the last window went out plus the timeout: the timer is re-armed lazily, not per packet. */
   private deadline = 0;
+  private timerAt = 0;
   private done = false;
   private resolve!: (o: TransferOutcome) => void;
   readonly outcome: Promise<TransferOutcome>;
@@ -95,7 +96,13 @@ export class ReadTransfer {
     if (this.done) return;
     if (rinfo.address !== this.p.remote.address || rinfo.port !== this.p.remote.port) {
       // Someone else's packet: tell them, leave this transfer alone (RFC 1350 §4).
-      this.p.socket.send(errorPacket(ErrorCode.UnknownTid, "unknown transfer ID"), rinfo.port, rinfo.address);
+      // Source port 0 cannot be answered (dgram throws on it): only crafted packets use it.
+      if (rinfo.port === 0) return;
+      try {
+        this.p.socket.send(errorPacket(ErrorCode.UnknownTid, "unknown transfer ID"), rinfo.port, rinfo.address);
+      } catch (e) {
+        this.p.logger.debug("send-failed", { error: (e as Error).message });
+      }
       return;
     }
     // Fast path for the packet that arrives once per window.
@@ -144,13 +151,15 @@ export class ReadTransfer {
     if (this.done) return;
     const left = this.deadline - Date.now();
     if (left > 0) {
+      this.timerAt = this.deadline;
       this.timer = setTimeout(() => this.onTimer(), left);
       return;
     }
     this.retries++;
     if (this.retries > this.p.maxRetries) {
       this.send(errorPacket(ErrorCode.NotDefined, "timed out"));
-      this.finish("timed out");
+      // Only the final ACK missing: the client may well hold the whole file (its ACK was lost).
+      this.finish(this.sentUpTo === this.lastBlock && this.base === this.lastBlock ? "timed out waiting for the final ACK" : "timed out");
       return;
     }
     this.retransmits++;
@@ -256,8 +265,14 @@ export class ReadTransfer {
   }
 
   private armTimer(): void {
-    this.deadline = Date.now() + this.currentTimeout;
-    if (!this.timer) this.timer = setTimeout(() => this.onTimer(), this.currentTimeout);
+    const now = Date.now();
+    this.deadline = now + this.currentTimeout;
+    // A timer already due before the deadline will re-arm itself; one due after it
+    // (left from a backed-off timeout) must be replaced or the next loss waits too long.
+    if (this.timer && this.timerAt <= this.deadline) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = this.deadline;
+    this.timer = setTimeout(() => this.onTimer(), this.currentTimeout);
   }
 
   private finish(failure: string | undefined): void {

@@ -322,8 +322,22 @@ describe("DHCP codec: packets captured from real clients", () => {
     expect(p.options.clientId?.toString("hex")).toBe("01525400123456");
   });
 
-  it("round-trips both through serialize without losing an option", () => {
-    for (const f of ["dhclient-discover.hex", "udhcpc-discover.hex"]) {
+  it("parses a real iPXE DISCOVER: user class, PXE options and iPXE's encapsulated 175", () => {
+    const p = ok(fixture("ipxe-discover.hex"));
+    expect(p.options.messageType).toBe(MessageType.DISCOVER);
+    expect(userClasses(p.options.userClass)).toContain("iPXE");
+    expect(p.options.vendorClassId).toBe("PXEClient:Arch:00000:UNDI:002001");
+    expect(p.options.clientArch).toEqual([0]);
+    expect(p.options.clientNdi).toEqual({ type: 1, major: 2, minor: 1 });
+    expect(p.options.clientUuid?.type).toBe(0);
+    expect(p.options.parameterRequestList).toContain(175);
+    // iPXE announces its features inside 175 (e.g. 16 = PXE extensions, 19 = HTTP).
+    expect(p.options.ipxe?.get(19)).toEqual(Buffer.from([1]));
+    expect(p.options.ipxe?.size).toBeGreaterThan(5);
+  });
+
+  it("round-trips all three through serialize without losing an option", () => {
+    for (const f of ["dhclient-discover.hex", "udhcpc-discover.hex", "ipxe-discover.hex"]) {
       const p = ok(fixture(f));
       expect(ok(serializePacket(p))).toEqual(p);
     }

@@ -1,16 +1,17 @@
 // Real firmware: QEMU's iPXE option ROM (Debian ipxe-qemu) network-boots a VM on a tap
 // in the client namespace and must complete DHCP with the server, getting the node's
-// script URL (it sends user class "iPXE"). QEMU runs under TCG (FACTS: KVM hangs here).
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+// script URL (it sends user class "iPXE").
 import type dgram from "node:dgram";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DhcpServer, type DhcpClientInfo } from "../../../src/services/dhcp/server.js";
 import { openUdpSocket } from "../../../src/services/dhcp/socket.js";
 import { ensureAddon } from "./helpers/addon.js";
-import { createLab, inNs, removeStaleNamespaces, requireTool, spawnInNs, waitFor, type Lab, type Proc } from "./helpers/netns.js";
+import { createLab, removeStaleNamespaces, waitFor, type Lab, type Proc } from "./helpers/netns.js";
+import { addVmTap, bootVm, requireQemu, stopVm } from "./helpers/qemu.js";
 
 const MAC = "52:54:00:ab:cd:01";
-const ROM = "/usr/lib/ipxe/qemu/efi-virtio.rom";
 let lab: Lab;
+let vmNs: string;
 let server: DhcpServer;
 let qemu: Proc | undefined;
 let proxyListener: dgram.Socket | undefined;
@@ -18,20 +19,10 @@ let proxyRequests = 0;
 const events: { type: string; at: number; info: DhcpClientInfo }[] = [];
 
 beforeAll(async () => {
-  requireTool("/usr/bin/qemu-system-x86_64", "qemu-system-x86");
-  requireTool(ROM, "ipxe-qemu");
+  requireQemu();
   ensureAddon();
   removeStaleNamespaces();
-  lab = createLab({ vm: "10.84.0.1/24" }, (l) => {
-    // The VM's tap and the link to the server share a bridge in the client namespace.
-    const ns = l.links.get("vm")!.clientNs;
-    inNs(ns, "ip", ["link", "add", "br0", "type", "bridge"]);
-    inNs(ns, "ip", ["link", "set", "eth0", "master", "br0"]);
-    inNs(ns, "ip", ["tuntap", "add", "tap0", "mode", "tap"]);
-    inNs(ns, "ip", ["link", "set", "tap0", "master", "br0"]);
-    inNs(ns, "ip", ["link", "set", "tap0", "up"]);
-    inNs(ns, "ip", ["link", "set", "br0", "up"]);
-  });
+  lab = createLab({ vm: "10.84.0.1/24" }, (l) => void (vmNs = addVmTap(l, "vm")));
   server = new DhcpServer({
     serverAddress: "10.84.0.1",
     netns: lab.serverNs,
@@ -42,37 +33,21 @@ beforeAll(async () => {
   });
   for (const type of ["offer", "ack", "nak"] as const) server.on(type, (info: DhcpClientInfo) => events.push({ type, at: Date.now(), info }));
   await server.start();
-  // Watches for ProxyDHCP requests (iPXE sends them to the server's port 4011).
+  // Watches for ProxyDHCP requests (iPXE would send them to the server's port 4011).
   proxyListener = await openUdpSocket({ address: "0.0.0.0", port: 4011, netns: lab.serverNs, device: lab.links.get("vm")!.serverIf });
   proxyListener.on("message", () => proxyRequests++);
 });
 
-function bootVm(mac: string): Proc {
-  return spawnInNs(lab.links.get("vm")!.clientNs, "qemu-system-x86_64", [
-    "-accel", "tcg", "-m", "128", "-nodefaults", "-display", "none", "-serial", "none", "-no-reboot", "-boot", "n",
-    "-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no",
-    // QEMU finds the iPXE ROM itself (efi-virtio.rom from ipxe-qemu); an explicit romfile= path was not run by SeaBIOS here.
-    "-device", `virtio-net-pci,netdev=n0,mac=${mac}`,
-  ]);
-}
-
-async function stopVm(): Promise<void> {
-  if (!qemu) return;
-  qemu.kill();
-  await qemu.exited;
-  qemu = undefined;
-}
-
 afterAll(async () => {
-  await stopVm();
+  await stopVm(qemu);
   proxyListener?.close();
   await server?.stop();
   lab?.destroy();
 });
 
-describe("QEMU's iPXE ROM", () => {
-  it("completes DHCP with the server and is handed the node's script URL", async () => {
-    qemu = bootVm(MAC);
+describe("QEMU's iPXE ROM against the authoritative server", () => {
+  it("completes DHCP and is handed the node's script URL, without waiting for ProxyDHCP", async () => {
+    qemu = bootVm(vmNs, MAC);
     const ack = await waitFor("an ACK to the VM", () => events.find((e) => e.type === "ack") ?? (qemu!.child.exitCode !== null && qemu), 90_000);
     if (!("info" in ack)) throw new Error(`qemu exited: ${qemu.stderr()}`);
     expect(ack.info).toMatchObject({ mac: MAC, ip: "10.84.0.20", kind: "ipxe", arch: 0, bootFile: "http://10.84.0.1:8080/boot/52:54:00:ab:cd:01.ipxe" });
@@ -85,6 +60,5 @@ describe("QEMU's iPXE ROM", () => {
     // "PXEClient"; 176 covers iPXE builds and paths that would still wait.
     await new Promise((r) => setTimeout(r, 3000));
     expect(proxyRequests).toBe(0);
-    await stopVm();
   }, 120_000);
 });

@@ -66,6 +66,7 @@ describe("proxyDHCP", () => {
       expect(ack?.yiaddr).toBe("0.0.0.0");
       expect(ack?.file).toBe("undionly.kpxe");
       expect(ack?.options.vendorClassId).toBe("PXEClient");
+      expect(ack?.ciaddr).toBe("10.79.0.50");
       const ipxe = client.request("ipxe", NODE, MessageType.REQUEST, { ciaddr: "10.79.0.50", flags: 0 });
       const ipxeAck = await client.send(ipxe, { address: "10.79.0.1", port: PROXY_PORT });
       expect(ipxeAck?.file).toBe("http://10.79.0.1/s/52-54-00-bb-00-01");
@@ -81,10 +82,15 @@ describe("proxyDHCP", () => {
     expect(seen.some((s) => s.mac === UNKNOWN && s.arch === 0)).toBe(true);
   });
 
-  it("leaves alone a REQUEST on port 67 meant for the other DHCP server", async () => {
-    const req = client.request("bios", NODE, MessageType.REQUEST, {
+  it("leaves alone REQUESTs on port 67: they are lease requests for the DHCP server", async () => {
+    const other = client.request("bios", NODE, MessageType.REQUEST, {
       options: { serverId: "10.79.0.254", requestedAddress: "10.79.0.50" },
     });
-    expect(await client.send(req, undefined, 700)).toBeUndefined();
+    expect(await client.send(other, undefined, 700)).toBeUndefined();
+    // Even naming our address (a DHCP server sharing the proxy's host).
+    const same = client.request("bios", NODE, MessageType.REQUEST, {
+      options: { serverId: "10.79.0.1", requestedAddress: "10.79.0.50" },
+    });
+    expect(await client.send(same, undefined, 700)).toBeUndefined();
   });
 });

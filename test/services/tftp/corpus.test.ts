@@ -201,6 +201,28 @@ describe("malformed datagrams", () => {
     }
   });
 
+  it("datagrams from source port 0 (crafted on a raw socket) are dropped, not answered and not fatal", async () => {
+    const python = requireTool("python3", "python3");
+    const p = await peer();
+    p.send(encodePacket({ op: "rrq", filename: "sub/f.bin", mode: "octet", options: [] }), server.port);
+    const first = await p.waitFor(isData(1));
+    // UDP header with source port 0, checksum 0 (none); the kernel adds the IP header.
+    const script = `
+import socket, struct, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_UDP)
+for port in map(int, sys.argv[1:]):
+    for payload in (b"\\x00\\x01sub/f.bin\\x00octet\\x00", b"\\x00\\x02new\\x00octet\\x00", b"\\x00\\x04\\x00\\x01"):
+        s.sendto(struct.pack("!HHHH", 0, port, 8 + len(payload), 0) + payload, ("127.0.0.1", 0))
+`;
+    const r = await run(python, ["-c", script, String(server.port), String(first.port)]);
+    expect(r.status, r.out).toBe(0);
+    await sleep(100);
+    p.send(encodePacket({ op: "ack", block: 1 }), first.port);
+    await p.waitFor(isData(2)).catch(() => undefined); // 10-byte file: block 1 was the last
+    const again = await tftpGet({ host: "127.0.0.1", port: server.port, file: "sub/f.bin" });
+    expect(again.ok).toBe(true);
+  });
+
   it("nothing on disk changed and the server still serves", async () => {
     expect(snapshot(root.base)).toBe(before);
     expect(fs.readFileSync(path.join(root.base, "secret.txt"), "utf8")).toContain(SECRET);

@@ -14,6 +14,8 @@ const ack = (block: number) => encodePacket({ op: "ack", block });
 
 let root: Root;
 let server: TftpServer;
+/** Retransmits only after 2 s, so anything sent sooner was caused by the client's packets. */
+let slow: TftpServer;
 const peers: RawPeer[] = [];
 const starts: TftpTransferStartEvent[] = [];
 const completes: TftpTransferCompleteEvent[] = [];
@@ -38,6 +40,7 @@ beforeAll(async () => {
       return undefined;
     },
   });
+  slow = await startServer({ root: root.dir, timeoutMs: 2000 });
   server.on("transfer-start", (e) => starts.push(e));
   server.on("transfer-complete", (e) => completes.push(e));
   server.on("transfer-error", (e) => errors.push(e));
@@ -49,6 +52,7 @@ afterEach(() => {
 
 afterAll(async () => {
   await server?.stop();
+  await slow?.stop();
   root?.cleanup();
 });
 
@@ -162,7 +166,9 @@ describe("tftp server: protocol robustness", () => {
 
   it("retransmits with exponential backoff, a bounded number of times, then gives up", async () => {
     const client = await peer();
-    client.send(rrq("small.bin"), server.port);
+    client.send(rrq("small.bin", { timeout: 5 }), server.port); // a longer client timeout does not slow the server
+    const oack = await client.waitFor(isOack);
+    client.send(ack(0), oack.port);
     await client.waitFor(isError(0), 4000);
     const data1 = client.received.filter((r) => isData(1)(r.msg));
     expect(data1.length).toBe(4); // first send + maxRetries (3)
@@ -177,7 +183,7 @@ describe("tftp server: protocol robustness", () => {
 
   it("does not resend on every duplicate ACK (no Sorcerer's Apprentice)", async () => {
     const client = await peer();
-    client.send(rrq("sub/mid.bin", { timeout: 2 }), server.port); // 2 s server timeout: only dups can trigger resends
+    client.send(rrq("sub/mid.bin", { timeout: 2 }), slow.port); // 2 s server timeout: only dups can trigger resends
     const oack = await client.waitFor(isOack);
     client.send(ack(0), oack.port);
     await client.waitFor(isData(1));
@@ -194,7 +200,7 @@ describe("tftp server: protocol robustness", () => {
 
   it("resends a window from the block after a partial ACK (RFC 7440 go-back-N)", async () => {
     const client = await peer();
-    client.send(rrq("sub/mid.bin", { windowsize: 8, timeout: 2 }), server.port);
+    client.send(rrq("sub/mid.bin", { windowsize: 8, timeout: 2 }), slow.port);
     const oack = await client.waitFor(isOack);
     client.send(ack(0), oack.port);
     await client.waitFor(isData(8));
@@ -203,12 +209,17 @@ describe("tftp server: protocol robustness", () => {
     const blocks = client.received.filter((r) => r.msg.readUInt16BE(0) === 3).map((r) => r.msg.readUInt16BE(2));
     expect(blocks.slice(0, 8)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
     expect(blocks.slice(8, 16)).toEqual([4, 5, 6, 7, 8, 9, 10, 11]);
+    // The same ACK again is a duplicate: one resend of the window for the whole burst.
+    for (let i = 0; i < 5; i++) client.send(ack(3), oack.port);
+    await sleep(300);
+    const after = client.received.filter((r) => r.msg.readUInt16BE(0) === 3).map((r) => r.msg.readUInt16BE(2));
+    expect(after.slice(16)).toEqual([4, 5, 6, 7, 8, 9, 10, 11]);
     client.send(encodePacket({ op: "error", code: 0, message: "enough" }), oack.port);
   });
 
   it("ignores ACKs for blocks never sent and stale ones", async () => {
     const client = await peer();
-    client.send(rrq("sub/mid.bin", { timeout: 2 }), server.port);
+    client.send(rrq("sub/mid.bin", { timeout: 2 }), slow.port);
     const oack = await client.waitFor(isOack);
     client.send(ack(5), oack.port); // before ACK 0: not sent yet
     await sleep(100);

@@ -1,0 +1,36 @@
+// A QEMU VM that network-boots with its iPXE option ROM from a tap bridged onto a
+// lab link's client side. TCG only (FACTS: KVM hangs on this machine).
+import { inNs, requireTool, spawnInNs, type Lab, type Proc } from "./netns.js";
+
+export function requireQemu(): void {
+  requireTool("/usr/bin/qemu-system-x86_64", "qemu-system-x86");
+  requireTool("/usr/lib/ipxe/qemu/efi-virtio.rom", "ipxe-qemu");
+}
+
+/** Bridges a tap (tap0) with the link's eth0 in its client namespace. */
+export function addVmTap(lab: Lab, link: string): string {
+  const ns = lab.links.get(link)!.clientNs;
+  inNs(ns, "ip", ["link", "add", "br0", "type", "bridge"]);
+  inNs(ns, "ip", ["link", "set", "eth0", "master", "br0"]);
+  inNs(ns, "ip", ["tuntap", "add", "tap0", "mode", "tap"]);
+  inNs(ns, "ip", ["link", "set", "tap0", "master", "br0"]);
+  inNs(ns, "ip", ["link", "set", "tap0", "up"]);
+  inNs(ns, "ip", ["link", "set", "br0", "up"]);
+  return ns;
+}
+
+export function bootVm(ns: string, mac: string): Proc {
+  return spawnInNs(ns, "qemu-system-x86_64", [
+    "-accel", "tcg", "-m", "128", "-nodefaults", "-display", "none", "-serial", "none", "-no-reboot", "-boot", "n",
+    "-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no",
+    // QEMU finds the iPXE ROM itself (efi-virtio.rom from ipxe-qemu); an explicit
+    // romfile= path was not run by SeaBIOS here.
+    "-device", `virtio-net-pci,netdev=n0,mac=${mac}`,
+  ]);
+}
+
+export async function stopVm(vm: Proc | undefined): Promise<void> {
+  if (!vm) return;
+  vm.kill();
+  await vm.exited;
+}

@@ -13,7 +13,9 @@ DEBS=(
   curl atftp tftp-hpa
   rsync
   openipmi ipmitool
-  busybox-static e2fsprogs xfsprogs dosfstools mdadm fdisk cpio kmod shellcheck
+  busybox-static e2fsprogs xfsprogs dosfstools mdadm fdisk cpio kmod shellcheck wget
+  qemu-system-x86 ipxe-qemu ipxe radvd tcpdump
+  g++ make
 )
 SOLO_DEBS=(udhcpc)
 
@@ -35,6 +37,11 @@ if ((${#missing[@]})); then
   for p in "${SOLO_DEBS[@]}"; do
     [[ " ${missing[*]} " == *" $p "* ]] && apt-get install -y -qq -o DPkg::Lock::Timeout=600 --no-install-recommends "$p" >/dev/null
   done
+fi
+
+# The virtual lab fetches its kernel with `apt-get download`: it needs package lists.
+if ! ls /var/lib/apt/lists/*_Packages >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  apt-get update -qq >/dev/null
 fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

@@ -285,6 +285,23 @@ describe("tftp server: lifecycle", () => {
     expect(() => new TftpServer({})).toThrow(/root directory or a provider/);
   });
 
+  it("a throwing event listener does not take the server down", async () => {
+    const s = await startServer({ root: root.dir });
+    try {
+      s.on("transfer-start", () => {
+        throw new Error("listener bug");
+      });
+      s.on("transfer-error", () => {
+        throw new Error("listener bug");
+      });
+      expect(await tftpGet({ host, port: s.port, file: "nope" })).toMatchObject({ ok: false, error: { code: 1 } });
+      const r = await tftpGet({ host, port: s.port, file: "small.bin" });
+      expect(r.sha256).toBe(root.files.get("small.bin")!.sha256);
+    } finally {
+      await s.stop();
+    }
+  });
+
   it("stop() aborts running transfers, telling the client", async () => {
     const s = await startServer({ root: root.dir, timeoutMs: 5000 });
     const p = await peer();

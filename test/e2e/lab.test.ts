@@ -41,7 +41,15 @@ async function apply(extra: string[] = []): Promise<{ run: Run; evs: Array<Recor
   const run = await mf([...APPLY, "-c", config, ...extra]);
   const evs = events(run.stdout);
   timings.push(`apply ${extra.join(" ") || ""}: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  for (const e of evs.filter((x) => x.type === "node_complete")) timings.push(`  ${e.node} ${e.change} ${e.elapsed_s} s${e.bytes ? `, ${e.bytes} bytes` : ""}`);
+  for (const e of evs.filter((x) => x.type === "node_complete")) {
+    // Seconds from the power command to each phase this node went through.
+    const phases = evs.filter((x) => x.type === "node_phase" && x.node === e.node);
+    const t = (x: Record<string, unknown>) => Date.parse(String(x.time));
+    const base = phases.length ? t(phases[0]!) : 0;
+    const seen = new Set<string>();
+    const steps = phases.filter((x) => !seen.has(String(x.phase)) && seen.add(String(x.phase))).map((x) => `${x.phase} ${((t(x) - base) / 1000).toFixed(1)}`);
+    timings.push(`  ${e.node} ${e.change} ${e.elapsed_s} s${e.bytes ? `, ${e.bytes} bytes` : ""}: ${steps.join(", ")}`);
+  }
   return { run, evs };
 }
 

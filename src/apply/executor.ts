@@ -31,6 +31,8 @@ export interface Observation {
   /** Bytes so far in the current phase (sync) and the total when known. */
   bytes?: number;
   total?: number;
+  /** Progress of the current phase when the node knows it better than bytes/total. */
+  percent?: number;
   /** The installer reported a failure: no retry will help. */
   failed?: string;
   message?: string;
@@ -88,6 +90,8 @@ interface Running {
   attempt: number;
   imageDigest?: string;
   layoutFingerprint?: string;
+  /** First progress report of the phase, for rate and ETA. */
+  progressStart?: { t: number; bytes: number };
   /** A failure reported while nobody was waiting yet. */
   failed?: string;
   /** Called on every observation; set while a node is being waited for. */
@@ -145,12 +149,22 @@ export class Executor {
     }
     if (o.bytes !== undefined) {
       r.bytes = o.bytes;
+      const now = Date.now();
+      const percent = o.percent ?? (o.total ? Math.min(100, Math.round((o.bytes / o.total) * 1000) / 10) : undefined);
+      // Rate over the phase so far; ETA from the rate and the percent left.
+      r.progressStart ??= { t: now, bytes: o.bytes };
+      const secs = (now - r.progressStart.t) / 1000;
+      const rate = secs > 0.5 ? (o.bytes - r.progressStart.bytes) / secs : undefined;
+      const eta = rate && percent !== undefined && percent > 0 && percent < 100 ? (secs * (100 - percent)) / percent : undefined;
       this.emit({
         type: "node_progress",
         node,
         phase: r.phase,
         bytes: o.bytes,
-        ...(o.total ? { total: o.total, percent: Math.min(100, Math.round((o.bytes / o.total) * 1000) / 10) } : {}),
+        ...(o.total ? { total: o.total } : {}),
+        ...(percent !== undefined ? { percent } : {}),
+        ...(rate !== undefined ? { rate_bytes_per_s: Math.round(rate) } : {}),
+        ...(eta !== undefined ? { eta_s: Math.round(eta) } : {}),
       });
     }
     r.wake?.(o);

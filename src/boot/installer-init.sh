@@ -86,6 +86,12 @@ report() {
 	fi
 }
 
+report_progress() { # step bytes percent
+	if [ -n "$MF_API" ]; then
+		http_post "$MF_API/report" "{\"step\":\"$1\",\"status\":\"progress\",\"bytes\":$2,\"percent\":$3}" >/dev/null 2>&1 || true
+	fi
+}
+
 # Ends the installer: in test mode exit; as PID 1 keep a shell for the operator.
 halt_installer() { # exit-status
 	cleanup_mounts
@@ -554,8 +560,18 @@ sync_image() { # exclude-list
 	err="$MF_WORK/rsync.err"
 	rc=0
 	# shellcheck disable=SC2086 # MF_RSYNC_ARGS is a word list by design
-	rsync -aHAX --numeric-ids --delete --stats --filter="merge $filter" $MF_RSYNC_ARGS \
-		"$MF_RSYNC_URL" "$MF_ROOT/" >"$out" 2>"$err" || rc=$?
+	rsync -aHAX --numeric-ids --delete --stats --info=progress2 --filter="merge $filter" $MF_RSYNC_ARGS \
+		"$MF_RSYNC_URL" "$MF_ROOT/" >"$out" 2>"$err" &
+	pid=$!
+	# Progress while it runs: progress2's last record (bytes so far, percent), every 2 s.
+	while kill -0 "$pid" 2>/dev/null; do
+		sleep 2
+		last=$(tr '\r' '\n' <"$out" | sed -n 's/^ *\([0-9,]*\) *\([0-9]*\)%.*/\1 \2/p' | tail -n 1 | tr -d ',')
+		if [ -n "$last" ]; then
+			report_progress rsync "${last% *}" "${last#* }"
+		fi
+	done
+	wait "$pid" || rc=$?
 	if [ "$rc" != 0 ]; then
 		fail "rsync from $MF_RSYNC_URL exited $rc: $(tail -n 15 "$err")"
 	fi

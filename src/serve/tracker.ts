@@ -8,6 +8,7 @@ export interface NodeObservation {
   phase?: Phase;
   bytes?: number;
   total?: number;
+  percent?: number;
   failed?: string;
   message?: string;
   imageDigest?: string;
@@ -83,6 +84,10 @@ export function observationsFrom(event: string, payload: unknown, lookup: NodeLo
       const msg = str(p.message);
       if (p.status === "failed") return { node, ...(phase ? { phase } : {}), failed: `installer step "${step}" failed${msg ? `: ${msg}` : ""}` };
       const bytes = num(p.bytes);
+      if (p.status === "progress") {
+        const percent = num(p.percent);
+        return bytes === undefined ? undefined : { node, bytes, ...(percent !== undefined ? { percent } : {}) };
+      }
       return {
         node,
         ...(phase ? { phase } : {}),

@@ -1,6 +1,7 @@
 // Validation of what installers post: bounded, typed, never trusted as-is.
 
-export type StepStatus = "started" | "finished" | "failed";
+/** `progress`: a running step's bytes so far (the image sync), with `percent` when known. */
+export type StepStatus = "started" | "progress" | "finished" | "failed";
 
 export interface NodeReport {
   node: string;
@@ -8,6 +9,8 @@ export interface NodeReport {
   status: StepStatus;
   bytes?: number;
   files?: number;
+  /** 0..100, with status "progress". */
+  percent?: number;
   message?: string;
   /** When the head node received it (ISO 8601). */
   time: string;
@@ -33,7 +36,9 @@ export function parseReport(node: string, body: unknown, now: Date): Parsed<Node
   if (typeof body !== "object" || body === null || Array.isArray(body)) return { ok: false, error: "report must be a JSON object" };
   const b = body as Record<string, unknown>;
   if (typeof b.step !== "string" || !/^[a-z][a-z0-9-]{0,31}$/.test(b.step)) return { ok: false, error: "step must be a short lower-case name" };
-  if (b.status !== "started" && b.status !== "finished" && b.status !== "failed") return { ok: false, error: "status must be started, finished or failed" };
+  if (b.status !== "started" && b.status !== "progress" && b.status !== "finished" && b.status !== "failed") {
+    return { ok: false, error: "status must be started, progress, finished or failed" };
+  }
   const r: NodeReport = { node, step: b.step, status: b.status, time: now.toISOString() };
   if (b.bytes !== undefined) {
     if (!isCount(b.bytes)) return { ok: false, error: "bytes must be a non-negative integer" };
@@ -42,6 +47,10 @@ export function parseReport(node: string, body: unknown, now: Date): Parsed<Node
   if (b.files !== undefined) {
     if (!isCount(b.files)) return { ok: false, error: "files must be a non-negative integer" };
     r.files = b.files;
+  }
+  if (b.percent !== undefined) {
+    if (typeof b.percent !== "number" || !(b.percent >= 0 && b.percent <= 100)) return { ok: false, error: "percent must be a number from 0 to 100" };
+    r.percent = b.percent;
   }
   if (b.message !== undefined) {
     if (typeof b.message !== "string") return { ok: false, error: "message must be a string" };

@@ -14,8 +14,8 @@ DEBS=(
   rsync
   openipmi ipmitool
   busybox-static e2fsprogs xfsprogs dosfstools mdadm fdisk cpio kmod shellcheck wget
-  qemu-system-x86 ipxe-qemu ipxe radvd tcpdump
-  g++ make
+  qemu-system-x86 ipxe-qemu ipxe radvd tcpdump nftables dnsmasq-base
+  g++ make python3
 )
 SOLO_DEBS=(udhcpc)
 

@@ -474,8 +474,11 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> implements Servic
     }
     const boot = this.bootFor(req, mac, reserved.ip);
     if (!boot) return this.ignore("no-boot-file", { mac, arch: o.clientArch?.[0] });
+    // No iPXE 175/176 (no-pxedhcp) from a proxy: it would tell iPXE to skip the
+    // ProxyDHCP request that fetches this very boot information.
+    const { ipxe: _noPxeDhcp, ...bootOptions } = boot.options;
     const options: DhcpOptions = {
-      ...boot.options,
+      ...bootOptions,
       messageType: replyType,
       serverId: this.opts.serverAddress,
       // PXE requires the vendor class echo; discovery control 8 = boot from the file

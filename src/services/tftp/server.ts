@@ -115,8 +115,10 @@ const MIN_CHUNK_BYTES = 64 * 1024;
  * Transfer sockets only ever send to IP literals: answering dgram's lookup
  * synchronously saves a dns.lookup round through process.nextTick on every packet.
  */
-const literalLookup = (address: string, _family: unknown, cb: (err: null, address: string, family: number) => void) =>
-  cb(null, address, net.isIPv6(address) ? 6 : 4);
+const literalLookup =
+  (family: 4 | 6) =>
+  (address: string, _options: unknown, cb: (err: null, address: string, family: number) => void) =>
+    cb(null, address, family);
 
 export class TftpServer extends EventEmitter<TftpServerEvents> implements Service {
   readonly name = "tftp";
@@ -313,7 +315,8 @@ export class TftpServer extends EventEmitter<TftpServerEvents> implements Servic
     }
 
     const neg = negotiate(requested, this.opts, source.size);
-    const socket = dgram.createSocket({ type: this.socketType(), lookup: literalLookup as never });
+    const type = this.socketType();
+    const socket = dgram.createSocket({ type, lookup: literalLookup(type === "udp6" ? 6 : 4) as never });
     try {
       await new Promise<void>((resolve, reject) => {
         socket.once("error", reject);

@@ -9,6 +9,8 @@ export interface ByteSource {
   readonly size: number;
   /** Bytes [offset, offset+length) — shorter only if the file shrank underneath us. */
   read(offset: number, length: number): Promise<Buffer>;
+  /** Fills `slots` in order with the bytes from `offset` on; resolves to the bytes filled. */
+  readInto(slots: Buffer[], offset: number): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -19,6 +21,11 @@ export class BufferSource implements ByteSource {
   }
   async read(offset: number, length: number): Promise<Buffer> {
     return this.buf.subarray(offset, offset + length);
+  }
+  async readInto(slots: Buffer[], offset: number): Promise<number> {
+    let pos = offset;
+    for (const slot of slots) pos += this.buf.copy(slot, 0, pos, pos + slot.length);
+    return pos - offset;
   }
   async close(): Promise<void> {}
 }
@@ -38,6 +45,28 @@ export class FileSource implements ByteSource {
       filled += bytesRead;
     }
     return filled === length ? buf : buf.subarray(0, filled);
+  }
+  async readInto(slots: Buffer[], offset: number): Promise<number> {
+    // One preadv for the whole chunk; a short read (rare on regular files) is finished slot by slot.
+    const total = slots.reduce((n, s) => n + s.length, 0);
+    let filled = slots.length > 0 ? (await this.handle.readv(slots, offset)).bytesRead : 0;
+    if (filled >= total) return filled;
+    let skip = filled;
+    for (const slot of slots) {
+      if (skip >= slot.length) {
+        skip -= slot.length;
+        continue;
+      }
+      let at = skip;
+      skip = 0;
+      while (at < slot.length) {
+        const { bytesRead } = await this.handle.read(slot, at, slot.length - at, offset + filled);
+        if (bytesRead === 0) return filled;
+        at += bytesRead;
+        filled += bytesRead;
+      }
+    }
+    return filled;
   }
   async close(): Promise<void> {
     await this.handle.close().catch(() => {});

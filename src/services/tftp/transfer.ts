@@ -11,7 +11,7 @@
 
 import type dgram from "node:dgram";
 import type { Logger } from "../../util/log.js";
-import { dataHeader, encodePacket, decodePacket, errorPacket, ErrorCode, Opcode, type TftpOption } from "./packet.js";
+import { encodePacket, decodePacket, errorPacket, ErrorCode, Opcode, type TftpOption } from "./packet.js";
 import type { ByteSource } from "./source.js";
 
 export interface TransferRemote {
@@ -30,7 +30,7 @@ export interface TransferParams {
   timeoutMs: number;
   maxTimeoutMs: number;
   maxRetries: number;
-  /** Bytes read from the source at a time (at least one window). */
+  /** Payload bytes read from the source at a time (at least one window's worth is used). */
   chunkBytes: number;
   logger: Logger;
 }
@@ -39,9 +39,11 @@ export type TransferOutcome =
   | { ok: true; bytes: number; ms: number; retransmits: number }
   | { ok: false; bytes: number; ms: number; retransmits: number; reason: string };
 
+/** Consecutive blocks read from the source, each already a whole DATA packet. */
 interface Chunk {
-  start: number;
-  buf: Buffer;
+  first: number;
+  /** packets[i] is block first+i: 4-byte header (block number written once) and payload. */
+  packets: Buffer[];
 }
 
 export class ReadTransfer {
@@ -52,11 +54,13 @@ export class ReadTransfer {
   private base: number;
   private sentUpTo = 0;
   /**
-   * File bytes in memory, in order, each chunk starting on a block boundary: the one
-   * the window is in and the one read ahead, so the window never waits for the disk
-   * while the file is read sequentially.
+   * Blocks in memory, in order: the chunk the window is in and the one read ahead, so
+   * the window never waits for the disk while the file is read sequentially. Each block
+   * sits in its chunk as a finished DATA packet (the file is read with one preadv into
+   * the payload slots), so sending and resending allocate and copy nothing.
    */
   private chunks: Chunk[] = [];
+  private readonly chunkBlocks: number;
   private loading = false;
   /** Blocks [from, to] that could not be sent until a read completes. */
   private resume: { from: number; to: number } | undefined;
@@ -77,6 +81,8 @@ export class ReadTransfer {
     this.lastBlock = Math.floor(params.source.size / params.blksize) + 1;
     this.base = params.oack.length > 0 ? 0 : 1;
     this.currentTimeout = params.timeoutMs;
+    // At most 1024 blocks: one preadv takes at most IOV_MAX (1024) buffers on Linux.
+    this.chunkBlocks = Math.min(1024, Math.max(params.windowsize, Math.floor(params.chunkBytes / params.blksize)));
     this.outcome = new Promise((r) => (this.resolve = r));
     params.socket.on("message", (msg, rinfo) => this.onMessage(msg, rinfo));
     params.socket.on("error", (err) => this.p.logger.debug("socket-error", { error: err.message }));
@@ -142,7 +148,7 @@ export class ReadTransfer {
       this.finish(undefined);
       return;
     }
-    this.dropChunksBelow((abs) * this.p.blksize);
+    this.dropChunksBelow(this.base);
     this.sendWindow();
   }
 
@@ -182,54 +188,66 @@ export class ReadTransfer {
 
   private sendBlocks(from: number, to: number): void {
     this.resume = undefined;
-    const { blksize, source } = this.p;
+    let c: Chunk | undefined;
     for (let b = from; b <= to; b++) {
-      const s = (b - 1) * blksize;
-      const e = Math.min(s + blksize, source.size);
-      let payload: Buffer | undefined;
-      if (s >= e) payload = EMPTY;
-      else {
-        for (const c of this.chunks) {
-          if (c.start <= s && e <= c.start + c.buf.length) {
-            payload = c.buf.subarray(s - c.start, e - c.start);
-            break;
-          }
-        }
-      }
-      if (!payload) {
+      if (!c || b >= c.first + c.packets.length) c = this.chunkFor(b);
+      if (!c) {
         // Not in memory: read from this block on, then carry on where we stopped.
         this.resume = { from: b, to };
-        this.load(s);
+        this.load(b);
         return;
       }
-      this.send([dataHeader(b & 0xffff), payload]);
+      this.send(c.packets[b - c.first]!);
       if (b > this.sentUpTo) this.sentUpTo = b;
     }
-    this.readAhead(to * blksize);
+    this.readAhead(to);
+  }
+
+  private chunkFor(block: number): Chunk | undefined {
+    for (const c of this.chunks) if (block >= c.first && block < c.first + c.packets.length) return c;
+    return undefined;
   }
 
   /** Starts reading the next chunk once the window has entered the last one held. */
-  private readAhead(sentEnd: number): void {
+  private readAhead(sentTo: number): void {
     const last = this.chunks[this.chunks.length - 1];
     if (!last || this.loading) return;
-    const end = last.start + last.buf.length;
-    if (end >= this.p.source.size || end - sentEnd > this.p.chunkBytes) return;
-    this.load(end);
+    const next = last.first + last.packets.length;
+    if (next > this.lastBlock || next - 1 - sentTo > this.chunkBlocks) return;
+    this.load(next);
   }
 
-  private load(startByte: number): void {
+  private load(first: number): void {
     if (this.loading) return; // the completion re-checks what is missing
-    const length = Math.min(this.p.chunkBytes, this.p.source.size - startByte);
+    const { blksize, source } = this.p;
+    const count = Math.min(this.chunkBlocks, this.lastBlock - first + 1);
+    const startByte = (first - 1) * blksize;
+    const dataBytes = Math.max(0, Math.min(count * blksize, source.size - startByte));
+    // One allocation per chunk: a fresh buffer, since sends still queued in the
+    // socket may point into the previous one.
+    const mem = Buffer.allocUnsafe(dataBytes + 4 * count);
+    const packets: Buffer[] = [];
+    const slots: Buffer[] = [];
+    let off = 0;
+    for (let i = 0; i < count; i++) {
+      const len = Math.max(0, Math.min(blksize, source.size - startByte - i * blksize));
+      const pkt = mem.subarray(off, off + 4 + len);
+      pkt.writeUInt16BE(Opcode.DATA, 0);
+      pkt.writeUInt16BE((first + i) & 0xffff, 2);
+      packets.push(pkt);
+      if (len > 0) slots.push(pkt.subarray(4));
+      off += 4 + len;
+    }
     this.loading = true;
-    this.p.source.read(startByte, length).then(
-      (buf) => {
+    source.readInto(slots, startByte).then(
+      (n) => {
         this.loading = false;
         if (this.done) return;
-        if (buf.length < length) return this.failLoud("file shrank during transfer");
-        this.chunks = this.chunks.filter((c) => c.start + c.buf.length <= startByte || c.start >= startByte + length);
-        this.chunks.push({ start: startByte, buf });
-        this.chunks.sort((a, b) => a.start - b.start);
-        this.dropChunksBelow(Math.max(this.base - 1, 0) * this.p.blksize);
+        if (n < dataBytes) return this.failLoud("file shrank during transfer");
+        this.chunks = this.chunks.filter((c) => c.first + c.packets.length <= first || c.first >= first + count);
+        this.chunks.push({ first, packets });
+        this.chunks.sort((a, b) => a.first - b.first);
+        this.dropChunksBelow(Math.max(this.base, 1));
         const r = this.resume;
         if (r) {
           // The window may have moved on (an ACK arrived meanwhile): never send below base.
@@ -244,9 +262,10 @@ export class ReadTransfer {
     );
   }
 
-  private dropChunksBelow(byte: number): void {
-    if (this.chunks.length > 0 && this.chunks[0]!.start + this.chunks[0]!.buf.length <= byte)
-      this.chunks = this.chunks.filter((c) => c.start + c.buf.length > byte);
+  /** Forgets chunks whose blocks all lie below `block` (the client holds them). */
+  private dropChunksBelow(block: number): void {
+    const c = this.chunks[0];
+    if (c && c.first + c.packets.length <= block) this.chunks = this.chunks.filter((x) => x.first + x.packets.length > block);
   }
 
   private failLoud(reason: string): void {
@@ -255,7 +274,7 @@ export class ReadTransfer {
     this.finish(reason);
   }
 
-  private send(msg: Buffer | Buffer[]): void {
+  private send(msg: Buffer): void {
     try {
       this.p.socket.send(msg, this.p.remote.port, this.p.remote.address);
     } catch (e) {
@@ -299,4 +318,3 @@ export class ReadTransfer {
   }
 }
 
-const EMPTY = Buffer.alloc(0);

@@ -3,6 +3,7 @@
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import dgram from "node:dgram";
+import fs from "node:fs";
 import { encodePacket, decodePacket } from "../../../src/services/tftp/packet.js";
 import { TftpServer, type TftpTransferCompleteEvent, type TftpTransferErrorEvent, type TftpTransferStartEvent } from "../../../src/services/tftp/server.js";
 import { isData, isError, isOack, rawPeer, tftpGet, type RawPeer } from "./client.js";
@@ -173,11 +174,11 @@ describe("tftp server: protocol robustness", () => {
     const data1 = client.received.filter((r) => isData(1)(r.msg));
     expect(data1.length).toBe(4); // first send + maxRetries (3)
     const gaps = data1.slice(1).map((r, i) => r.at - data1[i]!.at);
-    // 150, 300, 600 ms (timer granularity and load allow some slack)
+    // 150, 300, 600 ms. Timers fire late under load, never early, so lower bounds are
+    // what can be asserted; a fixed (not doubling) timeout would fail the last two.
     expect(gaps[0]).toBeGreaterThanOrEqual(140);
     expect(gaps[1]).toBeGreaterThanOrEqual(280);
     expect(gaps[2]).toBeGreaterThanOrEqual(560);
-    expect(gaps[1]! / gaps[0]!).toBeGreaterThan(1.5);
     await until(() => errors.some((e) => e.reason === "timed out"));
   });
 
@@ -230,6 +231,22 @@ describe("tftp server: protocol robustness", () => {
     await sleep(100);
     expect(client.received.some((r) => isData(2)(r.msg))).toBe(false);
     client.send(encodePacket({ op: "error", code: 0, message: "enough" }), oack.port);
+  });
+
+  it("aborts with an ERROR when the file shrinks under a running transfer", async () => {
+    const file = `${root.dir}/shrink.bin`;
+    fs.writeFileSync(file, Buffer.alloc(200_000, 1));
+    const client = await peer();
+    client.send(rrq("shrink.bin", { blksize: 1468, windowsize: 64 }), slow.port);
+    const oack = await client.waitFor(isOack);
+    client.send(ack(0), oack.port);
+    await client.waitFor(isData(64));
+    fs.truncateSync(file, 0);
+    client.send(ack(64), oack.port);
+    await client.waitFor(isData(128));
+    client.send(ack(128), oack.port);
+    const err = await client.waitFor(isError(0));
+    expect(decodePacket(err.msg)).toMatchObject({ ok: true, packet: { message: expect.stringMatching(/shrank/) } });
   });
 
   it("caps concurrent transfers with ERROR 0 'server busy'", async () => {

@@ -70,3 +70,35 @@ export function renderIpxeLocal(node: Node, method: LocalBootMethod = "exit"): s
   const body = method === "sanboot" ? "sanboot --no-describe --drive 0x80 || exit 1\n" : "exit 1\n";
   return header(node, `boot the local disk (${method})`) + body;
 }
+
+export interface IpxeNetbootInput {
+  node: Node;
+  image: Image;
+  kernelUrl: string;
+  initrdUrl: string;
+  /** Label of the installed root file system (from the node's install plan). */
+  rootLabel: string;
+  console?: string[];
+}
+
+/**
+ * `boot: pxe` with nothing to install: the node loads its image's kernel and initrd
+ * over HTTP and mounts its installed root (Bright's way: kernels come from the head
+ * node on every boot, so they are updated with the image). Disks need no boot loader.
+ */
+export function renderIpxeNetboot(input: IpxeNetbootInput): string {
+  const { node } = input;
+  const args = [`initrd=initrd.img`, `root=LABEL=${input.rootLabel}`, "ro", ...(input.console ?? DEFAULT_CONSOLE), ...input.image.kernelArgs, ...node.kernelArgs].map((a) =>
+    checkArg(node.name, a),
+  );
+  for (const u of [input.kernelUrl, input.initrdUrl]) checkArg(node.name, u);
+  return (
+    header(node, "boot the installed system (kernel from the head node)") +
+    "imgfree\n" +
+    `kernel ${input.kernelUrl} ${args.join(" ")} || goto local\n` +
+    `initrd --name initrd.img ${input.initrdUrl} || goto local\n` +
+    "boot || goto local\n" +
+    ":local\n" +
+    "exit 1\n"
+  );
+}

@@ -10,7 +10,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { renderInstallPlan } from "../boot/install-plan.js";
-import { renderIpxeInstaller, renderIpxeLocal } from "../boot/ipxe.js";
+import { renderIpxeInstaller, renderIpxeLocal, renderIpxeNetboot } from "../boot/ipxe.js";
 import type { DesiredCluster, Image, Node } from "../config/types.js";
 import { resolveSecret } from "../config/secrets.js";
 import { nullLogger, type Logger } from "../util/log.js";
@@ -114,7 +114,10 @@ export class Provisioner extends EventEmitter<ProvisionerEvents> {
     this.cluster = cluster;
     this.index();
     this.dhcp?.setReservations(this.reservations());
-    for (const img of cluster.images.values()) this.http?.setRoot(this.kernelRoot(img.name), dirname(img.kernel));
+    for (const img of cluster.images.values()) {
+      this.http?.setRoot(this.kernelRoot(img.name), dirname(img.kernel));
+      if (img.initrd) this.http?.setRoot(this.initrdRoot(img.name), dirname(img.initrd));
+    }
   }
 
   nodeByMac(mac: string): Node | undefined {
@@ -129,6 +132,10 @@ export class Provisioner extends EventEmitter<ProvisionerEvents> {
     return `kernel-${image}`;
   }
 
+  private initrdRoot(image: string): string {
+    return `initrd-${image}`;
+  }
+
   private installerRoot(image: string): string {
     return `installer-${image}`;
   }
@@ -138,8 +145,8 @@ export class Provisioner extends EventEmitter<ProvisionerEvents> {
     const node = this.nodeByMac(mac);
     if (!node) return undefined;
     const mode = this.bootMode(node.name);
-    if (mode.mode === "local") return renderIpxeLocal(node);
     const image = this.cluster.images.get(node.image)!;
+    if (mode.mode === "local") return this.localScript(node, image);
     const installer = this.opts.installerFor(image);
     if (!installer) {
       this.log.error("no-installer", { node: node.name, image: image.name });
@@ -156,11 +163,42 @@ export class Provisioner extends EventEmitter<ProvisionerEvents> {
     });
   }
 
+  /**
+   * Nothing to install: `boot: pxe` nodes with an image initrd boot the image's kernel
+   * from here with their installed root; everyone else leaves iPXE for the local disk.
+   */
+  private localScript(node: Node, image: Image): string {
+    if (node.boot !== "pxe" || !image.initrd) return renderIpxeLocal(node);
+    const root = this.rootLabel(node);
+    if (!root) return renderIpxeLocal(node);
+    return renderIpxeNetboot({
+      node,
+      image,
+      kernelUrl: this.httpBase + filePath(this.kernelRoot(image.name), basename(image.kernel)),
+      initrdUrl: this.httpBase + filePath(this.initrdRoot(image.name), basename(image.initrd)),
+      rootLabel: root,
+    });
+  }
+
+  /** The label the installer gives the node's root file system (it is in the install plan). */
+  private rootLabel(node: Node): string | undefined {
+    try {
+      const plan = this.renderPlan(node, false);
+      return plan?.filesystems.find((f) => f.mount === "/")?.label;
+    } catch {
+      return undefined;
+    }
+  }
+
   private installPlan(name: string) {
     const node = this.cluster.nodes.find((n) => n.name === name);
     if (!node) return undefined;
     const mode = this.bootMode(name);
     if (mode.mode !== "install") return undefined;
+    return this.renderPlan(node, mode.allowWipe);
+  }
+
+  private renderPlan(node: Node, allowWipe: boolean) {
     const image = this.cluster.images.get(node.image)!;
     const digest = this.opts.imageDigests.get(image.name)?.digest;
     if (!digest) throw new ProvisionerError(`image ${image.name} has no digest`);
@@ -173,7 +211,7 @@ export class Provisioner extends EventEmitter<ProvisionerEvents> {
       rsyncUrl: `rsync://${this.address}:${this.cluster.network.ports.rsync}/${this.rsyncModule(image.name)}/`,
       apiUrl: nodeApiUrl(this.httpBase, node.name),
       upToken: this.tokens.token(node.name, "up"),
-      allowWipe: mode.allowWipe,
+      allowWipe,
     });
   }
 
@@ -201,6 +239,7 @@ export class Provisioner extends EventEmitter<ProvisionerEvents> {
     const roots: Record<string, string> = {};
     for (const img of c.images.values()) {
       roots[this.kernelRoot(img.name)] = dirname(img.kernel);
+      if (img.initrd) roots[this.initrdRoot(img.name)] = dirname(img.initrd);
       const inst = this.opts.installerFor(img);
       if (inst) roots[this.installerRoot(img.name)] = dirname(inst);
     }

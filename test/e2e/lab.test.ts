@@ -120,6 +120,30 @@ describe("end to end in the virtual lab", () => {
     expect(readFileSync(lab.nodes[1]!.serialLog, "utf8")).toMatch(/Adding 49148k swap/);
   }, 300_000);
 
+  it("3b. a reboot outside apply: the node loads its image's kernel from `serve` and comes UP from its disk", async () => {
+    const serve = spawn("ip", ["netns", "exec", NS, ...METALFORM, "serve", "-c", config, "--json"], { stdio: ["ignore", "pipe", "pipe"] });
+    let log = "";
+    serve.stdout.on("data", (d) => (log += d));
+    serve.stderr.on("data", (d) => (log += d));
+    try {
+      const serial = lab.nodes[0]!.serialLog;
+      const before = readFileSync(serial, "utf8").length;
+      await new Promise((r) => setTimeout(r, 1500));
+      await labIpmitool(lab, "lab1", ["chassis", "bootdev", "pxe"]);
+      await labIpmitool(lab, "lab1", ["chassis", "power", "cycle"]);
+      const deadline = Date.now() + 120_000;
+      while (Date.now() < deadline && !/"phase":"up"/.test(log)) await new Promise((r) => setTimeout(r, 1000));
+      const console = readFileSync(serial, "utf8").slice(before);
+      expect(log, `${log.slice(-3000)}\nconsole:\n${console.slice(-3000)}`).toMatch(/"node":"lab1","phase":"up"/);
+      // No installer ran: the kernel mounted the installed root and the image's init reported.
+      expect(console).not.toMatch(/metalform: rsync started/);
+      expect(console).toMatch(/lab1\.lab\.test up/);
+    } finally {
+      serve.kill("SIGTERM");
+      await new Promise((r) => serve.once("exit", r));
+    }
+  }, 300_000);
+
   it("5. a stopped BMC fails its node with a clear reason; the other completes; state says which", async () => {
     process.kill(lab.nodes[0]!.bmcPid!, "SIGKILL");
     appendFileSync(join(lab.imageRoot, "etc/motd"), "version 3\n");

@@ -15,6 +15,7 @@ import type { DesiredCluster, Image, Node } from "../config/types.js";
 import { resolveSecret } from "../config/secrets.js";
 import { nullLogger, type Logger } from "../util/log.js";
 import { DhcpServer } from "../services/dhcp/server.js";
+import { dhcpOptionsFromNetwork } from "../services/dhcp/from-config.js";
 import { HttpBootServer, filePath } from "../services/http/server.js";
 import { DEFAULT_PREFIX, createInstallerApi, nodeApiUrl, type InstallerApi } from "../services/installer-api/api.js";
 import { NodeTokens } from "../services/installer-api/tokens.js";
@@ -263,23 +264,21 @@ export class Provisioner extends EventEmitter<ProvisionerEvents> {
     this.http.addRoute("*", DEFAULT_PREFIX, async (ctx) => {
       await api.handle(ctx.req, ctx.res);
     });
-    this.tftp = new TftpServer({ address: net.dhcp.mode === "proxy" ? this.address : "0.0.0.0", port: net.ports.tftp, root: tftpRoot, logger: this.log.child("tftp") });
-    this.dhcp = new DhcpServer({
-      mode: net.dhcp.mode,
-      serverAddress: this.address,
-      ...(this.opts.bindInterface !== null ? { interface: this.opts.bindInterface ?? net.interface } : {}),
-      ports: { server: net.ports.dhcp, proxy: net.ports.proxyDhcp },
-      subnetMask: net.netmask,
-      ...(net.gateway ? { routers: [net.gateway] } : {}),
-      dnsServers: net.dns,
-      ...(net.domain ? { domain: net.domain } : {}),
-      broadcastAddress: net.broadcast,
-      leaseTime: net.dhcp.leaseTime,
-      reservations: this.reservations(),
-      ...(net.dhcp.dynamicRange ? { dynamicRange: net.dhcp.dynamicRange, leaseFile: join(this.opts.workDir, "leases.json") } : {}),
-      pxe: { tftpServer: this.address, scriptUrl: (mac) => (this.nodeByMac(mac) ? `${this.httpBase}/boot/${mac}.ipxe` : undefined) },
-      logger: this.log.child("dhcp"),
-    });
+    this.tftp = new TftpServer({ address: this.address, port: net.ports.tftp, root: tftpRoot, logger: this.log.child("tftp") });
+    // Unknown MACs get no script: without a reservation they get no answer at all.
+    const scriptUrl = (mac: string) => (this.nodeByMac(mac) ? `${this.httpBase}/boot/${mac}.ipxe` : undefined);
+    this.dhcp = new DhcpServer(
+      dhcpOptionsFromNetwork(net, c.nodes, {
+        scriptUrl,
+        ...(net.dhcp.dynamicRange ? { leaseFile: join(this.opts.workDir, "dhcp-leases.jsonl") } : {}),
+        overrides: {
+          serverAddress: this.address,
+          pxe: { tftpServer: this.address, scriptUrl },
+          logger: this.log.child("dhcp"),
+          ...(this.opts.bindInterface === null ? { interface: undefined } : this.opts.bindInterface ? { interface: this.opts.bindInterface } : {}),
+        },
+      }),
+    );
     const emit = (o: NodeObservation | undefined) => o && this.emit("observation", o);
     const lookup = { byMac: (m: string) => this.nodeByMac(m)?.name, byIp: (ip: string) => this.byIp.get(ip)?.name };
     for (const [src, ev] of [

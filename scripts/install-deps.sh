@@ -16,6 +16,7 @@ DEBS=(
   busybox-static e2fsprogs xfsprogs dosfstools mdadm fdisk cpio kmod shellcheck wget
   qemu-system-x86 ipxe-qemu ipxe radvd tcpdump nftables dnsmasq-base
   g++ make python3
+  postgresql
 )
 SOLO_DEBS=(udhcpc)
 

@@ -15,14 +15,25 @@ import { DEFAULT_PHASE_TIMEOUTS, phaseIndex, type Phase } from "./phases.js";
 export interface NodeDriver {
   /** Point the services at the installer for this node (boot script, reservation). */
   begin(change: NodeChange): Promise<void>;
-  /** Make the node network-boot: power-cycle it through its BMC, or ask a person. */
-  trigger(change: NodeChange, attempt: number): Promise<void>;
+  /**
+   * Make the node network-boot: power-cycle it through its BMC, or ask a person.
+   * Runs while the "power" phase timer runs; `signal` aborts when the executor
+   * stops waiting (timeout, interruption, or the node already showed up), so a
+   * trigger that waits for a person must give up then.
+   */
+  trigger(change: NodeChange, attempt: number, signal: AbortSignal): Promise<void>;
   /** The node finished (ok or not): restore its normal boot configuration. */
   end(change: NodeChange, ok: boolean): Promise<void>;
   /** In-place update: new boot script, reservation, kernel arguments. No reboot. */
   update(change: NodeChange): Promise<void>;
   /** Remove: take the reservation and boot files away. Disks are never touched. */
   remove(change: NodeChange): Promise<void>;
+  /**
+   * This driver's own default for a phase's timeout (e.g. a person needs longer
+   * than a BMC to power-cycle a node); undefined: the executor's default. A
+   * timeout the operator gave (ApplyOptions.phaseTimeouts) always wins.
+   */
+  phaseTimeout?(change: NodeChange, phase: Phase): number | undefined;
 }
 
 /** What a node (or a service on its behalf) reported. */
@@ -98,6 +109,11 @@ interface Running {
   wake?: (o: Observation) => void;
 }
 
+/** Error texts the renderers tell apart from failures. */
+export const SKIPPED = "skipped";
+export const INTERRUPTED = "interrupted";
+const NOT_STARTED = "apply interrupted before this node started";
+
 const PAST: Record<NodeChangeKind, string> = { install: "installed", reimage: "reimaged", sync: "synced", update: "updated", remove: "removed" };
 
 export function summaryLine(s: ApplyResult["summary"], interrupted = false): string {
@@ -111,7 +127,10 @@ export function summaryLine(s: ApplyResult["summary"], interrupted = false): str
 
 export class Executor {
   private readonly running = new Map<string, Running>();
-  private readonly timeouts: Record<Phase, number>;
+  /** Timeouts the operator gave; the rest come from the driver or the defaults. */
+  private readonly explicitTimeouts: Partial<Record<Phase, number>>;
+  /** Everyone waiting for a running node, told once when the apply stops waiting. */
+  private readonly onInterrupt = new Set<() => void>();
   private stateChain: Promise<unknown> = Promise.resolve();
   private state: ClusterState;
   private serial: number;
@@ -127,7 +146,15 @@ export class Executor {
   ) {
     this.state = initialState;
     this.serial = initialState.serial;
-    this.timeouts = { ...DEFAULT_PHASE_TIMEOUTS, ...opts.phaseTimeouts };
+    this.explicitTimeouts = { ...opts.phaseTimeouts };
+    // One listener on the caller's signal, however many nodes wait.
+    opts.interruptSignal?.addEventListener("abort", () => {
+      for (const f of [...this.onInterrupt]) f();
+    }, { once: true });
+  }
+
+  private timeout(change: NodeChange, phase: Phase): number {
+    return this.explicitTimeouts[phase] ?? this.driver.phaseTimeout?.(change, phase) ?? DEFAULT_PHASE_TIMEOUTS[phase];
   }
 
   private emit(e: WithoutTime<ApplyEvent>): void {
@@ -198,7 +225,7 @@ export class Executor {
     const booted = changes.filter((c) => c.kind !== "remove" && c.kind !== "update");
     for (const c of immediate) {
       if (this.opts.stopSignal?.aborted) {
-        results.push({ node: c.node, change: c.kind, outcome: "skipped", phase: "queued", attempts: 0, elapsedMs: 0, error: "apply interrupted" });
+        results.push(this.skip(c, NOT_STARTED));
         continue;
       }
       results.push(await this.runImmediate(c));
@@ -208,10 +235,8 @@ export class Executor {
     const canaryResults = await this.pool(canary);
     results.push(...canaryResults);
     if (canaryResults.some((r) => r.outcome !== "succeeded")) {
-      for (const c of rest) {
-        results.push({ node: c.node, change: c.kind, outcome: "skipped", phase: "queued", attempts: 0, elapsedMs: 0, error: "canary nodes failed" });
-        this.emit({ type: "node_errored", node: c.node, change: c.kind, phase: "queued", error: "skipped: canary nodes failed", attempt: 0, final: true });
-      }
+      const why = this.opts.stopSignal?.aborted ? NOT_STARTED : "canary nodes failed";
+      for (const c of rest) results.push(this.skip(c, why));
     } else {
       results.push(...(await this.pool(rest)));
     }
@@ -225,6 +250,12 @@ export class Executor {
     const interrupted = Boolean(this.opts.stopSignal?.aborted);
     this.emit({ type: "change_summary", ...summary, interrupted });
     return { results, state: this.state, interrupted, summary };
+  }
+
+  /** A change never started; said as a final error at attempt 0 (the renderers call it skipped). */
+  private skip(c: NodeChange, why: string): NodeResult {
+    this.emit({ type: "node_errored", node: c.node, change: c.kind, phase: "queued", error: `${SKIPPED}: ${why}`, attempt: 0, final: true });
+    return { node: c.node, change: c.kind, outcome: "skipped", phase: "queued", attempts: 0, elapsedMs: 0, error: why };
   }
 
   private async recordImages(changes: ImageChange[]): Promise<void> {
@@ -272,7 +303,7 @@ export class Executor {
         if (i >= changes.length) return;
         const c = changes[i]!;
         if (this.opts.stopSignal?.aborted) {
-          results[i] = { node: c.node, change: c.kind, outcome: "skipped", phase: "queued", attempts: 0, elapsedMs: 0, error: "apply interrupted before this node started" };
+          results[i] = this.skip(c, NOT_STARTED);
           continue;
         }
         results[i] = await this.runNode(c);
@@ -297,15 +328,19 @@ export class Executor {
         r.phase = "power";
         delete r.failed;
         this.emit({ type: "node_phase", node: c.node, change: c.kind, phase: "power", attempt: r.attempt });
+        // The trigger runs under the power phase's timer: a person who never
+        // power-cycles the node counts as a node that never boots.
+        const stopTrigger = new AbortController();
         try {
-          await this.driver.trigger(c, r.attempt);
-          await this.waitUntilUp(r);
+          const triggered = this.driver.trigger(c, r.attempt, stopTrigger.signal);
+          await this.waitUntilUp(r, triggered);
           outcome = "succeeded";
           break;
         } catch (e) {
           if (e instanceof Interrupted) {
             outcome = "interrupted";
             error = e.message;
+            this.emit({ type: "node_errored", node: c.node, change: c.kind, phase: r.phase, error, attempt: r.attempt, final: true });
             break;
           }
           const retryable = e instanceof NodeFailure ? e.retryable : false;
@@ -313,6 +348,8 @@ export class Executor {
           error = (e as Error).message;
           this.emit({ type: "node_errored", node: c.node, change: c.kind, phase: r.phase, error, attempt: r.attempt, final });
           if (final) break;
+        } finally {
+          stopTrigger.abort();
         }
       }
     } catch (e) {
@@ -359,12 +396,12 @@ export class Executor {
         error = `installed, but the state could not be written: ${(e as Error).message}`;
         this.emit({ type: "node_errored", node: c.node, change: c.kind, phase: "up", error, attempt: r.attempt, final: true });
       }
-    } else if (outcome === "failed") {
-      // Record what the node last did, so `state show` says where it stopped.
-      const phase = r.phase;
+    } else {
+      // Record where the node stopped, so `state show` says so.
+      const mark = `${outcome === "interrupted" ? "interrupted" : "failed"}:${r.phase}`;
       await this.commit((s) => {
         const entry = (s.nodes[c.node] ??= {});
-        entry.reported = { ...entry.reported, phase: `failed:${phase}`, time: new Date().toISOString() };
+        entry.reported = { ...entry.reported, phase: mark, time: new Date().toISOString() };
       }).catch(() => undefined);
     }
     return {
@@ -379,38 +416,51 @@ export class Executor {
     };
   }
 
-  /** Resolves when the node is UP; rejects on failure, timeout or interruption. */
-  private waitUntilUp(r: Running): Promise<void> {
+  /**
+   * Resolves when the node is UP; rejects on failure, timeout, interruption, or
+   * when the trigger (running alongside) fails.
+   */
+  private waitUntilUp(r: Running, triggered: Promise<void>): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
+      let settled = false;
       const done = (err?: Error) => {
+        if (settled) return;
+        settled = true;
         if (timer) clearTimeout(timer);
         r.wake = undefined;
-        this.opts.interruptSignal?.removeEventListener("abort", onInterrupt);
+        this.onInterrupt.delete(onInterrupt);
         if (err) reject(err);
         else resolve();
       };
       const arm = () => {
         if (timer) clearTimeout(timer);
-        const ms = this.timeouts[r.phase];
+        const ms = this.timeout(r.change, r.phase);
         if (!Number.isFinite(ms)) return;
         timer = setTimeout(() => {
-          done(new NodeFailure(`no progress in phase "${r.phase}" for ${Math.round(ms / 1000)} s (attempt ${r.attempt})`, true));
+          done(new NodeFailure(`no progress in phase "${r.phase}" for ${formatSeconds(ms)} (attempt ${r.attempt})`, true));
         }, ms);
       };
-      const onInterrupt = () => done(new Interrupted(`interrupted in phase "${r.phase}"`));
+      const onInterrupt = () => done(new Interrupted(`${INTERRUPTED}: the apply stopped waiting in phase "${r.phase}"`));
+      // A trigger that fails (BMC refused) fails the attempt; one that succeeds changes nothing here.
+      triggered.then(undefined, (e: unknown) => done(e instanceof Error ? e : new Error(String(e))));
       if (this.opts.interruptSignal?.aborted) return onInterrupt();
       if (r.failed) return done(new NodeFailure(r.failed, false));
       if (r.phase === "up") return done();
-      this.opts.interruptSignal?.addEventListener("abort", onInterrupt, { once: true });
+      this.onInterrupt.add(onInterrupt);
       r.wake = (o) => {
         if (o.failed) return done(new NodeFailure(o.failed, false));
         if (r.phase === "up") return done();
+        // Every report re-arms: a timeout is the longest silence within a phase.
         arm();
       };
       arm();
     });
   }
+}
+
+function formatSeconds(ms: number): string {
+  return ms >= 1000 ? `${Math.round(ms / 1000)} s` : `${ms} ms`;
 }
 
 class Interrupted extends Error {}

@@ -3,7 +3,7 @@
 // unchanged image costs one lstat per file.
 import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { writeFileAtomic } from "../state/fsutil.js";
+import { writeFileAtomic } from "../util/fs.js";
 
 const CACHE_VERSION = 1;
 

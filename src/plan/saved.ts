@@ -3,7 +3,7 @@
 // configuration moved on since (checkPlanFresh says which).
 import { readFile } from "node:fs/promises";
 import type { ClusterState } from "../state/types.js";
-import { writeFileAtomic } from "../state/fsutil.js";
+import { writeFileAtomic } from "../util/fs.js";
 import { planFromJson, renderJson } from "./json.js";
 import { validatePlanJson } from "./schema.js";
 import { PLAN_FORMAT_VERSION, type Plan } from "./types.js";

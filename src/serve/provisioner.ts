@@ -22,12 +22,13 @@ import { NodeTokens } from "../services/installer-api/tokens.js";
 import { RsyncDaemon } from "../services/rsync/daemon.js";
 import { TftpServer } from "../services/tftp/server.js";
 import type { Service } from "../services/service.js";
+import type { BootControl, BootMode } from "./boot-control.js";
 import { observationsFrom, type NodeObservation } from "./tracker.js";
 
 /** Where Debian's `ipxe` package puts the loaders. */
 export const IPXE_DIR = "/usr/lib/ipxe";
 
-export type BootMode = { mode: "install"; reason: string; allowWipe: boolean } | { mode: "local" };
+export type { BootMode } from "./boot-control.js";
 
 export interface ProvisionerOptions {
   cluster: DesiredCluster;
@@ -53,7 +54,7 @@ export interface ProvisionerEvents {
 
 export class ProvisionerError extends Error {}
 
-export class Provisioner extends EventEmitter<ProvisionerEvents> {
+export class Provisioner extends EventEmitter<ProvisionerEvents> implements BootControl {
   private cluster: DesiredCluster;
   private readonly modes = new Map<string, BootMode>();
   private readonly byMac = new Map<string, Node>();

@@ -1,18 +1,12 @@
 // Turning what the services see into what apply shows: a node's phase, from the
 // DHCP server (by MAC), the HTTP and TFTP servers (by MAC or address) and the
 // installer's own step reports. Pure: events in, observations out.
+import type { Observation } from "../apply/executor.js";
 import type { Phase } from "../apply/phases.js";
 
-export interface NodeObservation {
+/** An observation about one named node (see Observation in the executor). */
+export interface NodeObservation extends Observation {
   node: string;
-  phase?: Phase;
-  bytes?: number;
-  total?: number;
-  percent?: number;
-  failed?: string;
-  message?: string;
-  imageDigest?: string;
-  layoutFingerprint?: string;
 }
 
 export interface NodeLookup {

@@ -4,7 +4,7 @@ import { mkdir, readFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { parseState, serializeState } from "./codec.js";
 import { StateError } from "./errors.js";
-import { writeFileAtomic } from "./fsutil.js";
+import { writeFileAtomic } from "../util/fs.js";
 import { acquireLock, readLock, removeLock } from "./lockfile.js";
 import type { LockInfo, LockRequest, StateLock, StateStore } from "./store.js";
 import { STATE_FORMAT_VERSION, type ClusterState } from "./types.js";

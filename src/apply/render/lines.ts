@@ -2,7 +2,7 @@
 // progress at most every 25 %, no control characters.
 import type { ApplyEvent } from "../events.js";
 import { PHASE_LABEL } from "../phases.js";
-import { summaryLine } from "../executor.js";
+import { INTERRUPTED, SKIPPED, summaryLine } from "../executor.js";
 
 const SYMBOL: Record<string, string> = { install: "+", reimage: "-/+", sync: "~", update: "~", remove: "-" };
 
@@ -13,9 +13,30 @@ export function formatBytes(n: number): string {
   return `${n} B`;
 }
 
+/**
+ * Makes text safe for one log line: control characters (newlines from a node's
+ * error output, escape sequences a node could send to a terminal) become visible
+ * and harmless — a line break as " | ", anything else as "?".
+ */
+export function oneLine(text: string): string {
+  return text
+    .replace(/\r?\n|\r/g, " | ")
+    .replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, "?");
+}
+
+function errorLine(e: Extract<ApplyEvent, { type: "node_errored" }>): string {
+  const error = oneLine(e.error);
+  // Attempt 0: the node never started (interrupted apply, failed canaries).
+  if (e.attempt === 0 && error.startsWith(`${SKIPPED}: `)) return `${e.node} skipped: ${error.slice(SKIPPED.length + 2)}`;
+  if (e.final && error.startsWith(`${INTERRUPTED}: `)) return `${e.node} INTERRUPTED in ${e.phase}: ${error.slice(INTERRUPTED.length + 2)}`;
+  return `${e.node} ${e.final ? "FAILED" : "retrying"} in ${e.phase}${e.attempt > 1 ? ` (attempt ${e.attempt})` : ""}: ${error}`;
+}
+
 /** Returns a sink that writes lines; progress is throttled per node. */
-export function lineRenderer(write: (line: string) => void): (e: ApplyEvent) => void {
+export function lineRenderer(rawWrite: (line: string) => void): (e: ApplyEvent) => void {
   const lastQuarter = new Map<string, number>();
+  // Every line passes through oneLine: node names and reasons come from files, errors from nodes.
+  const write = (line: string) => rawWrite(oneLine(line));
   return (e) => {
     const t = e.time;
     switch (e.type) {
@@ -40,7 +61,7 @@ export function lineRenderer(write: (line: string) => void): (e: ApplyEvent) => 
       case "node_complete":
         return write(`${t} ${e.node} done: ${e.change} in ${e.elapsed_s.toFixed(1)} s${e.bytes ? `, ${formatBytes(e.bytes)} transferred` : ""}`);
       case "node_errored":
-        return write(`${t} ${e.node} ${e.final ? "FAILED" : "retrying"} in ${e.phase}: ${e.error}`);
+        return write(`${t} ${errorLine(e)}`);
       case "change_summary":
         return write(`${t} ${summaryLine(e, e.interrupted)}`);
     }

@@ -4,7 +4,7 @@
 import { Listr } from "listr2";
 import type { ApplyEvent } from "../events.js";
 import { PHASE_LABEL } from "../phases.js";
-import { formatBytes } from "./lines.js";
+import { formatBytes, oneLine } from "./lines.js";
 
 const MAX_TASKS = 24;
 
@@ -117,9 +117,18 @@ export function listrRenderer(): { sink: (e: ApplyEvent) => void; closed: Promis
       }
       case "node_errored": {
         if (!e.final) return;
+        if (e.attempt === 0) {
+          // Never started (interrupted apply, failed canaries): not a failure of the node.
+          aggregate.phases.delete(e.node);
+          const s = slots.get(e.node);
+          if (s?.task) s.task.title = `${s.title}: ${oneLine(e.error)}`;
+          s?.done();
+          refreshAggregate();
+          return;
+        }
         aggregate.failed++;
         aggregate.phases.delete(e.node);
-        slots.get(e.node)?.fail(new Error(`${e.node}: ${e.error}`));
+        slots.get(e.node)?.fail(new Error(`${e.node}: ${oneLine(e.error)}`));
         refreshAggregate();
         return;
       }

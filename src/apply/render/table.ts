@@ -1,6 +1,6 @@
 // The per-node summary table printed at the end of an apply.
 import type { NodeResult } from "../executor.js";
-import { formatBytes } from "./lines.js";
+import { formatBytes, oneLine } from "./lines.js";
 
 export function resultTable(results: readonly NodeResult[]): string {
   const rows = [["NODE", "CHANGE", "RESULT", "PHASE", "ATTEMPTS", "TIME", "BYTES", "ERROR"]];
@@ -13,7 +13,7 @@ export function resultTable(results: readonly NodeResult[]): string {
       String(r.attempts),
       `${(r.elapsedMs / 1000).toFixed(1)}s`,
       r.bytes ? formatBytes(r.bytes) : "-",
-      r.error ?? "",
+      oneLine(r.error ?? ""),
     ]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));

@@ -9,8 +9,9 @@
 // done again whenever the journal grows well past the live leases. A torn last line
 // (crash mid-append) is skipped on replay.
 import { mkdirSync, readFileSync } from "node:fs";
-import { appendFile, open, rename, unlink } from "node:fs/promises";
+import { appendFile } from "node:fs/promises";
 import { dirname } from "node:path";
+import { writeFileAtomic } from "../../util/fs.js";
 import { intToIp, ipToInt } from "./codec/ip4.js";
 
 export interface Lease {
@@ -291,18 +292,5 @@ export class LeaseStore {
 
 async function writeAtomic(file: string, text: string): Promise<void> {
   mkdirSync(dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  const fh = await open(tmp, "w", 0o644);
-  try {
-    await fh.writeFile(text);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
-    await rename(tmp, file);
-  } catch (e) {
-    await unlink(tmp).catch(() => {});
-    throw e;
-  }
+  await writeFileAtomic(file, text, 0o644);
 }

@@ -5,16 +5,19 @@ import { join } from "node:path";
 import ts from "typescript";
 
 export function transpileStateModule(outDir: string): string {
-  const src = new URL("../../src/state/", import.meta.url).pathname;
-  const dest = join(outDir, "state");
-  mkdirSync(dest, { recursive: true });
   writeFileSync(join(outDir, "package.json"), JSON.stringify({ type: "module" }));
-  for (const f of readdirSync(src).filter((n) => n.endsWith(".ts"))) {
-    const out = ts.transpileModule(readFileSync(join(src, f), "utf8"), {
-      compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: false },
-      fileName: f,
-    });
-    writeFileSync(join(dest, f.replace(/\.ts$/, ".js")), out.outputText);
+  // The state layer and the small utilities it imports.
+  for (const dir of ["state", "util"]) {
+    const src = new URL(`../../src/${dir}/`, import.meta.url).pathname;
+    const dest = join(outDir, dir);
+    mkdirSync(dest, { recursive: true });
+    for (const f of readdirSync(src).filter((n) => n.endsWith(".ts"))) {
+      const out = ts.transpileModule(readFileSync(join(src, f), "utf8"), {
+        compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: false },
+        fileName: f,
+      });
+      writeFileSync(join(dest, f.replace(/\.ts$/, ".js")), out.outputText);
+    }
   }
-  return dest;
+  return join(outDir, "state");
 }

@@ -335,6 +335,8 @@ export class Executor {
           const triggered = this.driver.trigger(c, r.attempt, stopTrigger.signal);
           await this.waitUntilUp(r, triggered);
           outcome = "succeeded";
+          // An earlier attempt's error is history now (the attempt count tells of it).
+          error = undefined;
           break;
         } catch (e) {
           if (e instanceof Interrupted) {

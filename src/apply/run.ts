@@ -3,7 +3,7 @@
 // flags and chooses the output.
 import { existsSync, readdirSync } from "node:fs";
 import { hostname, userInfo } from "node:os";
-import { dirname, join } from "node:path";
+import { join, resolve } from "node:path";
 import type { Image } from "../config/types.js";
 import { resolveSecret } from "../config/secrets.js";
 import { buildInstaller } from "../installer/build.js";
@@ -14,6 +14,9 @@ import { hasChanges, type Plan } from "../plan/types.js";
 import { newState } from "../state/codec.js";
 import { defaultCacheDir } from "../state/paths.js";
 import { Provisioner } from "../serve/provisioner.js";
+import type { BootControl } from "../serve/boot-control.js";
+import { connectServe, type ServeSession } from "../serve/control-client.js";
+import { controlSocketPath } from "../serve/control-protocol.js";
 import { nullLogger, type Logger } from "../util/log.js";
 import type { Diagnostic } from "../config/diagnostics.js";
 import { ProvisioningDriver } from "./driver.js";
@@ -52,6 +55,11 @@ export interface ApplyRunOptions {
   stopSignal?: AbortSignal;
   interruptSignal?: AbortSignal;
   logger?: Logger;
+  /**
+   * Use a running `metalform serve` for this cluster when its control socket
+   * answers (default true); false always starts the services here.
+   */
+  useServe?: boolean;
 }
 
 export interface ApplyOutcome {
@@ -89,6 +97,8 @@ export async function runApply(o: ApplyRunOptions): Promise<ApplyOutcome> {
   const { cluster, store } = inputs;
   const lock = await store.lock({ operation: "apply", owner: `${safeUser()}@${hostname()}` }, o.lockTimeoutMs);
   let provisioner: Provisioner | undefined;
+  let session: ServeSession | undefined;
+  let driver: ProvisioningDriver | undefined;
   try {
     // What another writer may have done before we held the lock counts.
     inputs.state = await store.read();
@@ -104,7 +114,7 @@ export async function runApply(o: ApplyRunOptions): Promise<ApplyOutcome> {
       }
     }
     const cacheDir = defaultCacheDir(loaded.configPath);
-    const workDir = join(dirname(store.location), "serve");
+    const workDir = join(inputs.localDir, "serve");
     // The installer runs on the image's own kernel, so its modules come from the image.
     const installers = new Map<string, string>();
     const needed = new Set(plan.nodeChanges.filter((c) => c.kind !== "remove" && c.kind !== "update").map((c) => cluster.nodes.find((n) => n.name === c.node)?.image));
@@ -116,38 +126,70 @@ export async function runApply(o: ApplyRunOptions): Promise<ApplyOutcome> {
       log.info("installer-ready", { image: img.name, path: built.path, bytes: built.bytes, cached: built.cached, missingModules: built.missingModules });
       installers.set(img.name, built.path);
     }
-    provisioner = new Provisioner({
+    // The apply ends early (as if interrupted twice) when a serve it relies on goes away.
+    const lost = new AbortController();
+    let control: BootControl;
+    if (o.useServe !== false) {
+      const socketPath = controlSocketPath(inputs.localDir);
+      session = await connectServe(socketPath, {
+        pid: process.pid,
+        cluster: cluster.name,
+        configPath: resolve(loaded.configPath),
+        configDigest: cluster.digest,
+        imageDigests: Object.fromEntries([...inputs.imageDigests].map(([name, d]) => [name, d.digest])),
+        installers: Object.fromEntries(installers),
+      });
+      if (session) {
+        o.say(`Using the running metalform serve (pid ${session.servePid}) through ${socketPath}${session.reconfigured ? "; it reloaded the configuration" : ""}.`);
+        session.on("close", ({ unexpected }) => {
+          if (!unexpected) return;
+          o.say("metalform serve went away: no node can be followed any more; stopping.");
+          lost.abort();
+        });
+      }
+    }
+    if (session) {
+      control = session;
+    } else {
+      provisioner = new Provisioner({
+        cluster,
+        inlineSecrets: inputs.inlineSecrets,
+        workDir,
+        imageDigests: inputs.imageDigests,
+        installerFor: (img: Image) => installers.get(img.name),
+        ...(o.tftpRoot ? { tftpRoot: o.tftpRoot } : {}),
+        ...(o.bindAddress ? { address: o.bindAddress } : {}),
+        ...(o.bindInterface !== undefined ? { bindInterface: o.bindInterface } : {}),
+        logger: log.child("serve"),
+      });
+      await provisioner.start();
+      control = provisioner;
+    }
+    driver = new ProvisioningDriver({
       cluster,
-      inlineSecrets: inputs.inlineSecrets,
-      workDir,
-      imageDigests: inputs.imageDigests,
-      installerFor: (img: Image) => installers.get(img.name),
-      ...(o.tftpRoot ? { tftpRoot: o.tftpRoot } : {}),
-      ...(o.bindAddress ? { address: o.bindAddress } : {}),
-      ...(o.bindInterface !== undefined ? { bindInterface: o.bindInterface } : {}),
-      logger: log.child("serve"),
-    });
-    await provisioner.start();
-    const driver = new ProvisioningDriver({
-      cluster,
-      provisioner,
+      provisioner: control,
       password: (node) => (node.bmc?.password ? resolveSecret(node.bmc.password, inputs.inlineSecrets) : undefined),
       ask: (node, message) => o.say(`${node}: ${message}`),
       logger: log.child("power"),
     });
     const initial = inputs.state ?? newState(cluster.name);
+    const stopSignal = AbortSignal.any([lost.signal, ...(o.stopSignal ? [o.stopSignal] : [])]);
+    const interruptSignal = AbortSignal.any([lost.signal, ...(o.interruptSignal ? [o.interruptSignal] : [])]);
     const exec = new Executor(plan, cluster, store, initial, driver, o.events, {
       parallelism: o.parallelism,
       canary: o.canary,
       retries: o.retries,
       ...(o.phaseTimeouts ? { phaseTimeouts: o.phaseTimeouts } : {}),
-      ...(o.stopSignal ? { stopSignal: o.stopSignal } : {}),
-      ...(o.interruptSignal ? { interruptSignal: o.interruptSignal } : {}),
+      stopSignal,
+      interruptSignal,
     });
-    provisioner.on("observation", (obs) => exec.observe(obs.node, obs));
+    control.on("observation", (obs) => exec.observe(obs.node, obs));
     const result = await exec.run();
     return { diagnostics: loaded.diagnostics, plan, result };
   } finally {
+    driver?.close();
+    // Released by serve anyway when the connection ends; asking first is tidier.
+    await session?.release().catch(() => undefined);
     await provisioner?.stop();
     await lock.release();
   }

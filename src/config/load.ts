@@ -27,6 +27,10 @@ export interface LoadResult {
   diagnostics: Diagnostic[];
   /** Inline secrets by id (never serialized; see config/secrets.ts). */
   inlineSecrets: Map<string, string>;
+  /** The state backend, known even when other parts of the configuration have errors. */
+  backend?: DesiredCluster["backend"];
+  /** A `backend:` section is written but has errors: the state's location is unknown. */
+  backendBroken?: boolean;
 }
 
 export const DEFAULT_MAX_NODES = 100_000;
@@ -51,6 +55,8 @@ export function loadClusterSync(path: string, opts: LoadOptions = {}): LoadResul
   const sources: SourceFile[] = [];
   const budget = { bytes: 0 };
   const broken = emptyBroken();
+  let backend: LoadResult["backend"];
+  let backendBroken = false;
   for (const f of listed.files) {
     const r = readSource(f, budget);
     diagnostics.push(...r.diagnostics);
@@ -74,6 +80,8 @@ export function loadClusterSync(path: string, opts: LoadOptions = {}): LoadResul
     const defaultName = basename(statSafeIsFile(abs) ? dirname(abs) : abs);
     const resolved = resolveConfig(merged, defaultName, { maxNodes: opts.maxNodes ?? DEFAULT_MAX_NODES }, diagnostics);
     for (const [k, v] of resolved.inlineSecrets) inlineSecrets.set(k, v);
+    backend = resolved.backend;
+    backendBroken = resolved.backendBroken ?? false;
     diagnostics.push(...checkSemantics(merged, resolved, { requirePaths: opts.requirePaths ?? false, priorErrors: hasErrors(diagnostics) }));
     const failed = hasErrors(diagnostics) || (opts.strict && diagnostics.length > 0);
     if (!failed && resolved.network) {
@@ -88,6 +96,7 @@ export function loadClusterSync(path: string, opts: LoadOptions = {}): LoadResul
       const nodes = resolved.nodes.slice().sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
       const cluster: DesiredCluster = {
         name: resolved.name,
+        ...(backend ? { backend } : {}),
         network: resolved.network,
         images: resolved.images,
         diskLayouts: resolved.diskLayouts,
@@ -96,10 +105,10 @@ export function loadClusterSync(path: string, opts: LoadOptions = {}): LoadResul
         files: listed.files,
         digest: "sha256:" + digest.digest("hex"),
       };
-      return { cluster, diagnostics: sortDiagnostics(diagnostics), inlineSecrets };
+      return { cluster, diagnostics: sortDiagnostics(diagnostics), inlineSecrets, ...(backend ? { backend } : {}) };
     }
   }
-  return { diagnostics: sortDiagnostics(diagnostics), inlineSecrets };
+  return { diagnostics: sortDiagnostics(diagnostics), inlineSecrets, ...(backend ? { backend } : {}), ...(backendBroken ? { backendBroken } : {}) };
 }
 
 function statSafeIsFile(p: string): boolean {

@@ -101,8 +101,16 @@ export interface RawLayout {
   disks: RawDisk[];
   raid?: RawRaid[];
 }
+export interface RawBackend {
+  type: "local" | "postgres";
+  path?: string;
+  url?: RawSecret;
+  name?: string;
+  keepVersions?: number;
+}
 interface RawFile {
   cluster?: { name?: string };
+  backend?: RawBackend;
   network?: RawNetwork;
   defaults?: RawSettings;
   images?: Record<string, RawImage>;
@@ -113,6 +121,7 @@ interface RawFile {
 
 export interface MergedConfig {
   cluster?: Located<{ name?: string }>;
+  backend?: Located<RawBackend>;
   network?: Located<RawNetwork>;
   defaults?: Located<RawSettings>;
   images: Map<string, Located<RawImage>>;
@@ -123,7 +132,7 @@ export interface MergedConfig {
   broken: Broken;
 }
 
-const SINGLETONS = ["cluster", "network", "defaults"] as const;
+const SINGLETONS = ["cluster", "backend", "network", "defaults"] as const;
 const NAMED = [
   ["images", "image"],
   ["diskLayouts", "disk layout"],

@@ -10,7 +10,7 @@ import { countHostRange, expandHostRange, isHostRange } from "./hostrange.js";
 import { intToIp, ipToInt, parseCidr, prefixToMask, subnetOf } from "./ip.js";
 import { keyPosOf, posOf, type Located, type MergedConfig, type RawBmc, type RawExclude, type RawSecret, type RawSettings, type Where } from "./merge.js";
 import { parseBytes, parseSizeSpec } from "./size.js";
-import type { BmcSettings, Category, DiskLayout, Image, Network, Node, SecretRef, SourcePos } from "./types.js";
+import type { BmcSettings, Category, DiskLayout, Image, Network, Node, SecretRef, SourcePos, StateBackendConfig } from "./types.js";
 
 /** Where each expanded node's fields are written, for diagnostics about conflicts. */
 export interface NodeOrigin {
@@ -27,6 +27,9 @@ export interface ResolveLimits {
 
 export interface Resolved {
   name: string;
+  backend?: StateBackendConfig;
+  /** The `backend:` section is there but unusable (an error was reported). */
+  backendBroken?: boolean;
   network?: Network;
   images: Map<string, Image>;
   diskLayouts: Map<string, DiskLayout>;
@@ -90,6 +93,37 @@ function resolveNetwork(l: Located<MergedConfig["network"] extends Located<infer
       rsync: n.ports?.rsync ?? 873,
     },
   };
+}
+
+/** The state backend: the fields of one type do not belong to the other; the URL is never inline. */
+function resolveBackend(l: NonNullable<MergedConfig["backend"]>, diags: Diagnostic[]): StateBackendConfig | undefined {
+  const b = l.value;
+  const pos = keyPosOf(l.where);
+  if (b.type !== "local" && b.type !== "postgres") return undefined; // the schema reported it
+  let ok = true;
+  const misplaced = (field: "path" | "url" | "name" | "keepVersions") => {
+    diags.push(err("invalid-backend", `backend field "${field}" does not apply to a ${b.type} backend`, keyPosOf(l.where, field)));
+    ok = false;
+  };
+  if (b.type === "local") {
+    if (b.url !== undefined) misplaced("url");
+    if (b.name !== undefined) misplaced("name");
+    if (b.keepVersions !== undefined) misplaced("keepVersions");
+    return ok ? { type: "local", ...(b.path ? { path: absPath(l.where, b.path) } : {}), pos } : undefined;
+  }
+  if (b.path !== undefined) misplaced("path");
+  if (b.url === undefined) {
+    diags.push(err("missing-field", `a postgres backend needs "url": {env: NAME} or {file: PATH} holding postgres://USER:PASSWORD@HOST:PORT/DATABASE`, pos));
+    return undefined;
+  }
+  if (typeof b.url === "string") {
+    // Not even the value goes into the message: it may hold the password.
+    diags.push(err("inline-secret", `backend.url must be {env: NAME} or {file: PATH}: a URL written inline would put the database password in version control`, posOf(l.where, "url")));
+    return undefined;
+  }
+  if (!ok) return undefined;
+  const url: SecretRef = "env" in b.url ? { kind: "env", name: b.url.env } : { kind: "file", path: absPath(l.where, b.url.file) };
+  return { type: "postgres", url, ...(b.name ? { name: b.name } : {}), ...(b.keepVersions !== undefined ? { keepVersions: b.keepVersions } : {}), pos };
 }
 
 function rootTypeOf(p: string): "directory" | "tarball" {
@@ -217,6 +251,11 @@ export function resolveConfig(
     origins: [],
     inlineSecrets,
   };
+  if (merged.backend) {
+    const b = resolveBackend(merged.backend, diags);
+    if (b) out.backend = b;
+    else out.backendBroken = true;
+  }
   if (merged.network) {
     const n = resolveNetwork(merged.network, diags);
     if (n) out.network = n;

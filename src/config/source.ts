@@ -218,14 +218,21 @@ export function readSource(path: string, budget: { bytes: number }): { source?: 
   const lineCounter = new LineCounter();
   let doc: Document.Parsed;
   try {
-    doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, strict: true });
+    // Duplicate keys are found by duplicateKeyOffsets below: the parser's own check
+    // (uniqueKeys) compares each key with every earlier one, quadratic in the keys of a
+    // mapping (a 31 MB file of 300,000 keys took over ten minutes).
+    doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false, strict: true });
   } catch (e) {
     if (e instanceof RangeError) return err("yaml-too-deep", "document is nested too deeply");
     return err("yaml-syntax", `cannot parse YAML: ${(e as Error).message}`);
   }
   const diagnostics: Diagnostic[] = [];
-  for (const e of doc.errors) {
-    const p = lineCounter.linePos(e.pos[0]);
+  const problems = [
+    ...doc.errors.map((e) => ({ offset: e.pos[0], message: e.message })),
+    ...duplicateKeyOffsets(doc).map((offset) => ({ offset, message: "Map keys must be unique" })),
+  ].sort((a, b) => a.offset - b.offset);
+  for (const e of problems) {
+    const p = lineCounter.linePos(e.offset);
     const msg = e.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
     // The parser turns its own stack overflow into an error: nesting the pre-scan did not see.
     if (/call stack/i.test(msg)) return err("yaml-too-deep", "document is nested too deeply", p.line, p.col);
@@ -248,6 +255,34 @@ export function readSource(path: string, budget: { bytes: number }): { source?: 
     return err("yaml-syntax", m);
   }
   return { source: { path, doc, lineCounter, data: data ?? {} }, diagnostics };
+}
+
+/** Offsets of keys that repeat an earlier key of the same mapping (scalar keys by value, others by node). */
+function duplicateKeyOffsets(doc: Document.Parsed): number[] {
+  const found: number[] = [];
+  const seen = new Set<unknown>();
+  // Iterative walk: nesting is bounded by the pre-scan, but aliases may point anywhere.
+  const stack: unknown[] = [doc.contents];
+  const visited = new Set<unknown>();
+  while (stack.length) {
+    const node = stack.pop();
+    if (!node || typeof node !== "object" || visited.has(node)) continue;
+    visited.add(node);
+    if (isMap(node)) {
+      seen.clear();
+      for (const pair of node.items) {
+        if (!isPair(pair)) continue;
+        const k = pair.key;
+        const id = isScalar(k) ? `${typeof k.value}:${String(k.value)}` : k;
+        if (seen.has(id)) found.push((k as YamlNode | null)?.range?.[0] ?? 0);
+        else seen.add(id);
+        stack.push(pair.key, pair.value);
+      }
+    } else if (isSeq(node)) {
+      for (const item of node.items) stack.push(item);
+    }
+  }
+  return found;
 }
 
 function posOfNode(src: SourceFile, node: YamlNode | undefined | null): SourcePos {

@@ -155,9 +155,15 @@ export interface Category {
   pos: SourcePos;
 }
 
+/** Where the state is kept (`backend:`); absent means the local file beside the configuration. */
+export type StateBackendConfig =
+  | { type: "local"; /** Absolute path of the state file. */ path?: string; pos: SourcePos }
+  | { type: "postgres"; /** The connection URL (a secret: it may carry a password). */ url: SecretRef; name?: string; /** Versions kept (default all). */ keepVersions?: number; pos: SourcePos };
+
 export interface DesiredCluster {
   /** Name of the cluster (from `cluster.name`, default the config directory's name). */
   name: string;
+  backend?: StateBackendConfig;
   network: Network;
   images: Map<string, Image>;
   diskLayouts: Map<string, DiskLayout>;

@@ -2,19 +2,28 @@
 // compute image digests; then the pure planner runs on what this returns. `plan`
 // uses it, and so can `apply` (which must re-check a saved plan against the same
 // inputs).
+import { existsSync } from "node:fs";
+import { dirname } from "node:path";
 import { defaultConfigPath, loadCluster } from "../config/load.js";
 import type { Diagnostic } from "../config/diagnostics.js";
 import type { DesiredCluster } from "../config/types.js";
 import { computeImageDigests, type ImageDigestResult } from "../images/digest.js";
+import { StateError } from "../state/errors.js";
 import { LocalStateStore } from "../state/local.js";
 import { defaultCacheDir, defaultStatePath } from "../state/paths.js";
+import { isPostgresUrl } from "../state/pgurl.js";
+import { PostgresStateStore } from "../state/postgres.js";
+import { selectStateStore, storeForTarget } from "../state/select.js";
+import type { ImportableStore } from "../state/store.js";
 import type { ClusterState } from "../state/types.js";
 
 export interface PlanInputOptions {
   /** --config (default: ./cluster.yaml, ./cluster/ or $METALFORM_CONFIG). */
   config?: string;
-  /** --state (default: .metalform/state.json beside the configuration). */
+  /** --state: a file or a postgres:// URL (default: the configuration's `backend:`, else .metalform/state.json beside it). */
   state?: string;
+  /** --state-url (a postgres:// URL; $METALFORM_STATE_URL is the same). */
+  stateUrl?: string;
   /** Digest cache directory (default: .metalform/cache beside the configuration). */
   cacheDir?: string;
   strict?: boolean;
@@ -23,15 +32,40 @@ export interface PlanInputOptions {
 export interface PlanInputs {
   configPath: string;
   cluster: DesiredCluster;
-  store: LocalStateStore;
+  store: ImportableStore;
   state: ClusterState | undefined;
+  /** Where this machine keeps its own files (work and cache directories): .metalform beside the configuration, or the local state file's directory. */
+  localDir: string;
   imageDigests: Map<string, ImageDigestResult>;
   /** Inline secrets by id (config/secrets.ts); never serialized. */
   inlineSecrets: Map<string, string>;
 }
 
-export function openStateStore(opts: { config?: string; state?: string }): LocalStateStore {
-  return new LocalStateStore(opts.state ?? defaultStatePath(defaultConfigPath(opts.config)));
+/**
+ * The state store the commands use (see state/select.ts for the order of choice).
+ * The configuration is read only for its `backend:` section; its other errors do not matter here.
+ */
+export async function openStateStore(opts: { config?: string; state?: string; stateUrl?: string }): Promise<ImportableStore> {
+  const configPath = defaultConfigPath(opts.config);
+  if (opts.state || opts.stateUrl || process.env.METALFORM_STATE_URL || !existsSync(configPath)) {
+    return selectStateStore({ configPath, ...(opts.state ? { state: opts.state } : {}), ...(opts.stateUrl ? { stateUrl: opts.stateUrl } : {}) });
+  }
+  const loaded = await loadCluster(configPath, { requirePaths: false });
+  if (loaded.backendBroken) {
+    throw new StateError("io", `the configuration's "backend:" section has errors (run metalform validate); or name the state with --state or --state-url`);
+  }
+  return selectStateStore({ configPath, ...(loaded.backend ? { backend: loaded.backend } : {}) });
+}
+
+/**
+ * The target of `state migrate`: a file, or a postgres:// URL whose state name is
+ * its #fragment, else the configuration's `backend.name`, else "default".
+ */
+export async function openMigrationTarget(target: string, opts: { config?: string }): Promise<ImportableStore> {
+  if (!isPostgresUrl(target) || target.includes("#")) return storeForTarget(target);
+  const configPath = defaultConfigPath(opts.config);
+  const backend = existsSync(configPath) ? (await loadCluster(configPath, { requirePaths: false })).backend : undefined;
+  return backend?.type === "postgres" && backend.name ? new PostgresStateStore(target, { name: backend.name }) : storeForTarget(target);
 }
 
 /** Loads everything a plan is made from; `inputs` is absent when the configuration has errors. */
@@ -39,8 +73,14 @@ export async function loadPlanInputs(opts: PlanInputOptions): Promise<{ inputs?:
   const configPath = defaultConfigPath(opts.config);
   const loaded = await loadCluster(configPath, { strict: opts.strict ?? false, requirePaths: true });
   if (!loaded.cluster) return { diagnostics: loaded.diagnostics, configPath };
-  const store = new LocalStateStore(opts.state ?? defaultStatePath(configPath));
+  const store = selectStateStore({
+    configPath,
+    ...(opts.state ? { state: opts.state } : {}),
+    ...(opts.stateUrl ? { stateUrl: opts.stateUrl } : {}),
+    ...(loaded.cluster.backend ? { backend: loaded.cluster.backend } : {}),
+  });
+  const localDir = store instanceof LocalStateStore ? dirname(store.path) : dirname(defaultStatePath(configPath));
   const state = await store.read();
   const imageDigests = await computeImageDigests(loaded.cluster.images.values(), { cacheDir: opts.cacheDir ?? defaultCacheDir(configPath) });
-  return { inputs: { configPath, cluster: loaded.cluster, store, state, imageDigests, inlineSecrets: loaded.inlineSecrets }, diagnostics: loaded.diagnostics, configPath };
+  return { inputs: { configPath, cluster: loaded.cluster, store, state, localDir, imageDigests, inlineSecrets: loaded.inlineSecrets }, diagnostics: loaded.diagnostics, configPath };
 }

@@ -14,6 +14,7 @@
 //                  {"type":"observation","observation":{node, phase?, …}}   (any time after welcome)
 // A session that ends without "release" (apply died) is released by serve.
 import { join } from "node:path";
+import { StringDecoder } from "node:string_decoder";
 import { isPhase } from "../apply/phases.js";
 import type { BootMode } from "./boot-control.js";
 import type { NodeObservation } from "./tracker.js";
@@ -22,9 +23,9 @@ export const CONTROL_PROTOCOL = 1;
 /** No message is longer than this; a longer line ends the connection. */
 export const MAX_LINE_BYTES = 256 * 1024;
 
-/** Where serve listens: beside the state file. */
-export function controlSocketPath(stateLocation: string): string {
-  return join(stateLocation, "..", "serve.sock");
+/** Where serve listens: in the configuration's local directory (.metalform), whatever the state backend. */
+export function controlSocketPath(localDir: string): string {
+  return join(localDir, "serve.sock");
 }
 
 export interface Hello {
@@ -182,6 +183,8 @@ export function encodeServer(m: ServerMessage): string {
  */
 export class LineSplitter {
   private buf = "";
+  // Keeps a character split across two chunks whole.
+  private readonly decoder = new StringDecoder("utf8");
   constructor(
     private readonly onLine: (line: string) => void,
     private readonly onOverflow: () => void,
@@ -189,7 +192,7 @@ export class LineSplitter {
   ) {}
 
   push(chunk: Buffer | string): void {
-    this.buf += typeof chunk === "string" ? chunk : chunk.toString("utf8");
+    this.buf += typeof chunk === "string" ? chunk : this.decoder.write(chunk);
     for (;;) {
       const nl = this.buf.indexOf("\n");
       if (nl === -1) break;

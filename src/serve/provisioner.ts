@@ -23,6 +23,7 @@ import { RsyncDaemon } from "../services/rsync/daemon.js";
 import { TftpServer } from "../services/tftp/server.js";
 import type { Service } from "../services/service.js";
 import type { BootControl, BootMode } from "./boot-control.js";
+import { reapOrphanRsync } from "./orphans.js";
 import { observationsFrom, type NodeObservation } from "./tracker.js";
 
 /** Where Debian's `ipxe` package puts the loaders. */
@@ -61,6 +62,10 @@ export class Provisioner extends EventEmitter<ProvisionerEvents> implements Boot
   private readonly byIp = new Map<string, Node>();
   private readonly log: Logger;
   private readonly address: string;
+  private imageDigests: ReadonlyMap<string, { digest: string }>;
+  private inlineSecrets: ReadonlyMap<string, string> | undefined;
+  /** Installers handed over while running (serve, on behalf of an apply). */
+  private readonly installers = new Map<string, string>();
   private tokens!: NodeTokens;
   private dhcp?: DhcpServer;
   private tftp?: TftpServer;
@@ -74,7 +79,33 @@ export class Provisioner extends EventEmitter<ProvisionerEvents> implements Boot
     this.cluster = opts.cluster;
     this.log = opts.logger ?? nullLogger;
     this.address = opts.address ?? opts.cluster.network.address;
+    this.imageDigests = opts.imageDigests;
+    this.inlineSecrets = opts.inlineSecrets;
     this.index();
+  }
+
+  /** The configuration being served. */
+  get config(): DesiredCluster {
+    return this.cluster;
+  }
+
+  /** The image digests nodes are told to expect. */
+  get digests(): ReadonlyMap<string, { digest: string }> {
+    return this.imageDigests;
+  }
+
+  knowsNode(name: string): boolean {
+    return this.cluster.nodes.some((n) => n.name === name);
+  }
+
+  private installerFor(image: Image): string | undefined {
+    return this.installers.get(image.name) ?? this.opts.installerFor(image);
+  }
+
+  /** Serves this installer initramfs for an image from now on. */
+  setInstaller(image: string, path: string): void {
+    this.installers.set(image, path);
+    this.http?.setRoot(this.installerRoot(image), dirname(path));
   }
 
   private index(): void {
@@ -111,15 +142,24 @@ export class Provisioner extends EventEmitter<ProvisionerEvents> implements Boot
     this.dhcp?.setReservations(this.reservations());
   }
 
-  /** Replaces the configuration (nodes, images) while running. */
-  reconfigure(cluster: DesiredCluster): void {
+  /**
+   * Replaces the configuration (nodes, images, their digests) while running:
+   * reservations, kernel roots and the rsync modules follow.
+   */
+  async reconfigure(cluster: DesiredCluster, update: { imageDigests?: ReadonlyMap<string, { digest: string }>; inlineSecrets?: ReadonlyMap<string, string> } = {}): Promise<void> {
+    const modules = (c: DesiredCluster) => [...c.images.values()].map((i) => ({ name: this.rsyncModule(i.name), path: i.root, comment: `metalform image ${i.name}` }));
+    const before = JSON.stringify(modules(this.cluster));
     this.cluster = cluster;
+    if (update.imageDigests) this.imageDigests = update.imageDigests;
+    if (update.inlineSecrets) this.inlineSecrets = update.inlineSecrets;
     this.index();
     this.dhcp?.setReservations(this.reservations());
     for (const img of cluster.images.values()) {
       this.http?.setRoot(this.kernelRoot(img.name), dirname(img.kernel));
       if (img.initrd) this.http?.setRoot(this.initrdRoot(img.name), dirname(img.initrd));
     }
+    if (this.rsync && JSON.stringify(modules(cluster)) !== before) await this.rsync.reload(modules(cluster));
+    this.log.info("reconfigured", { cluster: cluster.name, digest: cluster.digest, nodes: cluster.nodes.length });
   }
 
   nodeByMac(mac: string): Node | undefined {
@@ -149,7 +189,7 @@ export class Provisioner extends EventEmitter<ProvisionerEvents> implements Boot
     const mode = this.bootMode(node.name);
     const image = this.cluster.images.get(node.image)!;
     if (mode.mode === "local") return this.localScript(node, image);
-    const installer = this.opts.installerFor(image);
+    const installer = this.installerFor(image);
     if (!installer) {
       this.log.error("no-installer", { node: node.name, image: image.name });
       return renderIpxeLocal(node);
@@ -202,7 +242,7 @@ export class Provisioner extends EventEmitter<ProvisionerEvents> implements Boot
 
   private renderPlan(node: Node, allowWipe: boolean) {
     const image = this.cluster.images.get(node.image)!;
-    const digest = this.opts.imageDigests.get(image.name)?.digest;
+    const digest = this.imageDigests.get(image.name)?.digest;
     if (!digest) throw new ProvisionerError(`image ${image.name} has no digest`);
     return renderInstallPlan({
       node,
@@ -242,10 +282,15 @@ export class Provisioner extends EventEmitter<ProvisionerEvents> implements Boot
     for (const img of c.images.values()) {
       roots[this.kernelRoot(img.name)] = dirname(img.kernel);
       if (img.initrd) roots[this.initrdRoot(img.name)] = dirname(img.initrd);
-      const inst = this.opts.installerFor(img);
+      const inst = this.installerFor(img);
       if (inst) roots[this.installerRoot(img.name)] = dirname(inst);
     }
+    // The daemon's files live in the state directory, so that a daemon orphaned by a
+    // killed metalform is found (and ended) by the next one.
+    const rsyncRunDir = join(this.opts.workDir, "rsyncd");
+    await reapOrphanRsync(join(rsyncRunDir, "rsyncd.conf"), this.log);
     this.rsync = new RsyncDaemon({
+      runDir: rsyncRunDir,
       address: this.address,
       port: net.ports.rsync,
       modules: [...c.images.values()].map((i) => ({ name: this.rsyncModule(i.name), path: i.root, comment: `metalform image ${i.name}` })),
@@ -257,7 +302,7 @@ export class Provisioner extends EventEmitter<ProvisionerEvents> implements Boot
       plan: (node) => this.installPlan(node),
       bmcPassword: async (name) => {
         const ref = this.cluster.nodes.find((n) => n.name === name)?.bmc?.password;
-        return ref ? resolveSecret(ref, this.opts.inlineSecrets) : undefined;
+        return ref ? resolveSecret(ref, this.inlineSecrets) : undefined;
       },
       logger: this.log.child("installer-api"),
     });

@@ -7,6 +7,7 @@ export type StateErrorCode =
   | "lock-held"
   | "lock-mismatch"
   | "not-locked"
+  | "missing"
   | "io";
 
 export class StateError extends Error {

@@ -6,11 +6,11 @@ import { parseState, serializeState } from "./codec.js";
 import { StateError } from "./errors.js";
 import { writeFileAtomic } from "../util/fs.js";
 import { acquireLock, readLock, removeLock } from "./lockfile.js";
-import type { LockInfo, LockRequest, StateLock, StateStore } from "./store.js";
+import type { ImportableStore, LockInfo, LockRequest, StateLock } from "./store.js";
 import { STATE_FORMAT_VERSION, type ClusterState } from "./types.js";
 import { METALFORM_VERSION } from "./version.js";
 
-export class LocalStateStore implements StateStore {
+export class LocalStateStore implements ImportableStore {
   readonly lockPath: string;
   readonly backupPath: string;
   /** Lock IDs this instance took and has not released. */
@@ -39,7 +39,7 @@ export class LocalStateStore implements StateStore {
     return text === undefined ? undefined : parseState(text, this.path);
   }
 
-  async write(state: ClusterState, expectedSerial: number): Promise<ClusterState> {
+  private async checkHeld(): Promise<void> {
     if (this.held.size === 0) {
       throw new StateError("not-locked", `refusing to write ${this.path} without holding its lock`);
     }
@@ -47,6 +47,32 @@ export class LocalStateStore implements StateStore {
     if (!holder || !this.held.has(holder.id)) {
       throw new StateError("not-locked", `the lock on ${this.path} was taken away (now: ${holder ? holder.id : "none"}); nothing written`);
     }
+  }
+
+  private async replace(currentText: string | undefined, next: ClusterState): Promise<void> {
+    await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
+    if (currentText !== undefined) await writeFileAtomic(this.backupPath, currentText, 0o600);
+    await writeFileAtomic(this.path, serializeState(next), 0o600);
+  }
+
+  /** Stores `state` as it is, lineage and serial included (`state migrate`): only into no state or a same-lineage one behind it. */
+  async importState(state: ClusterState): Promise<ClusterState> {
+    await this.checkHeld();
+    const currentText = await this.readText();
+    const current = currentText === undefined ? undefined : parseState(currentText, this.path);
+    if (current && current.lineage !== state.lineage) {
+      throw new StateError("conflict", `state ${this.path} already holds another state (lineage ${current.lineage}, not ${state.lineage}); nothing written`);
+    }
+    if (current && current.serial >= state.serial) {
+      throw new StateError("conflict", `state ${this.path} is at serial ${current.serial}, not behind serial ${state.serial}; nothing written`);
+    }
+    const next: ClusterState = { ...state, formatVersion: STATE_FORMAT_VERSION, metalformVersion: METALFORM_VERSION };
+    await this.replace(currentText, next);
+    return next;
+  }
+
+  async write(state: ClusterState, expectedSerial: number): Promise<ClusterState> {
+    await this.checkHeld();
     // Parsing the current file first means a corrupt or newer file is refused here and never overwritten.
     const currentText = await this.readText();
     const current = currentText === undefined ? undefined : parseState(currentText, this.path);
@@ -69,9 +95,7 @@ export class LocalStateStore implements StateStore {
       metalformVersion: METALFORM_VERSION,
       serial: expectedSerial + 1,
     };
-    await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
-    if (currentText !== undefined) await writeFileAtomic(this.backupPath, currentText, 0o600);
-    await writeFileAtomic(this.path, serializeState(next), 0o600);
+    await this.replace(currentText, next);
     return next;
   }
 

@@ -2,7 +2,8 @@
 // holding who took it. Creation is atomic on local file systems, so of two racing
 // writers exactly one wins.
 import { randomUUID } from "node:crypto";
-import { open, readFile, unlink } from "node:fs/promises";
+import { link, open, readFile, unlink } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
 import { hostname, userInfo } from "node:os";
 import { StateError } from "./errors.js";
 import type { LockInfo, LockRequest } from "./store.js";
@@ -65,29 +66,44 @@ function processAlive(pid: number): boolean {
   }
 }
 
+/** The ID as one shell word (the placeholder "(unreadable)" would be a syntax error unquoted). */
+function shellWord(s: string): string {
+  return /^[\w.-]+$/.test(s) ? s : `'${s.replaceAll("'", "'\\''")}'`;
+}
+
 export function describeHolder(h: LockInfo, statePath: string): string {
-  const dead = h.host === hostname() && h.pid > 0 && !processAlive(h.pid) ? " (that process is no longer running)" : "";
+  const dead = h.stale
+    ? " (its database session is gone: the lock is stale)"
+    : h.host === hostname() && h.pid > 0 && !processAlive(h.pid)
+      ? " (that process is no longer running)"
+      : "";
   return (
     `the state ${statePath} is locked by ${h.owner} (pid ${h.pid} on ${h.host})${dead} since ${h.created} ` +
-    `for "${h.operation}", lock ID ${h.id}. Wait for it to finish; if it died, run: metalform state unlock ${h.id}`
+    `for "${h.operation}", lock ID ${h.id}. Wait for it to finish; if it died, run: metalform state unlock ${shellWord(h.id)}`
   );
 }
 
+// The lock appears with its whole content or not at all: written to a temporary file,
+// then hard-linked to its name (link fails with EEXIST like O_EXCL does). A process
+// killed mid-write thus never leaves an empty lock that names no holder.
 async function tryCreate(path: string, info: LockInfo): Promise<boolean> {
-  let fh;
-  try {
-    fh = await open(path, "wx", 0o600);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "EEXIST") return false;
-    throw e;
-  }
+  const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomUUID().slice(0, 8)}`);
+  const fh = await open(tmp, "wx", 0o600);
   try {
     await fh.writeFile(JSON.stringify(info, null, 2) + "\n");
     await fh.sync();
   } finally {
     await fh.close();
   }
-  return true;
+  try {
+    await link(tmp, path);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "EEXIST") return false;
+    throw e;
+  } finally {
+    await unlink(tmp).catch(() => {});
+  }
 }
 
 /** Takes the lock at `path`, polling until `timeoutMs` has passed. */

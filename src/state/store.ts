@@ -13,6 +13,8 @@ export interface LockInfo {
   host: string;
   /** ISO 8601 */
   created: string;
+  /** Set when the holder is known to be gone (its database session ended): the lock no longer protects anything. */
+  stale?: boolean;
 }
 
 export interface LockRequest {
@@ -44,4 +46,12 @@ export interface StateStore {
   unlock(id: string): Promise<void>;
   /** The current lock holder, if any. */
   lockHolder(): Promise<LockInfo | undefined>;
+  /** Releases what the store holds open (connections); a no-op for files. */
+  close?(): Promise<void>;
+}
+
+/** A store that can take a state as it is, lineage and serial included (`state migrate`). */
+export interface ImportableStore extends StateStore {
+  /** Refuses unless the store is locked by this instance and empty, or holds the same lineage at a lower serial. */
+  importState(state: ClusterState): Promise<ClusterState>;
 }

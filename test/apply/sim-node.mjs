@@ -4,8 +4,12 @@
 // HTTP, rsync from the daemon — and posts the installer's reports to the API.
 //
 //   node sim-node.mjs IFACE WORKDIR [behaviour]
-// behaviour: "ok" (default), "fail-sync" (reports a failed rsync step).
-// Prints one JSON line per step to stdout; exits 0 when it reported UP.
+// behaviour: "ok" (default), "fail-sync" (reports a failed rsync step),
+// "slow-sync" (the sync takes about two seconds more), "hang-sync" (starts the
+// sync, then never reports again).
+// Prints one JSON line per step to stdout; exits 0 when it reported UP. Before it
+// posts UP it prints "up-posting" with the digest it is about to report, so a test
+// can tell what a node claimed even when the head node died before answering.
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync, chmodSync } from "node:fs";
 import { join } from "node:path";
@@ -75,24 +79,39 @@ async function main() {
   const kernel = curl([kernelUrl]);
   const initrd = curl([initrdUrl]);
   log("boot-files", { kernel: kernel.length, initrd: initrd.length });
-  const auth = ["-H", `Authorization: Bearer ${token}`];
-  const report = (step, status, extra = {}) => {
-    curl([...auth, "-H", "content-type: application/json", "--data-binary", JSON.stringify({ step, status, ...extra }), `${api}/report`]);
+  // The installer's reports and its plan: plain HTTP from this namespace (one
+  // process per node is lighter than a curl per report when twenty nodes run).
+  const headers = { authorization: `Bearer ${token}` };
+  const call = async (path, body) => {
+    const res = await fetch(`${api}/${path}`, {
+      method: body === undefined ? "GET" : "POST",
+      headers: body === undefined ? headers : { ...headers, "content-type": "application/json" },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      signal: AbortSignal.timeout(30_000),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${path}: HTTP ${res.status} ${text}`);
+    return text;
   };
+  const report = (step, status, extra = {}) => call("report", { step, status, ...extra });
   // 3. The installer.
   for (const s of ["modules", "network"]) {
-    report(s, "started");
-    report(s, "finished");
+    await report(s, "started");
+    await report(s, "finished");
   }
-  const plan = JSON.parse(curl([...auth, `${api}/plan`]).toString("utf8"));
+  const plan = JSON.parse(await call("plan"));
   log("plan", { node: plan.node, mode: plan.mode, rsync: plan.image.rsync });
   for (const s of ["disks", "mode", "partition", "mkfs", "mount"]) {
-    report(s, "started");
-    report(s, "finished");
+    await report(s, "started");
+    await report(s, "finished");
   }
-  report("rsync", "started");
+  await report("rsync", "started");
+  if (behaviour === "hang-sync") {
+    log("hanging", { step: "rsync" });
+    await new Promise((r) => setTimeout(r, 600_000));
+  }
   if (behaviour === "fail-sync") {
-    report("rsync", "failed", { message: "rsync: connection unexpectedly closed (0 bytes received so far) [receiver]\nrsync error: error in rsync protocol data stream (code 12)" });
+    await report("rsync", "failed", { message: "rsync: connection unexpectedly closed (0 bytes received so far) [receiver]\nrsync error: error in rsync protocol data stream (code 12)" });
     log("failed", { step: "rsync" });
     return;
   }
@@ -101,14 +120,16 @@ async function main() {
   const out = execFileSync("rsync", ["-a", "--delete", "--stats", "--numeric-ids", plan.image.rsync, target + "/"], { encoding: "utf8" });
   const received = Number(/Total bytes received: ([\d,]+)/.exec(out)?.[1]?.replace(/,/g, "") ?? "0");
   const files = Number(/Number of regular files transferred: ([\d,]+)/.exec(out)?.[1]?.replace(/,/g, "") ?? "0");
-  report("rsync", "finished", { bytes: received, files });
+  if (behaviour === "slow-sync") await new Promise((r) => setTimeout(r, 2000));
+  await report("rsync", "finished", { bytes: received, files });
   log("rsync", { bytes: received, files });
   for (const s of ["configure", "switch-root"]) {
-    report(s, "started");
-    report(s, "finished");
+    await report(s, "started");
+    await report(s, "finished");
   }
   // 4. The installed system's reporter.
-  curl([...auth, "-H", "content-type: application/json", "--data-binary", JSON.stringify({ image: plan.image.digest }), `${api}/up`]);
+  log("up-posting", { image: plan.image.digest });
+  await call("up", { image: plan.image.digest });
   log("up", { image: plan.image.digest });
 }
 

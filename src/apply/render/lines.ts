@@ -20,6 +20,7 @@ export function formatBytes(n: number): string {
  */
 export function oneLine(text: string): string {
   return text
+    .trimEnd()
     .replace(/\r?\n|\r/g, " | ")
     .replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, "?");
 }

@@ -1,5 +1,5 @@
 // The per-node summary table printed at the end of an apply.
-import type { NodeResult } from "../executor.js";
+import { summaryLine, type NodeResult } from "../executor.js";
 import { formatBytes, oneLine } from "./lines.js";
 
 export function resultTable(results: readonly NodeResult[]): string {
@@ -18,4 +18,9 @@ export function resultTable(results: readonly NodeResult[]): string {
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join("  ").trimEnd()).join("\n");
+}
+
+/** What apply prints at the end without --json: the table, then the summary line. */
+export function resultReport(result: { results: readonly NodeResult[]; summary: Parameters<typeof summaryLine>[0]; interrupted: boolean }): string {
+  return `\n${resultTable(result.results)}\n\n${summaryLine(result.summary, result.interrupted)}`;
 }

@@ -17,6 +17,7 @@ interface ApplyArgs extends GlobalArgs {
   bindAddress?: string;
   bindInterface?: string;
   tftpRoot?: string;
+  useServe: boolean;
   logLevel: "debug" | "info" | "warn" | "error";
 }
 
@@ -38,6 +39,11 @@ export const applyCommand: CommandModule<GlobalArgs, ApplyArgs> = {
       .option("bind-address", { type: "string", describe: "Address the services bind to (default: network.address)" })
       .option("bind-interface", { type: "string", describe: "Interface DHCP binds to (default: network.interface; 'none' for no binding)" })
       .option("tftp-root", { type: "string", describe: "Directory with the iPXE loaders (default: /usr/lib/ipxe)" })
+      .option("use-serve", {
+        type: "boolean",
+        default: true,
+        describe: "When `metalform serve` runs for this cluster, hand it the boot configuration through its control socket (.metalform/serve.sock) instead of starting the services here; --no-use-serve never does",
+      })
       .option("log-level", { choices: ["debug", "info", "warn", "error"] as const, default: "warn" as const, describe: "Service log level (to stderr)" })
       .example("$0 apply", "Plan, show, ask, apply")
       .example("$0 plan --out tonight.plan && $0 apply tonight.plan", "Apply exactly a reviewed plan")
@@ -47,8 +53,7 @@ export const applyCommand: CommandModule<GlobalArgs, ApplyArgs> = {
     const { runApply, ApplyRefused } = await import("../../apply/run.js");
     const { lineRenderer, jsonLinesRenderer } = await import("../../apply/render/lines.js");
     const { listrRenderer } = await import("../../apply/render/listr.js");
-    const { resultTable } = await import("../../apply/render/table.js");
-    const { summaryLine } = await import("../../apply/executor.js");
+    const { resultReport } = await import("../../apply/render/table.js");
     const { isPhase } = await import("../../apply/phases.js");
     const { parseDuration } = await import("../../state/duration.js");
     const { renderTerminal } = await import("../../plan/render/terminal.js");
@@ -71,14 +76,21 @@ export const applyCommand: CommandModule<GlobalArgs, ApplyArgs> = {
     const events = argv.json ? jsonLinesRenderer(out) : tty ? (listr = listrRenderer()).sink : lineRenderer(out);
     const logger = createLogger({ component: "metalform", level: argv.logLevel, sink: argv.json ? jsonSink(process.stderr) : lineSink(process.stderr) });
 
-    // First Ctrl-C: no new nodes. Second: stop waiting for the running ones.
+    // First Ctrl-C: no new nodes. Second: stop waiting for the running ones (they are
+    // marked interrupted; state is written, the lock released). Third: leave now.
     const stop = new AbortController();
     const interrupt = new AbortController();
     const onSigint = () => {
       if (!stop.signal.aborted) {
         stop.abort();
         process.stderr.write("\nInterrupted: no new nodes will start; waiting for the running ones (Ctrl-C again to stop waiting).\n");
-      } else interrupt.abort();
+      } else if (!interrupt.signal.aborted) {
+        interrupt.abort();
+        process.stderr.write("\nInterrupted again: no longer waiting for the running nodes; writing state and stopping (Ctrl-C again to exit at once).\n");
+      } else {
+        process.stderr.write("\nExiting at once: the state lock may be left behind (metalform state unlock clears it).\n");
+        process.exit(130);
+      }
     };
     process.on("SIGINT", onSigint);
     process.on("SIGTERM", onSigint);
@@ -99,6 +111,7 @@ export const applyCommand: CommandModule<GlobalArgs, ApplyArgs> = {
         ...(argv.bindAddress ? { bindAddress: argv.bindAddress } : {}),
         ...(argv.bindInterface ? { bindInterface: argv.bindInterface === "none" ? null : argv.bindInterface } : {}),
         ...(argv.tftpRoot ? { tftpRoot: argv.tftpRoot } : {}),
+        useServe: argv.useServe,
         showPlan: (plan) => {
           if (!argv.json) out(renderTerminal(plan, { color }));
         },
@@ -128,12 +141,7 @@ export const applyCommand: CommandModule<GlobalArgs, ApplyArgs> = {
       }
       const result = outcome.result!;
       await listr?.closed;
-      if (!argv.json) {
-        out("");
-        out(resultTable(result.results));
-        out("");
-        out(summaryLine(result.summary, result.interrupted));
-      }
+      if (!argv.json) out(resultReport(result));
       process.exitCode = result.summary.failed === 0 && !result.interrupted ? 0 : 1;
     } catch (err) {
       if (err instanceof ApplyRefused) {

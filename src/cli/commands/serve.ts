@@ -26,9 +26,12 @@ export const serveCommand: CommandModule<GlobalArgs, ServeArgs> = {
   handler: async (argv: ArgumentsCamelCase<ServeArgs>) => {
     const { loadPlanInputs } = await import("../../plan/inputs.js");
     const { Provisioner } = await import("../../serve/provisioner.js");
+    const { ControlServer, ControlServerError } = await import("../../serve/control-server.js");
+    const { controlSocketPath } = await import("../../serve/control-protocol.js");
+    const { checkHello } = await import("../../serve/control-hello.js");
     const { formatDiagnostics, summarizeDiagnostics } = await import("../../config/diagnostics.js");
     const { createLogger, lineSink, jsonSink } = await import("../../util/log.js");
-    const { dirname, join } = await import("node:path");
+    const { join } = await import("node:path");
     try {
       const loaded = await loadPlanInputs({ config: argv.config, state: argv.state });
       if (loaded.diagnostics.length) process.stderr.write(formatDiagnostics(loaded.diagnostics, { color: useColor(argv, process.stderr) }) + "\n");
@@ -42,9 +45,9 @@ export const serveCommand: CommandModule<GlobalArgs, ServeArgs> = {
       const p = new Provisioner({
         cluster,
         inlineSecrets,
-        workDir: join(dirname(store.location), "serve"),
+        workDir: join(loaded.inputs.localDir, "serve"),
         imageDigests,
-        // Serving alone never starts an installation: that is apply's job.
+        // Serving alone never starts an installation: an apply hands over its installers.
         installerFor: () => undefined,
         ...(argv.tftpRoot ? { tftpRoot: argv.tftpRoot } : {}),
         ...(argv.bindAddress ? { address: argv.bindAddress } : {}),
@@ -52,12 +55,44 @@ export const serveCommand: CommandModule<GlobalArgs, ServeArgs> = {
         logger,
       });
       p.on("observation", (o) => logger.info("node", { ...o }));
-      await p.start();
+      // An apply for this cluster talks to us here instead of starting services of its own.
+      const control = new ControlServer({
+        path: controlSocketPath(loaded.inputs.localDir),
+        target: p,
+        knowsNode: (n) => p.knowsNode(n),
+        accept: (hello) =>
+          checkHello(hello, {
+            provisioner: p,
+            configPath: loaded.configPath,
+            reload: async () => {
+              const again = await loadPlanInputs({ config: argv.config, state: argv.state });
+              if (!again.inputs) return { error: `${again.configPath}: ${summarizeDiagnostics(again.diagnostics)}` };
+              return { cluster: again.inputs.cluster, imageDigests: again.inputs.imageDigests, inlineSecrets: again.inputs.inlineSecrets };
+            },
+            logger,
+          }),
+        logger: logger.child("control"),
+      });
+      // The socket first: a second serve for this cluster stops here, before it fights for the ports.
+      try {
+        await control.start();
+      } catch (e) {
+        if (e instanceof ControlServerError) throw e;
+        // E.g. a path longer than a Unix socket allows: serve anyway; apply then cannot hand over.
+        logger.warn("control-socket-unavailable", { path: control.path, error: (e as Error).message });
+      }
+      try {
+        await p.start();
+      } catch (e) {
+        await control.stop();
+        throw e;
+      }
       await new Promise<void>((resolve) => {
         process.once("SIGINT", resolve);
         process.once("SIGTERM", resolve);
       });
       logger.info("stopping", {});
+      await control.stop();
       await p.stop();
     } catch (err) {
       reportError(err);

@@ -161,7 +161,11 @@ export class RsyncDaemon extends EventEmitter<RsyncDaemonEvents> implements Serv
         else child.once("exit", () => resolve());
       });
       killGroup(child, "SIGTERM");
-      const timedOut = await Promise.race([gone.then(() => false), sleep(this.opts.stopTimeoutMs ?? 5000).then(() => true)]);
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), this.opts.stopTimeoutMs ?? 5000)));
+      // The deadline timer must not outlive the daemon: it would hold the process open.
+      const timedOut = await Promise.race([gone.then(() => false), deadline]);
+      clearTimeout(timer);
       if (timedOut) {
         this.log.warn("kill", { pid: child.pid, reason: "did not exit after SIGTERM" });
         killGroup(child, "SIGKILL");

@@ -28,7 +28,7 @@ export const applyCommand: CommandModule<GlobalArgs, ApplyArgs> = {
     y
       .positional("planfile", { type: "string", describe: "A plan saved with `metalform plan --out` (applied exactly; refused when stale)" })
       .option("auto-approve", { type: "boolean", default: false, describe: "Do not ask before applying" })
-      .option("state", { type: "string", describe: "State file (default: .metalform/state.json beside the configuration)" })
+      .option("state", { type: "string", describe: "State: a file, or a postgres:// URL (default: the configuration's backend, else .metalform/state.json beside it)" })
       .option("target", { type: "string", array: true, default: [], describe: "Apply only to these nodes (NODE or RANGE); repeatable" })
       .option("allow-wipe", { type: "string", array: true, default: [], describe: "Allow wiping this protected node's disks (NODE or RANGE); repeatable" })
       .option("parallelism", { type: "number", default: 10, describe: "Nodes provisioned at once (Bright's provisioning slots)" })

@@ -33,7 +33,7 @@ export const planCommand: CommandModule<GlobalArgs, PlanArgs> = {
       .option("target", { type: "string", array: true, default: [], describe: "Plan only these nodes (NODE or RANGE such as node[001-016]); repeatable" })
       .option("allow-wipe", { type: "string", array: true, default: [], describe: "Allow wiping the disks of this protected node (NODE or RANGE); repeatable" })
       .option("detailed-exitcode", { type: "boolean", default: false, describe: "Exit 0 when there are no changes, 1 on error, 2 when there are changes" })
-      .option("state", { type: "string", describe: "State file (default: .metalform/state.json beside the configuration)" })
+      .option("state", { type: "string", describe: "State: a file, or a postgres:// URL (default: the configuration's backend, else .metalform/state.json beside it)" })
       .option("format", { choices: ["terminal", "markdown", "json"] as const, default: "terminal" as const, describe: "Output format (--json is --format json)" })
       .option("strict", { type: "boolean", default: false, describe: "Treat configuration warnings as errors" })
       .example("$0 plan", "Compare ./cluster.yaml with the state and print the changes")

@@ -16,7 +16,7 @@ export const serveCommand: CommandModule<GlobalArgs, ServeArgs> = {
   describe: "Run the DHCP, TFTP, HTTP and rsync services for the configuration until SIGTERM or Ctrl-C",
   builder: (y: Argv<GlobalArgs>) =>
     y
-      .option("state", { type: "string", describe: "State file (default: .metalform/state.json beside the configuration)" })
+      .option("state", { type: "string", describe: "State: a file, or a postgres:// URL (default: the configuration's backend, else .metalform/state.json beside it)" })
       .option("bind-address", { type: "string", describe: "Address the services bind to (default: network.address)" })
       .option("bind-interface", { type: "string", describe: "Interface DHCP binds to (default: network.interface; 'none' for no binding)" })
       .option("tftp-root", { type: "string", describe: "Directory with the iPXE loaders (default: /usr/lib/ipxe)" })

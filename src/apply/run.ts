@@ -1,12 +1,11 @@
 // `metalform apply` as a function: lock, plan (or check a saved plan), ask,
 // build what nodes fetch, serve, execute, write state, stop. The CLI only parses
 // flags and chooses the output.
-import { existsSync, readdirSync } from "node:fs";
 import { hostname, userInfo } from "node:os";
 import { join, resolve } from "node:path";
 import type { Image } from "../config/types.js";
 import { resolveSecret } from "../config/secrets.js";
-import { buildInstaller } from "../installer/build.js";
+import { buildImageInstaller } from "../installer/for-image.js";
 import { loadPlanInputs, type PlanInputs } from "../plan/inputs.js";
 import { planChanges } from "../plan/planner.js";
 import { checkPlanFresh, readPlanFile } from "../plan/saved.js";
@@ -120,9 +119,7 @@ export async function runApply(o: ApplyRunOptions): Promise<ApplyOutcome> {
     const needed = new Set(plan.nodeChanges.filter((c) => c.kind !== "remove" && c.kind !== "update").map((c) => cluster.nodes.find((n) => n.name === c.node)?.image));
     for (const img of cluster.images.values()) {
       if (!needed.has(img.name)) continue;
-      const hasModules = existsSync(join(img.root, "lib/modules")) && readdirSync(join(img.root, "lib/modules")).length === 1;
-      if (!hasModules) log.warn("image-without-modules", { image: img.name, note: "the installer ships no kernel modules: the kernel must have its drivers built in" });
-      const built = await buildInstaller({ outDir: join(cacheDir, "installer"), ...(hasModules ? { kernelTree: img.root } : {}), logger: log.child("installer") });
+      const built = await buildImageInstaller(img, cacheDir, log.child("installer"));
       log.info("installer-ready", { image: img.name, path: built.path, bytes: built.bytes, cached: built.cached, missingModules: built.missingModules });
       installers.set(img.name, built.path);
     }

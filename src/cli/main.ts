@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import { applyCommand } from "./commands/apply.js";
+import { installerCommand } from "./commands/installer.js";
 import { labCommand } from "./commands/lab.js";
 import { planCommand } from "./commands/plan.js";
 import { powerCommand } from "./commands/power.js";
@@ -35,6 +36,7 @@ export async function main(argv: string[]): Promise<void> {
     .command(stateCommand)
     .command(serveCommand)
     .command(powerCommand)
+    .command(installerCommand)
     .command(labCommand)
     .completion("completion", "Print a shell completion script (bash/zsh): metalform completion >> ~/.bashrc")
     .demandCommand(1, "Name a command; see metalform --help.")

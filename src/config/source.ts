@@ -9,8 +9,9 @@ import type { SourcePos } from "./types.js";
 
 export const LIMITS = {
   /** One file: a 10,000-node cluster is a few MiB. */
-  maxFileBytes: 32 * 1024 * 1024,
-  maxTotalBytes: 128 * 1024 * 1024,
+  // The YAML syntax tree takes ~20x the text: these bound a load to well under 1 GiB.
+  maxFileBytes: 16 * 1024 * 1024,
+  maxTotalBytes: 32 * 1024 * 1024,
   maxFiles: 10_000,
   /** Aliases resolved per document (the yaml library counts expansion work). */
   maxAliasCount: 1000,

@@ -617,13 +617,13 @@ const cases: Case[] = [
   {
     name: "huge file",
     hostile: true,
-    files: () => ({ "c.yaml": Buffer.alloc(33 * 1024 * 1024, "# padding padding padding padding\n") }),
-    expect: [{ code: "file-too-large", at: "c.yaml", msg: "file is 33.0 MiB; the limit is 32 MiB per file" }],
+    files: () => ({ "c.yaml": Buffer.alloc(17 * 1024 * 1024, "# padding padding padding padding\n") }),
+    expect: [{ code: "file-too-large", at: "c.yaml", msg: "file is 17.0 MiB; the limit is 16 MiB per file" }],
   },
   {
     name: "huge quoted string",
     hostile: true,
-    files: () => ({ "c.yaml": withImages(`images: {img: {root: "${"x".repeat(20_000_000)}", kernel: /}}`) + N1 }),
+    files: () => ({ "c.yaml": withImages(`images: {img: {root: "${"x".repeat(12_000_000)}", kernel: /}}`) + N1 }),
     expect: [{ code: "string-too-long", at: "c.yaml:2:22", msg: "quoted string longer than 65,536 characters" }],
   },
   {

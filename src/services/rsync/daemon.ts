@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { EventEmitter } from "node:events";
 import { chmod, mkdir, mkdtemp, open, readdir, readFile, readlink, rename, rm, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
@@ -99,7 +100,15 @@ export class RsyncDaemon extends EventEmitter<RsyncDaemonEvents> implements Serv
     this.output = [];
     this.stopping = false;
     await this.startTail(path.join(runDir, "rsyncd.log"));
-    const child = spawn(this.opts.rsyncPath ?? "rsync", ["--daemon", "--no-detach", `--config=${this.configPath}`], {
+    const rsync = this.opts.rsyncPath ?? "rsync";
+    if (!findExecutable(rsync)) {
+      throw new Error(`rsync is not installed (${rsync} not found): apt-get install rsync (Debian package rsync)`);
+    }
+    const argv = [rsync, "--daemon", "--no-detach", `--config=${this.configPath}`];
+    // With util-linux's setpriv the daemon gets SIGTERM when metalform dies (even by
+    // SIGKILL), instead of holding the port until the next start replaces it.
+    if (SETPRIV) argv.unshift(SETPRIV, "--pdeathsig", "TERM");
+    const child = spawn(argv[0]!, argv.slice(1), {
       stdio: ["ignore", "pipe", "pipe"],
       // Own process group, so stop() also ends transfers the daemon forked.
       detached: true,
@@ -332,6 +341,18 @@ async function listensOn(pid: number | undefined, port: number): Promise<boolean
     if (m && inodes.has(m[1]!)) return true;
   }
   return false;
+}
+
+const SETPRIV = ["/usr/bin/setpriv", "/bin/setpriv"].find((p) => existsSync(p));
+
+/** A command name resolved like the shell would (PATH), or a path that exists. */
+function findExecutable(cmd: string): string | undefined {
+  if (cmd.includes("/")) return existsSync(cmd) ? cmd : undefined;
+  for (const dir of (process.env.PATH ?? "/usr/bin:/bin").split(":")) {
+    const p = path.join(dir || ".", cmd);
+    if (existsSync(p)) return p;
+  }
+  return undefined;
 }
 
 function sleep(ms: number): Promise<void> {

@@ -3,7 +3,7 @@
 // run the installer, switch root into the image and report UP. Then: an image
 // change syncs only the difference; a layout change reimages (protected nodes need
 // --allow-wipe); a stopped BMC fails its node only; a removed node gets no answer.
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -117,7 +117,12 @@ describe("end to end in the virtual lab", () => {
     const { run, evs } = await apply(["--allow-wipe", "lab2"]);
     expect(run.code, detail(run)).toBe(0);
     expect(evs.filter((e) => e.type === "node_complete").map((e) => e.change)).toEqual(["reimage", "reimage"]);
-    expect(readFileSync(lab.nodes[1]!.serialLog, "utf8")).toMatch(/Adding 49148k swap/);
+    // The disk itself now carries the new layout: a 48 MiB swap partition first.
+    for (const n of lab.nodes) {
+      const table = JSON.parse(execFileSync("sfdisk", ["-J", n.diskPath], { encoding: "utf8" })) as { partitiontable: { sectorsize?: number; partitions: Array<{ size: number }> } };
+      const sector = table.partitiontable.sectorsize ?? 512;
+      expect(table.partitiontable.partitions[0]!.size * sector).toBe(48 * 1024 * 1024);
+    }
   }, 300_000);
 
   it("3b. a reboot outside apply: the node loads its image's kernel from `serve` and comes UP from its disk", async () => {

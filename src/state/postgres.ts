@@ -34,13 +34,8 @@ export interface StateVersion {
   operation: string;
 }
 
-interface LockRow {
-  id: string;
-  operation: string;
-  owner: string;
-  pid: number;
-  host: string;
-  created: string;
+/** The lock table's row: the lock's LockInfo plus the holding connection. */
+interface LockRow extends Omit<LockInfo, "stale"> {
   backend_pid: number;
   live: boolean;
 }

@@ -49,6 +49,11 @@ export interface Observation {
   message?: string;
   imageDigest?: string;
   layoutFingerprint?: string;
+  /**
+   * The node's install moved (its provisioner died): boot it again from the start.
+   * Does not count against the retries; the text says what happened.
+   */
+  requeue?: string;
 }
 
 export interface ApplyOptions {
@@ -322,7 +327,7 @@ export class Executor {
     let outcome: NodeOutcome = "failed";
     try {
       await this.driver.begin(c);
-      const maxAttempts = 1 + Math.max(0, this.opts.retries);
+      let maxAttempts = 1 + Math.max(0, this.opts.retries);
       for (;;) {
         r.attempt++;
         r.phase = "power";
@@ -339,6 +344,11 @@ export class Executor {
           error = undefined;
           break;
         } catch (e) {
+          if (e instanceof Requeued && !this.opts.interruptSignal?.aborted) {
+            // Moved, not failed: the attempt starts over on the new provisioner.
+            maxAttempts++;
+            continue;
+          }
           if (e instanceof Interrupted) {
             outcome = "interrupted";
             error = e.message;
@@ -452,6 +462,7 @@ export class Executor {
       this.onInterrupt.add(onInterrupt);
       r.wake = (o) => {
         if (o.failed) return done(new NodeFailure(o.failed, false));
+        if (o.requeue) return done(new Requeued(o.requeue));
         if (r.phase === "up") return done();
         // Every report re-arms: a timeout is the longest silence within a phase.
         arm();
@@ -466,5 +477,7 @@ function formatSeconds(ms: number): string {
 }
 
 class Interrupted extends Error {}
+/** The install moved elsewhere: start the node's attempt over (not a failure). */
+class Requeued extends Error {}
 
 export { NodeFailure };

@@ -1,6 +1,7 @@
 // `metalform apply` as a function: lock, plan (or check a saved plan), ask,
 // build what nodes fetch, serve, execute, write state, stop. The CLI only parses
 // flags and chooses the output.
+import { randomUUID } from "node:crypto";
 import { hostname, userInfo } from "node:os";
 import { join, resolve } from "node:path";
 import type { Image } from "../config/types.js";
@@ -13,6 +14,12 @@ import { hasChanges, type Plan } from "../plan/types.js";
 import { newState } from "../state/codec.js";
 import { defaultCacheDir } from "../state/paths.js";
 import { Provisioner } from "../serve/provisioner.js";
+import { reapOrphanRsync } from "../serve/orphans.js";
+import { RsyncDaemon } from "../services/rsync/daemon.js";
+import { PostgresStateStore } from "../state/postgres.js";
+import { networkKey } from "../provisioners/agent.js";
+import { ClusterBootControl } from "../provisioners/cluster-control.js";
+import { ProvisioningDb } from "../provisioners/db.js";
 import type { BootControl } from "../serve/boot-control.js";
 import { connectServe, type ServeSession } from "../serve/control-client.js";
 import { controlSocketPath } from "../serve/control-protocol.js";
@@ -59,6 +66,16 @@ export interface ApplyRunOptions {
    * answers (default true); false always starts the services here.
    */
   useServe?: boolean;
+  /**
+   * With a PostgreSQL state: hand installs to registered provisioners (`serve --role
+   * provisioner`). "auto" (default) when any is alive, "required" refuses without one,
+   * "none" serves from here.
+   */
+  provisioners?: "auto" | "none" | "required";
+  /** A provisioner silent this long is dead and its installs move (default 60 s). */
+  failoverTimeoutMs?: number;
+  /** How long installs wait for every live provisioner to copy the images (default 30 min). */
+  copyTimeoutMs?: number;
 }
 
 export interface ApplyOutcome {
@@ -111,6 +128,10 @@ export async function runApply(o: ApplyRunOptions): Promise<ApplyOutcome> {
         }
         if (!(await o.confirm(plan))) throw new ApplyRefused("Apply cancelled.");
       }
+    }
+    const fleet = await openFleet(store, o, log);
+    if (fleet) {
+      return { diagnostics: loaded.diagnostics, plan, result: await runWithProvisioners(fleet, inputs, plan, o, log) };
     }
     const cacheDir = defaultCacheDir(loaded.configPath);
     const workDir = join(inputs.localDir, "serve");
@@ -189,6 +210,124 @@ export async function runApply(o: ApplyRunOptions): Promise<ApplyOutcome> {
     await session?.release().catch(() => undefined);
     await provisioner?.stop();
     await lock.release();
+  }
+}
+
+/**
+ * The provisioners to hand installs to, when the state is in PostgreSQL and some are
+ * alive (or required); undefined: serve from here.
+ */
+async function openFleet(store: unknown, o: ApplyRunOptions, log: Logger): Promise<{ db: ProvisioningDb; live: number } | undefined> {
+  const mode = o.provisioners ?? "auto";
+  if (mode === "none") return undefined;
+  if (!(store instanceof PostgresStateStore)) {
+    if (mode === "required") throw new ApplyRefused("--provisioners required needs the state in PostgreSQL (provisioners register there)");
+    return undefined;
+  }
+  const db = new ProvisioningDb(store.database, "metalform-apply");
+  const failover = o.failoverTimeoutMs ?? 60_000;
+  let live = 0;
+  try {
+    live = (await db.provisioners()).filter((p) => p.ageMs < failover).length;
+  } catch (e) {
+    await db.close();
+    throw e;
+  }
+  if (!live) {
+    await db.close();
+    if (mode === "required") throw new ApplyRefused("no provisioner is alive: start `metalform serve --role provisioner` on the provisioning servers");
+    log.info("no-provisioners", {});
+    return undefined;
+  }
+  return { db, live };
+}
+
+/** Apply through the provisioners: publish the images, hand out installs, follow them. */
+async function runWithProvisioners(fleet: { db: ProvisioningDb; live: number }, inputs: PlanInputs, plan: Plan, o: ApplyRunOptions, log: Logger): Promise<ApplyResult> {
+  const { cluster, store } = inputs;
+  const applyId = randomUUID();
+  const address = o.bindAddress ?? cluster.network.address;
+  // The head's images are the source the provisioners copy from.
+  const source = new RsyncDaemon({
+    runDir: join(inputs.localDir, "image-source"),
+    address,
+    port: cluster.network.ports.rsync,
+    modules: [...cluster.images.values()].map((i) => ({ name: `img-${i.name}`, path: i.root, comment: `metalform image ${i.name}` })),
+    logger: log.child("image-source"),
+  });
+  const control = new ClusterBootControl({
+    db: fleet.db,
+    applyId,
+    cluster,
+    imageDigests: inputs.imageDigests,
+    ...(o.failoverTimeoutMs !== undefined ? { failoverTimeoutMs: o.failoverTimeoutMs } : {}),
+    logger: log.child("provisioners"),
+  });
+  let driver: ProvisioningDriver | undefined;
+  try {
+    await reapOrphanRsync(join(inputs.localDir, "image-source", "rsyncd.conf"), log);
+    await source.start();
+    const needed = new Set(plan.nodeChanges.filter((c) => c.kind !== "remove" && c.kind !== "update").map((c) => cluster.nodes.find((n) => n.name === c.node)?.image));
+    await fleet.db.publishImages(
+      [...cluster.images.values()]
+        .filter((i) => needed.has(i.name) && inputs.imageDigests.has(i.name))
+        .map((i) => ({ image: i.name, digest: inputs.imageDigests.get(i.name)!.digest, url: `rsync://${address}:${cluster.network.ports.rsync}/img-${i.name}/` })),
+      applyId,
+    );
+    await waitForCopies(fleet.db, [...needed].filter((n): n is string => Boolean(n)), inputs.imageDigests, o, log);
+    await control.start();
+    const authority = await fleet.db.authority(networkKey(cluster));
+    o.say(
+      `Handing installs to ${fleet.live} provisioner${fleet.live === 1 ? "" : "s"}; ` +
+        (authority && authority.remainingMs > 0 ? `DHCP on ${networkKey(cluster)} is answered by ${authority.holder}.` : `no provisioner answers DHCP on ${networkKey(cluster)} yet.`),
+    );
+    driver = new ProvisioningDriver({
+      cluster,
+      provisioner: control,
+      password: (node) => (node.bmc?.password ? resolveSecret(node.bmc.password, inputs.inlineSecrets) : undefined),
+      ask: (node, message) => o.say(`${node}: ${message}`),
+      logger: log.child("power"),
+    });
+    const exec = new Executor(plan, cluster, store, inputs.state ?? newState(cluster.name), driver, o.events, {
+      parallelism: o.parallelism,
+      canary: o.canary,
+      retries: o.retries,
+      ...(o.phaseTimeouts ? { phaseTimeouts: o.phaseTimeouts } : {}),
+      ...(o.stopSignal ? { stopSignal: o.stopSignal } : {}),
+      ...(o.interruptSignal ? { interruptSignal: o.interruptSignal } : {}),
+    });
+    control.on("observation", (obs) => exec.observe(obs.node, obs));
+    return await exec.run();
+  } finally {
+    driver?.close();
+    await control.close();
+    await source.stop().catch(() => undefined);
+  }
+}
+
+/**
+ * Before any node is handed out, the live provisioners copy the images (so the
+ * installs spread over all of them); a provisioner still copying after `copyTimeoutMs`
+ * is left out until it has them.
+ */
+async function waitForCopies(db: ProvisioningDb, images: string[], digests: ReadonlyMap<string, { digest: string }>, o: ApplyRunOptions, log: Logger): Promise<void> {
+  const timeoutMs = o.copyTimeoutMs ?? 30 * 60_000;
+  const failover = o.failoverTimeoutMs ?? 60_000;
+  const t0 = Date.now();
+  let said = "";
+  for (;;) {
+    const live = (await db.provisioners()).filter((p) => p.ageMs < failover);
+    const missing = live.flatMap((p) => images.filter((i) => p.images[i] !== digests.get(i)?.digest).map((i) => `${p.name} (${i})`));
+    if (!missing.length) return;
+    if (o.stopSignal?.aborted) return;
+    if (Date.now() - t0 > timeoutMs) {
+      log.warn("copies-incomplete", { missing });
+      o.say(`Going on without ${missing.join(", ")}: still copying after ${Math.round(timeoutMs / 1000)} s.`);
+      return;
+    }
+    const line = `Waiting for provisioners to copy images: ${missing.join(", ")}`;
+    if (line !== said) o.say((said = line));
+    await new Promise((r) => setTimeout(r, 250));
   }
 }
 

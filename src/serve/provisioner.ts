@@ -46,6 +46,16 @@ export interface ProvisionerOptions {
   address?: string;
   /** Socket-level interface binding for DHCP (SO_BINDTODEVICE); default network.interface. */
   bindInterface?: string | null;
+  /**
+   * Start the DHCP server with the others (default true). A provisioner that is not
+   * its network's DHCP authority runs without it until it becomes one (setDhcp).
+   */
+  dhcp?: boolean;
+  /**
+   * The iPXE script URL DHCP gives a node (default: this provisioner's own HTTP). The
+   * DHCP authority of several provisioners points a node at the one installing it.
+   */
+  scriptUrlFor?: (node: Node, own: string) => string;
   logger?: Logger;
 }
 
@@ -73,6 +83,8 @@ export class Provisioner extends EventEmitter<ProvisionerEvents> implements Boot
   private rsync?: RsyncDaemon;
   private api?: InstallerApi;
   private started: Service[] = [];
+  private dhcpWanted: boolean;
+  private dhcpChain: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly opts: ProvisionerOptions) {
     super();
@@ -81,6 +93,7 @@ export class Provisioner extends EventEmitter<ProvisionerEvents> implements Boot
     this.address = opts.address ?? opts.cluster.network.address;
     this.imageDigests = opts.imageDigests;
     this.inlineSecrets = opts.inlineSecrets;
+    this.dhcpWanted = opts.dhcp ?? true;
     this.index();
   }
 
@@ -311,25 +324,8 @@ export class Provisioner extends EventEmitter<ProvisionerEvents> implements Boot
       await api.handle(ctx.req, ctx.res);
     });
     this.tftp = new TftpServer({ address: this.address, port: net.ports.tftp, root: tftpRoot, logger: this.log.child("tftp") });
-    // Unknown MACs get no script: without a reservation they get no answer at all.
-    const scriptUrl = (mac: string) => (this.nodeByMac(mac) ? `${this.httpBase}/boot/${mac}.ipxe` : undefined);
-    this.dhcp = new DhcpServer(
-      dhcpOptionsFromNetwork(net, c.nodes, {
-        scriptUrl,
-        ...(net.dhcp.dynamicRange ? { leaseFile: join(this.opts.workDir, "dhcp-leases.jsonl") } : {}),
-        overrides: {
-          serverAddress: this.address,
-          pxe: { tftpServer: this.address, scriptUrl },
-          logger: this.log.child("dhcp"),
-          ...(this.opts.bindInterface === null ? { interface: undefined } : this.opts.bindInterface ? { interface: this.opts.bindInterface } : {}),
-        },
-      }),
-    );
-    const emit = (o: NodeObservation | undefined) => o && this.emit("observation", o);
-    const lookup = { byMac: (m: string) => this.nodeByMac(m)?.name, byIp: (ip: string) => this.byIp.get(ip)?.name };
+    this.dhcp = this.makeDhcp();
     for (const [src, ev] of [
-      [this.dhcp, "ack"],
-      [this.dhcp, "offer"],
       [this.http, "script-served"],
       [this.http, "file-served"],
       [this.tftp, "transfer-complete"],
@@ -337,10 +333,10 @@ export class Provisioner extends EventEmitter<ProvisionerEvents> implements Boot
       [this.api.events, "report"],
       [this.api.events, "up"],
     ] as const) {
-      (src as EventEmitter).on(ev, (payload: unknown) => emit(observationsFrom(ev, payload, lookup)));
+      (src as EventEmitter).on(ev, (payload: unknown) => this.observe(ev, payload));
     }
     try {
-      for (const s of [this.rsync, this.http, this.tftp, this.dhcp] as Service[]) {
+      for (const s of [this.rsync, this.http, this.tftp, ...(this.dhcpWanted ? [this.dhcp] : [])] as Service[]) {
         await s.start();
         this.started.push(s);
       }
@@ -351,7 +347,68 @@ export class Provisioner extends EventEmitter<ProvisionerEvents> implements Boot
     this.log.info("serving", { cluster: c.name, address: this.address, http: this.httpBase, nodes: c.nodes.length });
   }
 
+  private observe(event: string, payload: unknown): void {
+    const o = observationsFrom(event, payload, { byMac: (m: string) => this.nodeByMac(m)?.name, byIp: (ip: string) => this.byIp.get(ip)?.name });
+    if (o) this.emit("observation", o);
+  }
+
+  private makeDhcp(): DhcpServer {
+    const net = this.cluster.network;
+    // Unknown MACs get no script: without a reservation they get no answer at all.
+    const scriptUrl = (mac: string) => {
+      const node = this.nodeByMac(mac);
+      if (!node) return undefined;
+      const own = `${this.httpBase}/boot/${mac}.ipxe`;
+      return this.opts.scriptUrlFor ? this.opts.scriptUrlFor(node, own) : own;
+    };
+    const dhcp = new DhcpServer(
+      dhcpOptionsFromNetwork(net, this.cluster.nodes, {
+        scriptUrl,
+        ...(net.dhcp.dynamicRange ? { leaseFile: join(this.opts.workDir, "dhcp-leases.jsonl") } : {}),
+        overrides: {
+          serverAddress: this.address,
+          pxe: { tftpServer: this.address, scriptUrl },
+          logger: this.log.child("dhcp"),
+          ...(this.opts.bindInterface === null ? { interface: undefined } : this.opts.bindInterface ? { interface: this.opts.bindInterface } : {}),
+        },
+      }),
+    );
+    for (const ev of ["ack", "offer"] as const) (dhcp as EventEmitter).on(ev, (payload: unknown) => this.observe(ev, payload));
+    return dhcp;
+  }
+
+  /** Whether this provisioner answers DHCP now. */
+  get dhcpRunning(): boolean {
+    return Boolean(this.dhcp && this.started.includes(this.dhcp));
+  }
+
+  /**
+   * Starts or stops answering DHCP while the other services run (a provisioner that
+   * becomes, or stops being, its network's DHCP authority). Calls run in order.
+   */
+  setDhcp(on: boolean): Promise<void> {
+    const run = this.dhcpChain.then(async () => {
+      this.dhcpWanted = on;
+      if (!this.http) return; // not started: start() follows dhcpWanted
+      if (on && !this.dhcpRunning) {
+        // A fresh server: the reservations may have changed since the last one ran.
+        this.dhcp = this.makeDhcp();
+        await this.dhcp.start();
+        this.started.push(this.dhcp);
+        this.log.info("dhcp-started", { address: this.address });
+      } else if (!on && this.dhcpRunning) {
+        const d = this.dhcp!;
+        this.started = this.started.filter((s) => s !== d);
+        await d.stop();
+        this.log.info("dhcp-stopped", { address: this.address });
+      }
+    });
+    this.dhcpChain = run.catch(() => undefined);
+    return run;
+  }
+
   async stop(): Promise<void> {
+    await this.dhcpChain;
     const started = this.started.reverse();
     this.started = [];
     for (const s of started) {

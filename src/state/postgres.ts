@@ -85,6 +85,11 @@ export class PostgresStateStore implements ImportableStore {
     return this.target.name;
   }
 
+  /** Where the database is, for the provisioning tables that live beside the state (issue: scale-out). */
+  get database(): PgTarget & { location: string } {
+    return { ...this.target, location: this.location };
+  }
+
   private clientConfig(app: string): pg.ClientConfig {
     return { connectionString: this.target.connectionString, connectionTimeoutMillis: this.connectTimeoutMs, application_name: app };
   }

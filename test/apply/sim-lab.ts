@@ -98,6 +98,8 @@ export interface RunOptions {
    */
   behaviour?: Record<string, string>;
   env?: Record<string, string>;
+  /** Run metalform in this namespace instead of the head's (another machine on the bridge). */
+  ns?: string;
 }
 
 export class SimLab {
@@ -110,6 +112,7 @@ export class SimLab {
   readonly httpPort: number;
   readonly rsyncPort: number;
   private readonly children = new Set<ChildProcess>();
+  private readonly hosts: string[] = [];
   private readonly tag = String(process.pid);
 
   constructor(readonly o: LabOptions) {
@@ -173,6 +176,29 @@ export class SimLab {
     this.writeConfig(nodes);
   }
 
+  /**
+   * Another machine on the provisioning bridge (a provisioner, a second admin host):
+   * its namespace, with eth0 at 10.77.SUBNET.(2 + index).
+   */
+  addHost(role: string, index: number): { ns: string; address: string } {
+    const ns = `${this.o.prefix}-${role}-${this.tag}`;
+    const address = `10.77.${this.o.subnet}.${2 + index}`;
+    const veth = `mf${this.o.prefix.slice(-1)}h${index}x${this.tag}`.slice(0, 15);
+    sh("ip", ["netns", "add", ns]);
+    this.hosts.push(ns);
+    sh("ip", ["link", "add", veth, "netns", this.head, "type", "veth", "peer", "name", "eth0", "netns", ns]);
+    sh("ip", ["netns", "exec", this.head, "ip", "link", "set", veth, "master", "br0", "up"]);
+    for (const a of [["link", "set", "lo", "up"], ["addr", "add", `${address}/24`, "dev", "eth0"], ["link", "set", "eth0", "up"]]) sh("ip", ["netns", "exec", ns, "ip", ...a]);
+    return { ns, address };
+  }
+
+  /** Starts a long-running metalform (e.g. serve) in a namespace; killed by cleanup(). */
+  spawnIn(ns: string, args: string[], env: Record<string, string> = {}): ChildProcess {
+    const p = spawn("ip", ["netns", "exec", ns, process.execPath, BIN, ...args], { env: { ...process.env, NO_COLOR: "1", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    this.track(p);
+    return p;
+  }
+
   /** (Re)writes cluster.yaml with these nodes. */
   writeConfig(nodes: string[]): void {
     const lines = nodes.map((n) => `  - { name: ${n}, category: sim, mac: "${this.mac(n)}", ip: ${this.ip(n)} }`);
@@ -209,7 +235,7 @@ ${lines.join("\n")}
 
   /** Runs `metalform ARGS` in the head namespace; starts simulated nodes when asked to power-cycle them. */
   metalform(args: string[], ro: RunOptions = {}): RunHandle {
-    const p = spawn("ip", ["netns", "exec", this.head, process.execPath, BIN, ...args], {
+    const p = spawn("ip", ["netns", "exec", ro.ns ?? this.head, process.execPath, BIN, ...args], {
       env: { ...process.env, NO_COLOR: "1", ...ro.env },
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -283,7 +309,7 @@ ${lines.join("\n")}
 
   cleanup(): void {
     for (const c of this.children) if (c.exitCode === null) c.kill("SIGKILL");
-    for (const ns of [this.head, ...this.names.map((n) => this.nodeNs(n))]) {
+    for (const ns of [this.head, ...this.hosts, ...this.names.map((n) => this.nodeNs(n))]) {
       try {
         sh("ip", ["netns", "del", ns]);
       } catch {

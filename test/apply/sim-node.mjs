@@ -6,7 +6,8 @@
 //   node sim-node.mjs IFACE WORKDIR [behaviour]
 // behaviour: "ok" (default), "fail-sync" (reports a failed rsync step),
 // "slow-sync" (the sync takes about two seconds more), "hang-sync" (starts the
-// sync, then never reports again).
+// sync, then never reports again), "hang-if=ADDR" (hangs like hang-sync when its
+// image comes from the provisioner at ADDR).
 // Prints one JSON line per step to stdout; exits 0 when it reported UP. Before it
 // posts UP it prints "up-posting" with the digest it is about to report, so a test
 // can tell what a node claimed even when the head node died before answering.
@@ -106,7 +107,9 @@ async function main() {
     await report(s, "finished");
   }
   await report("rsync", "started");
-  if (behaviour === "hang-sync") {
+  // "hang-if=ADDR": hang in the sync when the image comes from the provisioner at ADDR.
+  const hangFrom = behaviour.startsWith("hang-if=") ? behaviour.slice("hang-if=".length) : undefined;
+  if (behaviour === "hang-sync" || (hangFrom && plan.image.rsync.includes(`//${hangFrom}:`))) {
     log("hanging", { step: "rsync" });
     await new Promise((r) => setTimeout(r, 600_000));
   }

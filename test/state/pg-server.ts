@@ -2,7 +2,7 @@
 // `postgres` OS user (the server refuses to run as root), listening on loopback
 // only, on a free port, with a password for TCP logins. Stopped and removed by stop().
 import { execFileSync, spawnSync } from "node:child_process";
-import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -70,7 +70,18 @@ function cleanupStale(bin: string): void {
   }
 }
 
-export async function startPostgres(): Promise<PgServer> {
+export interface PgServerOptions {
+  /** Run the server inside this network namespace (the tests' own), listening on `listen`. */
+  netns?: string;
+  /** Address to listen on (default 127.0.0.1). */
+  listen?: string;
+  /** Port (default: a free one on loopback; 5432 inside a namespace of its own). */
+  port?: number;
+  /** Networks (CIDR) allowed to log in with the password, besides loopback. */
+  allow?: string[];
+}
+
+export async function startPostgres(opts: PgServerOptions = {}): Promise<PgServer> {
   const bin = pgBinDir();
   cleanupStale(bin);
   const dir = mkdtempSync(join(tmpdir(), "mfpg-srv-"));
@@ -84,10 +95,18 @@ export async function startPostgres(): Promise<PgServer> {
   const gid = Number(execFileSync("id", ["-g", "postgres"]).toString().trim());
   for (const p of [dir, sock, join(dir, "pwfile")]) chownSync(p, uid, gid);
   asPostgres(join(bin, "initdb"), ["-D", data, "-U", "postgres", "--pwfile", join(dir, "pwfile"), "--auth-local=trust", "--auth-host=scram-sha-256", "-N", "-E", "UTF8", "--locale=C"]);
-  const port = await freePort();
-  asPostgres(join(bin, "pg_ctl"), [
+  for (const cidr of opts.allow ?? []) appendFileSync(join(data, "pg_hba.conf"), `host all all ${cidr} scram-sha-256\n`);
+  const port = opts.port ?? (opts.netns ? 5432 : await freePort());
+  const listen = opts.listen ?? "127.0.0.1";
+  const start = (cmd: string, args: string[]) => {
+    if (!opts.netns) return asPostgres(cmd, args);
+    const r = spawnSync("ip", ["netns", "exec", opts.netns, "runuser", "-u", "postgres", "--", cmd, ...args], { encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`${cmd} failed (${r.status}): ${r.stderr || r.stdout}`);
+    return r.stdout;
+  };
+  start(join(bin, "pg_ctl"), [
     "-D", data, "-l", join(dir, "log"), "-w", "-t", "30",
-    "-o", `-k ${sock} -c listen_addresses=127.0.0.1 -p ${port} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=16MB -c max_connections=40`,
+    "-o", `-k ${sock} -c listen_addresses=${listen} -p ${port} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=16MB -c max_connections=${opts.netns ? 100 : 40}`,
     "start",
   ]);
   let stopped = false;
@@ -95,7 +114,7 @@ export async function startPostgres(): Promise<PgServer> {
     dir,
     port,
     password,
-    url: (db = "postgres") => `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${db}`,
+    url: (db = "postgres") => `postgres://postgres:${encodeURIComponent(password)}@${listen}:${port}/${db}`,
     psql: (sql, db = "postgres") => asPostgres(join(bin, "psql"), ["-h", sock, "-p", String(port), "-U", "postgres", "-d", db, "-v", "ON_ERROR_STOP=1", "-XAtq", "-c", sql]),
     stop: () => {
       if (stopped) return;

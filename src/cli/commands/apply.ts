@@ -13,6 +13,8 @@ interface ApplyArgs extends GlobalArgs {
   canary: number;
   retries: number;
   lockTimeout: string;
+  provisioners: "auto" | "none" | "required";
+  failoverTimeout: string;
   phaseTimeout: string[];
   bindAddress?: string;
   bindInterface?: string;
@@ -44,6 +46,12 @@ export const applyCommand: CommandModule<GlobalArgs, ApplyArgs> = {
         default: true,
         describe: "When `metalform serve` runs for this cluster, hand it the boot configuration through its control socket (.metalform/serve.sock) instead of starting the services here; --no-use-serve never does",
       })
+      .option("provisioners", {
+        choices: ["auto", "none", "required"] as const,
+        default: "auto" as const,
+        describe: "With a PostgreSQL state: hand installs to the registered provisioners (serve --role provisioner); auto: when any is alive",
+      })
+      .option("failover-timeout", { type: "string", default: "60s", describe: "A provisioner silent this long is dead; its installs move to another" })
       .option("log-level", { choices: ["debug", "info", "warn", "error"] as const, default: "warn" as const, describe: "Service log level (to stderr)" })
       .example("$0 apply", "Plan, show, ask, apply")
       .example("$0 plan --out tonight.plan && $0 apply tonight.plan", "Apply exactly a reviewed plan")
@@ -62,6 +70,8 @@ export const applyCommand: CommandModule<GlobalArgs, ApplyArgs> = {
 
     const lockTimeoutMs = parseDuration(argv.lockTimeout);
     if (lockTimeoutMs === undefined) throw new Error(`--lock-timeout ${argv.lockTimeout}: expected a duration such as 30s or 5m`);
+    const failoverTimeoutMs = parseDuration(argv.failoverTimeout);
+    if (!failoverTimeoutMs) throw new Error(`--failover-timeout ${argv.failoverTimeout}: expected a duration such as 60s or 2m`);
     const phaseTimeouts: Record<string, number> = {};
     for (const pt of argv.phaseTimeout) {
       const [phase, dur] = pt.split("=");
@@ -112,6 +122,8 @@ export const applyCommand: CommandModule<GlobalArgs, ApplyArgs> = {
         ...(argv.bindInterface ? { bindInterface: argv.bindInterface === "none" ? null : argv.bindInterface } : {}),
         ...(argv.tftpRoot ? { tftpRoot: argv.tftpRoot } : {}),
         useServe: argv.useServe,
+        provisioners: argv.provisioners,
+        failoverTimeoutMs,
         showPlan: (plan) => {
           if (!argv.json) out(renderTerminal(plan, { color }));
         },

@@ -9,6 +9,15 @@ interface ServeArgs extends GlobalArgs {
   bindInterface?: string;
   tftpRoot?: string;
   logLevel: "debug" | "info" | "warn" | "error";
+  role: "head" | "provisioner";
+  name?: string;
+  address?: string;
+  slots: number;
+  affinityCategory: string[];
+  affinityNodes: string[];
+  dhcp: boolean;
+  heartbeat: string;
+  workDir?: string;
 }
 
 export const serveCommand: CommandModule<GlobalArgs, ServeArgs> = {
@@ -21,6 +30,20 @@ export const serveCommand: CommandModule<GlobalArgs, ServeArgs> = {
       .option("bind-interface", { type: "string", describe: "Interface DHCP binds to (default: network.interface; 'none' for no binding)" })
       .option("tftp-root", { type: "string", describe: "Directory with the iPXE loaders (default: /usr/lib/ipxe)" })
       .option("log-level", { choices: ["debug", "info", "warn", "error"] as const, default: "info" as const, describe: "Log level" })
+      .option("role", {
+        choices: ["head", "provisioner"] as const,
+        default: "head" as const,
+        describe: "head: all services for this configuration; provisioner: one of several provisioning servers sharing installs through the PostgreSQL state",
+      })
+      .option("name", { type: "string", describe: "Provisioner: its name (default: the host name)" })
+      .option("address", { type: "string", describe: "Provisioner: its address on the provisioning network (nodes fetch from it)" })
+      .option("slots", { type: "number", default: 10, describe: "Provisioner: installs it runs at once" })
+      .option("affinity-category", { type: "string", array: true, default: [], describe: "Provisioner: prefer nodes of this category; repeatable" })
+      .option("affinity-nodes", { type: "string", array: true, default: [], describe: "Provisioner: prefer these nodes (NODE or RANGE, e.g. rack1-n[01-32]); repeatable" })
+      .option("dhcp", { type: "boolean", default: true, describe: "Provisioner: may become the network's DHCP authority (--no-dhcp: never)" })
+      .option("heartbeat", { type: "string", default: "5s", describe: "Provisioner: heartbeat interval (the DHCP authority's lease is three)" })
+      .option("work-dir", { type: "string", describe: "Provisioner: image copies and service files (default .metalform/provisioner-NAME)" })
+      .example("$0 serve --role provisioner --state postgres://mf@db/metalform --name prov2 --address 10.141.0.2 --bind-interface eth1", "A second provisioning server")
       .example("$0 serve", "Serve ./cluster.yaml's provisioning network; nodes boot their local disks")
       .example("$0 serve --json --log-level debug", "Structured logs, one JSON object a line") as unknown as Argv<ServeArgs>,
   handler: async (argv: ArgumentsCamelCase<ServeArgs>) => {
@@ -32,6 +55,7 @@ export const serveCommand: CommandModule<GlobalArgs, ServeArgs> = {
     const { formatDiagnostics, summarizeDiagnostics } = await import("../../config/diagnostics.js");
     const { createLogger, lineSink, jsonSink } = await import("../../util/log.js");
     const { join } = await import("node:path");
+    if (argv.role === "provisioner") return serveProvisioner(argv);
     try {
       const loaded = await loadPlanInputs({ config: argv.config, state: argv.state });
       if (loaded.diagnostics.length) process.stderr.write(formatDiagnostics(loaded.diagnostics, { color: useColor(argv, process.stderr) }) + "\n");
@@ -99,3 +123,45 @@ export const serveCommand: CommandModule<GlobalArgs, ServeArgs> = {
     }
   },
 };
+
+async function serveProvisioner(argv: ArgumentsCamelCase<ServeArgs>): Promise<void> {
+  const { runProvisioner, ProvisionerRefused } = await import("../../provisioners/run.js");
+  const { parseDuration } = await import("../../state/duration.js");
+  const { formatDiagnostics } = await import("../../config/diagnostics.js");
+  const { createLogger, lineSink, jsonSink } = await import("../../util/log.js");
+  const { hostname } = await import("node:os");
+  try {
+    const address = argv.address ?? argv.bindAddress;
+    if (!address) throw new ProvisionerRefused("--address: the provisioner's address on the provisioning network is needed");
+    const heartbeatMs = parseDuration(argv.heartbeat);
+    if (!heartbeatMs) throw new ProvisionerRefused(`--heartbeat ${argv.heartbeat}: expected a duration such as 5s`);
+    const logger = createLogger({ component: "provisioner", level: argv.logLevel, sink: argv.json ? jsonSink(process.stdout) : lineSink(process.stdout) });
+    await runProvisioner({
+      ...(argv.config ? { config: argv.config } : {}),
+      ...(argv.state ? { state: argv.state } : {}),
+      name: argv.name ?? hostname().split(".")[0]!,
+      address,
+      ...(argv.bindInterface ? { bindInterface: argv.bindInterface === "none" ? null : argv.bindInterface } : {}),
+      slots: argv.slots,
+      categories: argv.affinityCategory,
+      nodePatterns: argv.affinityNodes,
+      dhcpCandidate: argv.dhcp,
+      heartbeatMs,
+      ...(argv.workDir ? { workDir: argv.workDir } : {}),
+      ...(argv.tftpRoot ? { tftpRoot: argv.tftpRoot } : {}),
+      logger,
+      onDiagnostics: (d) => process.stderr.write(formatDiagnostics(d, { color: useColor(argv, process.stderr) }) + "\n"),
+      until: new Promise<void>((resolve) => {
+        process.once("SIGINT", resolve);
+        process.once("SIGTERM", resolve);
+      }),
+    });
+  } catch (err) {
+    if (err instanceof ProvisionerRefused) {
+      process.stderr.write(`metalform: ${err.message}\n`);
+      process.exitCode = 1;
+      return;
+    }
+    reportError(err);
+  }
+}

@@ -1,0 +1,454 @@
+// The provisioning tables that live beside the state in PostgreSQL: who provisions
+// (registrations with a heartbeat), which images they should copy, which node is
+// being installed by whom (the work queue), what nodes reported (observations, read
+// by the apply), and which provisioner answers DHCP on a network (a lease row).
+// Times are always the database's (now()), so the clocks of the machines never matter.
+import pg from "pg";
+import { scrub, type PgTarget } from "../state/pgurl.js";
+import { ADVISORY_CLASS } from "../state/pgschema.js";
+import { METALFORM_VERSION } from "../state/version.js";
+
+/** Bumped when these tables change incompatibly. */
+export const PROVISIONING_SCHEMA_VERSION = 1;
+/** Serializes creating these tables (the state's own tables use key 0). */
+const SCHEMA_KEY = 1;
+
+const DDL = [
+  `CREATE TABLE IF NOT EXISTS metalform_schema (
+     component text PRIMARY KEY,
+     version integer NOT NULL,
+     written_by text NOT NULL,
+     updated_at timestamptz NOT NULL DEFAULT now())`,
+  `CREATE TABLE IF NOT EXISTS metalform_provisioners (
+     scope text NOT NULL,
+     name text NOT NULL,
+     address text NOT NULL,
+     http_url text NOT NULL,
+     rsync_url text NOT NULL,
+     slots integer NOT NULL CHECK (slots >= 1),
+     categories text[] NOT NULL DEFAULT '{}',
+     node_patterns text[] NOT NULL DEFAULT '{}',
+     images jsonb NOT NULL DEFAULT '{}',
+     config_digest text NOT NULL DEFAULT '',
+     host text NOT NULL,
+     pid integer NOT NULL,
+     started_at timestamptz NOT NULL DEFAULT now(),
+     heartbeat_at timestamptz NOT NULL DEFAULT now(),
+     -- It has acted on every assignment made before this time.
+     seen_upto timestamptz NOT NULL DEFAULT '-infinity',
+     PRIMARY KEY (scope, name))`,
+  `CREATE TABLE IF NOT EXISTS metalform_image_sources (
+     scope text NOT NULL,
+     image text NOT NULL,
+     digest text NOT NULL,
+     url text NOT NULL,
+     apply_id text NOT NULL,
+     published_at timestamptz NOT NULL DEFAULT now(),
+     PRIMARY KEY (scope, image))`,
+  `CREATE TABLE IF NOT EXISTS metalform_assignments (
+     scope text NOT NULL,
+     node text NOT NULL,
+     apply_id text NOT NULL,
+     provisioner text NOT NULL,
+     image text NOT NULL,
+     digest text NOT NULL,
+     config_digest text NOT NULL,
+     reason text NOT NULL,
+     allow_wipe boolean NOT NULL,
+     generation integer NOT NULL,
+     rejected text,
+     assigned_at timestamptz NOT NULL DEFAULT now(),
+     PRIMARY KEY (scope, node))`,
+  `CREATE TABLE IF NOT EXISTS metalform_observations (
+     id bigserial PRIMARY KEY,
+     scope text NOT NULL,
+     apply_id text NOT NULL,
+     node text NOT NULL,
+     generation integer NOT NULL,
+     provisioner text NOT NULL,
+     body jsonb NOT NULL,
+     at timestamptz NOT NULL DEFAULT now())`,
+  `CREATE INDEX IF NOT EXISTS metalform_observations_apply ON metalform_observations (scope, apply_id, id)`,
+  `CREATE TABLE IF NOT EXISTS metalform_dhcp_authority (
+     scope text NOT NULL,
+     network text NOT NULL,
+     holder text NOT NULL,
+     expires_at timestamptz NOT NULL,
+     PRIMARY KEY (scope, network))`,
+];
+
+export interface ProvisionerRegistration {
+  name: string;
+  /** The provisioning address nodes reach it at. */
+  address: string;
+  httpUrl: string;
+  /** rsync://ADDRESS:PORT (modules are appended). */
+  rsyncUrl: string;
+  slots: number;
+  /** Affinity: categories and node host ranges it prefers (empty: everyone). */
+  categories: string[];
+  nodePatterns: string[];
+  /** Image name → digest of the copy it holds. */
+  images: Record<string, string>;
+  configDigest: string;
+  host: string;
+  pid: number;
+}
+
+export interface ProvisionerInfo extends ProvisionerRegistration {
+  /** Milliseconds since its last heartbeat (by the database's clock). */
+  ageMs: number;
+}
+
+export interface ImageSource {
+  image: string;
+  digest: string;
+  /** rsync://HOST:PORT/MODULE/ to copy it from. */
+  url: string;
+}
+
+export interface Assignment {
+  node: string;
+  applyId: string;
+  provisioner: string;
+  image: string;
+  digest: string;
+  configDigest: string;
+  reason: string;
+  allowWipe: boolean;
+  /** Bumped on every (re)assignment: reports of an older one are ignored. */
+  generation: number;
+  /** Set by the provisioner when it cannot serve the node (and why). */
+  rejected?: string;
+}
+
+export interface ObservationRow {
+  id: number;
+  node: string;
+  generation: number;
+  provisioner: string;
+  body: Record<string, unknown>;
+}
+
+export class ProvisioningDbError extends Error {}
+
+export class ProvisioningDb {
+  readonly scope: string;
+  readonly location: string;
+  private readonly pool: pg.Pool;
+  private ready: Promise<void> | undefined;
+
+  constructor(
+    private readonly target: PgTarget & { location: string },
+    app: string,
+    opts: { connectTimeoutMs?: number } = {},
+  ) {
+    this.scope = target.name;
+    this.location = target.location;
+    this.pool = new pg.Pool({
+      connectionString: target.connectionString,
+      connectionTimeoutMillis: opts.connectTimeoutMs ?? 10_000,
+      application_name: app,
+      max: 3,
+      idleTimeoutMillis: 5000,
+      allowExitOnIdle: true,
+      // A provisioner whose database went away must notice, not wait forever.
+      query_timeout: 15_000,
+    });
+    this.pool.on("error", () => {});
+  }
+
+  /** Errors never carry the URL's password. */
+  private wrap(e: unknown): ProvisioningDbError {
+    return new ProvisioningDbError(`provisioning database ${this.location}: ${scrub((e as Error).message ?? String(e), this.target.password)}`);
+  }
+
+  private async q<T extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<T[]> {
+    await this.ensure();
+    try {
+      return (await this.pool.query<T>(sql, params)).rows;
+    } catch (e) {
+      throw this.wrap(e);
+    }
+  }
+
+  /** Creates the tables on first use (idempotent, serialized between processes). */
+  ensure(): Promise<void> {
+    this.ready ??= this.create().catch((e) => {
+      this.ready = undefined;
+      throw e;
+    });
+    return this.ready;
+  }
+
+  private async create(): Promise<void> {
+    let c: pg.PoolClient;
+    try {
+      c = await this.pool.connect();
+    } catch (e) {
+      throw this.wrap(e);
+    }
+    try {
+      await c.query("BEGIN");
+      await c.query("SELECT pg_advisory_xact_lock($1, $2)", [ADVISORY_CLASS, SCHEMA_KEY]);
+      for (const sql of DDL) await c.query(sql);
+      const r = await c.query<{ version: number; written_by: string }>("SELECT version, written_by FROM metalform_schema WHERE component = 'provisioning'");
+      const row = r.rows[0];
+      if (row && row.version > PROVISIONING_SCHEMA_VERSION) {
+        throw new ProvisioningDbError(
+          `the provisioning tables in ${this.location} were laid out by metalform ${row.written_by} (version ${row.version}); this metalform knows version ${PROVISIONING_SCHEMA_VERSION}. Upgrade metalform.`,
+        );
+      }
+      if (!row) {
+        await c.query("INSERT INTO metalform_schema (component, version, written_by) VALUES ('provisioning', $1, $2) ON CONFLICT (component) DO NOTHING", [
+          PROVISIONING_SCHEMA_VERSION,
+          METALFORM_VERSION,
+        ]);
+      }
+      await c.query("COMMIT");
+    } catch (e) {
+      await c.query("ROLLBACK").catch(() => {});
+      throw e instanceof ProvisioningDbError ? e : this.wrap(e);
+    } finally {
+      c.release();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end().catch(() => {});
+  }
+
+  // --- provisioners ------------------------------------------------------------------
+
+  async register(p: ProvisionerRegistration): Promise<void> {
+    await this.q(
+      `INSERT INTO metalform_provisioners (scope, name, address, http_url, rsync_url, slots, categories, node_patterns, images, config_digest, host, pid)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+       ON CONFLICT (scope, name) DO UPDATE SET address = EXCLUDED.address, http_url = EXCLUDED.http_url, rsync_url = EXCLUDED.rsync_url,
+         slots = EXCLUDED.slots, categories = EXCLUDED.categories, node_patterns = EXCLUDED.node_patterns, images = EXCLUDED.images,
+         config_digest = EXCLUDED.config_digest, host = EXCLUDED.host, pid = EXCLUDED.pid, started_at = now(), heartbeat_at = now()`,
+      [this.scope, p.name, p.address, p.httpUrl, p.rsyncUrl, p.slots, p.categories, p.nodePatterns, JSON.stringify(p.images), p.configDigest, p.host, p.pid],
+    );
+  }
+
+  /** Returns false when the row is gone (someone deregistered us): register again. */
+  async heartbeat(name: string, images: Record<string, string>, configDigest: string): Promise<boolean> {
+    const r = await this.q(
+      "UPDATE metalform_provisioners SET heartbeat_at = now(), images = $3, config_digest = $4 WHERE scope = $1 AND name = $2 RETURNING name",
+      [this.scope, name, JSON.stringify(images), configDigest],
+    );
+    return r.length > 0;
+  }
+
+  async deregister(name: string): Promise<void> {
+    await this.q("DELETE FROM metalform_provisioners WHERE scope = $1 AND name = $2", [this.scope, name]);
+  }
+
+  async provisioners(): Promise<ProvisionerInfo[]> {
+    const rows = await this.q<{
+      name: string;
+      address: string;
+      http_url: string;
+      rsync_url: string;
+      slots: number;
+      categories: string[];
+      node_patterns: string[];
+      images: Record<string, string>;
+      config_digest: string;
+      host: string;
+      pid: number;
+      age_ms: string;
+    }>(
+      `SELECT name, address, http_url, rsync_url, slots, categories, node_patterns, images, config_digest, host, pid,
+              (extract(epoch FROM now() - heartbeat_at) * 1000)::bigint AS age_ms
+         FROM metalform_provisioners WHERE scope = $1 ORDER BY name`,
+      [this.scope],
+    );
+    return rows.map((r) => ({
+      name: r.name,
+      address: r.address,
+      httpUrl: r.http_url,
+      rsyncUrl: r.rsync_url,
+      slots: r.slots,
+      categories: r.categories,
+      nodePatterns: r.node_patterns,
+      images: r.images,
+      configDigest: r.config_digest,
+      host: r.host,
+      pid: r.pid,
+      ageMs: Math.max(0, Number(r.age_ms)),
+    }));
+  }
+
+  // --- images --------------------------------------------------------------------------
+
+  async publishImages(sources: ImageSource[], applyId: string): Promise<void> {
+    for (const s of sources) {
+      await this.q(
+        `INSERT INTO metalform_image_sources (scope, image, digest, url, apply_id) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (scope, image) DO UPDATE SET digest = EXCLUDED.digest, url = EXCLUDED.url, apply_id = EXCLUDED.apply_id, published_at = now()`,
+        [this.scope, s.image, s.digest, s.url, applyId],
+      );
+    }
+  }
+
+  async imageSources(): Promise<ImageSource[]> {
+    return (await this.q<ImageSource>("SELECT image, digest, url FROM metalform_image_sources WHERE scope = $1 ORDER BY image", [this.scope])).map((r) => ({
+      image: r.image,
+      digest: r.digest,
+      url: r.url,
+    }));
+  }
+
+  // --- assignments (the work queue) ----------------------------------------------------
+
+  /** Hands a node to a provisioner; returns the assignment's generation. */
+  async assign(a: Omit<Assignment, "generation" | "rejected">): Promise<number> {
+    const r = await this.q<{ generation: number }>(
+      `INSERT INTO metalform_assignments AS t (scope, node, apply_id, provisioner, image, digest, config_digest, reason, allow_wipe, generation)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1)
+       ON CONFLICT (scope, node) DO UPDATE SET apply_id = EXCLUDED.apply_id, provisioner = EXCLUDED.provisioner, image = EXCLUDED.image,
+         digest = EXCLUDED.digest, config_digest = EXCLUDED.config_digest, reason = EXCLUDED.reason, allow_wipe = EXCLUDED.allow_wipe,
+         generation = t.generation + 1, rejected = NULL, assigned_at = now()
+       RETURNING generation`,
+      [this.scope, a.node, a.applyId, a.provisioner, a.image, a.digest, a.configDigest, a.reason, a.allowWipe],
+    );
+    return r[0]!.generation;
+  }
+
+  async assignments(): Promise<Assignment[]> {
+    const rows = await this.q<{
+      node: string;
+      apply_id: string;
+      provisioner: string;
+      image: string;
+      digest: string;
+      config_digest: string;
+      reason: string;
+      allow_wipe: boolean;
+      generation: number;
+      rejected: string | null;
+    }>(
+      "SELECT node, apply_id, provisioner, image, digest, config_digest, reason, allow_wipe, generation, rejected FROM metalform_assignments WHERE scope = $1 ORDER BY node",
+      [this.scope],
+    );
+    return rows.map((r) => ({
+      node: r.node,
+      applyId: r.apply_id,
+      provisioner: r.provisioner,
+      image: r.image,
+      digest: r.digest,
+      configDigest: r.config_digest,
+      reason: r.reason,
+      allowWipe: r.allow_wipe,
+      generation: r.generation,
+      ...(r.rejected ? { rejected: r.rejected } : {}),
+    }));
+  }
+
+  /** The assignments and the database's time they were read at (for markSeen). */
+  async assignmentsSnapshot(): Promise<{ at: string; rows: Assignment[] }> {
+    const [now] = await this.q<{ at: string }>("SELECT now()::text AS at");
+    return { at: now!.at, rows: await this.assignments() };
+  }
+
+  /** The provisioner acted on every assignment made before `at` (accepted, rejected, or noted for DHCP). */
+  async markSeen(name: string, at: string): Promise<void> {
+    await this.q("UPDATE metalform_provisioners SET seen_upto = $3::timestamptz WHERE scope = $1 AND name = $2 AND seen_upto < $3::timestamptz", [this.scope, name, at]);
+  }
+
+  /**
+   * Whether an assignment has been acted on by its provisioner and by the network's
+   * current DHCP authority (so the node's next boot finds it), and whether it was refused.
+   */
+  async assignmentSeen(node: string, generation: number): Promise<{ seen: boolean; rejected?: string } | undefined> {
+    const r = await this.q<{ generation: number; rejected: string | null; assignee_saw: boolean; authority_saw: boolean }>(
+      `SELECT a.generation, a.rejected,
+              coalesce(p.seen_upto >= a.assigned_at, false) AS assignee_saw,
+              (SELECT coalesce(bool_and(q.seen_upto >= a.assigned_at), true)
+                 FROM metalform_dhcp_authority d JOIN metalform_provisioners q ON q.scope = d.scope AND q.name = d.holder
+                WHERE d.scope = a.scope AND d.expires_at > now()) AS authority_saw
+         FROM metalform_assignments a LEFT JOIN metalform_provisioners p ON p.scope = a.scope AND p.name = a.provisioner
+        WHERE a.scope = $1 AND a.node = $2`,
+      [this.scope, node],
+    );
+    const row = r[0];
+    if (!row || row.generation !== generation) return undefined;
+    return { seen: row.assignee_saw && row.authority_saw, ...(row.rejected ? { rejected: row.rejected } : {}) };
+  }
+
+  async release(node: string, applyId: string): Promise<void> {
+    await this.q("DELETE FROM metalform_assignments WHERE scope = $1 AND node = $2 AND apply_id = $3", [this.scope, node, applyId]);
+  }
+
+  /** Everything an apply still holds (it ends, or a new apply finds a dead one's leftovers). */
+  async releaseApply(applyId: string): Promise<void> {
+    await this.q("DELETE FROM metalform_assignments WHERE scope = $1 AND apply_id = $2", [this.scope, applyId]);
+  }
+
+  /** Leftovers of applies that are no longer running (only one apply holds the state lock at a time). */
+  async releaseOthers(applyId: string): Promise<number> {
+    const r = await this.q("DELETE FROM metalform_assignments WHERE scope = $1 AND apply_id <> $2 RETURNING node", [this.scope, applyId]);
+    await this.q("DELETE FROM metalform_observations WHERE scope = $1 AND apply_id <> $2", [this.scope, applyId]);
+    return r.length;
+  }
+
+  async reject(node: string, generation: number, why: string): Promise<void> {
+    await this.q("UPDATE metalform_assignments SET rejected = $4 WHERE scope = $1 AND node = $2 AND generation = $3", [this.scope, node, generation, why]);
+  }
+
+  // --- observations --------------------------------------------------------------------
+
+  async postObservations(rows: Array<{ applyId: string; node: string; generation: number; provisioner: string; body: Record<string, unknown> }>): Promise<void> {
+    if (!rows.length) return;
+    const values: unknown[] = [];
+    const tuples = rows.map((r, i) => {
+      values.push(this.scope, r.applyId, r.node, r.generation, r.provisioner, JSON.stringify(r.body));
+      const b = i * 6;
+      return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6})`;
+    });
+    await this.q(`INSERT INTO metalform_observations (scope, apply_id, node, generation, provisioner, body) VALUES ${tuples.join(", ")}`, values);
+  }
+
+  async observationsSince(applyId: string, afterId: number, limit = 1000): Promise<ObservationRow[]> {
+    const rows = await this.q<{ id: string; node: string; generation: number; provisioner: string; body: Record<string, unknown> }>(
+      "SELECT id, node, generation, provisioner, body FROM metalform_observations WHERE scope = $1 AND apply_id = $2 AND id > $3 ORDER BY id LIMIT $4",
+      [this.scope, applyId, afterId, limit],
+    );
+    return rows.map((r) => ({ id: Number(r.id), node: r.node, generation: r.generation, provisioner: r.provisioner, body: r.body }));
+  }
+
+  async dropObservations(applyId: string): Promise<void> {
+    await this.q("DELETE FROM metalform_observations WHERE scope = $1 AND apply_id = $2", [this.scope, applyId]);
+  }
+
+  // --- the DHCP authority: a lease row -------------------------------------------------
+
+  /**
+   * Takes or renews the lease on a network's DHCP authority: succeeds when the row is
+   * ours or has expired. Returns whether we hold it now.
+   */
+  async claimAuthority(network: string, holder: string, leaseMs: number): Promise<boolean> {
+    const r = await this.q(
+      `INSERT INTO metalform_dhcp_authority AS t (scope, network, holder, expires_at)
+       VALUES ($1, $2, $3, now() + $4 * interval '1 millisecond')
+       ON CONFLICT (scope, network) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
+         WHERE t.holder = EXCLUDED.holder OR t.expires_at < now()
+       RETURNING holder`,
+      [this.scope, network, holder, leaseMs],
+    );
+    return r.length > 0;
+  }
+
+  async releaseAuthority(network: string, holder: string): Promise<void> {
+    await this.q("DELETE FROM metalform_dhcp_authority WHERE scope = $1 AND network = $2 AND holder = $3", [this.scope, network, holder]);
+  }
+
+  async authority(network: string): Promise<{ holder: string; remainingMs: number } | undefined> {
+    const r = await this.q<{ holder: string; remaining_ms: string }>(
+      "SELECT holder, (extract(epoch FROM expires_at - now()) * 1000)::bigint AS remaining_ms FROM metalform_dhcp_authority WHERE scope = $1 AND network = $2",
+      [this.scope, network],
+    );
+    return r[0] ? { holder: r[0].holder, remainingMs: Number(r[0].remaining_ms) } : undefined;
+  }
+}

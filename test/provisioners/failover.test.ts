@@ -1,0 +1,158 @@
+// Scale-out end to end: PostgreSQL and the apply on the head node, three
+// provisioners (`metalform serve --role provisioner`) in namespaces of their own on
+// the provisioning bridge, simulated nodes (udhcpc, curl, rsync) in theirs. Installs
+// spread by load; the provisioner that is also the DHCP authority is killed in the
+// middle of its installs: its nodes complete on the others, DHCP moves, the state
+// says what happened; a second apply from another machine finds the lock held.
+import type { ChildProcess } from "node:child_process";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { jsonEvents, SimLab } from "../apply/sim-lab.js";
+import { startPostgres, type PgServer } from "../state/pg-server.js";
+
+const lab = new SimLab({ prefix: "mfint-p", nodes: 6, subnet: 84, portBase: 18087 });
+let pg: PgServer;
+let url: string;
+const provisioners = new Map<string, { proc: ChildProcess; address: string; ns: string; log: string[] }>();
+const FAILOVER_S = 4;
+
+const sql = (q: string) => pg.psql(q).trim();
+
+async function until<T>(what: string, fn: () => T | undefined | false, timeoutMs = 60_000): Promise<T> {
+  const t0 = Date.now();
+  for (;;) {
+    const v = fn();
+    if (v) return v;
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** The provisioners' recent output, for failure messages. */
+function dump(): string {
+  return [...provisioners].map(([n, p]) => `--- ${n}\n${p.log.join("").slice(-4000)}`).join("\n");
+}
+
+function startProvisioner(name: string, index: number): void {
+  const { ns, address } = lab.addHost(name, index);
+  const proc = lab.spawnIn(ns, [
+    "serve", "--role", "provisioner", "--config", lab.cfgDir, "--state", url, "--name", name, "--address", address,
+    "--bind-interface", "eth0", "--heartbeat", "1s", "--slots", "10", "--json", "--log-level", "info",
+  ]);
+  const log: string[] = [];
+  proc.stdout!.on("data", (d) => log.push(String(d)));
+  proc.stderr!.on("data", (d) => log.push(String(d)));
+  provisioners.set(name, { proc, address, ns, log });
+}
+
+beforeAll(async () => {
+  lab.setup();
+  pg = await startPostgres({ netns: lab.head, listen: lab.address, allow: ["10.77.84.0/24"] });
+  url = `${pg.url()}#sim`;
+  ["p1", "p2", "p3"].forEach((n, i) => startProvisioner(n, i));
+  await until("three provisioners registered", () => {
+    try {
+      return sql("SELECT count(*) FROM metalform_provisioners WHERE now() - heartbeat_at < interval '3 s'") === "3";
+    } catch {
+      return false; // the tables are created by the first one
+    }
+  }, 90_000).catch((e: Error) => {
+    throw new Error(`${e.message}\n${[...provisioners].map(([n, p]) => `--- ${n}\n${p.log.join("").slice(-3000)}`).join("\n")}`);
+  });
+}, 150_000);
+
+afterAll(() => {
+  for (const p of provisioners.values()) p.proc.kill("SIGKILL");
+  try {
+    pg?.stop();
+  } finally {
+    lab.cleanup();
+  }
+});
+
+describe("provisioners sharing installs", () => {
+  let victim = "";
+  let events: ReturnType<typeof jsonEvents> = [];
+
+  it("spreads installs by load, and moves the installs of a provisioner that dies (the DHCP authority) to the others", async () => {
+    victim = await until("a DHCP authority", () => {
+      const h = sql("SELECT holder FROM metalform_dhcp_authority WHERE expires_at > now()");
+      return h || undefined;
+    });
+    const v = provisioners.get(victim)!;
+    const behaviour = Object.fromEntries(lab.names.map((n) => [n, `hang-if=${v.address}`]));
+    const run = lab.metalform(
+      ["apply", "--config", lab.cfgDir, "--state", url, "--auto-approve", "--json", "--parallelism", "6", "--provisioners", "required", "--failover-timeout", `${FAILOVER_S}s`, "--retries", "0"],
+      { behaviour },
+    );
+    // The victim's nodes are in their sync (hanging there) when it dies.
+    const assigned = (stdout: string, to: string) =>
+      jsonEvents(stdout)
+        .filter((e) => e.type === "node_message" && String(e.message) === `assigned to provisioner ${to}`)
+        .map((e) => String(e.node));
+    const victimNodes = await until("the victim's nodes in their sync", () => {
+      const mine = assigned(run.stdout, victim);
+      const syncing = new Set(jsonEvents(run.stdout).filter((e) => e.type === "node_phase" && e.phase === "sync").map((e) => String(e.node)));
+      return mine.length === 2 && mine.every((n) => syncing.has(n)) ? mine : undefined;
+    }, 120_000).catch((e: Error) => {
+      throw new Error(`${e.message}\n--- apply\n${run.stderr.slice(-3000)}\n${run.stdout.slice(-3000)}\n${dump()}`);
+    });
+    const killedAt = Date.now();
+    v.proc.kill("SIGKILL");
+    const r = await run.done;
+    events = jsonEvents(r.stdout);
+    expect(r.code, r.stderr).toBe(0);
+
+    // Spread by load: two nodes each at first.
+    const first = new Map<string, string>();
+    for (const e of events) if (e.type === "node_message" && /^assigned to provisioner /.test(String(e.message)) && !first.has(String(e.node))) first.set(String(e.node), String(e.message).slice(24));
+    const counts = [...first.values()].reduce((m, p) => m.set(p, (m.get(p) ?? 0) + 1), new Map<string, number>());
+    expect(Object.fromEntries(counts)).toEqual({ p1: 2, p2: 2, p3: 2 });
+
+    // The victim's nodes, and only they, moved; to live provisioners; within the failover time.
+    const moved = events.filter((e) => e.type === "node_message" && /stopped heart-beating .* moved to provisioner/.test(String(e.message)));
+    expect(moved.map((e) => String(e.node)).sort()).toEqual([...victimNodes].sort());
+    for (const m of moved) {
+      expect(String(m.message)).toContain(`provisioner ${victim} stopped heart-beating`);
+      expect(String(m.message)).not.toMatch(new RegExp(`moved to provisioner ${victim}$`));
+      const after = Date.parse(String(m.time)) - killedAt;
+      expect(after).toBeLessThan((FAILOVER_S + 3) * 1000);
+    }
+    // Every node completed, the moved ones on their second boot.
+    const complete = events.filter((e) => e.type === "node_complete").map((e) => String(e.node)).sort();
+    expect(complete).toEqual(lab.names);
+    expect(events.filter((e) => e.type === "node_errored")).toEqual([]);
+    for (const n of victimNodes) expect(r.asked.filter((x) => x === n)).toHaveLength(2);
+    // DHCP moved: the restarted nodes got leases from the new authority.
+    const holder = sql("SELECT holder FROM metalform_dhcp_authority WHERE expires_at > now()");
+    expect(holder).not.toBe(victim);
+    expect(["p1", "p2", "p3"]).toContain(holder);
+
+    // The state: all six installed with the image digest; nothing left in the queue.
+    const doc = JSON.parse(sql("SELECT document FROM metalform_state_versions WHERE name = 'sim' ORDER BY serial DESC LIMIT 1")) as {
+      nodes: Record<string, { reported?: { phase?: string; imageDigest?: string } }>;
+    };
+    const digest = String(events.find((e) => e.type === "node_complete")?.image_digest);
+    expect(digest).toMatch(/^sha256:/);
+    for (const n of lab.names) expect(doc.nodes[n]?.reported).toMatchObject({ phase: "up", imageDigest: digest });
+    expect(sql("SELECT count(*) FROM metalform_assignments")).toBe("0");
+  }, 300_000);
+
+  it("a second apply from another machine finds the lock held; the first completes (two provisioners left)", async () => {
+    lab.bumpImage(2);
+    const survivors = [...provisioners.keys()].filter((n) => n !== victim);
+    const first = lab.metalform(["apply", "--config", lab.cfgDir, "--state", url, "--auto-approve", "--json", "--parallelism", "6", "--provisioners", "required", "--failover-timeout", `${FAILOVER_S}s`]);
+    await until("the first apply running", () => jsonEvents(first.stdout).some((e) => e.type === "apply_start"), 120_000);
+    const other = provisioners.get(survivors[0]!)!;
+    const second = await lab.metalform(["apply", "--config", lab.cfgDir, "--state", url, "--auto-approve", "--json", "--lock-timeout", "0"], { ns: other.ns }).done;
+    expect(second.code).toBe(1);
+    expect(second.stderr).toMatch(/lock/i);
+    expect(second.stderr).toContain("apply");
+    expect(second.asked).toEqual([]);
+    const r = await first.done;
+    expect(r.code, r.stderr).toBe(0);
+    const ev = jsonEvents(r.stdout);
+    expect(ev.filter((e) => e.type === "node_complete").map((e) => String(e.node)).sort()).toEqual(lab.names);
+    const used = new Set(ev.filter((e) => e.type === "node_message" && /^assigned to provisioner /.test(String(e.message))).map((e) => String(e.message).slice(24)));
+    expect([...used].sort()).toEqual(survivors.sort());
+  }, 300_000);
+});

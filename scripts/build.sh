@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds metalform: TypeScript to dist/, the installer's /init next to its module,
-# and the small native helper the DHCP server uses to bind to an interface
+# and the small native helper the DHCP server (bind to an interface) and the TFTP
+# server (large request buffer, one sendmmsg per window) use
 # (rebuilt only when its source changed).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # TFTP benchmark: metalform vs atftpd vs tftpd-hpa, side by side in one run.
 #
-#   sudo bash bench/tftp/run.sh            # RUNS=5 SIZE_MIB=64 CONCURRENT=200 CONC_MIB=8 WINDOWS="1 16 64"
+#   sudo bash bench/tftp/run.sh            # RUNS=5 SIZE_MIB=64 CONCURRENT=200 CONC_MIB=8 WINDOWS="1 16 64" STORM=1000
 #
 # Server in one network namespace, client in another, a veth between (as in
 # FACTS.md). Each server is started in the foreground from the build (metalform:
@@ -9,6 +9,9 @@
 # (atftpd and tftpd-hpa conflict as packages, so neither is installed). The client is
 # atftp; every download is checked by sha256. Then CONCURRENT transfers of a CONC_MIB
 # file run at once against metalform (bench/tftp/concurrent.mjs) and must all be intact.
+# A storm of STORM simultaneous RRQs (bench/tftp/storm.mjs) counts the requests that
+# needed a client retry, for metalform (4 MiB request socket buffer), metalform with
+# the kernel's default buffer, and atftpd.
 #
 # Needs root and the Debian packages: atftp, iproute2, and apt access for
 # `apt-get download atftpd tftpd-hpa` (cached in $BENCH_CACHE).
@@ -19,6 +22,7 @@ SIZE_MIB=${SIZE_MIB:-64}
 CONCURRENT=${CONCURRENT:-200}
 CONC_MIB=${CONC_MIB:-8}
 WINDOWS=${WINDOWS:-"1 16 64"}
+STORM=${STORM:-1000}
 BLKSIZE=${BLKSIZE:-1468}
 BENCH_CACHE=${BENCH_CACHE:-/var/tmp/metalform-bench-tftp}
 
@@ -84,6 +88,7 @@ root="$work/root"
 mkdir -p "$root"
 head -c $((SIZE_MIB << 20)) /dev/urandom >"$root/big.bin"
 head -c $((CONC_MIB << 20)) /dev/urandom >"$root/conc.bin"
+head -c 100 /dev/urandom >"$root/tiny.bin"
 chmod 755 "$root"
 chmod 644 "$root"/*
 want=$(sha256sum "$root/big.bin" | cut -d' ' -f1)
@@ -92,7 +97,7 @@ out=/dev/shm/mftf-bench-$$
 mkdir -p "$out"
 
 # --- servers --------------------------------------------------------------------------
-P_MF=6969; P_AT=6970; P_HPA=6971
+P_MF=6969; P_AT=6970; P_HPA=6971; P_MF0=6972
 ip netns exec "$NS_S" node "$here/server.mjs" "$root" "$SRV" "$P_MF" >"$work/mf.log" 2>&1 &
 pids+=($!)
 ip netns exec "$NS_S" "$ATFTPD" --daemon --no-fork --user nobody --group nogroup \
@@ -100,24 +105,31 @@ ip netns exec "$NS_S" "$ATFTPD" --daemon --no-fork --user nobody --group nogroup
 pids+=($!)
 ip netns exec "$NS_S" "$INTFTPD" -L -u nobody -a "$SRV:$P_HPA" -s "$root" >"$work/hpa.log" 2>&1 &
 pids+=($!)
-for _ in $(seq 50); do grep -q ready "$work/mf.log" && break; sleep 0.1; done
+TFTP_REQUEST_BUFFER=0 ip netns exec "$NS_S" node "$here/server.mjs" "$root" "$SRV" "$P_MF0" >"$work/mf0.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 50); do grep -q ready "$work/mf.log" && grep -q ready "$work/mf0.log" && break; sleep 0.1; done
 grep -q ready "$work/mf.log" || { cat "$work/mf.log"; die "metalform server did not start"; }
 sleep 0.3
 
 now() { date +%s.%N; }
 
-# fetch SERVER_PORT WINDOW -> prints seconds, or FAIL
+# CPU time (user+system, children included) a server process has used, in ms.
+cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{printf "%d", ($14+$15+$16+$17) * 1000 / hz}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
+# fetch SERVER_PORT WINDOW SERVER_PID -> prints "seconds server-cpu-ms", or FAIL
 fetch() {
-  local port=$1 win=$2 opts=(--option "blksize $BLKSIZE") t0 t1
+  local port=$1 win=$2 pid=$3 opts=(--option "blksize $BLKSIZE") t0 t1 c0 c1
   [ "$win" -gt 1 ] && opts+=(--option "windowsize $win")
   rm -f "$out/f"
+  c0=$(cpu_ms "$pid")
   t0=$(now)
   if ! ip netns exec "$NS_C" timeout 120 atftp "${opts[@]}" -g -r big.bin -l "$out/f" "$SRV" "$port" >/dev/null 2>&1; then
     echo FAIL; return
   fi
   t1=$(now)
+  c1=$(cpu_ms "$pid")
   if [ "$(sha256sum "$out/f" | cut -d' ' -f1)" != "$want" ]; then echo CORRUPT; return; fi
-  echo "$t0 $t1" | awk '{printf "%.3f", $2 - $1}'
+  echo "$t0 $t1 $c0 $c1" | awk '{printf "%.3f %d", $2 - $1, $4 - $3}'
 }
 
 # Runs alternate between the servers (metalform, atftpd, tftpd-hpa, metalform, ...) so
@@ -126,24 +138,37 @@ fetch() {
 median() { sort -n | awk '{a[NR]=$1} END{ if (NR==0) print "-"; else if (NR%2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2 }'; }
 minimum() { sort -n | head -1; }
 
+echo "metalform $(grep -m1 'send path' "$work/mf.log" || echo 'send path: unknown')"
 echo "TFTP: ${SIZE_MIB} MiB file, blksize $BLKSIZE, atftp client, median (best) of $RUNS interleaved runs, server and client in separate netns"
-printf '%-11s %-18s %-18s %-18s %-16s\n' windowsize metalform atftpd tftpd-hpa "metalform/atftpd"
+printf '%-11s %-18s %-18s %-18s %-17s %-14s\n' windowsize metalform atftpd tftpd-hpa "metalform/atftpd" "server CPU mf/atftpd"
 for w in $WINDOWS; do
-  : >"$work/t.mf"; : >"$work/t.at"; : >"$work/t.hpa"; bad=""
+  : >"$work/t.mf"; : >"$work/t.at"; : >"$work/t.hpa"; : >"$work/c.mf"; : >"$work/c.at"; bad=""
   for _ in $(seq "$RUNS"); do
-    for s in mf:$P_MF at:$P_AT hpa:$P_HPA; do
-      r=$(fetch "${s#*:}" "$w")
-      case $r in FAIL|CORRUPT) bad="$bad ${s%%:*}=$r";; *) echo "$r" >>"$work/t.${s%%:*}";; esac
+    for s in mf:$P_MF:0 at:$P_AT:1 hpa:$P_HPA:2; do
+      name=${s%%:*}; rest=${s#*:}
+      r=$(fetch "${rest%%:*}" "$w" "${pids[${rest#*:}]}")
+      case $r in
+        FAIL|CORRUPT) bad="$bad $name=$r";;
+        *) echo "${r% *}" >>"$work/t.$name"; echo "${r#* }" >>"$work/c.$name";;
+      esac
     done
   done
   cell() { echo "$(median <"$work/t.$1")s ($(minimum <"$work/t.$1")s)"; }
   mf=$(median <"$work/t.mf"); at=$(median <"$work/t.at")
   ratio=$(awk -v m="$mf" -v a="$at" 'BEGIN{ if (m+0>0 && a+0>0) printf "%.2fx", a/m; else print "-" }')
-  printf '%-11s %-18s %-18s %-18s %-16s\n' "$w" "$(cell mf)" "$(cell at)" "$(cell hpa)" "$ratio"
+  printf '%-11s %-18s %-18s %-18s %-17s %-14s\n' "$w" "$(cell mf)" "$(cell at)" "$(cell hpa)" "$ratio" "$(median <"$work/c.mf")/$(median <"$work/c.at") ms"
   [ -z "$bad" ] || echo "  failures:$bad"
 done
-echo "(tftpd-hpa has no RFC 7440 windowsize: atftp falls back to lock-step)"
+echo "(tftpd-hpa has no RFC 7440 windowsize: atftp falls back to lock-step; server CPU: median"
+echo " user+system ms of the server process per transfer, from /proc/PID/stat)"
 echo
+if [ "$STORM" -gt 0 ]; then
+  echo "Boot storm: $STORM clients send one RRQ each at once (100-byte file); retried = RRQ lost, answered only after the client's 3 s retry"
+  for s in "metalform (request buffer 4 MiB):$P_MF" "metalform (kernel default buffer):$P_MF0" "atftpd:$P_AT"; do
+    printf '  %-36s %s\n' "${s%%:*}" "$(ip netns exec "$NS_C" node "$here/storm.mjs" "$SRV" "${s##*:}" tiny.bin "$STORM" 3000 4 || true)"
+  done
+  echo
+fi
 if [ "$CONCURRENT" -gt 0 ]; then
   echo "metalform: $CONCURRENT concurrent transfers of a ${CONC_MIB} MiB file (blksize $BLKSIZE, windowsize 16)"
   conc=$(ip netns exec "$NS_C" node "$here/concurrent.mjs" "$SRV" "$P_MF" conc.bin "$CONCURRENT" "$want_conc" "$BLKSIZE" 16) || true
@@ -152,5 +177,6 @@ if [ "$CONCURRENT" -gt 0 ]; then
   kill "${pids[0]}" 2>/dev/null || true
   wait "${pids[0]}" 2>/dev/null || true
   grep "metalform tftp stopped" "$work/mf.log" || true
+  if [ "$STORM" -gt 0 ]; then echo "(peak concurrent transfers counts the RRQ storm above too)"; fi
   echo "$conc" | grep -q "\"intact\":$CONCURRENT," || { echo "NOT ALL INTACT"; tail -20 "$work/mf.log"; exit 1; }
 fi

@@ -1,6 +1,7 @@
 // Runs metalform's TFTP server from the build (dist/) for the benchmark:
 //   node bench/tftp/server.mjs ROOT ADDRESS PORT
-// Prints "ready" once listening; stops on SIGTERM/SIGINT.
+// Prints "ready" once listening; stops on SIGTERM/SIGINT. Environment (for comparing
+// paths): TFTP_SEND_PATH=gso|sendmmsg|dgram, TFTP_REQUEST_BUFFER=bytes (0 = kernel default).
 import { TftpServer } from "../../dist/services/tftp/server.js";
 
 const [root, address, port] = process.argv.slice(2);
@@ -8,7 +9,15 @@ if (!root || !address || !port) {
   console.error("usage: server.mjs ROOT ADDRESS PORT");
   process.exit(2);
 }
-const server = new TftpServer({ root, address, port: Number(port), maxTransfers: 1000 });
+const env = process.env;
+const server = new TftpServer({
+  root,
+  address,
+  port: Number(port),
+  maxTransfers: 1000,
+  sendPath: env.TFTP_SEND_PATH || undefined,
+  requestBufferBytes: env.TFTP_REQUEST_BUFFER ? Number(env.TFTP_REQUEST_BUFFER) : undefined,
+});
 let failures = 0;
 server.on("transfer-error", (e) => {
   failures++;
@@ -16,6 +25,7 @@ server.on("transfer-error", (e) => {
 });
 await server.start();
 console.log("ready");
+console.error(`send path: ${server.sendPath}, native request socket: ${server.nativeRequestSocket}`);
 // Peak resident memory, to show that concurrent transfers hold chunks, not files.
 let peakRss = 0;
 let peakTransfers = 0;

@@ -10,3 +10,4 @@ export {
   type TftpTransferErrorEvent,
 } from "./server.js";
 export { decodePacket, encodePacket, ErrorCode, Opcode, type TftpPacket, type TftpOption } from "./packet.js";
+export type { SendPath } from "./native.js";

@@ -21,6 +21,7 @@ import { MAX_BLKSIZE, negotiate } from "./options.js";
 import { normalizeRequestPath, openInRoot } from "./path.js";
 import { BufferSource, FileSource, toNetascii, type ByteSource } from "./source.js";
 import { ReadTransfer, type TransferRemote } from "./transfer.js";
+import { BatchSender, defaultAddonPath, ipv4ToUint32, loadUdpAddon, wrapFd, type SendPath, type UdpAddon } from "./native.js";
 
 export type TftpRemote = TransferRemote;
 
@@ -56,6 +57,21 @@ export interface TftpServerOptions {
   maxTransfers?: number;
   /** netascii transfers are converted in memory; larger files are refused. Default 16 MiB. */
   maxNetasciiBytes?: number;
+  /**
+   * How DATA windows leave (IPv4 with the native helper built): "gso" = one sendmmsg
+   * per window with UDP GSO runs, "sendmmsg" = one sendmmsg of plain packets,
+   * "dgram" = node:dgram per packet. Default "gso"; falls back to "dgram" without the
+   * helper (see `sendPath`).
+   */
+  sendPath?: SendPath;
+  /**
+   * Receive (and send) buffer of the request socket in bytes, forced past
+   * net.core.rmem_max with CAP_NET_ADMIN, so a boot storm's RRQs are queued rather
+   * than dropped. Needs the native helper; 0 = kernel default. Default 4 MiB.
+   */
+  requestBufferBytes?: number;
+  /** Path of the native helper (udp_bind_device.node). Default: native/udp-bind-device/build/Release. */
+  nativeAddonPath?: string;
   logger?: Logger;
 }
 
@@ -106,6 +122,9 @@ const DEFAULTS = {
   maxRetries: 5,
   maxTransfers: 1000,
   maxNetasciiBytes: 16 * 1024 * 1024,
+  sendPath: "gso" as SendPath,
+  requestBufferBytes: 4 * 1024 * 1024,
+  nativeAddonPath: defaultAddonPath,
 };
 
 /** Smallest read from disk; a transfer holds at most two chunks (one read ahead). */
@@ -130,6 +149,8 @@ export class TftpServer extends EventEmitter<TftpServerEvents> implements Servic
   private readonly active = new Map<string, ReadTransfer | "opening">();
   private nextId = 1;
   private boundPort = 0;
+  /** The native helper when it is built and the server is IPv4; undefined = plain node:dgram. */
+  private addon: UdpAddon | undefined;
 
   constructor(options: TftpServerOptions) {
     super();
@@ -139,6 +160,9 @@ export class TftpServer extends EventEmitter<TftpServerEvents> implements Servic
       throw new Error(`tftp: maxBlockSize must be 8..${MAX_BLKSIZE}`);
     if (!Number.isInteger(o.maxWindowSize) || o.maxWindowSize < 1 || o.maxWindowSize > 64)
       throw new Error("tftp: maxWindowSize must be 1..64");
+    if (!["gso", "sendmmsg", "dgram"].includes(o.sendPath)) throw new Error(`tftp: sendPath must be gso, sendmmsg or dgram`);
+    if (!Number.isInteger(o.requestBufferBytes) || o.requestBufferBytes < 0 || o.requestBufferBytes > 2 ** 30)
+      throw new Error("tftp: requestBufferBytes must be 0..1 GiB");
     if (!net.isIP(o.address)) throw new Error(`tftp: address must be an IP address: ${o.address}`);
     this.opts = o;
     this.log = (options.logger ?? nullLogger).child("tftp");
@@ -153,6 +177,16 @@ export class TftpServer extends EventEmitter<TftpServerEvents> implements Servic
     return this.active.size;
   }
 
+  /** How transfers send their windows (known after start): "dgram" when the native helper is missing or the address is IPv6. */
+  get sendPath(): SendPath {
+    return this.addon ? this.opts.sendPath : "dgram";
+  }
+
+  /** Whether the request socket was made by the native helper (with requestBufferBytes); false without it or for IPv6. */
+  get nativeRequestSocket(): boolean {
+    return this.addon !== undefined;
+  }
+
   async start(): Promise<void> {
     if (this.socket) throw new Error("tftp: already started");
     if (this.opts.root) {
@@ -165,30 +199,51 @@ export class TftpServer extends EventEmitter<TftpServerEvents> implements Servic
       }
       if (!st.isDirectory()) throw new Error(`tftp: root ${this.opts.root} is not a directory`);
     }
-    const socket = dgram.createSocket({ type: this.socketType(), reuseAddr: false });
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: NodeJS.ErrnoException) => {
-        reject(
-          new Error(
-            err.code === "EADDRINUSE"
-              ? `tftp: ${this.opts.address}:${this.opts.port} is already in use`
-              : err.code === "EADDRNOTAVAIL"
-                ? `tftp: address ${this.opts.address} is not on any interface`
-                : `tftp: cannot bind ${this.opts.address}:${this.opts.port}: ${err.message}`,
-          ),
-        );
-      };
-      socket.once("error", onError);
-      socket.bind(this.opts.port, this.opts.address, () => {
-        socket.off("error", onError);
-        resolve();
+    if (this.socketType() === "udp4") {
+      try {
+        this.addon = loadUdpAddon(this.opts.nativeAddonPath);
+      } catch (e) {
+        this.log.warn("native-helper-unusable", { path: this.opts.nativeAddonPath, error: (e as Error).message });
+      }
+      if (!this.addon)
+        this.log.info("native-helper-missing", {
+          path: this.opts.nativeAddonPath,
+          effect: "one send per DATA packet, default request socket buffer (build native/udp-bind-device)",
+        });
+    }
+    const bindError = (err: NodeJS.ErrnoException) =>
+      new Error(
+        err.code === "EADDRINUSE"
+          ? `tftp: ${this.opts.address}:${this.opts.port} is already in use`
+          : err.code === "EADDRNOTAVAIL" || /cannot assign requested address/i.test(err.message)
+            ? `tftp: address ${this.opts.address} is not on any interface`
+            : `tftp: cannot bind ${this.opts.address}:${this.opts.port}: ${err.message}`,
+      );
+    let socket: dgram.Socket;
+    if (this.addon) {
+      // Made in C for its receive buffer (SO_RCVBUFFORCE); node:dgram receives on it.
+      let fd: number;
+      try {
+        fd = this.addon.open(this.opts.address, this.opts.port, "", "", this.opts.requestBufferBytes, false);
+      } catch (e) {
+        throw bindError(e as NodeJS.ErrnoException);
+      }
+      socket = await wrapFd(this.addon, fd, { type: "udp4", reuseAddr: false });
+    } else {
+      socket = dgram.createSocket({ type: this.socketType(), reuseAddr: false });
+      await new Promise<void>((resolve, reject) => {
+        socket.once("error", (err) => reject(bindError(err)));
+        socket.bind(this.opts.port, this.opts.address, () => {
+          socket.removeAllListeners("error");
+          resolve();
+        });
       });
-    });
+    }
     socket.on("error", (err) => this.log.warn("socket-error", { error: err.message }));
     socket.on("message", (msg, rinfo) => this.onRequest(msg, rinfo));
     this.socket = socket;
     this.boundPort = socket.address().port;
-    this.log.info("listening", { address: this.opts.address, port: this.boundPort, root: this.rootReal ?? null });
+    this.log.info("listening", { address: this.opts.address, port: this.boundPort, root: this.rootReal ?? null, sendPath: this.sendPath });
   }
 
   async stop(): Promise<void> {
@@ -209,6 +264,10 @@ export class TftpServer extends EventEmitter<TftpServerEvents> implements Servic
     } catch (e) {
       this.log.error("listener-failed", { event, error: (e as Error).message });
     }
+  }
+
+  private openTransferSocket(remote: TftpRemote): Promise<{ socket: dgram.Socket; batch: BatchSender | undefined }> {
+    return openTransferSocketWith(this.addon, this.opts.address, this.socketType(), this.opts.sendPath, remote, this.log);
   }
 
   private socketType(): "udp4" | "udp6" {
@@ -315,19 +374,12 @@ export class TftpServer extends EventEmitter<TftpServerEvents> implements Servic
     }
 
     const neg = negotiate(requested, this.opts, source.size);
-    const type = this.socketType();
-    const socket = dgram.createSocket({ type, lookup: literalLookup(type === "udp6" ? 6 : 4) as never });
+    let socket: dgram.Socket;
+    let batch: BatchSender | undefined;
     try {
-      await new Promise<void>((resolve, reject) => {
-        socket.once("error", reject);
-        socket.bind(0, this.opts.address, () => {
-          socket.off("error", reject);
-          resolve();
-        });
-      });
+      ({ socket, batch } = await this.openTransferSocket(remote));
     } catch (e) {
       await source.close();
-      socket.close();
       this.log.error("transfer-socket-failed", { error: (e as Error).message });
       return refuse(ErrorCode.NotDefined, "server cannot open a socket", path);
     }
@@ -355,6 +407,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> implements Servic
       maxTimeoutMs: this.opts.maxTimeoutMs,
       maxRetries: this.opts.maxRetries,
       chunkBytes: Math.max(windowBytes, Math.ceil(MIN_CHUNK_BYTES / windowBytes) * windowBytes),
+      batch,
       logger: this.log,
     });
     this.active.set(key, transfer);
@@ -373,6 +426,41 @@ export class TftpServer extends EventEmitter<TftpServerEvents> implements Servic
       this.safeEmit("transfer-error", { id, path, remote, code: undefined, reason: outcome.reason, bytes: outcome.bytes });
     }
   }
+}
+
+/** A transfer's own socket (its TID) and, with the native helper, the batch sender on its fd. */
+async function openTransferSocketWith(
+  addon: UdpAddon | undefined,
+  address: string,
+  type: "udp4" | "udp6",
+  sendPath: SendPath,
+  remote: TftpRemote,
+  log: Logger,
+): Promise<{ socket: dgram.Socket; batch: BatchSender | undefined }> {
+  const lookup = literalLookup(type === "udp6" ? 6 : 4) as never;
+  const ipv4 = ipv4ToUint32(remote.address);
+  if (addon && ipv4 !== undefined && sendPath !== "dgram") {
+    const fd = addon.open(address, 0, "", "", 0, false);
+    const socket = await wrapFd(addon, fd, { type: "udp4", lookup });
+    const batch = new BatchSender(addon, fd, ipv4, remote.port, sendPath, (errno) =>
+      log.debug("batch-send-failed", { remote: `${remote.address}:${remote.port}`, errno }),
+    );
+    return { socket, batch };
+  }
+  const socket = dgram.createSocket({ type, lookup });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      socket.once("error", reject);
+      socket.bind(0, address, () => {
+        socket.off("error", reject);
+        resolve();
+      });
+    });
+  } catch (e) {
+    socket.close();
+    throw e;
+  }
+  return { socket, batch: undefined };
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

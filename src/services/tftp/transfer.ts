@@ -19,6 +19,12 @@ export interface TransferRemote {
   port: number;
 }
 
+/** Sends several packets in one go (native/udp-bind-device's sendBatch); see native.ts BatchSender. */
+export interface WindowSender {
+  /** Sends packets[start, start+count) to the transfer's peer; returns how many went out (the rest are sent with dgram). */
+  send(packets: Buffer[], start: number, count: number): number;
+}
+
 export interface TransferParams {
   socket: dgram.Socket;
   remote: TransferRemote;
@@ -32,6 +38,8 @@ export interface TransferParams {
   maxRetries: number;
   /** Payload bytes read from the source at a time (at least one window's worth is used). */
   chunkBytes: number;
+  /** Sends a window's packets in one system call on `socket`'s fd; undefined = one dgram send each. */
+  batch?: WindowSender | undefined;
   logger: Logger;
 }
 
@@ -188,19 +196,29 @@ export class ReadTransfer {
 
   private sendBlocks(from: number, to: number): void {
     this.resume = undefined;
-    let c: Chunk | undefined;
-    for (let b = from; b <= to; b++) {
-      if (!c || b >= c.first + c.packets.length) c = this.chunkFor(b);
+    let b = from;
+    while (b <= to) {
+      const c = this.chunkFor(b);
       if (!c) {
         // Not in memory: read from this block on, then carry on where we stopped.
         this.resume = { from: b, to };
         this.load(b);
         return;
       }
-      this.send(c.packets[b - c.first]!);
-      if (b > this.sentUpTo) this.sentUpTo = b;
+      // The run of the window inside this chunk goes out in one batch.
+      const count = Math.min(to, c.first + c.packets.length - 1) - b + 1;
+      this.sendRun(c.packets, b - c.first, count);
+      b += count;
+      if (b - 1 > this.sentUpTo) this.sentUpTo = b - 1;
     }
     this.readAhead(to);
+  }
+
+  /** packets[start, start+count): through the batch sender when there is one, the rest (or all) through dgram. */
+  private sendRun(packets: Buffer[], start: number, count: number): void {
+    if (this.done) return;
+    const sent = this.p.batch ? this.p.batch.send(packets, start, count) : 0;
+    for (let i = sent; i < count; i++) this.send(packets[start + i]!);
   }
 
   private chunkFor(block: number): Chunk | undefined {

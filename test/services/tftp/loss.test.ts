@@ -83,6 +83,10 @@ describe("tftp over a link with 5% loss each way", () => {
     expect(sha256File(dest)).toBe(root.files.get("small.bin")!.sha256);
   }, 60_000);
 
+  it("the server sends its windows through the native batch path (UDP GSO)", () => {
+    expect(server!.sendPath).toBe("gso");
+  });
+
   it("packets were really dropped both ways, and the server recovered (retransmits reported)", () => {
     expect(droppedPackets(pair!.server, pair!.serverDev, method)).toBeGreaterThan(10);
     expect(droppedPackets(pair!.client, pair!.clientDev, method)).toBeGreaterThan(2);

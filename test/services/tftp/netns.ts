@@ -31,6 +31,19 @@ export function removeStaleNamespaces(): void {
   }
 }
 
+/** The repository's built native helper (native/udp-bind-device); tests of the batch path require it. */
+export function nativeAddonPath(): string {
+  return fileURLToPath(new URL("../../../native/udp-bind-device/build/Release/udp_bind_device.node", import.meta.url));
+}
+
+/** Fails (never skips) when the native helper is not built. */
+export function requireNativeAddon(): string {
+  const p = nativeAddonPath();
+  if (!fs.existsSync(p))
+    throw new Error(`native helper ${p} is not built: run bash native/udp-bind-device/build.sh (Debian packages build-essential, python3)`);
+  return p;
+}
+
 /** Transpiles the TFTP server and what it imports into dir; returns the runner path. */
 export function buildServerBundle(dir: string): string {
   const files = [
@@ -55,7 +68,7 @@ const server = new TftpServer(JSON.parse(process.argv[2]));
 server.on("transfer-complete", (e) => console.log(JSON.stringify({ event: "complete", ...e })));
 server.on("transfer-error", (e) => console.log(JSON.stringify({ event: "error", ...e })));
 await server.start();
-console.log("ready");
+console.log("ready " + server.sendPath);
 process.on("SIGTERM", async () => { await server.stop(); process.exit(0); });
 `,
   );
@@ -113,13 +126,17 @@ export function createPair(): NetnsPair {
 
 export interface ChildServer {
   proc: ChildProcess;
+  /** What the server reported at start: gso, sendmmsg or dgram. */
+  sendPath: string;
   events: Record<string, unknown>[];
   stop(): Promise<void>;
 }
 
 /** Starts the bundled server inside a namespace; resolves once it listens. */
 export function startChildServer(ns: string, runner: string, opts: TftpServerOptions): Promise<ChildServer> {
-  const proc = spawn("ip", ["netns", "exec", ns, process.execPath, runner, JSON.stringify(opts)], { stdio: ["ignore", "pipe", "pipe"] });
+  // The bundle lives in a temp dir: point it at the repository's native helper.
+  const withAddon = { nativeAddonPath: nativeAddonPath(), ...opts };
+  const proc = spawn("ip", ["netns", "exec", ns, process.execPath, runner, JSON.stringify(withAddon)], { stdio: ["ignore", "pipe", "pipe"] });
   const events: Record<string, unknown>[] = [];
   let stderr = "";
   proc.stderr!.on("data", (d) => (stderr += d));
@@ -133,11 +150,12 @@ export function startChildServer(ns: string, runner: string, opts: TftpServerOpt
       while ((nl = buf.indexOf("\n")) >= 0) {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
-        if (line === "ready") {
+        if (line.startsWith("ready")) {
           clearTimeout(timer);
           resolve({
             proc,
             events,
+            sendPath: line.slice(6),
             stop: () =>
               new Promise((r) => {
                 if (proc.exitCode !== null) return r();

@@ -17,6 +17,7 @@ export const nativeAddonPath = resolve(
 
 interface BindDeviceAddon {
   open(address: string, port: number, device: string, netnsPath: string, bufferBytes: number, reuseAddress: boolean): number;
+  setReuseAddress?(fd: number, on: boolean): void;
 }
 
 let addon: BindDeviceAddon | undefined;
@@ -85,6 +86,9 @@ export async function openUdpSocket(opts: UdpBindOptions): Promise<dgram.Socket>
     if (fd !== undefined) sock.bind({ fd });
     else sock.bind({ address: opts.address, port: opts.port, exclusive: true });
   });
+  // libuv turns SO_REUSEADDR on when it adopts an fd: off again, so that no other
+  // socket can bind the port beside ours and take part of the requests.
+  if (fd !== undefined && !opts.reuseAddress) loadAddon().setReuseAddress?.(fd, false);
   sock.setBroadcast(true);
   if (opts.recvBufferSize && fd === undefined) {
     try {

@@ -62,6 +62,19 @@ describe("DhcpServer start-up errors", () => {
     }
   });
 
+  it("does not let a server asking for SO_REUSEADDR share the port of one that did not", async () => {
+    // libuv sets SO_REUSEADDR on a socket it adopts by fd; the server turns it off again.
+    const a = new DhcpServer(base);
+    const b = new DhcpServer({ ...base, reuseAddress: true });
+    await a.start();
+    try {
+      await expect(b.start()).rejects.toThrow(/UDP port 67 on prov0 is already in use/);
+    } finally {
+      await b.stop().catch(() => undefined);
+      await a.stop();
+    }
+  });
+
   it("in proxy mode, names a taken proxy port and releases port 67 again", async () => {
     const blocker = new DhcpServer({ ...base, ports: { server: 4011 } });
     await blocker.start();

@@ -34,10 +34,12 @@ function dump(): string {
 
 function startProvisioner(name: string, index: number): void {
   const { ns, address } = lab.addHost(name, index);
-  const proc = lab.spawnIn(ns, [
-    "serve", "--role", "provisioner", "--config", lab.cfgDir, "--state", url, "--name", name, "--address", address,
-    "--bind-interface", "eth0", "--heartbeat", "1s", "--slots", "10", "--json", "--log-level", "info",
-  ]);
+  // The URL carries the password: through the environment, never on a command line.
+  const proc = lab.spawnIn(
+    ns,
+    ["serve", "--role", "provisioner", "--config", lab.cfgDir, "--name", name, "--address", address, "--bind-interface", "eth0", "--heartbeat", "1s", "--slots", "10", "--json", "--log-level", "info"],
+    { METALFORM_STATE_URL: url },
+  );
   const log: string[] = [];
   proc.stdout!.on("data", (d) => log.push(String(d)));
   proc.stderr!.on("data", (d) => log.push(String(d)));
@@ -81,8 +83,8 @@ describe("provisioners sharing installs", () => {
     const v = provisioners.get(victim)!;
     const behaviour = Object.fromEntries(lab.names.map((n) => [n, `hang-if=${v.address}`]));
     const run = lab.metalform(
-      ["apply", "--config", lab.cfgDir, "--state", url, "--auto-approve", "--json", "--parallelism", "6", "--provisioners", "required", "--failover-timeout", `${FAILOVER_S}s`, "--retries", "0"],
-      { behaviour },
+      ["apply", "--config", lab.cfgDir, "--auto-approve", "--json", "--parallelism", "6", "--provisioners", "required", "--failover-timeout", `${FAILOVER_S}s`, "--retries", "0"],
+      { behaviour, env: { METALFORM_STATE_URL: url } },
     );
     // The victim's nodes are in their sync (hanging there) when it dies.
     const assigned = (stdout: string, to: string) =>
@@ -140,16 +142,21 @@ describe("provisioners sharing installs", () => {
   it("a second apply from another machine finds the lock held; the first completes (two provisioners left)", async () => {
     lab.bumpImage(2);
     const survivors = [...provisioners.keys()].filter((n) => n !== victim);
-    const first = lab.metalform(["apply", "--config", lab.cfgDir, "--state", url, "--auto-approve", "--json", "--parallelism", "6", "--provisioners", "required", "--failover-timeout", `${FAILOVER_S}s`]);
+    const first = lab.metalform(["apply", "--config", lab.cfgDir, "--auto-approve", "--json", "--parallelism", "6", "--provisioners", "required", "--failover-timeout", `${FAILOVER_S}s`], {
+      env: { METALFORM_STATE_URL: url },
+    });
     await until("the first apply running", () => jsonEvents(first.stdout).some((e) => e.type === "apply_start"), 120_000);
     const other = provisioners.get(survivors[0]!)!;
-    const second = await lab.metalform(["apply", "--config", lab.cfgDir, "--state", url, "--auto-approve", "--json", "--lock-timeout", "0"], { ns: other.ns }).done;
+    const second = await lab.metalform(["apply", "--config", lab.cfgDir, "--auto-approve", "--json", "--lock-timeout", "0"], { ns: other.ns, env: { METALFORM_STATE_URL: url } }).done;
     expect(second.code).toBe(1);
     expect(second.stderr).toMatch(/lock/i);
     expect(second.stderr).toContain("apply");
     expect(second.asked).toEqual([]);
+    // Nothing anyone printed or logged carries the database password.
+    for (const text of [second.stdout, second.stderr, ...[...provisioners.values()].map((p) => p.log.join(""))]) expect(text).not.toContain(pg.password);
     const r = await first.done;
     expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout + r.stderr).not.toContain(pg.password);
     const ev = jsonEvents(r.stdout);
     expect(ev.filter((e) => e.type === "node_complete").map((e) => String(e.node)).sort()).toEqual(lab.names);
     const used = new Set(ev.filter((e) => e.type === "node_message" && /^assigned to provisioner /.test(String(e.message))).map((e) => String(e.message).slice(24)));

@@ -83,17 +83,27 @@ async function main() {
   // The installer's reports and its plan: plain HTTP from this namespace (one
   // process per node is lighter than a curl per report when twenty nodes run).
   const headers = { authorization: `Bearer ${token}` };
-  const call = async (path, body) => {
-    const res = await fetch(`${api}/${path}`, {
+  // A keep-alive connection left idle through a long (synchronous) rsync may have been
+  // closed by the server: a request that fails on the wire is sent again.
+  const call = async (path, body, tries = 3) => {
+    let res;
+    try {
+      res = await send(path, body);
+    } catch (e) {
+      if (tries <= 1) throw e;
+      return call(path, body, tries - 1);
+    }
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${path}: HTTP ${res.status} ${text}`);
+    return text;
+  };
+  const send = (path, body) =>
+    fetch(`${api}/${path}`, {
       method: body === undefined ? "GET" : "POST",
       headers: body === undefined ? headers : { ...headers, "content-type": "application/json" },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       signal: AbortSignal.timeout(30_000),
     });
-    const text = await res.text();
-    if (!res.ok) throw new Error(`${path}: HTTP ${res.status} ${text}`);
-    return text;
-  };
   const report = (step, status, extra = {}) => call("report", { step, status, ...extra });
   // 3. The installer.
   for (const s of ["modules", "network"]) {

@@ -5,6 +5,8 @@
 // middle of its installs: its nodes complete on the others, DHCP moves, the state
 // says what happened; a second apply from another machine finds the lock held.
 import type { ChildProcess } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { jsonEvents, SimLab } from "../apply/sim-lab.js";
 import { startPostgres, type PgServer } from "../state/pg-server.js";
@@ -32,12 +34,15 @@ function dump(): string {
   return [...provisioners].map(([n, p]) => `--- ${n}\n${p.log.join("").slice(-4000)}`).join("\n");
 }
 
-function startProvisioner(name: string, index: number): void {
+function startProvisioner(name: string, index: number, opts: { config?: string; extra?: string[] } = {}): void {
   const { ns, address } = lab.addHost(name, index);
   // The URL carries the password: through the environment, never on a command line.
   const proc = lab.spawnIn(
     ns,
-    ["serve", "--role", "provisioner", "--config", lab.cfgDir, "--name", name, "--address", address, "--bind-interface", "eth0", "--heartbeat", "1s", "--slots", "10", "--json", "--log-level", "info"],
+    [
+      "serve", "--role", "provisioner", "--config", opts.config ?? lab.cfgDir, "--name", name, "--address", address,
+      "--bind-interface", "eth0", "--heartbeat", "1s", "--slots", "10", "--json", "--log-level", "info", ...(opts.extra ?? []),
+    ],
     { METALFORM_STATE_URL: url },
   );
   const log: string[] = [];
@@ -161,5 +166,30 @@ describe("provisioners sharing installs", () => {
     expect(ev.filter((e) => e.type === "node_complete").map((e) => String(e.node)).sort()).toEqual(lab.names);
     const used = new Set(ev.filter((e) => e.type === "node_message" && /^assigned to provisioner /.test(String(e.message))).map((e) => String(e.message).slice(24)));
     expect([...used].sort()).toEqual(survivors.sort());
+  }, 300_000);
+
+  it("a provisioner running another configuration refuses its installs; they go to the others", async () => {
+    // p4's checkout differs (one comment): same image, another configuration digest.
+    const cfg4 = join(lab.dir, "cfg4");
+    mkdirSync(cfg4);
+    writeFileSync(join(cfg4, "cluster.yaml"), readFileSync(join(lab.cfgDir, "cluster.yaml"), "utf8") + "# not yet pulled\n");
+    startProvisioner("p4", 3, { config: cfg4, extra: ["--no-dhcp"] });
+    await until("p4 registered", () => sql("SELECT count(*) FROM metalform_provisioners WHERE name = 'p4' AND now() - heartbeat_at < interval '3 s'") === "1", 60_000);
+    lab.bumpImage(3);
+    const r = await lab.metalform(["apply", "--config", lab.cfgDir, "--auto-approve", "--json", "--parallelism", "6", "--provisioners", "required"], {
+      env: { METALFORM_STATE_URL: url },
+    }).done;
+    expect(r.code, r.stderr).toBe(0);
+    const ev = jsonEvents(r.stdout);
+    const refused = ev.filter((e) => e.type === "node_message" && /^provisioner p4 refused it: provisioner p4 runs configuration sha256:/.test(String(e.message)));
+    expect(refused.length).toBeGreaterThan(0);
+    // Where each node ended up: never p4.
+    const last = new Map<string, string>();
+    for (const e of ev) if (e.type === "node_message" && /^assigned to provisioner /.test(String(e.message))) last.set(String(e.node), String(e.message).slice(24));
+    expect(last.size).toBe(6);
+    expect([...last.values()]).not.toContain("p4");
+    for (const n of refused.map((e) => String(e.node))) expect(last.get(n)).not.toBe("p4");
+    expect(ev.filter((e) => e.type === "node_complete").map((e) => String(e.node)).sort()).toEqual(lab.names);
+    expect(provisioners.get("p4")!.log.join("")).toContain("assignment-rejected");
   }, 300_000);
 });

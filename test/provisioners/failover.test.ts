@@ -176,7 +176,8 @@ describe("provisioners sharing installs", () => {
     startProvisioner("p4", 3, { config: cfg4, extra: ["--no-dhcp"] });
     await until("p4 registered", () => sql("SELECT count(*) FROM metalform_provisioners WHERE name = 'p4' AND now() - heartbeat_at < interval '3 s'") === "1", 60_000);
     lab.bumpImage(3);
-    const r = await lab.metalform(["apply", "--config", lab.cfgDir, "--auto-approve", "--json", "--parallelism", "6", "--provisioners", "required"], {
+    // p1..p3's killed one is dead after the failover timeout: nobody waits for its copy.
+    const r = await lab.metalform(["apply", "--config", lab.cfgDir, "--auto-approve", "--json", "--parallelism", "6", "--provisioners", "required", "--failover-timeout", `${FAILOVER_S}s`], {
       env: { METALFORM_STATE_URL: url },
     }).done;
     expect(r.code, r.stderr).toBe(0);

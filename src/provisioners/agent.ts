@@ -40,6 +40,11 @@ export interface AgentOptions {
   heartbeatMs?: number;
   /** How often assignments are read and observations posted; default 500 ms. */
   pollMs?: number;
+  /**
+   * An apply silent this long has died: its nodes go back to local boot (a node that
+   * reboots later is not reinstalled by nobody's apply). Default 30 s.
+   */
+  applyTimeoutMs?: number;
   workDir: string;
   tftpRoot?: string;
   /** (Re)loads the configuration from disk. */
@@ -259,8 +264,9 @@ export class ProvisionerAgent {
     if (this.polling || this.stopped) return;
     this.polling = true;
     try {
-      const [snap, peers] = await Promise.all([this.o.db.assignmentsSnapshot(), this.o.db.provisioners()]);
-      const all = snap.rows;
+      const [snap, peers, applies] = await Promise.all([this.o.db.assignmentsSnapshot(), this.o.db.provisioners(), this.o.db.applies()]);
+      const applyTimeout = this.o.applyTimeoutMs ?? 30_000;
+      const all = snap.rows.filter((a) => (applies.get(a.applyId) ?? Infinity) < applyTimeout);
       this.assignments = new Map(all.map((a) => [a.node, a]));
       this.peers = new Map(peers.map((p) => [p.name, p]));
       for (const a of all) {

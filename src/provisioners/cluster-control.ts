@@ -75,6 +75,7 @@ export class ClusterBootControl extends EventEmitter<{ observation: [NodeObserva
     // Only one apply holds the state lock: what others left is from applies that died.
     const stale = await this.o.db.releaseOthers(this.o.applyId);
     if (stale) this.log.warn("stale-assignments-released", { count: stale });
+    await this.o.db.applyHeartbeat(this.o.applyId);
     this.timer = setInterval(() => void this.tick(), this.pollMs);
   }
 
@@ -83,6 +84,7 @@ export class ClusterBootControl extends EventEmitter<{ observation: [NodeObserva
     if (this.timer) clearInterval(this.timer);
     await this.placing.catch(() => {});
     await this.o.db.releaseApply(this.o.applyId).catch(() => {});
+    await this.o.db.endApply(this.o.applyId).catch(() => {});
     await this.o.db.dropObservations(this.o.applyId).catch(() => {});
     await this.o.db.close();
   }
@@ -210,6 +212,8 @@ export class ClusterBootControl extends EventEmitter<{ observation: [NodeObserva
       }
       if (Date.now() - this.lastWatch >= 1000) {
         this.lastWatch = Date.now();
+        // Provisioners give up the assignments of an apply that stops heart-beating.
+        await this.o.db.applyHeartbeat(this.o.applyId);
         await this.watch();
       }
     } catch (e) {

@@ -69,6 +69,12 @@ const DDL = [
      body jsonb NOT NULL,
      at timestamptz NOT NULL DEFAULT now())`,
   `CREATE INDEX IF NOT EXISTS metalform_observations_apply ON metalform_observations (scope, apply_id, id)`,
+  // Running applies heart-beat: a provisioner drops the assignments of an apply that died.
+  `CREATE TABLE IF NOT EXISTS metalform_applies (
+     scope text NOT NULL,
+     apply_id text NOT NULL,
+     heartbeat_at timestamptz NOT NULL DEFAULT now(),
+     PRIMARY KEY (scope, apply_id))`,
   `CREATE TABLE IF NOT EXISTS metalform_dhcp_authority (
      scope text NOT NULL,
      network text NOT NULL,
@@ -395,6 +401,29 @@ export class ProvisioningDb {
 
   async reject(node: string, generation: number, why: string): Promise<void> {
     await this.q("UPDATE metalform_assignments SET rejected = $4 WHERE scope = $1 AND node = $2 AND generation = $3", [this.scope, node, generation, why]);
+  }
+
+  // --- applies ----------------------------------------------------------------------
+
+  async applyHeartbeat(applyId: string): Promise<void> {
+    await this.q(
+      `INSERT INTO metalform_applies (scope, apply_id) VALUES ($1, $2)
+       ON CONFLICT (scope, apply_id) DO UPDATE SET heartbeat_at = now()`,
+      [this.scope, applyId],
+    );
+  }
+
+  async endApply(applyId: string): Promise<void> {
+    await this.q("DELETE FROM metalform_applies WHERE scope = $1 AND apply_id = $2", [this.scope, applyId]);
+  }
+
+  /** Running applies: id → milliseconds since their last heartbeat. */
+  async applies(): Promise<Map<string, number>> {
+    const rows = await this.q<{ apply_id: string; age_ms: string }>(
+      "SELECT apply_id, (extract(epoch FROM now() - heartbeat_at) * 1000)::bigint AS age_ms FROM metalform_applies WHERE scope = $1",
+      [this.scope],
+    );
+    return new Map(rows.map((r) => [r.apply_id, Math.max(0, Number(r.age_ms))]));
   }
 
   // --- observations --------------------------------------------------------------------

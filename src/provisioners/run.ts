@@ -21,6 +21,8 @@ export interface ProvisionerRunOptions {
   nodePatterns: string[];
   dhcpCandidate: boolean;
   heartbeatMs: number;
+  /** An apply silent this long died: its nodes go back to local boot. */
+  applyTimeoutMs?: number;
   /** Where copies of images, installers and the services' files live (default .metalform/provisioner-NAME beside the configuration). */
   workDir?: string;
   tftpRoot?: string;
@@ -62,6 +64,7 @@ export async function runProvisioner(o: ProvisionerRunOptions): Promise<void> {
     nodePatterns: o.nodePatterns,
     dhcpCandidate: o.dhcpCandidate,
     heartbeatMs: o.heartbeatMs,
+    ...(o.applyTimeoutMs ? { applyTimeoutMs: o.applyTimeoutMs } : {}),
     workDir: o.workDir ?? join(first.inputs.localDir, `provisioner-${o.name}`),
     ...(o.tftpRoot ? { tftpRoot: o.tftpRoot } : {}),
     load: async () => {

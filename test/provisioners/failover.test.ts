@@ -8,7 +8,7 @@ import type { ChildProcess } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { jsonEvents, SimLab } from "../apply/sim-lab.js";
+import { jsonEvents, sh, SimLab } from "../apply/sim-lab.js";
 import { startPostgres, type PgServer } from "../state/pg-server.js";
 
 const lab = new SimLab({ prefix: "mfint-p", nodes: 6, subnet: 84, portBase: 18087 });
@@ -41,7 +41,7 @@ function startProvisioner(name: string, index: number, opts: { config?: string; 
     ns,
     [
       "serve", "--role", "provisioner", "--config", opts.config ?? lab.cfgDir, "--name", name, "--address", address,
-      "--bind-interface", "eth0", "--heartbeat", "1s", "--slots", "10", "--json", "--log-level", "info", ...(opts.extra ?? []),
+      "--bind-interface", "eth0", "--heartbeat", "1s", "--slots", "10", "--apply-timeout", "3s", "--json", "--log-level", "info", ...(opts.extra ?? []),
     ],
     { METALFORM_STATE_URL: url },
   );
@@ -192,5 +192,35 @@ describe("provisioners sharing installs", () => {
     for (const n of refused.map((e) => String(e.node))) expect(last.get(n)).not.toBe("p4");
     expect(ev.filter((e) => e.type === "node_complete").map((e) => String(e.node)).sort()).toEqual(lab.names);
     expect(provisioners.get("p4")!.log.join("")).toContain("assignment-rejected");
+  }, 300_000);
+
+  it("an apply that dies leaves no node installing: its provisioners send its nodes back to local boot", async () => {
+    lab.bumpImage(4);
+    const behaviour = Object.fromEntries(lab.names.map((n) => [n, "hang-sync"]));
+    const run = lab.metalform(["apply", "--config", lab.cfgDir, "--auto-approve", "--json", "--parallelism", "6", "--provisioners", "required", "--failover-timeout", `${FAILOVER_S}s`], {
+      behaviour,
+      env: { METALFORM_STATE_URL: url },
+    });
+    const assignedTo = new Map<string, string>();
+    await until("every node in its sync", () => {
+      const ev = jsonEvents(run.stdout);
+      for (const e of ev) if (e.type === "node_message" && /^assigned to provisioner /.test(String(e.message))) assignedTo.set(String(e.node), String(e.message).slice(24));
+      const syncing = new Set(ev.filter((e) => e.type === "node_phase" && e.phase === "sync").map((e) => String(e.node)));
+      return lab.names.every((n) => syncing.has(n));
+    }, 120_000);
+    const script = (node: string) => {
+      const p = provisioners.get(assignedTo.get(node)!)!;
+      return sh("ip", ["netns", "exec", lab.head, "curl", "-sS", "--max-time", "5", `http://${p.address}:${lab.httpPort}/boot/${lab.mac(node)}.ipxe`]);
+    };
+    // While the apply runs, a node that reboots gets the installer again.
+    expect(script("n01")).toMatch(/run the installer[\s\S]*mf\.token=/);
+    run.proc.kill("SIGKILL");
+    await run.killNodes();
+    const killedAt = Date.now();
+    await until("every node back to local boot", () => lab.names.every((n) => !script(n).includes("mf.token=")), 30_000);
+    const after = Date.now() - killedAt;
+    expect(after).toBeLessThan(3000 + 4000);
+    // The node's normal boot (the sim's nodes boot their installed root with the image's kernel).
+    expect(script("n01")).toMatch(/# metalform: n01 .*boot the (installed system|local disk)/);
   }, 300_000);
 });

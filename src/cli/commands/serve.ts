@@ -17,6 +17,7 @@ interface ServeArgs extends GlobalArgs {
   affinityNodes: string[];
   dhcp: boolean;
   heartbeat: string;
+  applyTimeout: string;
   workDir?: string;
 }
 
@@ -42,6 +43,7 @@ export const serveCommand: CommandModule<GlobalArgs, ServeArgs> = {
       .option("affinity-nodes", { type: "string", array: true, default: [], describe: "Provisioner: prefer these nodes (NODE or RANGE, e.g. rack1-n[01-32]); repeatable" })
       .option("dhcp", { type: "boolean", default: true, describe: "Provisioner: may become the network's DHCP authority (--no-dhcp: never)" })
       .option("heartbeat", { type: "string", default: "5s", describe: "Provisioner: heartbeat interval (the DHCP authority's lease is three)" })
+      .option("apply-timeout", { type: "string", default: "30s", describe: "Provisioner: an apply silent this long died; its nodes go back to local boot" })
       .option("work-dir", { type: "string", describe: "Provisioner: image copies and service files (default .metalform/provisioner-NAME)" })
       .example("$0 serve --role provisioner --state postgres://mf@db/metalform --name prov2 --address 10.141.0.2 --bind-interface eth1", "A second provisioning server")
       .example("$0 serve", "Serve ./cluster.yaml's provisioning network; nodes boot their local disks")
@@ -135,6 +137,8 @@ async function serveProvisioner(argv: ArgumentsCamelCase<ServeArgs>): Promise<vo
     if (!address) throw new ProvisionerRefused("--address: the provisioner's address on the provisioning network is needed");
     const heartbeatMs = parseDuration(argv.heartbeat);
     if (!heartbeatMs) throw new ProvisionerRefused(`--heartbeat ${argv.heartbeat}: expected a duration such as 5s`);
+    const applyTimeoutMs = parseDuration(argv.applyTimeout);
+    if (!applyTimeoutMs) throw new ProvisionerRefused(`--apply-timeout ${argv.applyTimeout}: expected a duration such as 30s`);
     const logger = createLogger({ component: "provisioner", level: argv.logLevel, sink: argv.json ? jsonSink(process.stdout) : lineSink(process.stdout) });
     await runProvisioner({
       ...(argv.config ? { config: argv.config } : {}),
@@ -147,6 +151,7 @@ async function serveProvisioner(argv: ArgumentsCamelCase<ServeArgs>): Promise<vo
       nodePatterns: argv.affinityNodes,
       dhcpCandidate: argv.dhcp,
       heartbeatMs,
+      applyTimeoutMs,
       ...(argv.workDir ? { workDir: argv.workDir } : {}),
       ...(argv.tftpRoot ? { tftpRoot: argv.tftpRoot } : {}),
       logger,

@@ -179,7 +179,9 @@ export class ProvisionerAgent {
         await this.o.db.register(this.registration());
       }
       await this.claimDhcp();
-      this.copying ??= this.copyImages().finally(() => (this.copying = undefined));
+      this.copying ??= this.copyImages()
+        .catch((e: unknown) => this.log.warn("image-sources-unreadable", { error: (e as Error).message }))
+        .finally(() => (this.copying = undefined));
     } catch (e) {
       this.log.warn("heartbeat-failed", { error: (e as Error).message });
       // Without the database we cannot know whether another took the lease over: stop

@@ -473,6 +473,12 @@ export class ProvisioningDb {
     await this.q("DELETE FROM metalform_dhcp_authority WHERE scope = $1 AND network = $2 AND holder = $3", [this.scope, network, holder]);
   }
 
+  /** Network → holder, for every lease not yet run out. */
+  async authorities(): Promise<Map<string, string>> {
+    const r = await this.q<{ network: string; holder: string }>("SELECT network, holder FROM metalform_dhcp_authority WHERE scope = $1 AND expires_at > now()", [this.scope]);
+    return new Map(r.map((x) => [x.network, x.holder]));
+  }
+
   async authority(network: string): Promise<{ holder: string; remainingMs: number } | undefined> {
     const r = await this.q<{ holder: string; remaining_ms: string }>(
       "SELECT holder, (extract(epoch FROM expires_at - now()) * 1000)::bigint AS remaining_ms FROM metalform_dhcp_authority WHERE scope = $1 AND network = $2",

@@ -142,6 +142,18 @@ describe("provisioners sharing installs", () => {
     expect(digest).toMatch(/^sha256:/);
     for (const n of lab.names) expect(doc.nodes[n]?.reported).toMatchObject({ phase: "up", imageDigest: digest });
     expect(sql("SELECT count(*) FROM metalform_assignments")).toBe("0");
+
+    // What an administrator sees.
+    const list = await lab.metalform(["provisioners", "list", "--json", "--failover-timeout", `${FAILOVER_S}s`], { env: { METALFORM_STATE_URL: url } }).done;
+    expect(list.code, list.stderr).toBe(0);
+    const rows = (JSON.parse(list.stdout) as { provisioners: Array<{ name: string; live: boolean; dhcpAuthority: string[]; installing: number; images: Record<string, string> }> }).provisioners;
+    expect(rows.map((x) => [x.name, x.live])).toEqual(["p1", "p2", "p3"].map((n) => [n, n !== victim]));
+    expect(rows.find((x) => x.name === holder)!.dhcpAuthority).toEqual(["10.77.84.0/24"]);
+    for (const x of rows) expect(x.installing).toBe(0);
+    for (const x of rows.filter((y) => y.live)) expect(x.images).toEqual({ sim: digest });
+    const table = await lab.metalform(["provisioners", "list", "--failover-timeout", `${FAILOVER_S}s`], { env: { METALFORM_STATE_URL: url } }).done;
+    expect(table.stdout).toMatch(new RegExp(`^${victim} +10\\.77\\.84\\.\\d +dead `, "m"));
+    expect(table.stdout).toMatch(new RegExp(`^${holder} .* live .*10\\.77\\.84\\.0/24`, "m"));
   }, 300_000);
 
   it("a second apply from another machine finds the lock held; the first completes (two provisioners left)", async () => {

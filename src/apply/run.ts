@@ -114,7 +114,6 @@ export async function runApply(o: ApplyRunOptions): Promise<ApplyOutcome> {
   const lock = await store.lock({ operation: "apply", owner: `${safeUser()}@${hostname()}` }, o.lockTimeoutMs);
   let provisioner: Provisioner | undefined;
   let session: ServeSession | undefined;
-  let driver: ProvisioningDriver | undefined;
   try {
     // What another writer may have done before we held the lock counts.
     inputs.state = await store.read();
@@ -183,33 +182,49 @@ export async function runApply(o: ApplyRunOptions): Promise<ApplyOutcome> {
       await provisioner.start();
       control = provisioner;
     }
-    driver = new ProvisioningDriver({
-      cluster,
-      provisioner: control,
-      password: (node) => (node.bmc?.password ? resolveSecret(node.bmc.password, inputs.inlineSecrets) : undefined),
-      ask: (node, message) => o.say(`${node}: ${message}`),
-      logger: log.child("power"),
+    const result = await execute(inputs, plan, control, o, log, {
+      stop: AbortSignal.any([lost.signal, ...(o.stopSignal ? [o.stopSignal] : [])]),
+      interrupt: AbortSignal.any([lost.signal, ...(o.interruptSignal ? [o.interruptSignal] : [])]),
     });
-    const initial = inputs.state ?? newState(cluster.name);
-    const stopSignal = AbortSignal.any([lost.signal, ...(o.stopSignal ? [o.stopSignal] : [])]);
-    const interruptSignal = AbortSignal.any([lost.signal, ...(o.interruptSignal ? [o.interruptSignal] : [])]);
-    const exec = new Executor(plan, cluster, store, initial, driver, o.events, {
-      parallelism: o.parallelism,
-      canary: o.canary,
-      retries: o.retries,
-      ...(o.phaseTimeouts ? { phaseTimeouts: o.phaseTimeouts } : {}),
-      stopSignal,
-      interruptSignal,
-    });
-    control.on("observation", (obs) => exec.observe(obs.node, obs));
-    const result = await exec.run();
     return { diagnostics: loaded.diagnostics, plan, result };
   } finally {
-    driver?.close();
     // Released by serve anyway when the connection ends; asking first is tidier.
     await session?.release().catch(() => undefined);
     await provisioner?.stop();
     await lock.release();
+  }
+}
+
+/** Boots the plan's nodes through `control` (this process's services, a serve, or the provisioners). */
+async function execute(
+  inputs: PlanInputs,
+  plan: Plan,
+  control: BootControl,
+  o: ApplyRunOptions,
+  log: Logger,
+  signals: { stop?: AbortSignal; interrupt?: AbortSignal },
+): Promise<ApplyResult> {
+  const { cluster } = inputs;
+  const driver = new ProvisioningDriver({
+    cluster,
+    provisioner: control,
+    password: (node) => (node.bmc?.password ? resolveSecret(node.bmc.password, inputs.inlineSecrets) : undefined),
+    ask: (node, message) => o.say(`${node}: ${message}`),
+    logger: log.child("power"),
+  });
+  try {
+    const exec = new Executor(plan, cluster, inputs.store, inputs.state ?? newState(cluster.name), driver, o.events, {
+      parallelism: o.parallelism,
+      canary: o.canary,
+      retries: o.retries,
+      ...(o.phaseTimeouts ? { phaseTimeouts: o.phaseTimeouts } : {}),
+      ...(signals.stop ? { stopSignal: signals.stop } : {}),
+      ...(signals.interrupt ? { interruptSignal: signals.interrupt } : {}),
+    });
+    control.on("observation", (obs) => exec.observe(obs.node, obs));
+    return await exec.run();
+  } finally {
+    driver.close();
   }
 }
 
@@ -244,7 +259,7 @@ async function openFleet(store: unknown, o: ApplyRunOptions, log: Logger): Promi
 
 /** Apply through the provisioners: publish the images, hand out installs, follow them. */
 async function runWithProvisioners(fleet: { db: ProvisioningDb; live: number }, inputs: PlanInputs, plan: Plan, o: ApplyRunOptions, log: Logger): Promise<ApplyResult> {
-  const { cluster, store } = inputs;
+  const { cluster } = inputs;
   const applyId = randomUUID();
   const address = o.bindAddress ?? cluster.network.address;
   // The head's images are the source the provisioners copy from.
@@ -263,7 +278,6 @@ async function runWithProvisioners(fleet: { db: ProvisioningDb; live: number }, 
     ...(o.failoverTimeoutMs !== undefined ? { failoverTimeoutMs: o.failoverTimeoutMs } : {}),
     logger: log.child("provisioners"),
   });
-  let driver: ProvisioningDriver | undefined;
   try {
     await reapOrphanRsync(join(inputs.localDir, "image-source", "rsyncd.conf"), log);
     await source.start();
@@ -281,25 +295,8 @@ async function runWithProvisioners(fleet: { db: ProvisioningDb; live: number }, 
       `Handing installs to ${fleet.live} provisioner${fleet.live === 1 ? "" : "s"}; ` +
         (authority && authority.remainingMs > 0 ? `DHCP on ${networkKey(cluster)} is answered by ${authority.holder}.` : `no provisioner answers DHCP on ${networkKey(cluster)} yet.`),
     );
-    driver = new ProvisioningDriver({
-      cluster,
-      provisioner: control,
-      password: (node) => (node.bmc?.password ? resolveSecret(node.bmc.password, inputs.inlineSecrets) : undefined),
-      ask: (node, message) => o.say(`${node}: ${message}`),
-      logger: log.child("power"),
-    });
-    const exec = new Executor(plan, cluster, store, inputs.state ?? newState(cluster.name), driver, o.events, {
-      parallelism: o.parallelism,
-      canary: o.canary,
-      retries: o.retries,
-      ...(o.phaseTimeouts ? { phaseTimeouts: o.phaseTimeouts } : {}),
-      ...(o.stopSignal ? { stopSignal: o.stopSignal } : {}),
-      ...(o.interruptSignal ? { interruptSignal: o.interruptSignal } : {}),
-    });
-    control.on("observation", (obs) => exec.observe(obs.node, obs));
-    return await exec.run();
+    return await execute(inputs, plan, control, o, log, { ...(o.stopSignal ? { stop: o.stopSignal } : {}), ...(o.interruptSignal ? { interrupt: o.interruptSignal } : {}) });
   } finally {
-    driver?.close();
     await control.close();
     await source.stop().catch(() => undefined);
   }

@@ -5,7 +5,7 @@
 // Times are always the database's (now()), so the clocks of the machines never matter.
 import pg from "pg";
 import { scrub, type PgTarget } from "../state/pgurl.js";
-import { ADVISORY_CLASS } from "../state/pgschema.js";
+import { ADVISORY_CLASS, SCHEMA_TABLE_DDL } from "../state/pgschema.js";
 import { METALFORM_VERSION } from "../state/version.js";
 
 /** Bumped when these tables change incompatibly. */
@@ -14,11 +14,7 @@ export const PROVISIONING_SCHEMA_VERSION = 1;
 const SCHEMA_KEY = 1;
 
 const DDL = [
-  `CREATE TABLE IF NOT EXISTS metalform_schema (
-     component text PRIMARY KEY,
-     version integer NOT NULL,
-     written_by text NOT NULL,
-     updated_at timestamptz NOT NULL DEFAULT now())`,
+  SCHEMA_TABLE_DDL,
   `CREATE TABLE IF NOT EXISTS metalform_provisioners (
      scope text NOT NULL,
      name text NOT NULL,

@@ -18,12 +18,15 @@ export function advisoryKey(name: string): number {
 /** Serializes table creation between metalforms starting at once. */
 const SCHEMA_KEY = 0;
 
-const DDL = [
-  `CREATE TABLE IF NOT EXISTS metalform_schema (
+/** One row per component (state, provisioning): the version of its tables and who laid them out. */
+export const SCHEMA_TABLE_DDL = `CREATE TABLE IF NOT EXISTS metalform_schema (
      component text PRIMARY KEY,
      version integer NOT NULL,
      written_by text NOT NULL,
-     updated_at timestamptz NOT NULL DEFAULT now())`,
+     updated_at timestamptz NOT NULL DEFAULT now())`;
+
+const DDL = [
+  SCHEMA_TABLE_DDL,
   // Every write inserts a row: the latest serial is the state, the others its history.
   `CREATE TABLE IF NOT EXISTS metalform_state_versions (
      name text NOT NULL,

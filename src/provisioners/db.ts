@@ -216,6 +216,16 @@ export class ProvisioningDb {
     }
   }
 
+  /** Whether the tables exist (without creating them: a read-only user may ask). */
+  async hasTables(): Promise<boolean> {
+    try {
+      const r = await this.pool.query<{ t: string | null }>("SELECT to_regclass('metalform_provisioners')::text AS t");
+      return r.rows[0]?.t != null;
+    } catch (e) {
+      throw this.wrap(e);
+    }
+  }
+
   async close(): Promise<void> {
     await this.pool.end().catch(() => {});
   }

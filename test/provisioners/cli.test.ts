@@ -5,6 +5,9 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ProvisioningDb } from "../../src/provisioners/db.js";
+import { parsePgUrl } from "../../src/state/pgurl.js";
+import { startPostgres, type PgServer } from "../state/pg-server.js";
 
 const root = new URL("../../", import.meta.url).pathname;
 let dir: string;
@@ -84,3 +87,35 @@ describe("apply with provisioners", () => {
     expect(r.stderr).toContain("--failover-timeout never: expected a duration such as 60s or 2m");
   });
 });
+
+describe("serve (the head's) beside provisioners", () => {
+  let pg: PgServer;
+  beforeAll(async () => {
+    pg = await startPostgres();
+  }, 60_000);
+  afterAll(() => pg?.stop());
+
+  it("creates no provisioning tables when there are none (a read-only user may run it)", () => {
+    const r = mf(["serve", "-c", dir], { METALFORM_STATE_URL: `${pg.url()}#c` });
+    expect(r.code).toBe(1); // eth1 is not on this machine
+    expect(r.stderr).not.toContain("provisioners are registered");
+    expect(pg.psql("SELECT coalesce(to_regclass('metalform_provisioners')::text, 'none')").trim()).toBe("none");
+  });
+
+  it("refuses to run a second DHCP server while provisioners of the state are alive", async () => {
+    const t = parsePgUrl(pg.url(), "c");
+    const db = new ProvisioningDb({ ...t, location: t.redacted }, "test");
+    try {
+      await db.register({ name: "p1", address: "10.9.0.2", httpUrl: "http://10.9.0.2", rsyncUrl: "rsync://10.9.0.2:873", slots: 10, categories: [], nodePatterns: [], images: {}, configDigest: "", host: "h", pid: 1 });
+    } finally {
+      await db.close();
+    }
+    const r = mf(["serve", "-c", dir], { METALFORM_STATE_URL: `${pg.url()}#c` });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("provisioners are registered for this state (p1): they answer DHCP and serve the installs");
+    expect(r.stderr).not.toContain(pg.password);
+    // Another state in the same database is not concerned.
+    expect(mf(["serve", "-c", dir], { METALFORM_STATE_URL: `${pg.url()}#other` }).stderr).not.toContain("provisioners are registered");
+  });
+});
+

@@ -67,6 +67,17 @@ export const serveCommand: CommandModule<GlobalArgs, ServeArgs> = {
         return;
       }
       const { cluster, store, imageDigests, inlineSecrets } = loaded.inputs;
+      const { liveProvisionersOf } = await import("../../provisioners/registered.js");
+      const live = await liveProvisionersOf(store);
+      if (live.length) {
+        // Two DHCP servers on one network would fight; the provisioners elect theirs.
+        process.stderr.write(
+          `metalform: provisioners are registered for this state (${live.join(", ")}): they answer DHCP and serve the installs. ` +
+            "To serve from this machine too, run `metalform serve --role provisioner` here; or stop them first.\n",
+        );
+        process.exitCode = 1;
+        return;
+      }
       const logger = createLogger({ component: "serve", level: argv.logLevel, sink: argv.json ? jsonSink(process.stdout) : lineSink(process.stdout) });
       const p = new Provisioner({
         cluster,

@@ -7,7 +7,7 @@
 // behaviour: "ok" (default), "fail-sync" (reports a failed rsync step),
 // "slow-sync" (the sync takes about two seconds more), "hang-sync" (starts the
 // sync, then never reports again), "hang-if=ADDR" (hangs like hang-sync when its
-// image comes from the provisioner at ADDR).
+// image comes from the provisioner at ADDR, syncs like slow-sync otherwise).
 // Prints one JSON line per step to stdout; exits 0 when it reported UP. Before it
 // posts UP it prints "up-posting" with the digest it is about to report, so a test
 // can tell what a node claimed even when the head node died before answering.
@@ -133,7 +133,7 @@ async function main() {
   const out = execFileSync("rsync", ["-a", "--delete", "--stats", "--numeric-ids", plan.image.rsync, target + "/"], { encoding: "utf8" });
   const received = Number(/Total bytes received: ([\d,]+)/.exec(out)?.[1]?.replace(/,/g, "") ?? "0");
   const files = Number(/Number of regular files transferred: ([\d,]+)/.exec(out)?.[1]?.replace(/,/g, "") ?? "0");
-  if (behaviour === "slow-sync") await new Promise((r) => setTimeout(r, 2000));
+  if (behaviour === "slow-sync" || hangFrom) await new Promise((r) => setTimeout(r, 2000));
   await report("rsync", "finished", { bytes: received, files });
   log("rsync", { bytes: received, files });
   for (const s of ["configure", "switch-root"]) {

@@ -118,11 +118,14 @@ describe("provisioners sharing installs", () => {
     // The victim's nodes, and only they, moved; to live provisioners; within the failover time.
     const moved = events.filter((e) => e.type === "node_message" && /stopped heart-beating .* moved to provisioner/.test(String(e.message)));
     expect(moved.map((e) => String(e.node)).sort()).toEqual([...victimNodes].sort());
+    const lag = moved.map((m) => Date.parse(String(m.time)) - killedAt);
+    process.stdout.write(`failover: ${victim} killed; its installs moved after ${lag.map((x) => (x / 1000).toFixed(1)).join(", ")} s (timeout ${FAILOVER_S} s)\n`);
     for (const m of moved) {
       expect(String(m.message)).toContain(`provisioner ${victim} stopped heart-beating`);
       expect(String(m.message)).not.toMatch(new RegExp(`moved to provisioner ${victim}$`));
       const after = Date.parse(String(m.time)) - killedAt;
-      expect(after).toBeLessThan((FAILOVER_S + 3) * 1000);
+      // Dead after FAILOVER_S without a heartbeat; checked every second; then placed and acknowledged.
+      expect(after).toBeLessThan((FAILOVER_S + 5) * 1000);
     }
     // Every node completed, the moved ones on their second boot.
     const complete = events.filter((e) => e.type === "node_complete").map((e) => String(e.node)).sort();

@@ -1,9 +1,9 @@
-// The installed system's network configuration. Rendered for busybox/Debian ifupdown
-// (/etc/network/interfaces) with a static address on the boot interface; the
-// interface's name is filled in by the installer (`@IFACE@`: the kernel name of the
-// NIC whose MAC is the node's). Other formats that could follow from the same input:
-// systemd-networkd (.network with [Match] MACAddress=, which needs no placeholder),
-// NetworkManager keyfiles, netplan.
+// The installed system's network configuration: a static address on the NIC whose
+// MAC is the node's, written twice so that either kind of image brings it up —
+// for busybox/Debian ifupdown (/etc/network/interfaces, the interface's kernel name
+// filled in by the installer: `@IFACE@`), and for systemd-networkd (matched by MAC,
+// so predictable interface names need no placeholder; ignored by images without it).
+// NetworkManager keyfiles and netplan could follow from the same input.
 import type { Network, Node } from "../config/types.js";
 import type { PlanFile } from "./plan-types.js";
 
@@ -21,6 +21,22 @@ export function renderInterfaces(node: Node, net: Network): string {
     `\tnetmask ${net.netmask}`,
   ];
   if (net.gateway) lines.push(`\tgateway ${net.gateway}`);
+  return lines.join("\n") + "\n";
+}
+
+/** systemd.network(5): matched by MAC address. */
+export function renderNetworkdUnit(node: Node, net: Network): string {
+  const lines = [
+    "# Written by metalform's installer; rewritten on every install and sync.",
+    "[Match]",
+    `MACAddress=${node.mac}`,
+    "",
+    "[Network]",
+    `Address=${node.ip}/${net.prefix}`,
+  ];
+  if (net.gateway) lines.push(`Gateway=${net.gateway}`);
+  for (const d of net.dns) lines.push(`DNS=${d}`);
+  if (net.domain) lines.push(`Domains=${net.domain}`);
   return lines.join("\n") + "\n";
 }
 
@@ -43,6 +59,7 @@ export function networkFiles(node: Node, net: Network): PlanFile[] {
     { path: "/etc/hostname", mode: "0644", content: node.hostname + "\n" },
     { path: "/etc/hosts", mode: "0644", content: renderHosts(node) },
     { path: "/etc/network/interfaces", mode: "0644", content: renderInterfaces(node, net), placeholders: [IFACE_PLACEHOLDER] },
+    { path: "/etc/systemd/network/10-metalform.network", mode: "0644", content: renderNetworkdUnit(node, net) },
   ];
   const resolv = renderResolvConf(net);
   if (resolv) files.push({ path: "/etc/resolv.conf", mode: "0644", content: resolv });

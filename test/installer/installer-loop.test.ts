@@ -113,7 +113,7 @@ describe.sequential("installer /init against loop devices", () => {
       ["ext4", "root"],
     ]);
 
-    const text = withMounted(disk.part(5), `cat etc/hostname etc/fstab etc/metalform/layout etc/network/interfaces; ls usr/lib | wc -l; cmp usr/lib/blob0042.bin ${join(imgDir, "usr/lib/blob0042.bin")} && echo SAME`, dir);
+    const text = withMounted(disk.part(5), `cat etc/hostname etc/fstab etc/metalform/layout etc/network/interfaces etc/systemd/network/10-metalform.network; ls usr/lib | wc -l; cmp usr/lib/blob0042.bin ${join(imgDir, "usr/lib/blob0042.bin")} && echo SAME`, dir);
     expect(text).toContain("node001.cluster.local\n");
     expect(text).toMatch(/LABEL=root\t\/\text4\tdefaults\t0\t1/);
     expect(text).toMatch(/LABEL=var\t\/var\text4\tnoatime\t0\t2/);
@@ -122,6 +122,8 @@ describe.sequential("installer /init against loop devices", () => {
     expect(text).toMatch(/LABEL=srv\t\/srv\txfs\tdefaults\t0\t0/);
     expect(text).toContain(api.plans.get("node001")!.fingerprint);
     expect(text).toContain("iface eth0 inet static");
+    // The same address for systemd-networkd images, matched by MAC (no interface name needed).
+    expect(text).toMatch(/\[Match\]\nMACAddress=[0-9a-f]{2}(:[0-9a-f]{2}){5}\n\n\[Network\]\nAddress=\d+\.\d+\.\d+\.\d+\/\d+\n/);
     expect(text).toContain(`\n${FILES}\nSAME`);
     const varText = withMounted(disk.part(3), "ls log", dir);
     expect(varText).toContain("build.log");

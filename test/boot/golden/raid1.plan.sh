@@ -50,6 +50,7 @@ MF_EXCLUDE_SYNC='/var/log/*
 /etc/hostname
 /etc/hosts
 /etc/network/interfaces
+/etc/systemd/network/10-metalform.network
 /etc/resolv.conf
 /etc/fstab
 /etc/metalform/layout
@@ -63,6 +64,7 @@ MF_EXCLUDE_FULL='/tmp/*
 /etc/hostname
 /etc/hosts
 /etc/network/interfaces
+/etc/systemd/network/10-metalform.network
 /etc/resolv.conf
 /etc/fstab
 /etc/metalform/layout
@@ -72,7 +74,7 @@ MF_EXCLUDE_FULL='/tmp/*
 /etc/systemd/system/metalform-up.service
 /etc/systemd/system/multi-user.target.wants/metalform-up.service'
 MF_MOUNT_POINTS=''
-MF_FILE_COUNT='10'
+MF_FILE_COUNT='11'
 MF_FILE_0_PATH='/etc/hostname'
 MF_FILE_0_MODE='0644'
 MF_FILE_0_CONTENT='node002.cluster.local
@@ -94,27 +96,39 @@ iface @IFACE@ inet static
 	netmask 255.255.0.0
 	gateway 10.141.0.1
 '
-MF_FILE_3_PATH='/etc/resolv.conf'
+MF_FILE_3_PATH='/etc/systemd/network/10-metalform.network'
 MF_FILE_3_MODE='0644'
-MF_FILE_3_CONTENT='search cluster.local
+MF_FILE_3_CONTENT='# Written by metalform'\''s installer; rewritten on every install and sync.
+[Match]
+MACAddress=52:54:00:12:34:01
+
+[Network]
+Address=10.141.0.12/16
+Gateway=10.141.0.1
+DNS=10.141.0.1
+Domains=cluster.local
+'
+MF_FILE_4_PATH='/etc/resolv.conf'
+MF_FILE_4_MODE='0644'
+MF_FILE_4_CONTENT='search cluster.local
 nameserver 10.141.0.1
 '
-MF_FILE_4_PATH='/etc/fstab'
-MF_FILE_4_MODE='0644'
-MF_FILE_4_CONTENT='# Written by metalform'\''s installer; rewritten on every install and sync.
+MF_FILE_5_PATH='/etc/fstab'
+MF_FILE_5_MODE='0644'
+MF_FILE_5_CONTENT='# Written by metalform'\''s installer; rewritten on every install and sync.
 LABEL=root	/	ext4	defaults	0	1
 '
-MF_FILE_5_PATH='/etc/metalform/layout'
-MF_FILE_5_MODE='0644'
-MF_FILE_5_CONTENT='64d64b935d99850cb83beed55c356f77a7f70f7bdc4fb912225897bdaa9d960b
-'
-MF_FILE_6_PATH='/etc/metalform/image'
+MF_FILE_6_PATH='/etc/metalform/layout'
 MF_FILE_6_MODE='0644'
-MF_FILE_6_CONTENT='sha256:abababababababababababababababababababababababababababababababab
+MF_FILE_6_CONTENT='64d64b935d99850cb83beed55c356f77a7f70f7bdc4fb912225897bdaa9d960b
 '
-MF_FILE_7_PATH='/etc/metalform/report-up'
-MF_FILE_7_MODE='0700'
-MF_FILE_7_CONTENT='#!/bin/sh
+MF_FILE_7_PATH='/etc/metalform/image'
+MF_FILE_7_MODE='0644'
+MF_FILE_7_CONTENT='sha256:abababababababababababababababababababababababababababababababab
+'
+MF_FILE_8_PATH='/etc/metalform/report-up'
+MF_FILE_8_MODE='0700'
+MF_FILE_8_CONTENT='#!/bin/sh
 # metalform: report UP and the image digest to the head node (runs on every boot).
 api='\''http://10.141.0.1:8080/api/v1/installer/nodes/node002'\''
 token='\''up-token-fixture'\''
@@ -134,16 +148,16 @@ while [ "$i" -lt 10 ]; do
 done
 exit 1
 '
-MF_FILE_8_PATH='/etc/init.d/S99metalform-up'
-MF_FILE_8_MODE='0755'
-MF_FILE_8_CONTENT='#!/bin/sh
+MF_FILE_9_PATH='/etc/init.d/S99metalform-up'
+MF_FILE_9_MODE='0755'
+MF_FILE_9_CONTENT='#!/bin/sh
 # metalform: report UP in the background so boot never waits for the head node.
 case "${1:-start}" in start) /etc/metalform/report-up >/dev/null 2>&1 & ;; esac
 exit 0
 '
-MF_FILE_9_PATH='/etc/systemd/system/metalform-up.service'
-MF_FILE_9_MODE='0644'
-MF_FILE_9_CONTENT='[Unit]
+MF_FILE_10_PATH='/etc/systemd/system/metalform-up.service'
+MF_FILE_10_MODE='0644'
+MF_FILE_10_CONTENT='[Unit]
 Description=metalform: report UP to the head node
 Wants=network-online.target
 After=network-online.target

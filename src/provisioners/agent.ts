@@ -79,6 +79,8 @@ export class ProvisionerAgent {
   private lastClaimOk = 0;
   private beating = false;
   private polling = false;
+  /** Configuration digests of applies this provisioner already tried to follow. */
+  private readonly triedDigests = new Set<string>();
 
   constructor(private readonly o: AgentOptions) {
     this.log = o.logger ?? nullLogger;
@@ -268,7 +270,19 @@ export class ProvisionerAgent {
     try {
       const [snap, peers, applies] = await Promise.all([this.o.db.assignmentsSnapshot(), this.o.db.provisioners(), this.o.db.applies()]);
       const applyTimeout = this.o.applyTimeoutMs ?? 30_000;
-      const all = snap.rows.filter((a) => (applies.get(a.applyId) ?? Infinity) < applyTimeout);
+      const alive = [...applies].filter(([, a]) => a.ageMs < applyTimeout);
+      const all = snap.rows.filter((a) => alive.some(([id]) => id === a.applyId));
+      // A running apply applies a newer configuration (a node removed, an address
+      // changed): read the checkout again, once per digest.
+      for (const [, a] of alive) {
+        if (a.configDigest && a.configDigest !== this.cluster.digest && !this.triedDigests.has(a.configDigest)) {
+          this.triedDigests.add(a.configDigest);
+          await this.reload();
+          if (this.cluster.digest !== a.configDigest) {
+            this.log.error("configuration-differs", { mine: this.cluster.digest, apply: a.configDigest, note: "update this provisioner's copy of the configuration" });
+          }
+        }
+      }
       this.assignments = new Map(all.map((a) => [a.node, a]));
       this.peers = new Map(peers.map((p) => [p.name, p]));
       for (const a of all) {

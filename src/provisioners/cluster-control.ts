@@ -75,7 +75,7 @@ export class ClusterBootControl extends EventEmitter<{ observation: [NodeObserva
     // Only one apply holds the state lock: what others left is from applies that died.
     const stale = await this.o.db.releaseOthers(this.o.applyId);
     if (stale) this.log.warn("stale-assignments-released", { count: stale });
-    await this.o.db.applyHeartbeat(this.o.applyId);
+    await this.o.db.applyHeartbeat(this.o.applyId, this.o.cluster.digest);
     this.timer = setInterval(() => void this.tick(), this.pollMs);
   }
 
@@ -213,7 +213,7 @@ export class ClusterBootControl extends EventEmitter<{ observation: [NodeObserva
       if (Date.now() - this.lastWatch >= 1000) {
         this.lastWatch = Date.now();
         // Provisioners give up the assignments of an apply that stops heart-beating.
-        await this.o.db.applyHeartbeat(this.o.applyId);
+        await this.o.db.applyHeartbeat(this.o.applyId, this.o.cluster.digest);
         await this.watch();
       }
     } catch (e) {

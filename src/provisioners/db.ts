@@ -69,6 +69,7 @@ const DDL = [
   `CREATE TABLE IF NOT EXISTS metalform_applies (
      scope text NOT NULL,
      apply_id text NOT NULL,
+     config_digest text NOT NULL DEFAULT '',
      heartbeat_at timestamptz NOT NULL DEFAULT now(),
      PRIMARY KEY (scope, apply_id))`,
   `CREATE TABLE IF NOT EXISTS metalform_dhcp_authority (
@@ -411,11 +412,12 @@ export class ProvisioningDb {
 
   // --- applies ----------------------------------------------------------------------
 
-  async applyHeartbeat(applyId: string): Promise<void> {
+  /** The apply is alive and applies this configuration (provisioners follow it). */
+  async applyHeartbeat(applyId: string, configDigest: string): Promise<void> {
     await this.q(
-      `INSERT INTO metalform_applies (scope, apply_id) VALUES ($1, $2)
-       ON CONFLICT (scope, apply_id) DO UPDATE SET heartbeat_at = now()`,
-      [this.scope, applyId],
+      `INSERT INTO metalform_applies (scope, apply_id, config_digest) VALUES ($1, $2, $3)
+       ON CONFLICT (scope, apply_id) DO UPDATE SET heartbeat_at = now(), config_digest = EXCLUDED.config_digest`,
+      [this.scope, applyId, configDigest],
     );
   }
 
@@ -423,13 +425,13 @@ export class ProvisioningDb {
     await this.q("DELETE FROM metalform_applies WHERE scope = $1 AND apply_id = $2", [this.scope, applyId]);
   }
 
-  /** Running applies: id → milliseconds since their last heartbeat. */
-  async applies(): Promise<Map<string, number>> {
-    const rows = await this.q<{ apply_id: string; age_ms: string }>(
-      "SELECT apply_id, (extract(epoch FROM now() - heartbeat_at) * 1000)::bigint AS age_ms FROM metalform_applies WHERE scope = $1",
+  /** Running applies: id → milliseconds since their last heartbeat, and the configuration they apply. */
+  async applies(): Promise<Map<string, { ageMs: number; configDigest: string }>> {
+    const rows = await this.q<{ apply_id: string; age_ms: string; config_digest: string }>(
+      "SELECT apply_id, config_digest, (extract(epoch FROM now() - heartbeat_at) * 1000)::bigint AS age_ms FROM metalform_applies WHERE scope = $1",
       [this.scope],
     );
-    return new Map(rows.map((r) => [r.apply_id, Math.max(0, Number(r.age_ms))]));
+    return new Map(rows.map((r) => [r.apply_id, { ageMs: Math.max(0, Number(r.age_ms)), configDigest: r.config_digest }]));
   }
 
   // --- observations --------------------------------------------------------------------

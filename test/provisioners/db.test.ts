@@ -128,6 +128,19 @@ describe("ProvisioningDb", () => {
     expect(await db.assignments()).toEqual([]);
   });
 
+  it("knows the running applies, their configuration and how long since they were heard of", async () => {
+    const db = open("applies");
+    await db.applyHeartbeat("A", "sha256:c1");
+    await sleep(300);
+    await db.applyHeartbeat("B", "sha256:c2");
+    const a = await db.applies();
+    expect(a.get("A")).toMatchObject({ configDigest: "sha256:c1" });
+    expect(a.get("A")!.ageMs).toBeGreaterThanOrEqual(250);
+    expect(a.get("B")!.ageMs).toBeLessThan(250);
+    await db.endApply("A");
+    expect([...(await db.applies()).keys()]).toEqual(["B"]);
+  });
+
   it("refuses tables laid out by a newer metalform", async () => {
     const db = open("schema");
     await db.ensure();

@@ -4,7 +4,7 @@
 // spread by load; the provisioner that is also the DHCP authority is killed in the
 // middle of its installs: its nodes complete on the others, DHCP moves, the state
 // says what happened; a second apply from another machine finds the lock held.
-import type { ChildProcess } from "node:child_process";
+import { spawnSync, type ChildProcess } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -237,5 +237,27 @@ describe("provisioners sharing installs", () => {
     expect(after).toBeLessThan(3000 + 4000);
     // The node's normal boot (the sim's nodes boot their installed root with the image's kernel).
     expect(script("n01")).toMatch(/# metalform: n01 .*boot the (installed system|local disk)/);
+  }, 300_000);
+
+  it("a node removed from the configuration: the provisioners follow the apply's configuration (no script, no lease)", async () => {
+    const keep = lab.names.filter((n) => n !== "n06");
+    const authority = provisioners.get(sql("SELECT holder FROM metalform_dhcp_authority WHERE expires_at > now()"))!;
+    const scriptStatus = () =>
+      sh("ip", ["netns", "exec", lab.head, "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5", `http://${authority.address}:${lab.httpPort}/boot/${lab.mac("n06")}.ipxe`]);
+    expect(scriptStatus()).toBe("200");
+    lab.writeConfig(keep);
+    const r = await lab.metalform(["apply", "--config", lab.cfgDir, "--auto-approve", "--json", "--provisioners", "required", "--failover-timeout", `${FAILOVER_S}s`], {
+      env: { METALFORM_STATE_URL: url },
+    }).done;
+    expect(r.code, r.stderr).toBe(0);
+    // n06 goes; the others finish the sync the killed apply left undone.
+    const done = jsonEvents(r.stdout).filter((e) => e.type === "node_complete");
+    expect(done.filter((e) => e.change === "remove").map((e) => e.node)).toEqual(["n06"]);
+    expect(done.filter((e) => e.change === "sync").map((e) => String(e.node)).sort()).toEqual(keep);
+    // The apply published its configuration; the DHCP authority re-read its checkout.
+    await until("n06 gone from the DHCP authority", () => scriptStatus() === "404", 15_000);
+    const dhcp = spawnSync("ip", ["netns", "exec", lab.nodeNs("n06"), "udhcpc", "-i", "eth0", "-n", "-q", "-t", "2", "-T", "1", "-s", "/bin/true"], { encoding: "utf8" });
+    expect(dhcp.status).not.toBe(0);
+    expect(authority.log.join("")).toContain("configuration-reloaded");
   }, 300_000);
 });

@@ -27,7 +27,17 @@ export type ApplyEvent =
       eta_s?: number;
     })
   | (Base & { type: "node_complete"; node: string; change: NodeChangeKind; elapsed_s: number; bytes?: number; image_digest?: string })
-  | (Base & { type: "node_errored"; node: string; change: NodeChangeKind; phase: Phase; error: string; attempt: number; final: boolean })
+  | (Base & {
+      type: "node_errored";
+      node: string;
+      change: NodeChangeKind;
+      phase: Phase;
+      error: string;
+      attempt: number;
+      final: boolean;
+      /** On final errors: how the node ended (failed, never started, or no longer waited for). */
+      outcome?: "failed" | "skipped" | "interrupted";
+    })
   | (Base & { type: "node_message"; node: string; message: string })
   | (Base & {
       type: "change_summary";

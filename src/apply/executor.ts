@@ -259,7 +259,7 @@ export class Executor {
 
   /** A change never started; said as a final error at attempt 0 (the renderers call it skipped). */
   private skip(c: NodeChange, why: string): NodeResult {
-    this.emit({ type: "node_errored", node: c.node, change: c.kind, phase: "queued", error: `${SKIPPED}: ${why}`, attempt: 0, final: true });
+    this.emit({ type: "node_errored", node: c.node, change: c.kind, phase: "queued", error: `${SKIPPED}: ${why}`, attempt: 0, final: true, outcome: "skipped" });
     return { node: c.node, change: c.kind, outcome: "skipped", phase: "queued", attempts: 0, elapsedMs: 0, error: why };
   }
 
@@ -293,7 +293,7 @@ export class Executor {
       return { node: c.node, change: c.kind, outcome: "succeeded", phase: "up", attempts: 1, elapsedMs: Date.now() - t0 };
     } catch (e) {
       const error = (e as Error).message;
-      this.emit({ type: "node_errored", node: c.node, change: c.kind, phase: "queued", error, attempt: 1, final: true });
+      this.emit({ type: "node_errored", node: c.node, change: c.kind, phase: "queued", error, attempt: 1, final: true, outcome: "failed" });
       return { node: c.node, change: c.kind, outcome: "failed", phase: "queued", attempts: 1, elapsedMs: Date.now() - t0, error };
     }
   }
@@ -352,13 +352,13 @@ export class Executor {
           if (e instanceof Interrupted) {
             outcome = "interrupted";
             error = e.message;
-            this.emit({ type: "node_errored", node: c.node, change: c.kind, phase: r.phase, error, attempt: r.attempt, final: true });
+            this.emit({ type: "node_errored", node: c.node, change: c.kind, phase: r.phase, error, attempt: r.attempt, final: true, outcome: "interrupted" });
             break;
           }
           const retryable = e instanceof NodeFailure ? e.retryable : false;
           const final = !retryable || r.attempt >= maxAttempts || Boolean(this.opts.stopSignal?.aborted);
           error = (e as Error).message;
-          this.emit({ type: "node_errored", node: c.node, change: c.kind, phase: r.phase, error, attempt: r.attempt, final });
+          this.emit({ type: "node_errored", node: c.node, change: c.kind, phase: r.phase, error, attempt: r.attempt, final, ...(final ? { outcome: "failed" as const } : {}) });
           if (final) break;
         } finally {
           stopTrigger.abort();
@@ -366,7 +366,7 @@ export class Executor {
       }
     } catch (e) {
       error = (e as Error).message;
-      this.emit({ type: "node_errored", node: c.node, change: c.kind, phase: r.phase, error, attempt: r.attempt, final: true });
+      this.emit({ type: "node_errored", node: c.node, change: c.kind, phase: r.phase, error, attempt: r.attempt, final: true, outcome: "failed" });
     } finally {
       this.running.delete(c.node);
     }
@@ -406,7 +406,7 @@ export class Executor {
       } catch (e) {
         outcome = "failed";
         error = `installed, but the state could not be written: ${(e as Error).message}`;
-        this.emit({ type: "node_errored", node: c.node, change: c.kind, phase: "up", error, attempt: r.attempt, final: true });
+        this.emit({ type: "node_errored", node: c.node, change: c.kind, phase: "up", error, attempt: r.attempt, final: true, outcome: "failed" });
       }
     } else {
       // Record where the node stopped, so `state show` says so.

@@ -27,9 +27,10 @@ export function oneLine(text: string): string {
 
 function errorLine(e: Extract<ApplyEvent, { type: "node_errored" }>): string {
   const error = oneLine(e.error);
-  // Attempt 0: the node never started (interrupted apply, failed canaries).
-  if (e.attempt === 0 && error.startsWith(`${SKIPPED}: `)) return `${e.node} skipped: ${error.slice(SKIPPED.length + 2)}`;
-  if (e.final && error.startsWith(`${INTERRUPTED}: `)) return `${e.node} INTERRUPTED in ${e.phase}: ${error.slice(INTERRUPTED.length + 2)}`;
+  // The event names how the node ended; the error's prefix says it too (older event streams).
+  const strip = (prefix: string) => (error.startsWith(`${prefix}: `) ? error.slice(prefix.length + 2) : error);
+  if (e.outcome === "skipped" || (e.attempt === 0 && error.startsWith(`${SKIPPED}: `))) return `${e.node} skipped: ${strip(SKIPPED)}`;
+  if (e.outcome === "interrupted" || (e.final && error.startsWith(`${INTERRUPTED}: `))) return `${e.node} INTERRUPTED in ${e.phase}: ${strip(INTERRUPTED)}`;
   return `${e.node} ${e.final ? "FAILED" : "retrying"} in ${e.phase}${e.attempt > 1 ? ` (attempt ${e.attempt})` : ""}: ${error}`;
 }
 

@@ -117,7 +117,7 @@ export function listrRenderer(): { sink: (e: ApplyEvent) => void; closed: Promis
       }
       case "node_errored": {
         if (!e.final) return;
-        if (e.attempt === 0) {
+        if (e.outcome === "skipped" || e.attempt === 0) {
           // Never started (interrupted apply, failed canaries): not a failure of the node.
           aggregate.phases.delete(e.node);
           const s = slots.get(e.node);

@@ -1,9 +1,11 @@
 // Apply progress in a terminal: listr2, one task per node with its phase and a
-// progress bar while it syncs. Large applies are folded into one task per change
-// kind so that the screen stays readable.
+// progress bar while it syncs. Large applies are folded into one task per range of
+// nodes (node[001-128] install), or per change kind, so the screen stays readable.
 import { Listr } from "listr2";
 import type { ApplyEvent } from "../events.js";
 import { PHASE_LABEL } from "../phases.js";
+import { compressHostnames } from "../../config/hostrange.js";
+import { groupNodes, phaseCounts } from "./groups.js";
 import { formatBytes, oneLine } from "./lines.js";
 
 const MAX_TASKS = 24;
@@ -19,6 +21,15 @@ interface Task {
   output: string;
 }
 
+interface Group {
+  slot: Slot;
+  label: string;
+  total: number;
+  done: number;
+  failed: string[];
+  phases: Map<string, string>;
+}
+
 interface Slot {
   title: string;
   task?: Task;
@@ -31,11 +42,13 @@ interface Slot {
  * Starts the listr2 display and returns the event sink that drives it, plus a
  * promise that settles when the display has drawn its last frame.
  */
-export function listrRenderer(): { sink: (e: ApplyEvent) => void; closed: Promise<void> } {
+export function listrRenderer(opts: { renderer?: "default" | "test" } = {}): { sink: (e: ApplyEvent) => void; closed: Promise<void> } {
   const slots = new Map<string, Slot>();
-  const aggregate = { total: 0, done: 0, failed: 0, phases: new Map<string, string>() };
-  let list: Listr | undefined;
-  let aggregateSlot: Slot | undefined;
+  const planned: Array<{ node: string; change: string }> = [];
+  /** Node → its group, when the apply is large. */
+  const groupOf = new Map<string, Group>();
+  let groups: Group[] = [];
+  let list: Listr<unknown, "default" | "test", "simple"> | undefined;
   let closedResolve!: () => void;
   const closed = new Promise<void>((r) => (closedResolve = r));
   const started = Date.now();
@@ -51,30 +64,46 @@ export function listrRenderer(): { sink: (e: ApplyEvent) => void; closed: Promis
     return { title, done, fail, finished };
   };
 
-  const refreshAggregate = () => {
-    if (!aggregateSlot?.task) return;
-    const counts = new Map<string, number>();
-    for (const p of aggregate.phases.values()) counts.set(p, (counts.get(p) ?? 0) + 1);
-    aggregateSlot.task.output = [...counts].map(([p, n]) => `${n} ${p}`).join(", ");
-    aggregateSlot.task.title = `${aggregate.done}/${aggregate.total} nodes done, ${aggregate.failed} failed`;
+  const refresh = (node: string) => {
+    const g = groupOf.get(node);
+    if (!g?.slot.task) return;
+    g.slot.task.output = phaseCounts(g.phases.values());
+    g.slot.task.title = `${g.label}: ${g.done}/${g.total} done${g.failed.length ? `, ${g.failed.length} failed` : ""}`;
+  };
+
+  /** A group whose nodes have all ended is drawn as done (or failed, naming its failed nodes). */
+  const settle = (g: Group) => {
+    if (g.done + g.failed.length >= g.total) finish(g);
+  };
+  const finish = (g: Group) => {
+    if (g.slot.task) {
+      g.slot.task.output = "";
+      g.slot.task.title = `${g.label}: ${g.done}/${g.total} done${g.failed.length ? `, ${g.failed.length} failed` : ""}`;
+    }
+    if (g.failed.length) g.slot.fail(new Error(`${g.label}: ${compressFailed(g.failed)} failed after ${((Date.now() - started) / 1000).toFixed(0)} s`));
+    else g.slot.done();
   };
 
   const sink = (e: ApplyEvent) => {
     switch (e.type) {
       case "planned_change": {
         if (e.change === "remove" || e.change === "update") return;
-        aggregate.total++;
+        planned.push({ node: e.node, change: e.change });
         slots.set(e.node, makeSlot(`${e.node}  ${e.change}${e.wipes_disks ? " (wipes disks)" : ""}`));
         return;
       }
       case "apply_start": {
         const many = slots.size > MAX_TASKS;
         if (many) {
-          aggregateSlot = makeSlot(`${slots.size} nodes`);
           for (const s of slots.values()) s.finished.catch(() => undefined);
+          groups = groupNodes(planned, MAX_TASKS).map((g) => {
+            const group: Group = { slot: makeSlot(`${g.label}: 0/${g.nodes.length} done`), label: g.label, total: g.nodes.length, done: 0, failed: [], phases: new Map() };
+            for (const n of g.nodes) groupOf.set(n, group);
+            return group;
+          });
         }
-        const entries = many ? [aggregateSlot!] : [...slots.values()];
-        list = new Listr<unknown>(
+        const entries = many ? groups.map((g) => g.slot) : [...slots.values()];
+        list = new Listr<unknown, "default" | "test", "simple">(
           entries.map((s) => ({
             title: s.title,
             task: async (_ctx, task) => {
@@ -83,16 +112,16 @@ export function listrRenderer(): { sink: (e: ApplyEvent) => void; closed: Promis
             },
             rendererOptions: { outputBar: 1, persistentOutput: false },
           })),
-          { concurrent: true, exitOnError: false, rendererOptions: { collapseErrors: false } },
+          { concurrent: true, exitOnError: false, rendererOptions: { collapseErrors: false }, ...(opts.renderer ? { renderer: opts.renderer } : {}) },
         );
         list.run().catch(() => undefined).finally(closedResolve);
         return;
       }
       case "node_phase": {
-        aggregate.phases.set(e.node, e.phase);
+        groupOf.get(e.node)?.phases.set(e.node, e.phase);
         const s = slots.get(e.node);
         if (s?.task) s.task.output = `${PHASE_LABEL[e.phase]}${e.attempt > 1 ? ` (attempt ${e.attempt})` : ""}`;
-        refreshAggregate();
+        refresh(e.node);
         return;
       }
       case "node_progress": {
@@ -107,38 +136,45 @@ export function listrRenderer(): { sink: (e: ApplyEvent) => void; closed: Promis
         return;
       }
       case "node_complete": {
-        aggregate.done++;
-        aggregate.phases.delete(e.node);
+        const g = groupOf.get(e.node);
+        if (g) {
+          g.done++;
+          g.phases.delete(e.node);
+          settle(g);
+        }
         const s = slots.get(e.node);
         if (s?.task) s.task.title = `${s.title}: UP in ${e.elapsed_s.toFixed(1)} s${e.bytes ? `, ${formatBytes(e.bytes)}` : ""}`;
         s?.done();
-        refreshAggregate();
+        refresh(e.node);
         return;
       }
       case "node_errored": {
         if (!e.final) return;
+        const g = groupOf.get(e.node);
+        g?.phases.delete(e.node);
         if (e.outcome === "skipped" || e.attempt === 0) {
           // Never started (interrupted apply, failed canaries): not a failure of the node.
-          aggregate.phases.delete(e.node);
           const s = slots.get(e.node);
           if (s?.task) s.task.title = `${s.title}: ${oneLine(e.error)}`;
           s?.done();
-          refreshAggregate();
+          if (g) {
+            g.total--;
+            settle(g);
+          }
+          refresh(e.node);
           return;
         }
-        aggregate.failed++;
-        aggregate.phases.delete(e.node);
+        if (g) {
+          g.failed.push(e.node);
+          settle(g);
+        }
         slots.get(e.node)?.fail(new Error(`${e.node}: ${oneLine(e.error)}`));
-        refreshAggregate();
+        refresh(e.node);
         return;
       }
       case "change_summary": {
         for (const s of slots.values()) s.done();
-        if (aggregateSlot) {
-          refreshAggregate();
-          if (aggregate.failed) aggregateSlot.fail(new Error(`${aggregate.failed} node(s) failed after ${((Date.now() - started) / 1000).toFixed(0)} s`));
-          else aggregateSlot.done();
-        }
+        for (const g of groups) finish(g);
         if (!list) closedResolve();
         return;
       }
@@ -147,4 +183,9 @@ export function listrRenderer(): { sink: (e: ApplyEvent) => void; closed: Promis
     }
   };
   return { sink, closed };
+}
+
+function compressFailed(nodes: string[]): string {
+  const ranges = compressHostnames(nodes);
+  return ranges.length > 4 ? `${nodes.length} nodes (${ranges.slice(0, 4).join(", ")}, …)` : ranges.join(", ");
 }

@@ -314,12 +314,27 @@ async function waitForCopies(db: ProvisioningDb, images: string[], digests: Read
   let said = "";
   for (;;) {
     const live = (await db.provisioners()).filter((p) => p.ageMs < failover);
-    const missing = live.flatMap((p) => images.filter((i) => p.images[i] !== digests.get(i)?.digest).map((i) => `${p.name} (${i})`));
-    if (!missing.length) return;
-    if (o.stopSignal?.aborted) return;
-    if (Date.now() - t0 > timeoutMs) {
-      log.warn("copies-incomplete", { missing });
-      o.say(`Going on without ${missing.join(", ")}: still copying after ${Math.round(timeoutMs / 1000)} s.`);
+    const failed = live.flatMap((p) =>
+      images.flatMap((i) => {
+        const why = p.copyErrors[`${i}@${digests.get(i)?.digest}`];
+        return why && p.images[i] !== digests.get(i)?.digest ? [`${p.name} (${i}: ${why})`] : [];
+      }),
+    );
+    const missing = live.flatMap((p) =>
+      images.filter((i) => p.images[i] !== digests.get(i)?.digest && !p.copyErrors[`${i}@${digests.get(i)?.digest}`]).map((i) => `${p.name} (${i})`),
+    );
+    if (!missing.length || o.stopSignal?.aborted || Date.now() - t0 > timeoutMs) {
+      if (missing.length) {
+        log.warn("copies-incomplete", { missing });
+        o.say(`Going on without ${missing.join(", ")}: still copying after ${Math.round((Date.now() - t0) / 1000)} s.`);
+      }
+      if (failed.length) o.say(`Going on without ${failed.join("; ")}: the copy failed.`);
+      // Somebody must hold every image the plan installs.
+      for (const i of images) {
+        if (!live.some((p) => p.images[i] === digests.get(i)?.digest)) {
+          throw new ApplyRefused(`no live provisioner holds image ${i} at ${digests.get(i)?.digest}${failed.length ? `: ${failed.join("; ")}` : ""}`);
+        }
+      }
       return;
     }
     const line = `Waiting for provisioners to copy images: ${missing.join(", ")}`;

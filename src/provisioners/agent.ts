@@ -67,6 +67,8 @@ export class ProvisionerAgent {
   /** Image name → the copy served (image with local paths) and its digest. */
   private readonly copies = new Map<string, { image: Image; digest: string }>();
   private readonly installers = new Map<string, string>();
+  /** "IMAGE@DIGEST" → why its copy failed, posted with the heartbeat. */
+  private readonly copyErrors = new Map<string, string>();
   private readonly accepted = new Map<string, Accepted>();
   /** Every assignment of the cluster (observations are tagged with theirs; DHCP points nodes at theirs). */
   private assignments = new Map<string, Assignment>();
@@ -176,7 +178,7 @@ export class ProvisionerAgent {
     if (this.beating || this.stopped) return;
     this.beating = true;
     try {
-      if (!(await this.o.db.heartbeat(this.o.name, this.imagesHeld(), this.cluster.digest))) {
+      if (!(await this.o.db.heartbeat(this.o.name, this.imagesHeld(), this.cluster.digest, Object.fromEntries(this.copyErrors)))) {
         this.log.warn("re-registering", { name: this.o.name, why: "the registration was removed" });
         await this.o.db.register(this.registration());
       }
@@ -225,7 +227,10 @@ export class ProvisionerAgent {
       if (!img) {
         await this.reload();
         img = this.cluster.images.get(s.image);
-        if (!img) continue;
+        if (!img) {
+          this.copyErrors.set(`${s.image}@${s.digest}`, `image ${s.image} is not in provisioner ${this.o.name}'s configuration`);
+          continue;
+        }
       }
       const t0 = Date.now();
       try {
@@ -235,9 +240,12 @@ export class ProvisionerAgent {
         this.copies.set(s.image, { image: copy.image, digest: copy.digest });
         await this.provisioner.reconfigure(this.served(), { imageDigests: this.digests() });
         this.provisioner.setInstaller(s.image, built.path);
-        await this.o.db.heartbeat(this.o.name, this.imagesHeld(), this.cluster.digest);
+        this.copyErrors.delete(`${s.image}@${s.digest}`);
+        await this.o.db.heartbeat(this.o.name, this.imagesHeld(), this.cluster.digest, Object.fromEntries(this.copyErrors));
         this.log.info("image-copied", { image: s.image, digest: s.digest, ms: Date.now() - t0 });
       } catch (e) {
+        // Said with the next heartbeats (the apply stops waiting for this copy); tried again on each.
+        this.copyErrors.set(`${s.image}@${s.digest}`, (e as Error).message);
         this.log.error("image-copy-failed", { image: s.image, from: s.url, error: (e as Error).message });
       }
     }

@@ -25,6 +25,8 @@ const DDL = [
      categories text[] NOT NULL DEFAULT '{}',
      node_patterns text[] NOT NULL DEFAULT '{}',
      images jsonb NOT NULL DEFAULT '{}',
+     -- "IMAGE@DIGEST" -> why its copy failed (the apply stops waiting for it).
+     copy_errors jsonb NOT NULL DEFAULT '{}',
      config_digest text NOT NULL DEFAULT '',
      host text NOT NULL,
      pid integer NOT NULL,
@@ -99,6 +101,8 @@ export interface ProvisionerRegistration {
 }
 
 export interface ProvisionerInfo extends ProvisionerRegistration {
+  /** "IMAGE@DIGEST" → why its copy failed (until a copy succeeds). */
+  copyErrors: Record<string, string>;
   /** Milliseconds since its last heartbeat (by the database's clock). */
   ageMs: number;
 }
@@ -245,10 +249,10 @@ export class ProvisioningDb {
   }
 
   /** Returns false when the row is gone (someone deregistered us): register again. */
-  async heartbeat(name: string, images: Record<string, string>, configDigest: string): Promise<boolean> {
+  async heartbeat(name: string, images: Record<string, string>, configDigest: string, copyErrors: Record<string, string> = {}): Promise<boolean> {
     const r = await this.q(
-      "UPDATE metalform_provisioners SET heartbeat_at = now(), images = $3, config_digest = $4 WHERE scope = $1 AND name = $2 RETURNING name",
-      [this.scope, name, JSON.stringify(images), configDigest],
+      "UPDATE metalform_provisioners SET heartbeat_at = now(), images = $3, config_digest = $4, copy_errors = $5 WHERE scope = $1 AND name = $2 RETURNING name",
+      [this.scope, name, JSON.stringify(images), configDigest, JSON.stringify(copyErrors)],
     );
     return r.length > 0;
   }
@@ -267,12 +271,13 @@ export class ProvisioningDb {
       categories: string[];
       node_patterns: string[];
       images: Record<string, string>;
+      copy_errors: Record<string, string>;
       config_digest: string;
       host: string;
       pid: number;
       age_ms: string;
     }>(
-      `SELECT name, address, http_url, rsync_url, slots, categories, node_patterns, images, config_digest, host, pid,
+      `SELECT name, address, http_url, rsync_url, slots, categories, node_patterns, images, copy_errors, config_digest, host, pid,
               (extract(epoch FROM now() - heartbeat_at) * 1000)::bigint AS age_ms
          FROM metalform_provisioners WHERE scope = $1 ORDER BY name`,
       [this.scope],
@@ -286,6 +291,7 @@ export class ProvisioningDb {
       categories: r.categories,
       nodePatterns: r.node_patterns,
       images: r.images,
+      copyErrors: r.copy_errors,
       configDigest: r.config_digest,
       host: r.host,
       pid: r.pid,

@@ -260,4 +260,25 @@ describe("provisioners sharing installs", () => {
     expect(dhcp.status).not.toBe(0);
     expect(authority.log.join("")).toContain("configuration-reloaded");
   }, 300_000);
+
+  it("a provisioner that cannot copy an image says why; the apply goes on without it", async () => {
+    // p5's checkout describes the image with another initrd: its copy never has the applied digest.
+    const cfg5 = join(lab.dir, "cfg5");
+    mkdirSync(cfg5);
+    writeFileSync(join(cfg5, "cluster.yaml"), readFileSync(join(lab.cfgDir, "cluster.yaml"), "utf8").replace("initrd: ../image/boot/initrd.img", "initrd: ../image/boot/vmlinuz"));
+    startProvisioner("p5", 4, { config: cfg5, extra: ["--no-dhcp"] });
+    await until("p5 registered", () => sql("SELECT count(*) FROM metalform_provisioners WHERE name = 'p5' AND now() - heartbeat_at < interval '3 s'") === "1", 60_000);
+    lab.bumpImage(5);
+    const r = await lab.metalform(["apply", "--config", lab.cfgDir, "--auto-approve", "--json", "--provisioners", "required", "--failover-timeout", `${FAILOVER_S}s`], {
+      env: { METALFORM_STATE_URL: url },
+    }).done;
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/Going on without p5 \(sim: the copy of image sim from rsync:\/\/\S+ has digest sha256:\w+, not sha256:\w+/);
+    const ev = jsonEvents(r.stdout);
+    const to = ev.filter((e) => e.type === "node_message" && /^assigned to provisioner /.test(String(e.message))).map((e) => String(e.message).slice(24));
+    expect(to.length).toBe(5);
+    expect(to).not.toContain("p5");
+    expect(ev.filter((e) => e.type === "node_complete")).toHaveLength(5);
+  }, 300_000);
 });
+

@@ -4,14 +4,14 @@
 // sim-node.mjs (udhcpc, curl, rsync). Nodes without a BMC are "power-cycled" by
 // the test when apply asks a person to; one node's BMC does not answer; one node's
 // sync fails. Nothing leaves the namespaces.
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { deleteNamespace, inNs, REPO_ROOT as ROOT, requireBuilt, requireTool, sh, startInNs, startMetalformInNs } from "../helpers/netns.js";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
 const require = createRequire(import.meta.url);
 const TAG = `${process.pid % 100000}`;
 const HEAD = `mfap-h-${TAG}`;
@@ -23,23 +23,9 @@ const BMC_PASSWORD = "sim-Bmc-Pass-77";
 let dir: string;
 const children: ChildProcess[] = [];
 
-function sh(cmd: string, args: string[]): string {
-  return execFileSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
-}
-
-function requireTool(path: string, pkg: string) {
-  if (!existsSync(path)) throw new Error(`${path} is missing: apt-get install -y ${pkg}`);
-}
-
 function cleanup() {
   for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
-  for (const ns of [HEAD, ...NODES.map(nodeNs)]) {
-    try {
-      sh("ip", ["netns", "del", ns]);
-    } catch {
-      /* not there */
-    }
-  }
+  for (const ns of [HEAD, ...NODES.map(nodeNs)]) deleteNamespace(ns);
 }
 
 beforeAll(() => {
@@ -47,24 +33,24 @@ beforeAll(() => {
   requireTool("/usr/bin/curl", "curl");
   requireTool("/usr/bin/rsync", "rsync");
   requireTool("/usr/lib/ipxe/undionly.kpxe", "ipxe");
-  if (!existsSync(join(ROOT, "dist/cli/main.js"))) throw new Error("dist/ is not built: run `npm run build` (scripts/test.sh does)");
+  requireBuilt("(scripts/test.sh does)");
   cleanup();
   dir = mkdtempSync(join(tmpdir(), "mf-apply-sim-"));
   // The head namespace: a bridge with the provisioning address, loopback up.
   sh("ip", ["netns", "add", HEAD]);
-  const inHead = (...a: string[]) => sh("ip", ["netns", "exec", HEAD, ...a]);
-  inHead("ip", "link", "set", "lo", "up");
-  inHead("ip", "link", "add", "br0", "type", "bridge");
-  inHead("ip", "addr", "add", "10.99.0.1/24", "dev", "br0");
-  inHead("ip", "link", "set", "br0", "up");
+  const inHead = (...a: string[]) => inNs(HEAD, "ip", a);
+  inHead("link", "set", "lo", "up");
+  inHead("link", "add", "br0", "type", "bridge");
+  inHead("addr", "add", "10.99.0.1/24", "dev", "br0");
+  inHead("link", "set", "br0", "up");
   NODES.forEach((n, i) => {
     const ns = nodeNs(n);
     sh("ip", ["netns", "add", ns]);
     sh("ip", ["link", "add", `mfv${n}${TAG}`.slice(0, 15), "netns", HEAD, "type", "veth", "peer", "name", "eth0", "netns", ns]);
-    inHead("ip", "link", "set", `mfv${n}${TAG}`.slice(0, 15), "master", "br0", "up");
-    sh("ip", ["netns", "exec", ns, "ip", "link", "set", "eth0", "address", MAC(i + 1)]);
-    sh("ip", ["netns", "exec", ns, "ip", "link", "set", "lo", "up"]);
-    sh("ip", ["netns", "exec", ns, "ip", "link", "set", "eth0", "up"]);
+    inHead("link", "set", `mfv${n}${TAG}`.slice(0, 15), "master", "br0", "up");
+    inNs(ns, "ip", ["link", "set", "eth0", "address", MAC(i + 1)]);
+    inNs(ns, "ip", ["link", "set", "lo", "up"]);
+    inNs(ns, "ip", ["link", "set", "eth0", "up"]);
   });
   // An image: a kernel, an initrd and a small tree.
   const img = join(dir, "image");
@@ -117,29 +103,24 @@ interface Run {
 /** Runs metalform in the head namespace; starts a simulated node when apply asks for it to be power-cycled. */
 function metalform(args: string[], behaviour: Record<string, string> = {}): Promise<Run> {
   return new Promise((resolve) => {
-    const p = spawn("ip", ["netns", "exec", HEAD, process.execPath, join(ROOT, "bin/metalform"), ...args], {
-      env: { ...process.env, SIM_BMC_PW: BMC_PASSWORD, NO_COLOR: "1" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const p = startMetalformInNs(HEAD, args, { SIM_BMC_PW: BMC_PASSWORD });
     children.push(p);
     let stdout = "";
     let stderr = "";
     const nodeOutput = new Map<string, string>();
     const started = new Set<string>();
-    p.stdout.on("data", (d) => (stdout += d));
-    p.stderr.on("data", (d: Buffer) => {
+    p.stdout!.on("data", (d) => (stdout += d));
+    p.stderr!.on("data", (d: Buffer) => {
       stderr += d;
       for (const m of stderr.matchAll(/^(n\d): power-cycle \1 now/gm)) {
         const n = m[1]!;
         if (started.has(n)) continue;
         started.add(n);
-        const sim = spawn("ip", ["netns", "exec", nodeNs(n), process.execPath, join(ROOT, "test/apply/sim-node.mjs"), "eth0", join(dir, `work-${n}`), behaviour[n] ?? "ok"], {
-          stdio: ["ignore", "pipe", "pipe"],
-        });
+        const sim = startInNs(nodeNs(n), process.execPath, [join(ROOT, "test/apply/sim-node.mjs"), "eth0", join(dir, `work-${n}`), behaviour[n] ?? "ok"]);
         children.push(sim);
         nodeOutput.set(n, "");
-        sim.stdout.on("data", (x) => nodeOutput.set(n, nodeOutput.get(n) + String(x)));
-        sim.stderr.on("data", (x) => nodeOutput.set(n, nodeOutput.get(n) + String(x)));
+        sim.stdout!.on("data", (x) => nodeOutput.set(n, nodeOutput.get(n) + String(x)));
+        sim.stderr!.on("data", (x) => nodeOutput.set(n, nodeOutput.get(n) + String(x)));
       }
     });
     p.on("exit", (code) => resolve({ code: code ?? 1, stdout, stderr, nodeOutput }));

@@ -7,7 +7,8 @@
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { jsonEvents, sh, SimLab, type RunHandle } from "./sim-lab.js";
+import { inNs } from "../helpers/netns.js";
+import { jsonEvents, SimLab, type RunHandle } from "./sim-lab.js";
 
 const lab = new SimLab({ prefix: "mfint-s", nodes: 3, subnet: 83, portBase: 18085 });
 const cfg = () => ["-c", lab.cfgDir];
@@ -36,12 +37,12 @@ function bootsInstaller(node: string): boolean {
 
 /** The iPXE script the services hand this node now. */
 function script(node: string): string {
-  return sh("ip", ["netns", "exec", lab.head, "curl", "-sS", "--max-time", "5", `http://${lab.address}:${lab.httpPort}/boot/${lab.mac(node)}.ipxe`]);
+  return inNs(lab.head, "curl", ["-sS", "--max-time", "5", `http://${lab.address}:${lab.httpPort}/boot/${lab.mac(node)}.ipxe`]);
 }
 
 /** Listening sockets in the head namespace with the pids that hold them. */
 function listeners(): string {
-  return sh("ip", ["netns", "exec", lab.head, "ss", "-Hlntup"]);
+  return inNs(lab.head, "ss", ["-Hlntup"]);
 }
 
 describe("apply through metalform serve's control socket", () => {

@@ -4,18 +4,14 @@
 // installer do on the wire. Nodes use the manual power driver: the lab starts a
 // node when metalform prints "NODE: power-cycle NODE now". Nothing leaves the
 // namespaces.
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { deleteNamespace, inNs, REPO_ROOT, removeStaleNamespaces, requireBuilt, requireTool, sh, startInNs, startMetalformInNs } from "../helpers/netns.js";
 
-export const ROOT = new URL("../../", import.meta.url).pathname;
-const BIN = join(ROOT, "bin/metalform");
-const SIM = join(ROOT, "test/apply/sim-node.mjs");
-
-export function sh(cmd: string, args: string[]): string {
-  return execFileSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
-}
+export { REPO_ROOT as ROOT, sh };
+const SIM = join(REPO_ROOT, "test/apply/sim-node.mjs");
 
 /** Fails (never skips) when a tool the lab needs is missing, naming its Debian package. */
 export function requireTools(): void {
@@ -26,37 +22,9 @@ export function requireTools(): void {
     ["/usr/lib/ipxe/undionly.kpxe", "ipxe"],
     ["/usr/bin/ss", "iproute2"],
   ] as const) {
-    if (!existsSync(path)) throw new Error(`${path} is missing: apt-get install -y ${pkg}`);
+    requireTool(path, pkg);
   }
-  if (!existsSync(join(ROOT, "dist/cli/main.js"))) throw new Error("dist/ is not built: run `npm run build` (scripts/test.sh does)");
-}
-
-/** Removes namespaces left by earlier runs of this prefix whose process is gone. */
-function removeStale(prefix: string): void {
-  let list = "";
-  try {
-    list = sh("ip", ["netns", "list"]);
-  } catch {
-    return;
-  }
-  for (const line of list.split("\n")) {
-    const ns = line.split(" ")[0] ?? "";
-    const m = new RegExp(`^${prefix}-.*-(\\d+)$`).exec(ns);
-    if (!m) continue;
-    const pid = Number(m[1]);
-    let alive = true;
-    try {
-      process.kill(pid, 0);
-    } catch {
-      alive = false;
-    }
-    if (alive) continue;
-    try {
-      sh("ip", ["netns", "del", ns]);
-    } catch {
-      /* gone meanwhile */
-    }
-  }
+  requireBuilt("(scripts/test.sh does)");
 }
 
 export interface LabOptions {
@@ -146,23 +114,24 @@ export class SimLab {
   /** Creates the namespaces, the image and the configuration. */
   setup(nodes: string[] = this.names): void {
     requireTools();
-    removeStale(this.o.prefix);
+    // Names are PREFIX-ROLE-PID: the PID tells whether the run that made it is gone.
+    removeStaleNamespaces(new RegExp(`^${this.o.prefix}-.*-(\\d+)$`));
     sh("ip", ["netns", "add", this.head]);
-    const inHead = (...a: string[]) => sh("ip", ["netns", "exec", this.head, ...a]);
-    inHead("ip", "link", "set", "lo", "up");
-    inHead("ip", "link", "add", "br0", "type", "bridge");
-    inHead("ip", "addr", "add", `${this.address}/24`, "dev", "br0");
-    inHead("ip", "link", "set", "br0", "up");
+    const inHead = (...a: string[]) => inNs(this.head, "ip", a);
+    inHead("link", "set", "lo", "up");
+    inHead("link", "add", "br0", "type", "bridge");
+    inHead("addr", "add", `${this.address}/24`, "dev", "br0");
+    inHead("link", "set", "br0", "up");
     this.names.forEach((n, i) => {
       const ns = this.nodeNs(n);
       const veth = `mf${this.o.prefix.slice(-1)}${i}x${this.tag}`.slice(0, 15);
       sh("ip", ["netns", "add", ns]);
       sh("ip", ["link", "add", veth, "netns", this.head, "type", "veth", "peer", "name", "eth0", "netns", ns]);
-      inHead("ip", "link", "set", veth, "master", "br0", "up");
-      const inNode = (...a: string[]) => sh("ip", ["netns", "exec", ns, ...a]);
-      inNode("ip", "link", "set", "eth0", "address", this.mac(n));
-      inNode("ip", "link", "set", "lo", "up");
-      inNode("ip", "link", "set", "eth0", "up");
+      inHead("link", "set", veth, "master", "br0", "up");
+      const inNode = (...a: string[]) => inNs(ns, "ip", a);
+      inNode("link", "set", "eth0", "address", this.mac(n));
+      inNode("link", "set", "lo", "up");
+      inNode("link", "set", "eth0", "up");
     });
     const img = this.imageDir;
     mkdirSync(join(img, "boot"), { recursive: true });
@@ -187,14 +156,14 @@ export class SimLab {
     sh("ip", ["netns", "add", ns]);
     this.hosts.push(ns);
     sh("ip", ["link", "add", veth, "netns", this.head, "type", "veth", "peer", "name", "eth0", "netns", ns]);
-    sh("ip", ["netns", "exec", this.head, "ip", "link", "set", veth, "master", "br0", "up"]);
-    for (const a of [["link", "set", "lo", "up"], ["addr", "add", `${address}/24`, "dev", "eth0"], ["link", "set", "eth0", "up"]]) sh("ip", ["netns", "exec", ns, "ip", ...a]);
+    inNs(this.head, "ip", ["link", "set", veth, "master", "br0", "up"]);
+    for (const a of [["link", "set", "lo", "up"], ["addr", "add", `${address}/24`, "dev", "eth0"], ["link", "set", "eth0", "up"]]) inNs(ns, "ip", a);
     return { ns, address };
   }
 
   /** Starts a long-running metalform (e.g. serve) in a namespace; killed by cleanup(). */
   spawnIn(ns: string, args: string[], env: Record<string, string> = {}): ChildProcess {
-    const p = spawn("ip", ["netns", "exec", ns, process.execPath, BIN, ...args], { env: { ...process.env, NO_COLOR: "1", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const p = startMetalformInNs(ns, args, env);
     this.track(p);
     return p;
   }
@@ -235,10 +204,7 @@ ${lines.join("\n")}
 
   /** Runs `metalform ARGS` in the head namespace; starts simulated nodes when asked to power-cycle them. */
   metalform(args: string[], ro: RunOptions = {}): RunHandle {
-    const p = spawn("ip", ["netns", "exec", ro.ns ?? this.head, process.execPath, BIN, ...args], {
-      env: { ...process.env, NO_COLOR: "1", ...ro.env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const p = startMetalformInNs(ro.ns ?? this.head, args, ro.env);
     this.track(p);
     let stdout = "";
     let stderr = "";
@@ -263,9 +229,7 @@ ${lines.join("\n")}
         const previous = sims.get(n);
         if (previous && previous.exitCode === null && previous.signalCode === null) previous.kill("SIGKILL");
         if (behaviour === "never") continue;
-        const sim = spawn("ip", ["netns", "exec", this.nodeNs(n), process.execPath, SIM, "eth0", join(this.dir, `work-${n}`), behaviour], {
-          stdio: ["ignore", "pipe", "pipe"],
-        });
+        const sim = startInNs(this.nodeNs(n), process.execPath, [SIM, "eth0", join(this.dir, `work-${n}`), behaviour]);
         this.track(sim);
         sims.set(n, sim);
         nodeOutput.set(n, nodeOutput.get(n) ?? "");
@@ -309,13 +273,7 @@ ${lines.join("\n")}
 
   cleanup(): void {
     for (const c of this.children) if (c.exitCode === null) c.kill("SIGKILL");
-    for (const ns of [this.head, ...this.hosts, ...this.names.map((n) => this.nodeNs(n))]) {
-      try {
-        sh("ip", ["netns", "del", ns]);
-      } catch {
-        /* not there */
-      }
-    }
+    for (const ns of [this.head, ...this.hosts, ...this.names.map((n) => this.nodeNs(n))]) deleteNamespace(ns);
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -157,6 +157,14 @@ describe("provisioners sharing installs", () => {
     const table = await lab.metalform(["provisioners", "list", "--failover-timeout", `${FAILOVER_S}s`], { env: { METALFORM_STATE_URL: url } }).done;
     expect(table.stdout).toMatch(new RegExp(`^${victim} +10\\.77\\.84\\.\\d +dead `, "m"));
     expect(table.stdout).toMatch(new RegExp(`^${holder} .* live .*10\\.77\\.84\\.0/24`, "m"));
+    // A live provisioner cannot be forgotten; the dead one can.
+    const env = { METALFORM_STATE_URL: url };
+    const refused = await lab.metalform(["provisioners", "rm", victim, holder, "--failover-timeout", `${FAILOVER_S}s`], { env }).done;
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`nothing removed: ${holder} is alive`);
+    const rm = await lab.metalform(["provisioners", "rm", victim, "--failover-timeout", `${FAILOVER_S}s`], { env }).done;
+    expect(rm.code, rm.stderr).toBe(0);
+    expect(sql(`SELECT count(*) FROM metalform_provisioners WHERE name = '${victim}'`)).toBe("0");
   }, 300_000);
 
   it("a second apply from another machine finds the lock held; the first completes (two provisioners left)", async () => {

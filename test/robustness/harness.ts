@@ -2,39 +2,17 @@
 // (apply's services bind there; nothing leaves the namespace), a tiny image and a
 // cluster configuration with `count` nodes behind manual or IPMI BMCs, and a way to
 // run the built CLI inside the namespace.
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { type ChildProcess } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { deleteNamespace, inNs, METALFORM_BIN, REPO_ROOT, removeStaleNamespaces as removeStale, requireBuilt, requireTool, sh, startMetalformInNs } from "../helpers/netns.js";
 
-export const ROOT = new URL("../../", import.meta.url).pathname;
-export const CLI = join(ROOT, "bin/metalform");
-
-export function requireBuilt(): void {
-  if (!existsSync(join(ROOT, "dist/cli/main.js"))) throw new Error("dist/ is not built: run `npm run build`");
-}
-
-export function requireTool(path: string, pkg: string): void {
-  if (!existsSync(path)) throw new Error(`${path} is missing: apt-get install -y ${pkg}`);
-}
-
-function sh(cmd: string, args: string[]): string {
-  return execFileSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
-}
+export { METALFORM_BIN as CLI, REPO_ROOT as ROOT, requireBuilt, requireTool };
 
 /** Removes namespaces with our prefix whose creating process is gone (earlier runs that were killed). */
 export function removeStaleNamespaces(prefix: string): void {
-  for (const line of sh("ip", ["netns", "list"]).split("\n")) {
-    const name = line.split(" ")[0] ?? "";
-    const pid = /-(\d+)$/.exec(name)?.[1];
-    if (name.startsWith(prefix) && pid && !existsSync(`/proc/${pid}`)) {
-      try {
-        sh("ip", ["netns", "del", name]);
-      } catch {
-        /* already gone */
-      }
-    }
-  }
+  removeStale(new RegExp(`^${prefix}.*-(\\d+)$`));
 }
 
 export interface Lab {
@@ -59,17 +37,13 @@ export function makeLab(o: LabOptions): Lab {
   removeStaleNamespaces(o.prefix);
   const ns = `${o.prefix}-${process.pid}`;
   const dir = mkdtempSync(join(tmpdir(), `${o.prefix}-`));
-  try {
-    sh("ip", ["netns", "del", ns]);
-  } catch {
-    /* not there */
-  }
+  deleteNamespace(ns);
   sh("ip", ["netns", "add", ns]);
-  const inNs = (...a: string[]) => sh("ip", ["netns", "exec", ns, ...a]);
-  inNs("ip", "link", "set", "lo", "up");
-  inNs("ip", "link", "add", "mfd0", "type", "bridge");
-  inNs("ip", "addr", "add", "10.77.0.1/24", "dev", "mfd0");
-  inNs("ip", "link", "set", "mfd0", "up");
+  const ipInNs = (...a: string[]) => inNs(ns, "ip", a);
+  ipInNs("link", "set", "lo", "up");
+  ipInNs("link", "add", "mfd0", "type", "bridge");
+  ipInNs("addr", "add", "10.77.0.1/24", "dev", "mfd0");
+  ipInNs("link", "set", "mfd0", "up");
   const img = join(dir, "image");
   mkdirSync(join(img, "boot"), { recursive: true });
   mkdirSync(join(img, "etc"), { recursive: true });
@@ -109,11 +83,7 @@ ${nodes}
     cfg,
     statePath: join(cfg, ".metalform/state.json"),
     cleanup() {
-      try {
-        sh("ip", ["netns", "del", ns]);
-      } catch {
-        /* gone */
-      }
+      deleteNamespace(ns);
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -128,10 +98,7 @@ export interface Run {
 
 /** Starts the CLI inside the lab's namespace; `done` settles when it exits. */
 export function startCli(lab: Lab, args: string[], env: Record<string, string> = {}): { child: ChildProcess; done: Promise<Run> } {
-  const child = spawn("ip", ["netns", "exec", lab.ns, process.execPath, CLI, ...args], {
-    env: { ...process.env, NO_COLOR: "1", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = startMetalformInNs(lab.ns, args, env);
   let stdout = "";
   let stderr = "";
   child.stdout!.on("data", (d) => (stdout += d));

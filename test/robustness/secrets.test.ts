@@ -7,10 +7,10 @@
 // holds a password (it gets it through IPMI_PASSWORD, -E).
 // The one place a password is served by design is the installer API's bmc-password
 // endpoint, to the node's own install token (test/boot/installer-api.test.ts).
-import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { inNs } from "../helpers/netns.js";
 import { QUICK_APPLY, makeLab, requireTool, runCli, startCli, type Lab, type Run } from "./harness.js";
 
 const PW_ENV = "Env-Pw-7f3a9c21e";
@@ -36,7 +36,7 @@ function walk(dir: string): string[] {
 }
 
 function curlInNs(args: string[]): string {
-  return execFileSync("ip", ["netns", "exec", lab.ns, "curl", "-sS", "--max-time", "5", ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  return inNs(lab.ns, "curl", ["-sS", "--max-time", "5", ...args]);
 }
 
 beforeAll(() => {

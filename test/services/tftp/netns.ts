@@ -6,29 +6,19 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { spawn, execFileSync, type ChildProcess } from "node:child_process";
+import { execFileSync, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import ts from "typescript";
 import type { TftpServerOptions } from "../../../src/services/tftp/server.js";
 import { requireTool } from "./fixtures.js";
+import { deleteNamespace, inNs, removeStaleNamespaces as removeStale, sh, startInNs } from "../../helpers/netns.js";
 
 const PREFIX = "mftf";
 const srcRoot = fileURLToPath(new URL("../../../src", import.meta.url));
 
 /** Deletes namespaces with our prefix left behind by runs whose process is gone. */
 export function removeStaleNamespaces(): void {
-  const list = execFileSync("ip", ["netns", "list"], { encoding: "utf8" });
-  for (const line of list.split("\n")) {
-    const name = line.split(" ")[0] ?? "";
-    const m = /^mftf[sc](\d+)x/.exec(name);
-    if (m && !fs.existsSync(`/proc/${m[1]}`)) {
-      try {
-        execFileSync("ip", ["netns", "del", name]);
-      } catch {
-        /* raced with another cleanup */
-      }
-    }
-  }
+  removeStale(/^mftf[sc](\d+)x/);
 }
 
 /** The repository's built native helper (native/udp-bind-device); tests of the batch path require it. */
@@ -95,17 +85,11 @@ export function createPair(): NetnsPair {
   const net = `10.252.${process.pid % 250}`;
   const serverDev = `mftfv${process.pid % 100000}s`;
   const clientDev = `mftfv${process.pid % 100000}c`;
-  const ip = (...args: string[]) => execFileSync("ip", args, { stdio: "pipe" });
+  const ip = (...args: string[]) => sh("ip", args);
   ip("netns", "add", server);
   ip("netns", "add", client);
   const destroy = () => {
-    for (const ns of [server, client]) {
-      try {
-        ip("netns", "del", ns);
-      } catch {
-        /* already gone */
-      }
-    }
+    for (const ns of [server, client]) deleteNamespace(ns);
   };
   try {
     ip("link", "add", serverDev, "type", "veth", "peer", "name", clientDev);
@@ -136,7 +120,7 @@ export interface ChildServer {
 export function startChildServer(ns: string, runner: string, opts: TftpServerOptions): Promise<ChildServer> {
   // The bundle lives in a temp dir: point it at the repository's native helper.
   const withAddon = { nativeAddonPath: nativeAddonPath(), ...opts };
-  const proc = spawn("ip", ["netns", "exec", ns, process.execPath, runner, JSON.stringify(withAddon)], { stdio: ["ignore", "pipe", "pipe"] });
+  const proc = startInNs(ns, process.execPath, [runner, JSON.stringify(withAddon)]);
   const events: Record<string, unknown>[] = [];
   let stderr = "";
   proc.stderr!.on("data", (d) => (stderr += d));
@@ -185,7 +169,7 @@ export type LossMethod = "netem" | "nftables";
  */
 export function addLoss(ns: string, dev: string, percent: number): LossMethod {
   try {
-    execFileSync("ip", ["netns", "exec", ns, "tc", "qdisc", "add", "dev", dev, "root", "netem", "loss", `${percent}%`], { stdio: "pipe" });
+    inNs(ns, "tc", ["qdisc", "add", "dev", dev, "root", "netem", "loss", `${percent}%`]);
     return "netem";
   } catch (e) {
     const msg = String((e as { stderr?: Buffer }).stderr ?? e);
@@ -206,9 +190,9 @@ export function addLoss(ns: string, dev: string, percent: number): LossMethod {
 /** Packets the loss rule has dropped so far. */
 export function droppedPackets(ns: string, dev: string, method: LossMethod): number {
   if (method === "netem") {
-    const s = execFileSync("ip", ["netns", "exec", ns, "tc", "-s", "qdisc", "show", "dev", dev], { encoding: "utf8" });
+    const s = inNs(ns, "tc", ["-s", "qdisc", "show", "dev", dev]);
     return Number(/dropped (\d+)/.exec(s)?.[1] ?? 0);
   }
-  const s = execFileSync("ip", ["netns", "exec", ns, "nft", "list", "table", "inet", "mftf_loss"], { encoding: "utf8" });
+  const s = inNs(ns, "nft", ["list", "table", "inet", "mftf_loss"]);
   return Number(/counter packets (\d+)/.exec(s)?.[1] ?? 0);
 }

@@ -3,46 +3,21 @@
 // ones (their creating process is gone) from killed runs are removed first. The pid
 // matters: the server's sockets live in the test process, so a namespace in use by a
 // parallel test file has no processes of its own.
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
+import { deleteNamespace, inNs, removeStaleNamespaces as removeStale, requireTool as requireToolAt, sh, startInNs, waitFor } from "../../../helpers/netns.js";
+
+export { inNs, sh, waitFor };
 
 export const PREFIX = "mfdh";
 
-export function sh(cmd: string, args: string[]): string {
-  return execFileSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
-}
-
 /** Fails (never skips) when a tool is missing, naming its Debian package. */
 export function requireTool(path: string, debPackage: string): void {
-  if (!existsSync(path)) throw new Error(`${path} is missing: install the Debian package ${debPackage}`);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
+  requireToolAt(path, debPackage, `install the Debian package ${debPackage}`);
 }
 
 export function removeStaleNamespaces(): void {
-  const list = sh("ip", ["netns", "list"]);
-  for (const line of list.split("\n")) {
-    const name = line.split(" ")[0] ?? "";
-    const m = /^mfdh-[a-z]+-(\d+)-[0-9a-f]+$/.exec(name);
-    if (!m || alive(Number(m[1]))) continue;
-    try {
-      sh("ip", ["netns", "del", name]);
-    } catch {
-      // already gone
-    }
-  }
-}
-
-export function inNs(ns: string, cmd: string, args: string[]): string {
-  return sh("ip", ["netns", "exec", ns, cmd, ...args]);
+  removeStale(/^mfdh-[a-z]+-(\d+)-[0-9a-f]+$/);
 }
 
 export interface Link {
@@ -74,13 +49,7 @@ export function createLab(links: Record<string, string>, extra?: (lab: Lab) => v
     serverNs,
     links: new Map(),
     destroy() {
-      for (const ns of created.reverse()) {
-        try {
-          sh("ip", ["netns", "del", ns]);
-        } catch {
-          // best effort
-        }
-      }
+      for (const ns of created.reverse()) deleteNamespace(ns);
     },
   };
   try {
@@ -129,7 +98,7 @@ export interface Proc {
 
 /** Starts a process inside a namespace without blocking the event loop (the server is in-process). */
 export function spawnInNs(ns: string, cmd: string, args: string[]): Proc {
-  const child = spawn("ip", ["netns", "exec", ns, cmd, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = startInNs(ns, cmd, args);
   let out = "";
   let err = "";
   child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
@@ -150,14 +119,4 @@ export function spawnInNs(ns: string, cmd: string, args: string[]): Proc {
       }
     },
   };
-}
-
-export async function waitFor<T>(what: string, fn: () => T | undefined | false, timeoutMs: number): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }

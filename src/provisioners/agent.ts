@@ -245,8 +245,11 @@ export class ProvisionerAgent {
         this.log.info("image-copied", { image: s.image, digest: s.digest, ms: Date.now() - t0 });
       } catch (e) {
         // Said with the next heartbeats (the apply stops waiting for this copy); tried again on each.
-        this.copyErrors.set(`${s.image}@${s.digest}`, (e as Error).message);
-        this.log.error("image-copy-failed", { image: s.image, from: s.url, error: (e as Error).message });
+        const key = `${s.image}@${s.digest}`;
+        const msg = (e as Error).message;
+        // Retried every heartbeat: the same failure is logged once, not every few seconds.
+        if (this.copyErrors.get(key) !== msg) this.log.error("image-copy-failed", { image: s.image, from: s.url, error: msg });
+        this.copyErrors.set(key, msg);
       }
     }
   }

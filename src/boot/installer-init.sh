@@ -559,8 +559,10 @@ sync_image() { # exclude-list
 	out="$MF_WORK/rsync.log"
 	err="$MF_WORK/rsync.err"
 	rc=0
+	# --modify-window=-1: compare modification times to the nanosecond; rsync's default
+	# (whole seconds) skips a file rewritten with the same size within the same second.
 	# shellcheck disable=SC2086 # MF_RSYNC_ARGS is a word list by design
-	rsync -aHAX --numeric-ids --delete --stats --info=progress2 --filter="merge $filter" $MF_RSYNC_ARGS \
+	rsync -aHAX --numeric-ids --delete --modify-window=-1 --stats --info=progress2 --filter="merge $filter" $MF_RSYNC_ARGS \
 		"$MF_RSYNC_URL" "$MF_ROOT/" >"$out" 2>"$err" &
 	pid=$!
 	# Progress while it runs: progress2's last record (bytes so far, percent), every 2 s.

@@ -77,6 +77,8 @@ export class ProvisionerAgent {
   private timers: NodeJS.Timeout[] = [];
   private copying: Promise<void> | undefined;
   private stopped = false;
+  /** Ends a running image copy when the provisioner stops. */
+  private readonly stopping = new AbortController();
   private isAuthority = false;
   private lastClaimOk = 0;
   private beating = false;
@@ -234,7 +236,7 @@ export class ProvisionerAgent {
       }
       const t0 = Date.now();
       try {
-        const copy = await copyImage(img, s.url, s.digest, join(this.o.workDir, "images"), { cacheDir: join(this.o.workDir, "cache") });
+        const copy = await copyImage(img, s.url, s.digest, join(this.o.workDir, "images"), { cacheDir: join(this.o.workDir, "cache"), signal: this.stopping.signal });
         const built = await buildImageInstaller(copy.image, join(this.o.workDir, "cache"), this.log.child("installer"));
         this.installers.set(s.image, built.path);
         this.copies.set(s.image, { image: copy.image, digest: copy.digest });
@@ -347,6 +349,7 @@ export class ProvisionerAgent {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopping.abort();
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     await this.copying?.catch(() => {});

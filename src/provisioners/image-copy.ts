@@ -4,7 +4,7 @@
 // being served; the copy only counts once its digest, computed here, matches.
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, readdir, rename, rm } from "node:fs/promises";
+import { mkdir, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import { isAbsolute, join, relative } from "node:path";
 import type { Image } from "../config/types.js";
 import { computeImageDigest } from "../images/digest.js";
@@ -22,9 +22,14 @@ export function copyDirName(image: string, digest: string): string {
   return `${image}@${digest.replace(/^sha256:/, "").slice(0, 16)}`;
 }
 
-function run(cmd: string, args: string[], timeoutMs: number): Promise<void> {
+function run(cmd: string, args: string[], timeoutMs: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new Error(`${cmd}: stopped`));
     const p = spawn(cmd, args, { stdio: ["ignore", "ignore", "pipe"] });
+    // A provisioner told to stop does not wait for a long copy to end.
+    const onAbort = () => p.kill("SIGTERM");
+    signal?.addEventListener("abort", onAbort, { once: true });
+    p.once("close", () => signal?.removeEventListener("abort", onAbort));
     let err = "";
     p.stderr!.on("data", (d) => (err = (err + d).slice(-2000)));
     const t = setTimeout(() => p.kill("SIGKILL"), timeoutMs);
@@ -32,12 +37,21 @@ function run(cmd: string, args: string[], timeoutMs: number): Promise<void> {
       clearTimeout(t);
       reject(new Error(`${cmd}: ${e.message}${(e as NodeJS.ErrnoException).code === "ENOENT" ? " (install the Debian package rsync)" : ""}`));
     });
-    p.on("close", (code, signal) => {
+    p.on("close", (code, sig) => {
       clearTimeout(t);
       if (code === 0) resolve();
-      else reject(new Error(`${cmd} ${signal ? `killed by ${signal}` : `exited ${code}`}: ${err.trim().split("\n").slice(-3).join(" / ")}`));
+      else reject(new Error(`${cmd} ${sig ? `killed by ${sig}` : `exited ${code}`}: ${err.trim().split("\n").slice(-3).join(" / ")}`));
     });
   });
+}
+
+const marker = (imagesDir: string, copy: string) => join(imagesDir, `.${copy}.done`);
+
+/** The finished copies of an image other than `except`, the most recently made first. */
+async function copiesNewestFirst(imagesDir: string, image: string, except: string): Promise<string[]> {
+  const names = (await readdir(imagesDir)).filter((n) => n.startsWith(`${image}@`) && !n.endsWith(".partial") && n !== except);
+  const made = await Promise.all(names.map(async (n) => (await stat(marker(imagesDir, n)).catch(() => undefined))?.mtimeMs ?? 0));
+  return names.map((n, i) => ({ n, t: made[i]! })).sort((a, b) => b.t - a.t || (a.n < b.n ? 1 : -1)).map((x) => x.n);
 }
 
 export interface CopiedImage {
@@ -50,7 +64,13 @@ export interface CopiedImage {
  * Copies `img` (as the configuration describes it) from `url` into `imagesDir` and
  * checks its digest. Keeps the newest `keep` copies of the image.
  */
-export async function copyImage(img: Image, url: string, digest: string, imagesDir: string, opts: { cacheDir: string; timeoutMs?: number; keep?: number }): Promise<CopiedImage> {
+export async function copyImage(
+  img: Image,
+  url: string,
+  digest: string,
+  imagesDir: string,
+  opts: { cacheDir: string; timeoutMs?: number; keep?: number; signal?: AbortSignal },
+): Promise<CopiedImage> {
   await mkdir(imagesDir, { recursive: true, mode: 0o700 });
   const final = join(imagesDir, copyDirName(img.name, digest));
   const local = (dir: string) => imageAt(img, dir);
@@ -59,17 +79,29 @@ export async function copyImage(img: Image, url: string, digest: string, imagesD
     if (have.digest === digest) return { image: local(final), digest, dir: final };
   }
   const partial = `${final}.partial`;
-  const others = (await readdir(imagesDir)).filter((n) => n.startsWith(`${img.name}@`) && !n.endsWith(".partial")).sort();
-  const linkDest = others.length ? ["--link-dest", join(imagesDir, others[others.length - 1]!)] : [];
-  await run("rsync", ["-a", "--delete", "--numeric-ids", "--hard-links", "--timeout=120", ...linkDest, url, `${partial}/`], opts.timeoutMs ?? 60 * 60_000);
-  const got = await computeImageDigest(local(partial), { cacheDir: opts.cacheDir });
+  const others = await copiesNewestFirst(imagesDir, img.name, copyDirName(img.name, digest));
+  const linkDest = others.length ? ["--link-dest", join(imagesDir, others[0]!)] : [];
+  // Nanosecond times (--modify-window=-1): by default rsync compares whole seconds and
+  // would keep (or hard-link from the previous copy) a file rewritten with the same size
+  // within the same second.
+  const args = ["-a", "--delete", "--numeric-ids", "--hard-links", "--modify-window=-1", "--timeout=120", ...linkDest, url, `${partial}/`];
+  await run("rsync", args, opts.timeoutMs ?? 60 * 60_000, opts.signal);
+  let got = await computeImageDigest(local(partial), { cacheDir: opts.cacheDir });
+  if (got.digest !== digest) {
+    // Times can lie (a file restored with its old time): compare contents once before giving up.
+    await run("rsync", ["--checksum", ...args], opts.timeoutMs ?? 60 * 60_000, opts.signal);
+    got = await computeImageDigest(local(partial), { cacheDir: opts.cacheDir });
+  }
   if (got.digest !== digest) {
     throw new Error(`the copy of image ${img.name} from ${url} has digest ${got.digest}, not ${digest}: the source changed during the copy, or the configurations differ`);
   }
   await rm(final, { recursive: true, force: true });
   await rename(partial, final);
-  const keep = opts.keep ?? 2;
-  const all = (await readdir(imagesDir)).filter((n) => n.startsWith(`${img.name}@`) && !n.endsWith(".partial") && n !== copyDirName(img.name, digest)).sort();
-  for (const old of all.slice(0, Math.max(0, all.length - (keep - 1)))) await rm(join(imagesDir, old), { recursive: true, force: true });
+  // When each copy was made, beside it (a file inside would change the image's digest).
+  await writeFile(marker(imagesDir, copyDirName(img.name, digest)), new Date().toISOString() + "\n");
+  for (const old of others.slice(Math.max(0, (opts.keep ?? 2) - 1))) {
+    await rm(join(imagesDir, old), { recursive: true, force: true });
+    await rm(marker(imagesDir, old), { force: true });
+  }
   return { image: local(final), digest, dir: final };
 }

@@ -1,6 +1,6 @@
 // The real installer /init, run as root against loop devices in a private mount
 // namespace, syncing from the real rsync daemon and reporting to the real API handlers.
-import { mkdtempSync, rmSync, writeFileSync, readdirSync } from "node:fs";
+import { mkdtempSync, rmSync, utimesSync, writeFileSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execFileSync } from "node:child_process";
@@ -151,6 +151,20 @@ describe.sequential("installer /init against loop devices", () => {
     const text = withMounted(disk.part(5), `cat etc/new-file; ls usr/lib | wc -l; cmp usr/lib/blob0007.bin ${join(imgDir, "usr/lib/blob0007.bin")} && echo SAME; cat etc/hostname`, dir);
     expect(text).toBe(`added\n${FILES - 1}\nSAME\nnode001.cluster.local\n`);
     expect(await disk.sha256()).not.toBe(before);
+  });
+
+  it("syncs a file rewritten with the same size within the same second (times compared to the nanosecond)", async () => {
+    const f = join(imgDir, "etc/same-size");
+    const t = Math.floor(Date.now() / 1000) - 100;
+    writeFileSync(f, "aaaa\n");
+    utimesSync(f, t + 0.1, t + 0.1);
+    expect((await runInstaller({ api, node: "node001", disks: [disk.dev], work: join(dir, "w-ns1") })).code).toBe(0);
+    writeFileSync(f, "bbbb\n");
+    utimesSync(f, t + 0.6, t + 0.6); // same size, same whole second
+    const run = await runInstaller({ api, node: "node001", disks: [disk.dev], work: join(dir, "w-ns2") });
+    expect(run.code, run.output).toBe(0);
+    expect(run.reports.find((r) => r.step === "rsync" && r.status === "finished")?.files).toBe(1);
+    expect(withMounted(disk.part(5), "cat etc/same-size", dir)).toBe("bbbb\n");
   });
 
   it("syncs a protected node whose layout matches (protect only forbids wiping)", async () => {

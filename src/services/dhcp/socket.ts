@@ -1,35 +1,20 @@
 // UDP sockets for the DHCP server. With an interface name the socket is created by
-// the native helper (native/udp-bind-device) with SO_BINDTODEVICE, so it only hears
-// that interface and its replies (broadcasts included) only leave through it; node:dgram
+// the native helper (../udp-addon.ts) with SO_BINDTODEVICE, so it only hears that
+// interface and its replies (broadcasts included) only leave through it; node:dgram
 // then wraps the descriptor. The helper can also create the socket inside a named
 // network namespace (the virtual lab, tests). Otherwise a plain node:dgram socket.
 import dgram from "node:dgram";
-import { existsSync } from "node:fs";
-import { createRequire } from "node:module";
-import { dirname, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { loadUdpAddon, nativeAddonPath, wrapFd, type UdpAddon } from "../udp-addon.js";
 
-/** Where the addon lands after `native/udp-bind-device/build.sh` (same depth from src/ and dist/). */
-export const nativeAddonPath = resolve(
-  dirname(fileURLToPath(import.meta.url)),
-  "../../../native/udp-bind-device/build/Release/udp_bind_device.node",
-);
+export { nativeAddonPath };
 
-interface BindDeviceAddon {
-  open(address: string, port: number, device: string, netnsPath: string, bufferBytes: number, reuseAddress: boolean): number;
-  setReuseAddress?(fd: number, on: boolean): void;
-}
-
-let addon: BindDeviceAddon | undefined;
-
-function loadAddon(): BindDeviceAddon {
-  if (addon) return addon;
-  if (!existsSync(nativeAddonPath)) {
+function requireAddon(): UdpAddon {
+  const addon = loadUdpAddon();
+  if (!addon) {
     throw new Error(
       `binding to an interface needs the native helper ${nativeAddonPath}; build it with native/udp-bind-device/build.sh (needs Debian packages build-essential and python3)`,
     );
   }
-  addon = createRequire(import.meta.url)(nativeAddonPath) as BindDeviceAddon;
   return addon;
 }
 
@@ -51,26 +36,28 @@ export function netnsPath(netns: string): string {
 }
 
 export async function openUdpSocket(opts: UdpBindOptions): Promise<dgram.Socket> {
-  const sock = dgram.createSocket({ type: "udp4", reuseAddr: opts.reuseAddress ?? false });
-  let fd: number | undefined;
-  if (opts.device !== undefined || opts.netns !== undefined) {
-    try {
-      fd = loadAddon().open(
-        opts.address,
-        opts.port,
-        opts.device ?? "",
-        opts.netns !== undefined ? netnsPath(opts.netns) : "",
-        opts.recvBufferSize ?? 0,
-        opts.reuseAddress ?? false,
-      );
-    } catch (e) {
-      sock.close();
-      const err = e as NodeJS.ErrnoException;
-      if (err.code === "ENODEV") throw new Error(`interface ${opts.device} does not exist`);
-      if (err.code === "EADDRINUSE") throw new Error(`UDP port ${opts.port} on ${opts.device ?? "every interface"} is already in use`);
-      throw err;
-    }
+  const sock = opts.device !== undefined || opts.netns !== undefined ? await openOnDevice(opts) : await openPlain(opts);
+  sock.setBroadcast(true);
+  return sock;
+}
+
+/** Created by the helper: bound to the device, in the namespace, buffers set there. */
+async function openOnDevice(opts: UdpBindOptions): Promise<dgram.Socket> {
+  const addon = requireAddon();
+  let fd: number;
+  try {
+    fd = addon.open(opts.address, opts.port, opts.device ?? "", opts.netns !== undefined ? netnsPath(opts.netns) : "", opts.recvBufferSize ?? 0, opts.reuseAddress ?? false);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === "ENODEV") throw new Error(`interface ${opts.device} does not exist`);
+    if (err.code === "EADDRINUSE") throw new Error(`UDP port ${opts.port} on ${opts.device ?? "every interface"} is already in use`);
+    throw err;
   }
+  return wrapFd(addon, fd, { type: "udp4", reuseAddr: opts.reuseAddress ?? false });
+}
+
+async function openPlain(opts: UdpBindOptions): Promise<dgram.Socket> {
+  const sock = dgram.createSocket({ type: "udp4", reuseAddr: opts.reuseAddress ?? false });
   await new Promise<void>((res, rej) => {
     const onError = (e: Error) => {
       sock.removeListener("listening", onListening);
@@ -83,14 +70,9 @@ export async function openUdpSocket(opts: UdpBindOptions): Promise<dgram.Socket>
     };
     sock.once("error", onError);
     sock.once("listening", onListening);
-    if (fd !== undefined) sock.bind({ fd });
-    else sock.bind({ address: opts.address, port: opts.port, exclusive: true });
+    sock.bind({ address: opts.address, port: opts.port, exclusive: true });
   });
-  // libuv turns SO_REUSEADDR on when it adopts an fd: off again, so that no other
-  // socket can bind the port beside ours and take part of the requests.
-  if (fd !== undefined && !opts.reuseAddress) loadAddon().setReuseAddress?.(fd, false);
-  sock.setBroadcast(true);
-  if (opts.recvBufferSize && fd === undefined) {
+  if (opts.recvBufferSize) {
     try {
       sock.setRecvBufferSize(opts.recvBufferSize);
       sock.setSendBufferSize(opts.recvBufferSize);

@@ -21,7 +21,8 @@ import { MAX_BLKSIZE, negotiate } from "./options.js";
 import { normalizeRequestPath, openInRoot } from "./path.js";
 import { BufferSource, FileSource, toNetascii, type ByteSource } from "./source.js";
 import { ReadTransfer, type TransferRemote } from "./transfer.js";
-import { BatchSender, defaultAddonPath, ipv4ToUint32, loadUdpAddon, wrapFd, type SendPath, type UdpAddon } from "./native.js";
+import { loadUdpAddon, nativeAddonPath, wrapFd, type UdpAddon } from "../udp-addon.js";
+import { BatchSender, ipv4ToUint32, type SendPath } from "./native.js";
 
 export type TftpRemote = TransferRemote;
 
@@ -124,7 +125,7 @@ const DEFAULTS = {
   maxNetasciiBytes: 16 * 1024 * 1024,
   sendPath: "gso" as SendPath,
   requestBufferBytes: 4 * 1024 * 1024,
-  nativeAddonPath: defaultAddonPath,
+  nativeAddonPath,
 };
 
 /** Smallest read from disk; a transfer holds at most two chunks (one read ahead). */

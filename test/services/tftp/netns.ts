@@ -40,6 +40,7 @@ export function buildServerBundle(dir: string): string {
     ...fs.readdirSync(path.join(srcRoot, "services/tftp")).filter((f) => f.endsWith(".ts")).map((f) => `services/tftp/${f}`),
     "util/log.ts",
     "services/service.ts",
+    "services/udp-addon.ts",
   ];
   for (const rel of files) {
     const out = ts.transpileModule(fs.readFileSync(path.join(srcRoot, rel), "utf8"), {

@@ -8,6 +8,7 @@ import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, it } from "vitest";
 import { jsonEvents, sh, SimLab } from "../../test/apply/sim-lab.js";
+import { waitFor } from "../../test/helpers/netns.js";
 import { startPostgres, type PgServer } from "../../test/state/pg-server.js";
 
 const NODES = Number(process.env.NODES ?? 12);
@@ -40,14 +41,6 @@ afterAll(() => {
   }
 });
 
-async function until(what: string, fn: () => boolean, timeoutMs: number): Promise<void> {
-  const t0 = Date.now();
-  while (!fn()) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 function stop(p: ChildProcess): Promise<void> {
   return new Promise((resolve) => {
     if (p.exitCode !== null || p.signalCode !== null) return resolve();
@@ -69,13 +62,13 @@ it(`provisions ${NODES} nodes (${IMAGE_MIB} MiB image) through k provisioners ca
       lab.spawnIn(h.ns, ["serve", "--role", "provisioner", "--config", lab.cfgDir, "--name", `p${i + 1}`, "--address", h.address, "--bind-interface", "eth0", "--heartbeat", "1s", "--slots", String(NODES), "--log-level", "warn"], env),
     );
     const scope = url.slice(url.indexOf("#") + 1);
-    await until(`${k} provisioners`, () => {
+    await waitFor(`${k} provisioners`, () => {
       try {
         return pg.psql(`SELECT count(*) FROM metalform_provisioners WHERE scope = '${scope}' AND now() - heartbeat_at < interval '3 s'`).trim() === String(k);
       } catch {
         return false;
       }
-    }, 120_000);
+    }, 120_000, 200);
     // Every node starts with empty disks (the simulated node keeps its root in its work directory).
     for (const n of lab.names) rmSync(join(lab.dir, `work-${n}`), { recursive: true, force: true });
     const t0 = Date.now();

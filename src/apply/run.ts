@@ -4,7 +4,7 @@
 import { randomUUID } from "node:crypto";
 import { hostname, userInfo } from "node:os";
 import { join, resolve } from "node:path";
-import type { Image } from "../config/types.js";
+import type { DesiredCluster, Image } from "../config/types.js";
 import { resolveSecret } from "../config/secrets.js";
 import { buildImageInstaller } from "../installer/for-image.js";
 import { loadPlanInputs, type PlanInputs } from "../plan/inputs.js";
@@ -17,9 +17,8 @@ import { Provisioner } from "../serve/provisioner.js";
 import { reapOrphanRsync } from "../serve/orphans.js";
 import { RsyncDaemon } from "../services/rsync/daemon.js";
 import { PostgresStateStore } from "../state/postgres.js";
-import { networkKey } from "../provisioners/agent.js";
 import { ClusterBootControl } from "../provisioners/cluster-control.js";
-import { ProvisioningDb } from "../provisioners/db.js";
+import { networkKey, ProvisioningDb } from "../provisioners/db.js";
 import type { BootControl } from "../serve/boot-control.js";
 import { connectServe, type ServeSession } from "../serve/control-client.js";
 import { controlSocketPath } from "../serve/control-protocol.js";
@@ -136,7 +135,7 @@ export async function runApply(o: ApplyRunOptions): Promise<ApplyOutcome> {
     const workDir = join(inputs.localDir, "serve");
     // The installer runs on the image's own kernel, so its modules come from the image.
     const installers = new Map<string, string>();
-    const needed = new Set(plan.nodeChanges.filter((c) => c.kind !== "remove" && c.kind !== "update").map((c) => cluster.nodes.find((n) => n.name === c.node)?.image));
+    const needed = imagesToBoot(plan, cluster);
     for (const img of cluster.images.values()) {
       if (!needed.has(img.name)) continue;
       const built = await buildImageInstaller(img, cacheDir, log.child("installer"));
@@ -243,7 +242,7 @@ async function openFleet(store: unknown, o: ApplyRunOptions, log: Logger): Promi
   const failover = o.failoverTimeoutMs ?? 60_000;
   let live = 0;
   try {
-    live = (await db.provisioners()).filter((p) => p.ageMs < failover).length;
+    live = (await db.liveProvisioners(failover)).length;
   } catch (e) {
     await db.close();
     throw e;
@@ -281,14 +280,14 @@ async function runWithProvisioners(fleet: { db: ProvisioningDb; live: number }, 
   try {
     await reapOrphanRsync(join(inputs.localDir, "image-source", "rsyncd.conf"), log);
     await source.start();
-    const needed = new Set(plan.nodeChanges.filter((c) => c.kind !== "remove" && c.kind !== "update").map((c) => cluster.nodes.find((n) => n.name === c.node)?.image));
+    const needed = imagesToBoot(plan, cluster);
     await fleet.db.publishImages(
       [...cluster.images.values()]
         .filter((i) => needed.has(i.name) && inputs.imageDigests.has(i.name))
         .map((i) => ({ image: i.name, digest: inputs.imageDigests.get(i.name)!.digest, url: `rsync://${address}:${cluster.network.ports.rsync}/img-${i.name}/` })),
       applyId,
     );
-    await waitForCopies(fleet.db, [...needed].filter((n): n is string => Boolean(n)), inputs.imageDigests, o, log);
+    await waitForCopies(fleet.db, [...needed], inputs.imageDigests, o, log);
     await control.start();
     const authority = await fleet.db.authority(networkKey(cluster));
     o.say(
@@ -313,7 +312,7 @@ async function waitForCopies(db: ProvisioningDb, images: string[], digests: Read
   const t0 = Date.now();
   let said = "";
   for (;;) {
-    const live = (await db.provisioners()).filter((p) => p.ageMs < failover);
+    const live = await db.liveProvisioners(failover);
     const failed = live.flatMap((p) =>
       images.flatMap((i) => {
         const why = p.copyErrors[`${i}@${digests.get(i)?.digest}`];
@@ -341,6 +340,12 @@ async function waitForCopies(db: ProvisioningDb, images: string[], digests: Read
     if (line !== said) o.say((said = line));
     await new Promise((r) => setTimeout(r, 250));
   }
+}
+
+/** The images of the nodes this plan boots into the installer (removes and updates boot nothing). */
+function imagesToBoot(plan: Plan, cluster: DesiredCluster): Set<string> {
+  const imageOf = new Map(cluster.nodes.map((n) => [n.name, n.image]));
+  return new Set(plan.nodeChanges.filter((c) => c.kind !== "remove" && c.kind !== "update").flatMap((c) => imageOf.get(c.node) ?? []));
 }
 
 function safeUser(): string {

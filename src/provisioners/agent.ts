@@ -12,13 +12,8 @@ import { buildImageInstaller } from "../installer/for-image.js";
 import { Provisioner } from "../serve/provisioner.js";
 import type { NodeObservation } from "../serve/tracker.js";
 import { nullLogger, type Logger } from "../util/log.js";
-import type { Assignment, ProvisionerInfo, ProvisioningDb } from "./db.js";
+import { networkKey, type Assignment, type ProvisionerInfo, type ProvisioningDb } from "./db.js";
 import { copyImage, imageAt } from "./image-copy.js";
-
-/** The DHCP authority is per provisioning network (its address and prefix). */
-export function networkKey(c: DesiredCluster): string {
-  return `${c.network.networkAddress}/${c.network.prefix}`;
-}
 
 export interface LoadedConfig {
   cluster: DesiredCluster;

@@ -65,7 +65,7 @@ export class ClusterBootControl extends EventEmitter<{ observation: [NodeObserva
   /** Live provisioners: heart-beating within the failover timeout (read at most every 200 ms). */
   async live(): Promise<ProvisionerInfo[]> {
     if (this.liveCache && Date.now() - this.liveCache.at < 200) return this.liveCache.list;
-    const list = (await this.o.db.provisioners()).filter((p) => p.ageMs < this.failoverMs);
+    const list = await this.o.db.liveProvisioners(this.failoverMs);
     this.liveCache = { at: Date.now(), list };
     return list;
   }

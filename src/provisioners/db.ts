@@ -4,6 +4,7 @@
 // by the apply), and which provisioner answers DHCP on a network (a lease row).
 // Times are always the database's (now()), so the clocks of the machines never matter.
 import pg from "pg";
+import type { DesiredCluster } from "../config/types.js";
 import { scrub, type PgTarget } from "../state/pgurl.js";
 import { ADVISORY_CLASS, SCHEMA_TABLE_DDL } from "../state/pgschema.js";
 import { METALFORM_VERSION } from "../state/version.js";
@@ -138,6 +139,11 @@ export interface ObservationRow {
 }
 
 export class ProvisioningDbError extends Error {}
+
+/** The DHCP authority is per provisioning network (its address and prefix). */
+export function networkKey(c: Pick<DesiredCluster, "network">): string {
+  return `${c.network.networkAddress}/${c.network.prefix}`;
+}
 
 export class ProvisioningDb {
   readonly scope: string;
@@ -297,6 +303,11 @@ export class ProvisioningDb {
       pid: r.pid,
       ageMs: Math.max(0, Number(r.age_ms)),
     }));
+  }
+
+  /** Those heart-beating within `withinMs` (the failover timeout): the live ones. */
+  async liveProvisioners(withinMs: number): Promise<ProvisionerInfo[]> {
+    return (await this.provisioners()).filter((p) => p.ageMs < withinMs);
   }
 
   // --- images --------------------------------------------------------------------------

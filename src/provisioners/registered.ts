@@ -9,7 +9,7 @@ export async function liveProvisionersOf(store: unknown, withinMs = 60_000): Pro
   const db = new ProvisioningDb(store.database, "metalform-serve");
   try {
     if (!(await db.hasTables())) return [];
-    return (await db.provisioners()).filter((p) => p.ageMs < withinMs).map((p) => p.name);
+    return (await db.liveProvisioners(withinMs)).map((p) => p.name);
   } finally {
     await db.close();
   }

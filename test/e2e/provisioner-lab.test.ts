@@ -3,14 +3,12 @@
 // provisioner`) in a namespace of its own — DHCP (it holds the authority lease),
 // script, kernel and installer over HTTP, the image over rsync from its own copy — while the apply on the head node drives it through PostgreSQL
 // and the node's BMC, and records it UP with the image's digest.
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { join } from "node:path";
+import type { ChildProcess } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { labDown, labUp, type LabInfo } from "../../src/lab/index.js";
+import { sh, startMetalformInNs } from "../helpers/netns.js";
 import { startPostgres, type PgServer } from "../state/pg-server.js";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
-const BIN = join(ROOT, "bin/metalform");
 const NS = `mfe2p${process.pid % 10000}`;
 const PROV_NS = `${NS}-prov`;
 const VETH = `mfp${process.pid % 10000}`;
@@ -21,11 +19,9 @@ let prov: ChildProcess | undefined;
 let provLog = "";
 let provAddress = "";
 
-const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
-
 function run(ns: string, args: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const p = spawn("ip", ["netns", "exec", ns, process.execPath, BIN, ...args], { env: { ...process.env, NO_COLOR: "1", METALFORM_STATE_URL: url }, stdio: ["ignore", "pipe", "pipe"] });
+    const p = startMetalformInNs(ns, args, { METALFORM_STATE_URL: url });
     let stdout = "";
     let stderr = "";
     p.stdout!.on("data", (d) => (stdout += d));
@@ -55,10 +51,10 @@ beforeAll(async () => {
   sh("ip", ["link", "add", VETH, "netns", NS, "type", "veth", "peer", "name", "eth0", "netns", PROV_NS]);
   sh("ip", ["netns", "exec", NS, "ip", "link", "set", VETH, "master", lab.bridge, "up"]);
   for (const a of [["link", "set", "lo", "up"], ["addr", "add", `${provAddress}/${lab.prefixLength}`, "dev", "eth0"], ["link", "set", "eth0", "up"]]) sh("ip", ["netns", "exec", PROV_NS, "ip", ...a]);
-  prov = spawn(
-    "ip",
-    ["netns", "exec", PROV_NS, process.execPath, BIN, "serve", "--role", "provisioner", "-c", lab.configPath, "--name", "prov1", "--address", provAddress, "--bind-interface", "eth0", "--heartbeat", "1s", "--json"],
-    { env: { ...process.env, METALFORM_STATE_URL: url }, stdio: ["ignore", "pipe", "pipe"] },
+  prov = startMetalformInNs(
+    PROV_NS,
+    ["serve", "--role", "provisioner", "-c", lab.configPath, "--name", "prov1", "--address", provAddress, "--bind-interface", "eth0", "--heartbeat", "1s", "--json"],
+    { METALFORM_STATE_URL: url },
   );
   prov.stdout!.on("data", (d) => (provLog += d));
   prov.stderr!.on("data", (d) => (provLog += d));

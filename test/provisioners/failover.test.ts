@@ -9,6 +9,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { jsonEvents, sh, SimLab } from "../apply/sim-lab.js";
+import { waitFor } from "../helpers/netns.js";
 import { startPostgres, type PgServer } from "../state/pg-server.js";
 
 const lab = new SimLab({ prefix: "mfint-p", nodes: 6, subnet: 84, portBase: 18087 });
@@ -19,15 +20,8 @@ const FAILOVER_S = 4;
 
 const sql = (q: string) => pg.psql(q).trim();
 
-async function until<T>(what: string, fn: () => T | undefined | false, timeoutMs = 60_000): Promise<T> {
-  const t0 = Date.now();
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+/** Waits for a condition, checking every 200 ms (each check may run psql or curl). */
+const until = <T>(what: string, fn: () => T | undefined | false, timeoutMs = 60_000) => waitFor(what, fn, timeoutMs, 200);
 
 /** The provisioners' recent output, for failure messages. */
 function dump(): string {

@@ -13,7 +13,7 @@ import { checkPlanFresh, readPlanFile } from "../plan/saved.js";
 import { hasChanges, type Plan } from "../plan/types.js";
 import { newState } from "../state/codec.js";
 import { defaultCacheDir } from "../state/paths.js";
-import { Provisioner } from "../serve/provisioner.js";
+import { imageModuleName, imageModules, Provisioner } from "../serve/provisioner.js";
 import { reapOrphanRsync } from "../serve/orphans.js";
 import { RsyncDaemon } from "../services/rsync/daemon.js";
 import { PostgresStateStore } from "../state/postgres.js";
@@ -266,7 +266,7 @@ async function runWithProvisioners(fleet: { db: ProvisioningDb; live: number }, 
     runDir: join(inputs.localDir, "image-source"),
     address,
     port: cluster.network.ports.rsync,
-    modules: [...cluster.images.values()].map((i) => ({ name: `img-${i.name}`, path: i.root, comment: `metalform image ${i.name}` })),
+    modules: imageModules(cluster.images.values()),
     logger: log.child("image-source"),
   });
   const control = new ClusterBootControl({
@@ -284,7 +284,7 @@ async function runWithProvisioners(fleet: { db: ProvisioningDb; live: number }, 
     await fleet.db.publishImages(
       [...cluster.images.values()]
         .filter((i) => needed.has(i.name) && inputs.imageDigests.has(i.name))
-        .map((i) => ({ image: i.name, digest: inputs.imageDigests.get(i.name)!.digest, url: `rsync://${address}:${cluster.network.ports.rsync}/img-${i.name}/` })),
+        .map((i) => ({ image: i.name, digest: inputs.imageDigests.get(i.name)!.digest, url: `rsync://${address}:${cluster.network.ports.rsync}/${imageModuleName(i.name)}/` })),
       applyId,
     );
     await waitForCopies(fleet.db, [...needed], inputs.imageDigests, o, log);

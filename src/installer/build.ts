@@ -7,7 +7,8 @@ import { createHash } from "node:crypto";
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { gzipSync } from "node:zlib";
+import { promisify } from "node:util";
+import { gzip } from "node:zlib";
 import { installerInitScript } from "../boot/installer-init.js";
 import { nullLogger, type Logger } from "../util/log.js";
 import { cpioPath, writeCpio, type CpioEntry } from "./cpio.js";
@@ -101,6 +102,8 @@ class Tree {
   }
 }
 
+const gzipAsync = promisify(gzip);
+
 export async function buildInstaller(opts: BuildInstallerOptions): Promise<BuildInstallerResult> {
   const log = opts.logger ?? nullLogger;
   const tools = opts.tools ?? INSTALLER_TOOLS;
@@ -157,7 +160,8 @@ export async function buildInstaller(opts: BuildInstallerOptions): Promise<Build
   }
 
   const cpio = writeCpio([...t.entries.values()]);
-  const gz = gzipSync(cpio, { level: 6 });
+  // In the thread pool: a provisioner building an installer must keep heart-beating.
+  const gz = await gzipAsync(cpio, { level: 6 });
   const digest = createHash("sha256").update(gz).digest("hex");
   mkdirSync(opts.outDir, { recursive: true });
   const path = join(opts.outDir, `installer-${digest.slice(0, 16)}.img`);

@@ -19,6 +19,7 @@ import { dhcpOptionsFromNetwork } from "../services/dhcp/from-config.js";
 import { HttpBootServer, filePath } from "../services/http/server.js";
 import { DEFAULT_PREFIX, createInstallerApi, nodeApiUrl, type InstallerApi } from "../services/installer-api/api.js";
 import { NodeTokens } from "../services/installer-api/tokens.js";
+import type { RsyncModule } from "../services/rsync/config.js";
 import { RsyncDaemon } from "../services/rsync/daemon.js";
 import { TftpServer } from "../services/tftp/server.js";
 import type { Service } from "../services/service.js";
@@ -30,6 +31,16 @@ import { observationsFrom, type NodeObservation } from "./tracker.js";
 export const IPXE_DIR = "/usr/lib/ipxe";
 
 export type { BootMode } from "./boot-control.js";
+
+/** The rsync module that serves an image (nodes sync from it; provisioners copy from the head's). */
+export function imageModuleName(image: string): string {
+  return `img-${image}`;
+}
+
+/** One read-only rsync module per image. */
+export function imageModules(images: Iterable<Image>): RsyncModule[] {
+  return [...images].map((i) => ({ name: imageModuleName(i.name), path: i.root, comment: `metalform image ${i.name}` }));
+}
 
 export interface ProvisionerOptions {
   cluster: DesiredCluster;
@@ -135,7 +146,7 @@ export class Provisioner extends EventEmitter<ProvisionerEvents> implements Boot
   }
 
   rsyncModule(image: string): string {
-    return `img-${image}`;
+    return imageModuleName(image);
   }
 
   /** What a node boots next: the installer, or its local disk. */
@@ -160,7 +171,7 @@ export class Provisioner extends EventEmitter<ProvisionerEvents> implements Boot
    * reservations, kernel roots and the rsync modules follow.
    */
   async reconfigure(cluster: DesiredCluster, update: { imageDigests?: ReadonlyMap<string, { digest: string }>; inlineSecrets?: ReadonlyMap<string, string> } = {}): Promise<void> {
-    const modules = (c: DesiredCluster) => [...c.images.values()].map((i) => ({ name: this.rsyncModule(i.name), path: i.root, comment: `metalform image ${i.name}` }));
+    const modules = (c: DesiredCluster) => imageModules(c.images.values());
     const before = JSON.stringify(modules(this.cluster));
     this.cluster = cluster;
     if (update.imageDigests) this.imageDigests = update.imageDigests;
@@ -306,7 +317,7 @@ export class Provisioner extends EventEmitter<ProvisionerEvents> implements Boot
       runDir: rsyncRunDir,
       address: this.address,
       port: net.ports.rsync,
-      modules: [...c.images.values()].map((i) => ({ name: this.rsyncModule(i.name), path: i.root, comment: `metalform image ${i.name}` })),
+      modules: imageModules(c.images.values()),
       logger: this.log.child("rsync"),
     });
     this.http = new HttpBootServer({ address: this.address, port: net.ports.http, scripts: (mac) => this.script(mac), roots, logger: this.log.child("http") });

@@ -16,7 +16,7 @@ const lab = new SimLab({ prefix: "mfint-p", nodes: 6, subnet: 84, portBase: 1808
 let pg: PgServer;
 let url: string;
 const provisioners = new Map<string, { proc: ChildProcess; address: string; ns: string; log: string[] }>();
-const FAILOVER_S = 4;
+const FAILOVER_S = 6;
 
 const sql = (q: string) => pg.psql(q).trim();
 
@@ -101,7 +101,7 @@ describe("provisioners sharing installs", () => {
     v.proc.kill("SIGKILL");
     const r = await run.done;
     events = jsonEvents(r.stdout);
-    expect(r.code, r.stderr).toBe(0);
+    expect(r.code, `${r.stderr}\n${r.stdout.slice(-3000)}\n${dump()}`).toBe(0);
 
     // Spread by load: two nodes each at first.
     const first = new Map<string, string>();
@@ -177,7 +177,7 @@ describe("provisioners sharing installs", () => {
     // Nothing anyone printed or logged carries the database password.
     for (const text of [second.stdout, second.stderr, ...[...provisioners.values()].map((p) => p.log.join(""))]) expect(text).not.toContain(pg.password);
     const r = await first.done;
-    expect(r.code, r.stderr).toBe(0);
+    expect(r.code, `${r.stderr}\n${r.stdout.slice(-3000)}\n${dump()}`).toBe(0);
     expect(r.stdout + r.stderr).not.toContain(pg.password);
     const ev = jsonEvents(r.stdout);
     expect(ev.filter((e) => e.type === "node_complete").map((e) => String(e.node)).sort()).toEqual(lab.names);
@@ -197,7 +197,7 @@ describe("provisioners sharing installs", () => {
     const r = await lab.metalform(["apply", "--config", lab.cfgDir, "--auto-approve", "--json", "--parallelism", "6", "--provisioners", "required", "--failover-timeout", `${FAILOVER_S}s`], {
       env: { METALFORM_STATE_URL: url },
     }).done;
-    expect(r.code, r.stderr).toBe(0);
+    expect(r.code, `${r.stderr}\n${r.stdout.slice(-3000)}\n${dump()}`).toBe(0);
     const ev = jsonEvents(r.stdout);
     const refused = ev.filter((e) => e.type === "node_message" && /^provisioner p4 refused it: provisioner p4 runs configuration sha256:/.test(String(e.message)));
     expect(refused.length).toBeGreaterThan(0);
@@ -251,7 +251,7 @@ describe("provisioners sharing installs", () => {
     const r = await lab.metalform(["apply", "--config", lab.cfgDir, "--auto-approve", "--json", "--provisioners", "required", "--failover-timeout", `${FAILOVER_S}s`], {
       env: { METALFORM_STATE_URL: url },
     }).done;
-    expect(r.code, r.stderr).toBe(0);
+    expect(r.code, `${r.stderr}\n${r.stdout.slice(-3000)}\n${dump()}`).toBe(0);
     // n06 goes; the others finish the sync the killed apply left undone.
     const done = jsonEvents(r.stdout).filter((e) => e.type === "node_complete");
     expect(done.filter((e) => e.change === "remove").map((e) => e.node)).toEqual(["n06"]);
@@ -274,7 +274,7 @@ describe("provisioners sharing installs", () => {
     const r = await lab.metalform(["apply", "--config", lab.cfgDir, "--auto-approve", "--json", "--provisioners", "required", "--failover-timeout", `${FAILOVER_S}s`], {
       env: { METALFORM_STATE_URL: url },
     }).done;
-    expect(r.code, r.stderr).toBe(0);
+    expect(r.code, `${r.stderr}\n${r.stdout.slice(-3000)}\n${dump()}`).toBe(0);
     expect(r.stderr).toMatch(/Going on without p5 \(sim: the copy of image sim from rsync:\/\/\S+ has digest sha256:\w+, not sha256:\w+/);
     const ev = jsonEvents(r.stdout);
     const to = ev.filter((e) => e.type === "node_message" && /^assigned to provisioner /.test(String(e.message))).map((e) => String(e.message).slice(24));

@@ -24,6 +24,15 @@ export interface Diagnostic {
   related?: Related;
 }
 
+/** An error at a source position (with the other place, for conflicts). */
+export function errorAt(code: string, message: string, pos: { file: string; line: number; col: number }, related?: Related): Diagnostic {
+  return { severity: "error", code, message, ...pos, ...(related ? { related } : {}) };
+}
+
+export function warningAt(code: string, message: string, pos: { file: string; line: number; col: number }): Diagnostic {
+  return { severity: "warning", code, message, ...pos };
+}
+
 export function hasErrors(diags: readonly Diagnostic[]): boolean {
   return diags.some((d) => d.severity === "error");
 }

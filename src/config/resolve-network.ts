@@ -44,7 +44,7 @@ export function resolveBackend(l: Located<RawBackend>, diags: Diagnostic[]): Sta
   if (b.type !== "local" && b.type !== "postgres") return undefined; // the schema reported it
   const misplaced = misplacedFields(l, diags);
   if (b.type === "local") return misplaced ? undefined : { type: "local", ...(b.path ? { path: absPath(l.where, b.path) } : {}), pos: keyPosOf(l.where) };
-  return resolvePostgres(l, misplaced, diags);
+  return resolvePostgres(l, { misplaced, diags });
 }
 
 /** Reports the fields that belong to the other backend type; true when there was one. */
@@ -60,7 +60,9 @@ function misplacedFields(l: Located<RawBackend>, diags: Diagnostic[]): boolean {
   return found;
 }
 
-function resolvePostgres(l: Located<RawBackend>, misplaced: boolean, diags: Diagnostic[]): StateBackendConfig | undefined {
+/** `misplaced`: a field of the local type was reported; the backend is unusable, but its URL is still checked. */
+function resolvePostgres(l: Located<RawBackend>, ctx: { misplaced: boolean; diags: Diagnostic[] }): StateBackendConfig | undefined {
+  const { misplaced, diags } = ctx;
   const b = l.value;
   if (b.url === undefined) {
     diags.push(errorAt("missing-field", `a postgres backend needs "url": {env: NAME} or {file: PATH} holding postgres://USER:PASSWORD@HOST:PORT/DATABASE`, keyPosOf(l.where)));

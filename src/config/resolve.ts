@@ -42,8 +42,9 @@ export function resolveConfig(merged: MergedConfig, defaultName: string, limits:
   for (const ln of merged.nodes) {
     const entry = resolveNodeEntry(ln, scope);
     if (!entry) continue;
-    out.nodes.push(...entry.nodes);
-    out.origins.push(...entry.origins);
+    // One at a time: a range may hold more nodes than a call takes arguments.
+    for (const n of entry.nodes) out.nodes.push(n);
+    for (const o of entry.origins) out.origins.push(o);
   }
   return out;
 }

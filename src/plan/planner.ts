@@ -13,7 +13,6 @@ import {
   PLAN_FORMAT_VERSION,
   type Drift,
   type FieldChange,
-  type ImageChange,
   type NodeChange,
   type NodeChangeKind,
   type Plan,

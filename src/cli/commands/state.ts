@@ -41,31 +41,9 @@ async function withStore(argv: StateArgs, fn: (s: Awaited<ReturnType<typeof stor
   }
 }
 
-/** Runs `fn` on the selected store like withStore; an error is reported (message and exit code). */
-async function onStore(argv: StateArgs, fn: (s: Awaited<ReturnType<typeof store>>) => Promise<void>): Promise<void> {
-  try {
-    await withStore(argv, fn);
-  } catch (err) {
-    reportError(err);
-  }
-}
-
-/** A refusal: the message on stderr, exit code 1. */
-function refuse(message: string): void {
-  process.stderr.write(`metalform: ${message}\n`);
-  process.exitCode = 1;
-}
-
 function noState(location: string): void {
-  refuse(`no state at ${location} (nothing was applied yet)`);
-}
-
-/** --lock-timeout in milliseconds; undefined after refusing a value that is no duration. */
-async function lockTimeout(argv: { lockTimeout: string }): Promise<number | undefined> {
-  const { parseDuration } = await import("../../state/duration.js");
-  const timeout = parseDuration(argv.lockTimeout);
-  if (timeout === undefined) refuse(`--lock-timeout ${argv.lockTimeout}: expected a duration such as 0, 500ms, 30s or 2m`);
-  return timeout;
+  process.stderr.write(`metalform: no state at ${location} (nothing was applied yet)\n`);
+  process.exitCode = 1;
 }
 
 const listCommand: CommandModule<StateArgs, StateArgs> = {
@@ -73,18 +51,22 @@ const listCommand: CommandModule<StateArgs, StateArgs> = {
   describe: "List the nodes and images the state records",
   builder: (y) => y.example("$0 state list", "Nodes with their image, disk layout and last report").example("$0 state list --json", "The same as JSON"),
   handler: async (argv) => {
-    await onStore(argv, async (s) => {
-      const state = await s.read();
-      if (!state) return noState(s.location);
-      const { nodeRows, renderStateList } = await import("../../state/describe.js");
-      if (argv.json) {
-        const images = Object.entries(state.images).map(([image, v]) => ({ image, ...v }));
-        process.stdout.write(JSON.stringify({ lineage: state.lineage, serial: state.serial, nodes: nodeRows(state), images }, null, 2) + "\n");
-      } else {
-        process.stdout.write(renderStateList(state, s.location));
-      }
-      process.exitCode = 0;
-    });
+    try {
+      await withStore(argv, async (s) => {
+        const state = await s.read();
+        if (!state) return noState(s.location);
+        const { nodeRows, renderStateList } = await import("../../state/describe.js");
+        if (argv.json) {
+          const images = Object.entries(state.images).map(([image, v]) => ({ image, ...v }));
+          process.stdout.write(JSON.stringify({ lineage: state.lineage, serial: state.serial, nodes: nodeRows(state), images }, null, 2) + "\n");
+        } else {
+          process.stdout.write(renderStateList(state, s.location));
+        }
+        process.exitCode = 0;
+      });
+    } catch (err) {
+      reportError(err);
+    }
   },
 };
 
@@ -96,15 +78,23 @@ const showNodeCommand: CommandModule<StateArgs, NodeArgs> = {
       .positional("node", { type: "string", demandOption: true, describe: "Node name" })
       .example("$0 state show node001", "Applied image, disk layout, network, BMC (no secrets) and last report") as unknown as Argv<NodeArgs>,
   handler: async (argv: ArgumentsCamelCase<NodeArgs>) => {
-    await onStore(argv, async (s) => {
-      const state = await s.read();
-      if (!state) return noState(s.location);
-      const n = Object.hasOwn(state.nodes, argv.node) ? state.nodes[argv.node] : undefined;
-      if (!n) return refuse(`the state has no node ${argv.node}`);
-      const { renderNodeState } = await import("../../state/describe.js");
-      process.stdout.write(argv.json ? JSON.stringify({ node: argv.node, ...n }, null, 2) + "\n" : renderNodeState(argv.node, n));
-      process.exitCode = 0;
-    });
+    try {
+      await withStore(argv, async (s) => {
+        const state = await s.read();
+        if (!state) return noState(s.location);
+        const n = Object.hasOwn(state.nodes, argv.node) ? state.nodes[argv.node] : undefined;
+        if (!n) {
+          process.stderr.write(`metalform: the state has no node ${argv.node}\n`);
+          process.exitCode = 1;
+          return;
+        }
+        const { renderNodeState } = await import("../../state/describe.js");
+        process.stdout.write(argv.json ? JSON.stringify({ node: argv.node, ...n }, null, 2) + "\n" : renderNodeState(argv.node, n));
+        process.exitCode = 0;
+      });
+    } catch (err) {
+      reportError(err);
+    }
   },
 };
 
@@ -118,37 +108,54 @@ const rmCommand: CommandModule<StateArgs, RmArgs> = {
       .example("$0 state rm node017", "Forget node017; the next plan installs it if it is still configured")
       .example("$0 state rm 'node[100-128]' --lock-timeout 30s", "Forget a range, waiting up to 30 s for the lock") as unknown as Argv<RmArgs>,
   handler: async (argv: ArgumentsCamelCase<RmArgs>) => {
+    const { parseDuration } = await import("../../state/duration.js");
     const { expandHostRange } = await import("../../config/hostrange.js");
-    const timeout = await lockTimeout(argv);
-    if (timeout === undefined) return;
+    const timeout = parseDuration(argv.lockTimeout);
+    if (timeout === undefined) {
+      process.stderr.write(`metalform: --lock-timeout ${argv.lockTimeout}: expected a duration such as 0, 500ms, 30s or 2m\n`);
+      process.exitCode = 1;
+      return;
+    }
     const names: string[] = [];
     for (const p of argv.nodes) {
       const e = expandHostRange(p);
-      if (!Array.isArray(e)) return refuse(e.message);
+      if (!Array.isArray(e)) {
+        process.stderr.write(`metalform: ${e.message}\n`);
+        process.exitCode = 1;
+        return;
+      }
       names.push(...e);
     }
-    await onStore(argv, async (s) => {
-      const lock = await s.lock({ operation: "state rm" }, timeout);
-      try {
-        const state = await s.read();
-        if (!state) return noState(s.location);
-        const found = names.filter((n) => Object.hasOwn(state.nodes, n));
-        const missing = names.filter((n) => !Object.hasOwn(state.nodes, n));
-        if (!found.length) return refuse(`the state has none of ${argv.nodes.join(" ")}; nothing changed`);
-        const serial = state.serial;
-        for (const n of found) delete state.nodes[n];
-        const written = await s.write(state, serial);
-        const { compressHostnames } = await import("../../config/hostrange.js");
-        process.stdout.write(
-          `Removed ${compressHostnames(found).join(", ")} from the state (serial ${written.serial}). The machines and their disks were not touched; ` +
-          `a node still in the configuration shows as "+ install" in the next plan.\n`,
-        );
-        if (missing.length) process.stderr.write(`Not in the state, skipped: ${compressHostnames(missing).join(", ")}\n`);
-        process.exitCode = 0;
-      } finally {
-        await lock.release();
-      }
-    });
+    try {
+      await withStore(argv, async (s) => {
+        const lock = await s.lock({ operation: "state rm" }, timeout);
+        try {
+          const state = await s.read();
+          if (!state) return noState(s.location);
+          const found = names.filter((n) => Object.hasOwn(state.nodes, n));
+          const missing = names.filter((n) => !Object.hasOwn(state.nodes, n));
+          if (!found.length) {
+            process.stderr.write(`metalform: the state has none of ${argv.nodes.join(" ")}; nothing changed\n`);
+            process.exitCode = 1;
+            return;
+          }
+          const serial = state.serial;
+          for (const n of found) delete state.nodes[n];
+          const written = await s.write(state, serial);
+          const { compressHostnames } = await import("../../config/hostrange.js");
+          process.stdout.write(
+            `Removed ${compressHostnames(found).join(", ")} from the state (serial ${written.serial}). The machines and their disks were not touched; ` +
+            `a node still in the configuration shows as "+ install" in the next plan.\n`,
+          );
+          if (missing.length) process.stderr.write(`Not in the state, skipped: ${compressHostnames(missing).join(", ")}\n`);
+          process.exitCode = 0;
+        } finally {
+          await lock.release();
+        }
+      });
+    } catch (err) {
+      reportError(err);
+    }
   },
 };
 
@@ -160,14 +167,18 @@ const unlockCommand: CommandModule<StateArgs, UnlockArgs> = {
       .positional("lock-id", { type: "string", demandOption: true, describe: "The lock ID printed by the command that was refused" })
       .example("$0 state unlock 3f0c...", "Release the lock with this ID") as unknown as Argv<UnlockArgs>,
   handler: async (argv: ArgumentsCamelCase<UnlockArgs>) => {
-    await onStore(argv, async (s) => {
-      const holder = await s.lockHolder();
-      await s.unlock(argv.lockId);
-      process.stdout.write(
-        `Unlocked ${s.location} (lock ${argv.lockId} held by ${holder?.owner ?? "?"}, pid ${holder?.pid ?? "?"}${holder?.stale ? ", stale: its session was gone" : ""}).\n`,
-      );
-      process.exitCode = 0;
-    });
+    try {
+      await withStore(argv, async (s) => {
+        const holder = await s.lockHolder();
+        await s.unlock(argv.lockId);
+        process.stdout.write(
+          `Unlocked ${s.location} (lock ${argv.lockId} held by ${holder?.owner ?? "?"}, pid ${holder?.pid ?? "?"}${holder?.stale ? ", stale: its session was gone" : ""}).\n`,
+        );
+        process.exitCode = 0;
+      });
+    } catch (err) {
+      reportError(err);
+    }
   },
 };
 
@@ -182,13 +193,18 @@ const migrateCommand: CommandModule<StateArgs, MigrateArgs> = {
       .example("METALFORM_PG_URL=postgres://... $0 state migrate --to-env METALFORM_PG_URL", "Move the local state into PostgreSQL")
       .example("$0 state migrate --state-url postgres://... --to ./state.json", "Copy the PostgreSQL state back into a file") as unknown as Argv<MigrateArgs>,
   handler: async (argv: ArgumentsCamelCase<MigrateArgs>) => {
-    const timeout = await lockTimeout(argv);
-    if (timeout === undefined) return;
-    if ((argv.to === undefined) === (argv.toEnv === undefined)) return refuse("name the target with --to TARGET or --to-env VARIABLE (one of them)");
+    const fail = (msg: string) => {
+      process.stderr.write(`metalform: ${msg}\n`);
+      process.exitCode = 1;
+    };
+    const { parseDuration } = await import("../../state/duration.js");
+    const timeout = parseDuration(argv.lockTimeout);
+    if (timeout === undefined) return fail(`--lock-timeout ${argv.lockTimeout}: expected a duration such as 0, 500ms, 30s or 2m`);
+    if ((argv.to === undefined) === (argv.toEnv === undefined)) return fail("name the target with --to TARGET or --to-env VARIABLE (one of them)");
     let target = argv.to;
     if (argv.toEnv !== undefined) {
       target = process.env[argv.toEnv];
-      if (!target) return refuse(`environment variable ${argv.toEnv} is not set`);
+      if (!target) return fail(`environment variable ${argv.toEnv} is not set`);
     }
     try {
       const { openMigrationTarget } = await import("../../plan/inputs.js");
@@ -227,18 +243,26 @@ const historyCommand: CommandModule<StateArgs, HistoryArgs> = {
       .option("limit", { type: "number", default: 20, describe: "How many versions, newest first" })
       .example("$0 state history --limit 5", "The last five writes: serial, time, writer, operation") as unknown as Argv<HistoryArgs>,
   handler: async (argv: ArgumentsCamelCase<HistoryArgs>) => {
-    await onStore(argv, async (s) => {
-      const { PostgresStateStore } = await import("../../state/postgres.js");
-      if (!(s instanceof PostgresStateStore)) return refuse(`${s.location} is a local file: it keeps only the previous version, in ${s.location}.backup`);
-      const versions = await s.history(Math.max(1, Math.floor(argv.limit)));
-      if (argv.json) process.stdout.write(JSON.stringify(versions, null, 2) + "\n");
-      else if (!versions.length) process.stdout.write(`No versions in ${s.location}.\n`);
-      else {
-        process.stdout.write(`State ${s.location}, newest first:\n`);
-        for (const v of versions) process.stdout.write(`  serial ${String(v.serial).padStart(5)}  ${v.writtenAt}  ${v.operation.padEnd(14)}  ${v.writer}\n`);
-      }
-      process.exitCode = 0;
-    });
+    try {
+      await withStore(argv, async (s) => {
+        const { PostgresStateStore } = await import("../../state/postgres.js");
+        if (!(s instanceof PostgresStateStore)) {
+          process.stderr.write(`metalform: ${s.location} is a local file: it keeps only the previous version, in ${s.location}.backup\n`);
+          process.exitCode = 1;
+          return;
+        }
+        const versions = await s.history(Math.max(1, Math.floor(argv.limit)));
+        if (argv.json) process.stdout.write(JSON.stringify(versions, null, 2) + "\n");
+        else if (!versions.length) process.stdout.write(`No versions in ${s.location}.\n`);
+        else {
+          process.stdout.write(`State ${s.location}, newest first:\n`);
+          for (const v of versions) process.stdout.write(`  serial ${String(v.serial).padStart(5)}  ${v.writtenAt}  ${v.operation.padEnd(14)}  ${v.writer}\n`);
+        }
+        process.exitCode = 0;
+      });
+    } catch (err) {
+      reportError(err);
+    }
   },
 };
 

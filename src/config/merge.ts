@@ -36,6 +36,12 @@ export interface RawBmc {
   user?: string;
   password?: RawSecret;
 }
+export interface RawFirmware {
+  mode?: "bios" | "uefi";
+  secureBoot?: boolean;
+  arch?: "x86_64" | "arm64";
+  persistentBootDevice?: boolean;
+}
 export interface RawExclude {
   sync?: string[];
   full?: string[];
@@ -49,6 +55,7 @@ export interface RawSettings {
   exclude?: RawExclude;
   bmc?: RawBmc;
   protect?: boolean;
+  firmware?: RawFirmware;
 }
 export interface RawNode extends RawSettings {
   name: string;

@@ -6,6 +6,7 @@
 // mappings `bmc` and `exclude` merge key by key.
 import { dirname, isAbsolute, resolve as resolvePath } from "node:path";
 import type { Diagnostic } from "./diagnostics.js";
+import { resolveFirmware } from "./firmware.js";
 import { countHostRange, expandHostRange, isHostRange } from "./hostrange.js";
 import { intToIp, ipToInt, parseCidr, prefixToMask, subnetOf } from "./ip.js";
 import { keyPosOf, posOf, type Located, type MergedConfig, type RawBmc, type RawExclude, type RawSecret, type RawSettings, type Where } from "./merge.js";
@@ -283,6 +284,7 @@ export function resolveConfig(
   // Inline secrets are reported once per place they are written, not per node.
   const warnedInline = new Set<string>();
   const warnedNoAddress = new Set<string>();
+  const reportedFirmware = new Set<string>();
   let total = 0;
   for (const ln of merged.nodes) {
     const raw = ln.value;
@@ -412,6 +414,8 @@ export function resolveConfig(
     const boot = pick(levels, "boot")?.value ?? "pxe";
     const kernelArgs = pick(levels, "kernelArgs")?.value ?? [];
     const protect = pick(levels, "protect")?.value ?? false;
+    const firmware = resolveFirmware(raw.name, levels.map((l) => ({ firmware: l.settings.firmware, where: l.where })), reportedFirmware, diags);
+    if (!firmware) continue;
     const img = out.images.get(image!.value!)!;
     for (let i = 0; i < names.length; i++) {
       const name = names[i]!;
@@ -444,6 +448,7 @@ export function resolveConfig(
         excludeFull: exclude?.value.full ?? img.excludeFull,
         ...(bmc ? { bmc } : {}),
         protect,
+        firmware,
         pos: namePos,
       };
       out.nodes.push(node);

@@ -32,6 +32,12 @@ export interface PxeOptions {
    * script and would chain the loader again, so `serve` always sets it.
    */
   scriptUrl?: string | ((mac: string, ip: string | undefined) => string | undefined);
+  /**
+   * A client's first loader chosen by the caller (serve: from the node's firmware
+   * settings, e.g. shim for Secure Boot nodes): a file name replaces the
+   * architecture's loader, null means no boot file at all, undefined keeps the default.
+   */
+  bootFile?: (mac: string, arch: number) => string | null | undefined;
 }
 
 export type ClientKind = "ipxe" | "pxe" | "other";
@@ -103,7 +109,8 @@ export function bootReplyFor(
   } else {
     // Without option 93 (e.g. dhclient) assume a BIOS client, as dnsmasq and Kea do.
     const arch = req.clientArch?.[0] ?? ARCH.BIOS;
-    file = loaderFor(arch, { ...defaultLoaders, ...pxe.loaders });
+    const chosen = pxe.bootFile?.(mac, arch);
+    file = chosen === null ? undefined : (chosen ?? loaderFor(arch, { ...defaultLoaders, ...pxe.loaders }));
   }
   if (file === undefined) return undefined;
   if ((req.vendorClassId ?? "").startsWith("PXEClient")) options.vendorClassId = "PXEClient";

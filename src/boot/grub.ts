@@ -44,7 +44,8 @@ export function renderGrubChain(): string {
     "set timeout=0\n" +
     "if regexp --set=1:m1 --set=2:m2 --set=3:m3 --set=4:m4 --set=5:m5 --set=6:m6 '^(..):(..):(..):(..):(..):(..)$' \"$net_default_mac\"; then\n" +
     '  set mf_cfg="$prefix/grub.cfg-01-$m1-$m2-$m3-$m4-$m5-$m6"\n' +
-    '  if [ -f "$mf_cfg" ]; then configfile "$mf_cfg"; fi\n' +
+    // No `[ -f ]` first: GRUB's test finds files by listing their directory, which TFTP cannot.
+    '  configfile "$mf_cfg"\n' +
     "fi\n" +
     'echo "metalform: no configuration for $net_default_mac; trying the next boot device"\n' +
     "sleep 5\n" +

@@ -5,8 +5,8 @@
 // apply installs all three; each comes UP with the image's digest, and the Secure Boot
 // node's kernel says on its serial console that it runs under EFI Secure Boot. Per-phase
 // times (power → DHCP → loader → installer → UP) are printed for each firmware.
-import { readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { labDown, labExec, labUp, type LabInfo } from "../../src/lab/index.js";
 import { LAB_TOOLS, requireTools, tempLabDir } from "../lab/helpers/lab-env.js";
@@ -59,6 +59,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await labDown({ namespace: NS, dir }).catch(() => undefined);
+  rmSync(dirname(dir), { recursive: true, force: true });
 }, 120_000);
 
 describe("BIOS, UEFI and Secure Boot nodes in one lab", () => {

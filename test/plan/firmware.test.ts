@@ -3,6 +3,7 @@
 // so states written before firmware settings existed plan no change for BIOS nodes.
 import { describe, expect, it } from "vitest";
 import type { Firmware, Node } from "../../src/config/types.js";
+import { changeText } from "../../src/plan/format.js";
 import { planChanges } from "../../src/plan/planner.js";
 import { cluster, digests, image, layout, node } from "./fixtures.js";
 import { applyAll } from "./scenario.js";
@@ -27,6 +28,8 @@ describe("firmware in the plan", () => {
     expect(c.wipesDisks).toBe(false);
     expect(c.reasons.map((r) => r.code)).toEqual(["firmware-changed"]);
     expect(c.fields).toEqual([{ field: "firmware", before: { mode: "bios", secureBoot: false }, after: { mode: "uefi", secureBoot: true }, forcesReimage: false }]);
+    // As people read it in the terminal and Markdown plans.
+    expect(changeText(c.fields[0]!.before, c.fields[0]!.after)).toBe("bios → uefi (Secure Boot)");
   });
 
   it("a new UEFI node shows its firmware among its attributes; only the boot device's persistence changing is no plan change", () => {

@@ -1,7 +1,7 @@
 // What a network-booting client gets (RFC 4578, iPXE): the first loader over TFTP,
 // chosen by client architecture (option 93), and once iPXE is running (user class
 // "iPXE", option 77) the URL of the node's iPXE script.
-import { ARCH, IPXE_NO_PXEDHCP } from "./codec/constants.js";
+import { ARCH, IPXE_NO_PXEDHCP, PXE_DISCOVERY_CONTROL } from "./codec/constants.js";
 import { userClasses, type DhcpOptions } from "./codec/options.js";
 
 export interface BootLoaders {
@@ -32,6 +32,12 @@ export interface PxeOptions {
    * script and would chain the loader again, so `serve` always sets it.
    */
   scriptUrl?: string | ((mac: string, ip: string | undefined) => string | undefined);
+  /**
+   * A client's first loader chosen by the caller (serve: from the node's firmware
+   * settings, e.g. shim for Secure Boot nodes): a file name replaces the
+   * architecture's loader, null means no boot file at all, undefined keeps the default.
+   */
+  bootFile?: (mac: string, arch: number) => string | null | undefined;
 }
 
 export type ClientKind = "ipxe" | "pxe" | "other";
@@ -73,6 +79,17 @@ export function scriptUrlFor(p: PxeOptions, mac: string, ip: string | undefined)
   return p.scriptUrl.replaceAll("${mac}", mac).replaceAll("${ip}", ip ?? "");
 }
 
+/**
+ * What marks a reply as a PXE server's: the "PXEClient" echo (option 60) and option 43
+ * with discovery control 8 (PXE 2.1 table 2-1: bit 3 = boot the file named in this
+ * reply, no boot server discovery, no menu). The echo alone makes EDK2 (OVMF, most
+ * UEFI servers) class the offer as "BINL": it then asks again on UDP 4011 of siaddr
+ * for the boot file, which an authoritative server does not answer (PXE-E16).
+ */
+export function pxeServerOptions(): Pick<DhcpOptions, "vendorClassId" | "vendorSpecific"> {
+  return { vendorClassId: "PXEClient", vendorSpecific: new Map([[PXE_DISCOVERY_CONTROL, Buffer.from([8])]]) };
+}
+
 export interface BootReply {
   /** siaddr. */
   nextServer: string;
@@ -103,10 +120,11 @@ export function bootReplyFor(
   } else {
     // Without option 93 (e.g. dhclient) assume a BIOS client, as dnsmasq and Kea do.
     const arch = req.clientArch?.[0] ?? ARCH.BIOS;
-    file = loaderFor(arch, { ...defaultLoaders, ...pxe.loaders });
+    const chosen = pxe.bootFile?.(mac, arch);
+    file = chosen === null ? undefined : (chosen ?? loaderFor(arch, { ...defaultLoaders, ...pxe.loaders }));
   }
   if (file === undefined) return undefined;
-  if ((req.vendorClassId ?? "").startsWith("PXEClient")) options.vendorClassId = "PXEClient";
+  if ((req.vendorClassId ?? "").startsWith("PXEClient")) Object.assign(options, pxeServerOptions());
   // RFC 4578 §2.5: the PXE spec has servers echo the client's machine identifier.
   if (req.clientUuid) options.clientUuid = req.clientUuid;
   options.tftpServerName = nextServer;

@@ -6,12 +6,12 @@ import { EventEmitter } from "node:events";
 import type dgram from "node:dgram";
 import type { Service } from "../service.js";
 import { nullLogger, type Logger } from "../../util/log.js";
-import { BOOTREPLY, BOOTREQUEST, FILE_LENGTH, FLAG_BROADCAST, MessageType, PXE_DISCOVERY_CONTROL } from "./codec/constants.js";
+import { BOOTREPLY, BOOTREQUEST, FILE_LENGTH, FLAG_BROADCAST, MessageType } from "./codec/constants.js";
 import { ipToInt, isIPv4, ZERO_IP } from "./codec/ip4.js";
 import type { DhcpOptions } from "./codec/options.js";
 import { clientMac, parsePacket, serializePacket, type DhcpPacket } from "./codec/packet.js";
 import { LeaseStore } from "./lease-store.js";
-import { bootReplyFor, clientKind, isPxeClient, type BootReply, type ClientKind, type PxeOptions } from "./pxe.js";
+import { bootReplyFor, clientKind, isPxeClient, pxeServerOptions, type BootReply, type ClientKind, type PxeOptions } from "./pxe.js";
 import { replyTarget } from "./reply-address.js";
 import { indexReservations, type Reservation, type ReservationTable } from "./reservations.js";
 import { openUdpSocket } from "./socket.js";
@@ -481,10 +481,8 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> implements Servic
       ...bootOptions,
       messageType: replyType,
       serverId: this.opts.serverAddress,
-      // PXE requires the vendor class echo; discovery control 8 = boot from the file
-      // in this offer, no boot server discovery or menu.
-      vendorClassId: "PXEClient",
-      vendorSpecific: new Map([[PXE_DISCOVERY_CONTROL, Buffer.from([8])]]),
+      // A proxy answers PXE clients only (also iPXE without "PXEClient" in 60).
+      ...pxeServerOptions(),
     };
     const reply = this.replyPacket(req, replyType, {
       yiaddr: ZERO_IP,

@@ -195,6 +195,23 @@ cmdline_arg() { # name
 	done
 }
 
+# Drivers by device (NICs, HBAs, NVMe: the shipped driver classes): every modalias the
+# kernel reports goes through modprobe and modules.alias, again while loading drivers
+# makes new devices appear (virtio_pci's virtio devices, an HBA's disks).
+coldplug() {
+	[ -r "/lib/modules/$kver/modules.alias" ] || return 0
+	_cp_prev=""
+	_cp_i=0
+	while [ "$_cp_i" -lt 4 ]; do
+		_cp_now=$(find /sys/devices -name modalias -type f -exec cat {} + 2>/dev/null | sort -u)
+		[ "$_cp_now" = "$_cp_prev" ] && break
+		# shellcheck disable=SC2086 # one alias per word
+		modprobe -qa $_cp_now >>"$MF_WORK/modules.log" 2>&1
+		_cp_prev=$_cp_now
+		_cp_i=$((_cp_i + 1))
+	done
+}
+
 bootstrap() {
 	mkdir -p /proc /sys /dev /run /tmp
 	mount -t proc proc /proc
@@ -215,6 +232,7 @@ bootstrap() {
 			insmod "/lib/modules/$kver/$m" >>"$MF_WORK/modules.log" 2>&1 || log "insmod $m failed"
 		done <"/lib/modules/$kver/load.order"
 	fi
+	coldplug
 
 	MF_STEP=network
 	iface=""
@@ -233,7 +251,7 @@ bootstrap() {
 	udhcpc -i "$iface" -n -q -t 10 -T 2 -s /etc/udhcpc.script >>"$MF_WORK/network.log" 2>&1 ||
 		fail "DHCP on $iface failed: $(tail -n 5 "$MF_WORK/network.log")"
 	# Reports can only be sent once the network is up: both go now.
-	report modules finished "$(wc -l <"/lib/modules/$kver/load.order" 2>/dev/null || echo 0) modules loaded"
+	report modules finished "$(wc -l </proc/modules 2>/dev/null || echo 0) modules loaded"
 	report network finished "$iface"
 }
 

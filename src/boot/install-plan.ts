@@ -6,6 +6,7 @@ import { InstallPlanError } from "./errors.js";
 import { layoutFingerprint, type FingerprintInput } from "./fingerprint.js";
 import { mountDepth, renderFstab } from "./fstab.js";
 import { LabelAllocator } from "./labels.js";
+import { identityFiles, NODE_IDENTITY } from "./identity.js";
 import { networkFiles } from "./network-config.js";
 import { INSTALL_PLAN_VERSION, type DeviceRef, type InstallPlan, type PlanDisk, type PlanFile, type PlanFilesystem, type PlanRaid } from "./plan-types.js";
 import { isSafeWord } from "./shell-quote.js";
@@ -132,16 +133,20 @@ export function renderInstallPlan(input: InstallPlanInput): InstallPlan {
 
   const fingerprint = layoutFingerprint(fp);
   const up = upReporterFiles(input.apiUrl, input.upToken, input.imageDigest);
+  const net = networkFiles(node, network);
   const files: PlanFile[] = [
-    ...networkFiles(node, network),
+    ...net.files,
     { path: "/etc/fstab", mode: "0644", content: renderFstab(filesystems) },
     { path: FINGERPRINT_FILE, mode: "0644", content: fingerprint + "\n" },
     ...up.files,
+    ...identityFiles(node),
   ];
+  const symlinks = [...up.symlinks, ...net.symlinks];
 
-  // rsync must neither copy over nor delete what the installer writes itself, nor the
-  // lost+found directories mkfs.ext4 makes at the root of each ext4 file system.
-  const owned = [...files.map((f) => f.path), ...up.symlinks.map((s) => s.path)];
+  // rsync must neither copy over nor delete what the installer writes itself (nor the
+  // node's own identity), nor the lost+found directories mkfs.ext4 makes at the root
+  // of each ext4 file system.
+  const owned = [...new Set(files.map((f) => f.path)), ...symlinks.map((s) => s.path), NODE_IDENTITY.machineId, NODE_IDENTITY.sshHostKeys];
   const lostFound = filesystems.filter((f) => f.fs === "ext4" && f.mount).map((f) => (f.mount === "/" ? "" : f.mount) + "/lost+found");
   const extra = [...lostFound, ...owned];
   for (const pat of [...image.excludeSync, ...node.excludeSync, ...image.excludeFull, ...node.excludeFull]) {
@@ -167,7 +172,8 @@ export function renderInstallPlan(input: InstallPlanInput): InstallPlan {
     },
     mountPoints: filesystems.filter((f) => f.mount && f.mount !== "/").map((f) => f.mount!),
     files,
-    symlinks: up.symlinks,
+    symlinks,
+    identity: { ...NODE_IDENTITY },
   };
   const bmc = renderBmc(node.bmc);
   if (bmc) plan.bmc = bmc;

@@ -66,12 +66,16 @@ export function renderPlanShell(plan: InstallPlan): string {
     set(p + "PATH", safeCommandLine([f.path]));
     set(p + "MODE", f.mode);
     set(p + "CONTENT", f.content);
+    set(p + "STACKS", f.stacks ? safeCommandLine(f.stacks) : "");
+    set(p + "DIRMODE", f.dirMode);
   });
   set("MF_LINK_COUNT", plan.symlinks.length);
   plan.symlinks.forEach((l, i) => {
     set(`MF_LINK_${i}_PATH`, safeCommandLine([l.path]));
     set(`MF_LINK_${i}_TARGET`, l.target);
+    set(`MF_LINK_${i}_STACKS`, l.stacks ? safeCommandLine(l.stacks) : "");
   });
+  set("MF_MACHINE_ID_FILE", safeCommandLine([plan.identity.machineId]));
 
   set("MF_BMC_COUNT", plan.bmc ? plan.bmc.commands.length : 0);
   plan.bmc?.commands.forEach((c, i) => set(`MF_BMC_${i}`, safeCommandLine(c)));

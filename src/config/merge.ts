@@ -46,6 +46,7 @@ export interface RawSettings {
   installMode?: "auto" | "full" | "nosync" | "skip";
   boot?: "pxe" | "local";
   kernelArgs?: string[];
+  sshAuthorizedKeys?: string[];
   exclude?: RawExclude;
   bmc?: RawBmc;
   protect?: boolean;

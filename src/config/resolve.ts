@@ -411,6 +411,7 @@ export function resolveConfig(
     const installMode = pick(levels, "installMode")?.value ?? "auto";
     const boot = pick(levels, "boot")?.value ?? "pxe";
     const kernelArgs = pick(levels, "kernelArgs")?.value ?? [];
+    const sshAuthorizedKeys = pick(levels, "sshAuthorizedKeys")?.value ?? [];
     const protect = pick(levels, "protect")?.value ?? false;
     const img = out.images.get(image!.value!)!;
     for (let i = 0; i < names.length; i++) {
@@ -440,6 +441,7 @@ export function resolveConfig(
         installMode,
         boot,
         kernelArgs,
+        sshAuthorizedKeys,
         excludeSync: exclude?.value.sync ?? img.excludeSync,
         excludeFull: exclude?.value.full ?? img.excludeFull,
         ...(bmc ? { bmc } : {}),

@@ -142,6 +142,8 @@ export interface Node {
   installMode: InstallMode;
   boot: BootMode;
   kernelArgs: string[];
+  /** OpenSSH public keys for root's authorized_keys on the installed system. */
+  sshAuthorizedKeys: string[];
   excludeSync: string[];
   excludeFull: string[];
   bmc?: BmcSettings;

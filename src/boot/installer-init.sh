@@ -605,26 +605,36 @@ sync_image() { # exclude-list
 # netplan, an enabled NetworkManager, an enabled systemd-networkd, ifupdown with udev,
 # systemd with networkd (then enabled by the plan's links); else "unknown".
 network_stack() {
-	_ns_r=$MF_ROOT
-	_ns_wants="$_ns_r/etc/systemd/system/multi-user.target.wants"
-	_ns_sd=""
-	for _ns_d in usr/lib/systemd lib/systemd; do
-		[ -x "$_ns_r/$_ns_d/systemd" ] && _ns_sd="$_ns_r/$_ns_d"
-	done
-	# Enablement links are tested as links: their absolute targets point into the image, not here.
-	if [ -x "$_ns_r/usr/sbin/netplan" ] || [ -x "$_ns_r/usr/bin/netplan" ]; then
+	_ns_wants="$MF_ROOT/etc/systemd/system/multi-user.target.wants"
+	# Enablement links are tested as links: their absolute targets point into the installed system.
+	if in_root_program /usr/sbin/netplan /usr/bin/netplan; then
 		echo netplan
-	elif [ -x "$_ns_r/usr/sbin/NetworkManager" ] && [ -L "$_ns_wants/NetworkManager.service" ]; then
+	elif in_root_program /usr/sbin/NetworkManager && [ -L "$_ns_wants/NetworkManager.service" ]; then
 		echo networkmanager
-	elif [ -n "$_ns_sd" ] && [ -x "$_ns_sd/systemd-networkd" ] && [ -L "$_ns_wants/systemd-networkd.service" ]; then
+	elif in_root_program /usr/lib/systemd/systemd-networkd /lib/systemd/systemd-networkd && [ -L "$_ns_wants/systemd-networkd.service" ]; then
 		echo networkd
-	elif [ -n "$_ns_sd" ] && [ -x "$_ns_sd/systemd-udevd" ] && { [ -x "$_ns_r/sbin/ifup" ] || [ -x "$_ns_r/usr/sbin/ifup" ]; }; then
+	elif in_root_program /usr/lib/systemd/systemd-udevd /lib/systemd/systemd-udevd /sbin/udevd && in_root_program /usr/sbin/ifup /sbin/ifup; then
 		echo ifupdown
-	elif [ -n "$_ns_sd" ] && [ -x "$_ns_sd/systemd-networkd" ]; then
+	elif in_root_program /usr/lib/systemd/systemd /lib/systemd/systemd && in_root_program /usr/lib/systemd/systemd-networkd /lib/systemd/systemd-networkd; then
 		echo networkd
 	else
 		echo unknown
 	fi
+}
+
+# in_root_program PATH...: one of the installed system's PATHs is a program. A symlink
+# with an absolute target (Debian's systemd-udevd -> /bin/udevadm) is followed inside
+# the installed system, not in the installer.
+in_root_program() {
+	for _ip_p in "$@"; do
+		_ip_f="$MF_ROOT$_ip_p"
+		if [ -L "$_ip_f" ]; then
+			_ip_t=$(readlink "$_ip_f")
+			case "$_ip_t" in /*) _ip_f="$MF_ROOT$_ip_t" ;; esac
+		fi
+		[ -f "$_ip_f" ] && [ -x "$_ip_f" ] && return 0
+	done
+	return 1
 }
 
 # for_stack STACKS: true when a file or link tagged STACKS (empty: every stack) applies.

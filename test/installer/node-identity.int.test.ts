@@ -102,7 +102,10 @@ let identity = "";
 describe.sequential("node identity and the network stack, installer against a loop device", () => {
   it("ifupdown with udev: interfaces for prov0 and the .link naming it by MAC; own machine-id and host keys; root's keys", async () => {
     program("usr/lib/systemd/systemd");
-    program("usr/lib/systemd/systemd-udevd");
+    // As in Debian 12 (systemd-udevd -> /bin/udevadm): an absolute link, to be followed
+    // inside the installed system (the target exists nowhere else).
+    program("usr/libexec/mf-test-udevadm");
+    symlinkSync("/usr/libexec/mf-test-udevadm", join(img, "usr/lib/systemd/systemd-udevd"));
     program("usr/lib/systemd/systemd-networkd");
     program("sbin/ifup");
     const { configure, read } = await install();
@@ -154,7 +157,7 @@ describe.sequential("node identity and the network stack, installer against a lo
   }, 120_000);
 
   it("a busybox image (no udev, no systemd): interfaces with the kernel's name and the networkd unit, as before", async () => {
-    remove("usr/sbin/netplan", "usr/sbin/NetworkManager", "usr/lib/systemd/systemd", "usr/lib/systemd/systemd-udevd", "usr/lib/systemd/systemd-networkd");
+    remove("usr/sbin/netplan", "usr/sbin/NetworkManager", "usr/lib/systemd/systemd", "usr/lib/systemd/systemd-udevd", "usr/libexec/mf-test-udevadm", "usr/lib/systemd/systemd-networkd");
     unlinkSync(join(img, "etc/systemd/system/multi-user.target.wants/NetworkManager.service"));
     program("sbin/ifup");
     const { configure, read } = await install();

@@ -11,6 +11,8 @@ export interface LabConfigInput {
   imageRoot: string;
   kernel: string;
   initrd: string;
+  /** The image's name in the configuration (default "lab"). */
+  imageName?: string;
   bmcPasswordFile: string;
   bmcUser: string;
   bmcPort: number;
@@ -35,7 +37,7 @@ export function renderLabConfig(c: LabConfigInput): string {
       ...(Object.keys(c.ports).length > 0 ? { ports: c.ports } : {}),
     },
     images: {
-      lab: {
+      [c.imageName ?? "lab"]: {
         root: c.imageRoot,
         kernel: c.kernel,
         initrd: c.initrd,
@@ -61,7 +63,7 @@ export function renderLabConfig(c: LabConfigInput): string {
     },
     categories: {
       default: {
-        image: "lab",
+        image: c.imageName ?? "lab",
         diskLayout: "single",
         installMode: "auto",
         bmc: { driver: "ipmi", user: c.bmcUser, password: { file: c.bmcPasswordFile }, port: c.bmcPort, netmask: c.bmcNetmask },

@@ -155,6 +155,7 @@ export async function labUp(opts: LabOptions = {}): Promise<LabInfo> {
         kernel: image.kernel,
         initrd: image.initrd,
         imageName: image.name,
+        ...(image.recipe ? { recipe: image.recipe } : {}),
         bmcPasswordFile,
         bmcUser: BMC_USER,
         bmcPort: o.bmcPort,

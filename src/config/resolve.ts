@@ -9,6 +9,7 @@ import type { Diagnostic } from "./diagnostics.js";
 import { countHostRange, expandHostRange, isHostRange } from "./hostrange.js";
 import { intToIp, ipToInt, parseCidr, prefixToMask, subnetOf } from "./ip.js";
 import { keyPosOf, posOf, type Located, type MergedConfig, type RawBmc, type RawExclude, type RawSecret, type RawSettings, type Where } from "./merge.js";
+import { resolveImage } from "./image.js";
 import { parseBytes, parseSizeSpec } from "./size.js";
 import type { BmcSettings, Category, DiskLayout, Image, Network, Node, SecretRef, SourcePos, StateBackendConfig } from "./types.js";
 
@@ -126,25 +127,6 @@ function resolveBackend(l: NonNullable<MergedConfig["backend"]>, diags: Diagnost
   return { type: "postgres", url, ...(b.name ? { name: b.name } : {}), ...(b.keepVersions !== undefined ? { keepVersions: b.keepVersions } : {}), pos };
 }
 
-function rootTypeOf(p: string): "directory" | "tarball" {
-  return /\.(tar|tar\.gz|tgz|tar\.zst|tar\.xz)$/.test(p) ? "tarball" : "directory";
-}
-
-function resolveImage(name: string, l: Located<MergedConfig["images"] extends Map<string, Located<infer T>> ? T : never>): Image {
-  const v = l.value;
-  return {
-    name,
-    root: absPath(l.where, v.root),
-    rootType: rootTypeOf(v.root),
-    kernel: absPath(l.where, v.kernel),
-    ...(v.initrd ? { initrd: absPath(l.where, v.initrd) } : {}),
-    kernelArgs: v.kernelArgs ?? [],
-    excludeSync: v.exclude?.sync ?? [],
-    excludeFull: v.exclude?.full ?? [],
-    pos: keyPosOf(l.where),
-  };
-}
-
 /**
  * Sizes the schema's pattern admits but that mean nothing: zero, 0%, more than
  * 100%, or more bytes than a number holds exactly. The layout is set aside.
@@ -260,7 +242,7 @@ export function resolveConfig(
     const n = resolveNetwork(merged.network, diags);
     if (n) out.network = n;
   }
-  for (const [name, l] of merged.images) out.images.set(name, resolveImage(name, l));
+  for (const [name, l] of merged.images) out.images.set(name, resolveImage(name, l, diags));
   for (const [name, l] of merged.diskLayouts) {
     if (checkSizes(name, l, diags)) out.diskLayouts.set(name, resolveLayout(name, l));
   }

@@ -7,7 +7,7 @@ import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rm
 import { join } from "node:path";
 import { BMC_USER, controlScript, ipmitool, randomBmcPassword, startBmc } from "./bmc.js";
 import { prefixToNetmask, renderLabConfig } from "./cluster-config.js";
-import { buildLabImage } from "./image.js";
+import { prepareLabImage } from "./lab-image.js";
 import { cachedKernel, ensureLabKernel } from "./kernel.js";
 import { createLabNetwork, destroyLabNetwork, namespaceExists, startRadvd } from "./network.js";
 import { hostAddress, nodeMac, resolveLabOptions, type LabOptions, type ResolvedLabOptions } from "./options.js";
@@ -76,8 +76,7 @@ export async function labUp(opts: LabOptions = {}): Promise<LabInfo> {
   chmodSync(o.dir, 0o700);
 
   const kernel = await ensureLabKernel(o.cacheDir, log);
-  const image = await buildLabImage({ root: join(o.dir, "image"), kernel });
-  log.info("image.ready", { root: image.root, kernel: kernel.version });
+  const image = await prepareLabImage({ kind: o.image, labDir: o.dir, kernel, logger: log });
 
   const bmcPasswordFile = join(o.dir, "bmc-password");
   const password = randomBmcPassword(randomBytes(16));
@@ -155,6 +154,8 @@ export async function labUp(opts: LabOptions = {}): Promise<LabInfo> {
         imageRoot: image.root,
         kernel: image.kernel,
         initrd: image.initrd,
+        imageName: image.name,
+        ...(image.recipe ? { recipe: image.recipe } : {}),
         bmcPasswordFile,
         bmcUser: BMC_USER,
         bmcPort: o.bmcPort,

@@ -7,6 +7,7 @@ import { METALFORM_VERSION } from "../state/version.js";
 import { desiredApplied, LayoutIndex, PlanError, type ImageDigest } from "./desired.js";
 import { diffApplied, type LayoutTexts } from "./fields.js";
 import { changeText, shortDigest } from "./format.js";
+import { markRollbacks } from "./rollback.js";
 import {
   ACTIONS,
   PLAN_FORMAT_VERSION,
@@ -328,6 +329,7 @@ export function planChanges(desired: DesiredCluster, state: ClusterState | undef
     warnings.push(`the state belongs to cluster "${state.cluster}" but the configuration describes "${desired.name}": check --config and --state`);
   }
 
+  markRollbacks(imageChanges, nodeChanges, opts.imageDigests);
   const summary = { install: 0, reimage: 0, sync: 0, update: 0, remove: 0 };
   for (const c of nodeChanges) summary[c.kind]++;
   return {

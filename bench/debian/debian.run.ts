@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, it } from "vitest";
 import { buildInstaller } from "../../src/installer/build.js";
 import { DebianLab } from "../../test/helpers/debian-lab.js";
-import { DEBIAN_NODE_RECIPE, debianRoot, treeBytes, type DebianRoot } from "../../test/helpers/debian-root.js";
+import { DEBIAN_NODE_RECIPE, debianRoot, treeBytes, withPackages, type DebianRoot } from "../../test/helpers/debian-root.js";
 import { startRsyncDaemon, type RsyncDaemon } from "../../test/installer/harness.js";
 
 const lab = new DebianLab(`mfDbench${process.pid % 10000}`);
@@ -22,7 +22,7 @@ const rows: string[][] = [];
 
 beforeAll(async () => {
   base = await debianRoot(DEBIAN_NODE_RECIPE);
-  plus = await debianRoot({ ...DEBIAN_NODE_RECIPE, packages: [...DEBIAN_NODE_RECIPE.packages, "tree"] });
+  plus = await debianRoot(withPackages(DEBIAN_NODE_RECIPE, "tree"));
   dir = mkdtempSync(join(tmpdir(), "mfDbench-"));
   rsyncd = await startRsyncDaemon(dir, { base: base.root, plus: plus.root });
   await lab.up(base);

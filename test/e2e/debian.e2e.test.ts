@@ -1,5 +1,5 @@
-// A real Debian 12 node in the virtual lab: built by mmdebstrap (once per machine and
-// recipe, cached), it PXE-boots metalform's installer on its own distribution kernel,
+// A real Debian 12 node in the virtual lab: its image is an mmdebstrap recipe (built
+// once per machine and recipe into the shared recipe cache), it PXE-boots metalform's installer on its own distribution kernel,
 // installs and comes UP; after a power cycle it boots the image's kernel and initrd from
 // the head with its installed root and comes UP again with its network; root logs in
 // over SSH with the configured key, systemd has no failed unit, and the node keeps its
@@ -8,7 +8,7 @@
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DebianLab, detail } from "../helpers/debian-lab.js";
-import { DEBIAN_NODE_RECIPE, debianRoot, treeBytes, type DebianRoot } from "../helpers/debian-root.js";
+import { DEBIAN_NODE_RECIPE, debianRoot, treeBytes, withPackages, type DebianRoot } from "../helpers/debian-root.js";
 import { requireBuilt } from "../helpers/netns.js";
 
 const NS = `mfDe2e${process.pid % 10000}`;
@@ -33,7 +33,7 @@ beforeAll(async () => {
   requireBuilt();
   // Built once per machine and recipe (minutes), then taken from the cache.
   base = await debianRoot(DEBIAN_NODE_RECIPE);
-  plusTree = await debianRoot({ ...DEBIAN_NODE_RECIPE, packages: [...DEBIAN_NODE_RECIPE.packages, "tree"] });
+  plusTree = await debianRoot(withPackages(DEBIAN_NODE_RECIPE, "tree"));
   await lab.up(base);
 }, 1_800_000);
 

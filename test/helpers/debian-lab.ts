@@ -45,11 +45,16 @@ export class DebianLab {
     this.useImage(root);
   }
 
-  /** Points the configuration's image at `root` (a recipe change: the next plan shows a sync). */
+  /**
+   * Declares the image as `root`'s mmdebstrap recipe (apply snapshots the cached build;
+   * the image's own kernel and initrd are found inside it). Another recipe is a change
+   * the next plan shows as a sync.
+   */
   useImage(root: DebianRoot): void {
     const doc = parse(readFileSync(this.lab.configPath, "utf8")) as Record<string, any>;
+    const { suite, variant, packages } = root.recipe;
     // The serial console only (no `quiet`): systemd's [FAILED] lines are part of what is checked.
-    doc.images = { debian: { root: root.root, kernel: root.kernel, initrd: root.initrd, kernelArgs: [], exclude: { sync: ["/var/log/journal/*", "/tmp/*"] } } };
+    doc.images = { debian: { recipe: { suite, variant, packages }, kernelArgs: [], exclude: { sync: ["/var/log/journal/*", "/tmp/*"] } } };
     doc.categories.default.image = "debian";
     doc.categories.default.sshAuthorizedKeys = [readFileSync(`${this.key}.pub`, "utf8").trim()];
     writeFileSync(this.config, stringify(doc, { lineWidth: 0 }));

@@ -59,7 +59,7 @@ export const serveCommand: CommandModule<GlobalArgs, ServeArgs> = {
     const { join } = await import("node:path");
     if (argv.role === "provisioner") return serveProvisioner(argv);
     try {
-      const loaded = await loadPlanInputs({ config: argv.config, state: argv.state });
+      const loaded = await loadPlanInputs({ config: argv.config, state: argv.state, snapshot: true });
       if (loaded.diagnostics.length) process.stderr.write(formatDiagnostics(loaded.diagnostics, { color: useColor(argv, process.stderr) }) + "\n");
       if (!loaded.inputs) {
         process.stderr.write(`${loaded.configPath}: ${summarizeDiagnostics(loaded.diagnostics)}; not serving\n`);
@@ -102,7 +102,7 @@ export const serveCommand: CommandModule<GlobalArgs, ServeArgs> = {
             provisioner: p,
             configPath: loaded.configPath,
             reload: async () => {
-              const again = await loadPlanInputs({ config: argv.config, state: argv.state });
+              const again = await loadPlanInputs({ config: argv.config, state: argv.state, snapshot: true });
               if (!again.inputs) return { error: `${again.configPath}: ${summarizeDiagnostics(again.diagnostics)}` };
               return { cluster: again.inputs.cluster, imageDigests: again.inputs.imageDigests, inlineSecrets: again.inputs.inlineSecrets };
             },

@@ -17,6 +17,7 @@ DEBS=(
   qemu-system-x86 ipxe-qemu ipxe radvd tcpdump nftables dnsmasq-base
   g++ make python3
   postgresql
+  mmdebstrap skopeo umoci tar zstd xz-utils
 )
 SOLO_DEBS=(udhcpc)
 

@@ -19,6 +19,7 @@ import { PostgresStateStore } from "../state/postgres.js";
 import { selectStateStore, storeForTarget } from "../state/select.js";
 import type { ImportableStore } from "../state/store.js";
 import type { ClusterState } from "../state/types.js";
+import type { Logger } from "../util/log.js";
 
 export interface PlanInputOptions {
   /** --config (default: ./cluster.yaml, ./cluster/ or $METALFORM_CONFIG). */
@@ -34,6 +35,8 @@ export interface PlanInputOptions {
   snapshot?: boolean;
   /** The snapshot store (default $METALFORM_IMAGE_STORE, else images/ beside the local state). */
   imageStore?: string;
+  /** Says what takes long: recipe builds, imports, snapshots. */
+  logger?: Logger;
 }
 
 export interface PlanInputs {
@@ -98,6 +101,7 @@ export async function loadPlanInputs(opts: PlanInputOptions): Promise<{ inputs?:
     recipeCache: defaultRecipeCache(),
     snapshot: opts.snapshot ?? false,
     state,
+    ...(opts.logger ? { logger: opts.logger } : {}),
   });
   return { inputs: { configPath, cluster, store, state, localDir, imageDigests, imageStore, inlineSecrets: loaded.inlineSecrets }, diagnostics: loaded.diagnostics, configPath };
 }

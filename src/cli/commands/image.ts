@@ -75,8 +75,12 @@ const build: CommandModule<GlobalArgs, ImageArgs> = {
       const c = await context(argv);
       const { buildImages } = await import("../../images/build-command.js");
       const out = await buildImages(c, { images: argv.images ?? [], ...(argv.json ? {} : { say: (l: string) => process.stderr.write(l + "\n") }) });
+      if (!out.ok) {
+        process.stderr.write(out.lines.join("\n") + "\n");
+        process.exitCode = 1;
+        return;
+      }
       process.stdout.write(argv.json ? JSON.stringify(out, null, 2) + "\n" : out.lines.join("\n") + "\n");
-      if (!out.ok) process.exitCode = 1;
     } catch (e) {
       reportError(e);
     }

@@ -2,6 +2,7 @@
 // the same inputs give byte-identical JSON, pinned by golden tests).
 import type { DiskLayout, FsType, Image, Network, Node } from "../config/types.js";
 import { renderBmc } from "./bmc.js";
+import { renderBootLoader } from "./bootloader.js";
 import { InstallPlanError } from "./errors.js";
 import { layoutFingerprint, type FingerprintInput } from "./fingerprint.js";
 import { mountDepth, renderFstab } from "./fstab.js";
@@ -76,7 +77,8 @@ export function renderInstallPlan(input: InstallPlanInput): InstallPlan {
   const raid = layout.raid.map((r, ri) => storage.addRaid(r, ri));
   const filesystems = storage.mountOrder(layout.name);
   const fingerprint = layoutFingerprint(storage.fingerprint);
-  const { files, symlinks } = installedFiles(input, { filesystems, fingerprint });
+  const boot = renderBootLoader(node, image, layout);
+  const { files, symlinks } = installedFiles(input, { filesystems, fingerprint, extra: "files" in boot ? boot.files : [] });
   const plan: InstallPlan = {
     version: INSTALL_PLAN_VERSION,
     node: node.name,
@@ -95,6 +97,7 @@ export function renderInstallPlan(input: InstallPlanInput): InstallPlan {
     files,
     symlinks,
     identity: { ...NODE_IDENTITY },
+    ...("bootLoader" in boot ? { bootLoader: boot.bootLoader } : { bootLoaderWarning: boot.warning }),
   };
   const bmc = renderBmc(node.bmc);
   if (bmc) plan.bmc = bmc;
@@ -181,8 +184,11 @@ class StoragePlan {
   }
 }
 
-/** The files the installer writes into the installed system: network, fstab, the layout's fingerprint, the UP reporter, the node's identity. */
-function installedFiles(input: InstallPlanInput, storage: { filesystems: PlanFilesystem[]; fingerprint: string }): { files: PlanFile[]; symlinks: InstallPlan["symlinks"] } {
+/** The files the installer writes into the installed system: network, fstab, the layout's fingerprint, the UP reporter, the node's identity, GRUB's settings. */
+function installedFiles(
+  input: InstallPlanInput,
+  storage: { filesystems: PlanFilesystem[]; fingerprint: string; extra: PlanFile[] },
+): { files: PlanFile[]; symlinks: InstallPlan["symlinks"] } {
   const up = upReporterFiles(input.apiUrl, input.upToken, input.imageDigest);
   const net = networkFiles(input.node, input.network);
   const files: PlanFile[] = [
@@ -191,6 +197,7 @@ function installedFiles(input: InstallPlanInput, storage: { filesystems: PlanFil
     { path: FINGERPRINT_FILE, mode: "0644", content: storage.fingerprint + "\n" },
     ...up.files,
     ...identityFiles(input.node),
+    ...storage.extra,
   ];
   return { files, symlinks: [...up.symlinks, ...net.symlinks] };
 }

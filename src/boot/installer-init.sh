@@ -3,7 +3,8 @@
 #
 # Boot of one node, phase 3 and 4: load modules, DHCP, fetch this node's install plan,
 # match disks, decide the install mode, partition / assemble / mkfs or fsck, mount,
-# rsync the image, write the node's files, set the BMC, report every step, switch root.
+# rsync the image, write the node's files, install a boot loader, set the BMC, report
+# every step, switch root.
 #
 # Test mode: every path and command can be overridden from the environment, so tests
 # run this very script as root against loop devices in a private mount namespace:
@@ -560,6 +561,7 @@ mount_filesystems() {
 }
 
 cleanup_mounts() {
+	chroot_unmounts
 	for m in $MF_MOUNTED; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null; done
 	MF_MOUNTED=""
 	for a in $MF_ASSEMBLED; do mdadm --stop "$a" >/dev/null 2>&1; done
@@ -704,6 +706,100 @@ node_identity() {
 	fi
 }
 
+# ---- boot loader --------------------------------------------------------------------
+
+# GRUB from the installed system onto its disk (src/boot/bootloader.ts), chrooted with
+# /dev, /proc, /sys (and efivarfs for the NVRAM entry) bound in, so the node boots from
+# its disk without the head node. An image without GRUB, or a layout without the
+# partition GRUB needs, is a warning: the node still boots from the network.
+install_boot_loader() {
+	if [ -z "$MF_BOOT_PLATFORM" ]; then
+		if [ -n "$MF_BOOT_WARNING" ]; then report bootloader finished "warning: $MF_BOOT_WARNING"; fi
+		return 0
+	fi
+	step bootloader
+	case "$MF_BOOT_PLATFORM" in bios) _bl_dir=i386-pc ;; *) _bl_dir=x86_64-efi ;; esac
+	if ! in_root_program /usr/sbin/grub-install /sbin/grub-install /usr/bin/grub-install || [ ! -d "$MF_ROOT/usr/lib/grub/$_bl_dir" ]; then
+		done_step "warning: the image has no GRUB for $_bl_dir (grub2-common and grub-pc-bin or grub-efi-amd64-bin): no boot loader on the disk; the node boots from the network only"
+		return 0
+	fi
+	chroot_mounts
+	_bl_where=""
+	if [ "$MF_BOOT_PLATFORM" = bios ]; then
+		for _bl_d in $MF_BOOT_DISKS; do
+			_bl_dev=$(get "MF_DISK_${_bl_d}_DEV")
+			# shellcheck disable=SC2046 # command lines from the plan are plain words
+			run chroot "$MF_ROOT" $(get MF_BOOT_INSTALL_0) "$_bl_dev"
+			_bl_where="$_bl_where $_bl_dev"
+		done
+	else
+		i=0
+		while [ "$i" -lt "$MF_BOOT_INSTALL_COUNT" ]; do
+			_bl_cmd=$(get "MF_BOOT_INSTALL_$i")
+			# Without EFI variables (efivarfs) only the removable path can be written.
+			if [ -z "$MF_EFIVARS" ]; then case "$_bl_cmd" in *--no-nvram*) ;; *) _bl_cmd="$_bl_cmd --no-nvram" ;; esac; fi
+			# shellcheck disable=SC2086 # command lines from the plan are plain words
+			run chroot "$MF_ROOT" $_bl_cmd
+			i=$((i + 1))
+		done
+		_bl_where=" $MF_BOOT_ESP$(efi_boot_order)"
+	fi
+	# shellcheck disable=SC2086 # command lines from the plan are plain words
+	run chroot "$MF_ROOT" $MF_BOOT_MKCONFIG
+	chroot_unmounts
+	done_step "GRUB $_bl_dir on$_bl_where"
+}
+
+MF_CHROOT_MOUNTS=""
+MF_EFIVARS=""
+chroot_mounts() {
+	for _cm in dev proc sys; do
+		mkdir -p "$MF_ROOT/$_cm"
+		run mount --bind "/$_cm" "$MF_ROOT/$_cm"
+		MF_CHROOT_MOUNTS="$MF_ROOT/$_cm $MF_CHROOT_MOUNTS"
+	done
+	if [ -d /sys/firmware/efi ]; then
+		modprobe efivarfs >/dev/null 2>&1
+		if mount -t efivarfs efivarfs "$MF_ROOT/sys/firmware/efi/efivars" 2>/dev/null; then
+			MF_CHROOT_MOUNTS="$MF_ROOT/sys/firmware/efi/efivars $MF_CHROOT_MOUNTS"
+			MF_EFIVARS=1
+		fi
+	fi
+}
+
+chroot_unmounts() {
+	for _cm in $MF_CHROOT_MOUNTS; do umount "$_cm" 2>/dev/null || umount -l "$_cm"; done
+	MF_CHROOT_MOUNTS=""
+}
+
+# The EFI boot order: network entries (PXE, HTTP) first for boot: pxe nodes, the disk's
+# entries first for boot: local. Prints what it did, for the step's message.
+efi_boot_order() {
+	if [ -z "$MF_EFIVARS" ] || ! in_root_program /usr/bin/efibootmgr /bin/efibootmgr /usr/sbin/efibootmgr; then
+		printf '; EFI boot order unchanged (no EFI variables or no efibootmgr in the image)'
+		return 0
+	fi
+	_eo_out=$(chroot "$MF_ROOT" efibootmgr 2>/dev/null)
+	_eo_net=""
+	_eo_disk=""
+	for _eo_n in $(printf '%s\n' "$_eo_out" | sed -n 's/^BootOrder: *//p' | tr ',' ' '); do
+		if printf '%s\n' "$_eo_out" | grep "^Boot$_eo_n" | grep -qiE 'PXE|HTTP|network|MAC\('; then
+			_eo_net="$_eo_net $_eo_n"
+		else
+			_eo_disk="$_eo_disk $_eo_n"
+		fi
+	done
+	case "$MF_BOOT_ORDER" in
+	disk-first) _eo_new="$_eo_disk $_eo_net" ;;
+	*) _eo_new="$_eo_net $_eo_disk" ;;
+	esac
+	# shellcheck disable=SC2086 # a list of boot numbers
+	_eo_new=$(echo $_eo_new | tr ' ' ',')
+	[ -n "$_eo_new" ] || return 0
+	run chroot "$MF_ROOT" efibootmgr -o "$_eo_new"
+	printf '; EFI boot order %s (%s)' "$_eo_new" "$MF_BOOT_ORDER"
+}
+
 configure_bmc() {
 	[ "$MF_BMC_COUNT" -gt 0 ] || return 0
 	step bmc
@@ -779,6 +875,7 @@ main() {
 		mount_filesystems
 		sync_image "$MF_EXCLUDE_FULL"
 		write_files
+		install_boot_loader
 		configure_bmc
 		;;
 	sync)
@@ -787,6 +884,7 @@ main() {
 		mount_filesystems
 		sync_image "$MF_EXCLUDE_SYNC"
 		write_files
+		install_boot_loader
 		configure_bmc
 		;;
 	nosync | skip)

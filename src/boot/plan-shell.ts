@@ -10,7 +10,7 @@ type Assignment = [name: string, value: Value];
 
 export function renderPlanShell(plan: InstallPlan): string {
   const out: string[] = ["# metalform install plan (shell form); generated, do not edit"];
-  for (const [name, value] of [...headerVars(plan), ...storageVars(plan), ...fileVars(plan), ...bmcVars(plan)]) {
+  for (const [name, value] of [...headerVars(plan), ...storageVars(plan), ...fileVars(plan), ...bootLoaderVars(plan), ...bmcVars(plan)]) {
     const v = value === undefined ? "" : typeof value === "boolean" ? (value ? "1" : "0") : String(value);
     out.push(`${name}=${shQuote(v)}`);
   }
@@ -90,6 +90,22 @@ function fileVars(plan: InstallPlan): Assignment[] {
       ["STACKS", l.stacks ? safeCommandLine(l.stacks) : ""],
     ]),
     ["MF_MACHINE_ID_FILE", safeCommandLine([plan.identity.machineId])],
+  ];
+}
+
+/** The boot loader: platform, grub-install runs (numbered), grub-mkconfig, BIOS disks by plan index, the ESP and EFI order; or why none. */
+function bootLoaderVars(plan: InstallPlan): Assignment[] {
+  const b = plan.bootLoader;
+  const install = b?.install ?? [];
+  return [
+    ["MF_BOOT_PLATFORM", b?.platform],
+    ["MF_BOOT_INSTALL_COUNT", install.length],
+    ...install.map((c, i): Assignment => [`MF_BOOT_INSTALL_${i}`, safeCommandLine(c)]),
+    ["MF_BOOT_MKCONFIG", b ? safeCommandLine(b.mkconfig) : ""],
+    ["MF_BOOT_DISKS", b?.disks.join(" ")],
+    ["MF_BOOT_ESP", b?.esp],
+    ["MF_BOOT_ORDER", b?.order],
+    ["MF_BOOT_WARNING", plan.bootLoaderWarning],
   ];
 }
 

@@ -3,6 +3,7 @@
 // golden tests pin; the installer reads the same plan as shell variables
 // (plan-shell.ts), since busybox sh has no JSON parser.
 import type { DiskMatch, FsType, InstallMode, PartitionTable, RaidLevel } from "../config/types.js";
+import type { PlanBootLoader } from "./bootloader.js";
 
 export const INSTALL_PLAN_VERSION = 1;
 
@@ -115,5 +116,8 @@ export interface InstallPlan {
    * host keys when the image has ssh-keygen.
    */
   identity: { machineId: string; sshHostKeys: string };
+  /** GRUB onto the node's disk (bootloader.ts); absent when it cannot get one, and `bootLoaderWarning` says why. */
+  bootLoader?: PlanBootLoader;
+  bootLoaderWarning?: string;
   bmc?: PlanBmc;
 }

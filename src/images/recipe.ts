@@ -66,10 +66,18 @@ export function defaultRecipeCache(): string {
   return process.env.METALFORM_RECIPE_CACHE || join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "metalform", "recipes");
 }
 
-/** The Debian 12 recipe of `lab up --image debian` (FACTS.md: 65–120 s, ~700 MB). */
+/**
+ * The Debian 12 recipe of `lab up --image debian` (FACTS.md: 65–120 s, ~700 MB). GRUB's
+ * BIOS and UEFI platform files (the -bin packages coexist; the grub-pc and grub-efi-amd64
+ * meta packages conflict), grub2-common (grub-install, update-grub) and efibootmgr let
+ * the installer put a boot loader on the node's disk, so it boots without the head.
+ */
 export const DEBIAN_LAB_RECIPE: Recipe = {
   suite: "bookworm",
   variant: "minbase",
-  packages: ["systemd-sysv", "linux-image-amd64", "udev", "iproute2", "openssh-server", "ifupdown", "isc-dhcp-client", "curl", "wget", "kmod"],
+  packages: [
+    "systemd-sysv", "linux-image-amd64", "udev", "iproute2", "openssh-server", "ifupdown", "isc-dhcp-client", "curl", "wget", "kmod",
+    "grub2-common", "grub-pc-bin", "grub-efi-amd64-bin", "efibootmgr",
+  ],
   customize: [],
 };

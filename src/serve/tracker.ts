@@ -29,6 +29,7 @@ export const STEP_PHASE: Record<string, Phase> = {
   mount: "filesystems",
   rsync: "sync",
   configure: "config",
+  bootloader: "config",
   bmc: "bmc",
   "switch-root": "switch-root",
 };

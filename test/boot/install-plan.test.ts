@@ -29,7 +29,7 @@ function input(layout: string, over: Partial<InstallPlanInput> = {}, nodeOver: P
 
 const cases: Array<[string, InstallPlanInput]> = [
   ["single-ext4", input("single")],
-  ["uefi", input("uefi")],
+  ["uefi", input("uefi", {}, { firmware: { mode: "uefi", secureBoot: false, arch: "x86_64", persistentBootDevice: false } })],
   ["raid1", input("raid1", {}, { name: "node002", hostname: "node002.cluster.local", ip: "10.141.0.12" })],
   [
     "protected",

@@ -70,6 +70,7 @@ MF_EXCLUDE_SYNC='/var/log/*
 /etc/metalform/report-up
 /etc/init.d/S99metalform-up
 /etc/systemd/system/metalform-up.service
+/etc/default/grub.d/metalform.cfg
 /etc/systemd/system/multi-user.target.wants/metalform-up.service
 /etc/systemd/system/multi-user.target.wants/systemd-networkd.service
 /etc/systemd/system/sockets.target.wants/systemd-networkd.socket
@@ -92,6 +93,7 @@ MF_EXCLUDE_FULL='/tmp/*
 /etc/metalform/report-up
 /etc/init.d/S99metalform-up
 /etc/systemd/system/metalform-up.service
+/etc/default/grub.d/metalform.cfg
 /etc/systemd/system/multi-user.target.wants/metalform-up.service
 /etc/systemd/system/multi-user.target.wants/systemd-networkd.service
 /etc/systemd/system/sockets.target.wants/systemd-networkd.socket
@@ -100,7 +102,7 @@ MF_EXCLUDE_FULL='/tmp/*
 /etc/ssh/ssh_host_*'
 MF_MOUNT_POINTS='/var
 /boot/efi'
-MF_FILE_COUNT='15'
+MF_FILE_COUNT='16'
 MF_FILE_0_PATH='/etc/hostname'
 MF_FILE_0_MODE='0644'
 MF_FILE_0_CONTENT='node001.cluster.local
@@ -291,6 +293,17 @@ WantedBy=multi-user.target
 '
 MF_FILE_14_STACKS=''
 MF_FILE_14_DIRMODE=''
+MF_FILE_15_PATH='/etc/default/grub.d/metalform.cfg'
+MF_FILE_15_MODE='0644'
+MF_FILE_15_CONTENT='# Written by metalform'\''s installer on every install and sync; the image'\''s /etc/default/grub is read first.
+GRUB_CMDLINE_LINUX="console=tty0 console=ttyS0,115200n8 quiet"
+GRUB_TIMEOUT=1
+GRUB_TERMINAL="console serial"
+GRUB_SERIAL_COMMAND="serial --unit=0 --speed=115200"
+GRUB_DISABLE_OS_PROBER=true
+'
+MF_FILE_15_STACKS=''
+MF_FILE_15_DIRMODE=''
 MF_LINK_COUNT='4'
 MF_LINK_0_PATH='/etc/systemd/system/multi-user.target.wants/metalform-up.service'
 MF_LINK_0_TARGET='/etc/systemd/system/metalform-up.service'
@@ -305,5 +318,14 @@ MF_LINK_3_PATH='/etc/systemd/system/network-online.target.wants/systemd-networkd
 MF_LINK_3_TARGET='/usr/lib/systemd/system/systemd-networkd-wait-online.service'
 MF_LINK_3_STACKS='networkd'
 MF_MACHINE_ID_FILE='/etc/machine-id'
+MF_BOOT_PLATFORM='uefi'
+MF_BOOT_INSTALL_COUNT='2'
+MF_BOOT_INSTALL_0='grub-install --target=x86_64-efi --efi-directory=/boot/efi'
+MF_BOOT_INSTALL_1='grub-install --target=x86_64-efi --efi-directory=/boot/efi --removable --no-nvram'
+MF_BOOT_MKCONFIG='grub-mkconfig -o /boot/grub/grub.cfg'
+MF_BOOT_DISKS=''
+MF_BOOT_ESP='/boot/efi'
+MF_BOOT_ORDER='network-first'
+MF_BOOT_WARNING=''
 MF_BMC_COUNT='0'
 MF_BMC_PASSWORD_USER=''

@@ -1,0 +1,105 @@
+// The boot loader the installer puts on a node's disk, so that the node boots its
+// installed system without the head node (issue 15.4): GRUB from the image, run
+// chrooted in the installed system. BIOS: `grub-install --target=i386-pc` into the boot
+// sector of every disk that holds /boot (or /) — each member of a RAID array — which on
+// GPT needs a BIOS boot partition (type `bios`) to embed its core image. UEFI: GRUB on
+// the ESP (vfat at /boot/efi), once under the distribution's name with an NVRAM entry
+// and once at the removable path \EFI\BOOT\BOOTX64.EFI (a firmware without NVRAM entries
+// still boots it), then the EFI boot order: network first for `boot: pxe` nodes (the
+// head node decides what they boot while it is there), the disk first for `boot: local`.
+// What cannot get a boot loader is not a failure: the node still boots from the network;
+// the reason is a warning in the plan and in the installer's progress.
+import type { DiskLayout, Image, Node } from "../config/types.js";
+import { DEFAULT_CONSOLE } from "./ipxe.js";
+import type { PlanFile } from "./plan-types.js";
+
+export const GRUB_SETTINGS_FILE = "/etc/default/grub.d/metalform.cfg";
+const ESP_MOUNT = "/boot/efi";
+
+/** What the installer does to make the disk bootable (plan field `bootLoader`). */
+export interface PlanBootLoader {
+  platform: "bios" | "uefi";
+  /** grub-install argv run chrooted in the installed system; BIOS: the disk is appended (one run per disk). */
+  install: string[][];
+  /** grub.cfg from the installed system's own kernels and the settings file. */
+  mkconfig: string[];
+  /** BIOS: the plan's disk indices whose boot sector gets GRUB. */
+  disks: number[];
+  /** UEFI: where the ESP is mounted; the EFI boot order the installer sets with efibootmgr. */
+  esp?: string;
+  order?: "network-first" | "disk-first";
+}
+
+export type BootLoaderDecision = { bootLoader: PlanBootLoader; files: PlanFile[] } | { warning: string };
+
+/** The boot loader for one node and its layout, or why it gets none. */
+export function renderBootLoader(node: Node, image: Image, layout: DiskLayout): BootLoaderDecision {
+  const none = (why: string) => ({ warning: `no boot loader on ${node.name}'s disk: ${why}; it boots from the network only` });
+  if (node.firmware.secureBoot) return none("Secure Boot needs a signed loader chain (shim, signed GRUB), which is not installed on disks yet");
+  const settings = grubSettings(node, image);
+  if ("warning" in settings) return none(settings.warning);
+  const mkconfig = ["grub-mkconfig", "-o", "/boot/grub/grub.cfg"];
+  if (node.firmware.mode === "uefi") {
+    const esp = findEsp(layout);
+    if (typeof esp === "string") return none(esp);
+    const efi = ["grub-install", "--target=x86_64-efi", `--efi-directory=${ESP_MOUNT}`];
+    return {
+      bootLoader: {
+        platform: "uefi",
+        install: [efi, [...efi, "--removable", "--no-nvram"]],
+        mkconfig,
+        disks: [],
+        esp: ESP_MOUNT,
+        order: node.boot === "local" ? "disk-first" : "network-first",
+      },
+      files: [settings],
+    };
+  }
+  const disks = biosDisks(layout);
+  if (typeof disks === "string") return none(disks);
+  return { bootLoader: { platform: "bios", install: [["grub-install", "--target=i386-pc"]], mkconfig, disks }, files: [settings] };
+}
+
+/** GRUB's settings for this node: the kernel arguments the network boot uses too, a short menu, the serial console. */
+function grubSettings(node: Node, image: Image): PlanFile | { warning: string } {
+  const args = [...DEFAULT_CONSOLE, ...image.kernelArgs, ...node.kernelArgs];
+  const bad = args.find((a) => !/^[\x21-\x7e]+$/.test(a) || /["$`\\']/.test(a));
+  if (bad !== undefined) return { warning: `kernel argument ${JSON.stringify(bad)} cannot be written into GRUB's settings` };
+  const content = [
+    "# Written by metalform's installer on every install and sync; the image's /etc/default/grub is read first.",
+    `GRUB_CMDLINE_LINUX="${args.join(" ")}"`,
+    "GRUB_TIMEOUT=1",
+    'GRUB_TERMINAL="console serial"',
+    'GRUB_SERIAL_COMMAND="serial --unit=0 --speed=115200"',
+    "GRUB_DISABLE_OS_PROBER=true",
+    "",
+  ].join("\n");
+  return { path: GRUB_SETTINGS_FILE, mode: "0644", content };
+}
+
+/** The ESP the UEFI loader goes to: a vfat file system at /boot/efi on a partition (not RAID). */
+function findEsp(layout: DiskLayout): true | string {
+  for (const d of layout.disks) {
+    const p = d.partitions.find((x) => x.mount === ESP_MOUNT);
+    if (p) return p.fs === "vfat" ? true : `its ESP at ${ESP_MOUNT} is ${p.fs}, not vfat`;
+  }
+  if (layout.raid.some((r) => r.mount === ESP_MOUNT)) return `an ESP on RAID (${ESP_MOUNT}) is not supported`;
+  return `disk layout ${layout.name} has no ESP (a vfat partition mounted at ${ESP_MOUNT}) for a UEFI node`;
+}
+
+/** Disks whose boot sector gets GRUB: those holding /boot, else /; a RAID array's every member disk. */
+function biosDisks(layout: DiskLayout): number[] | string {
+  const hasBoot = [...layout.disks.flatMap((d) => d.partitions), ...layout.raid].some((x) => x.mount === "/boot");
+  const mountOf = (m?: string) => m === "/boot" || (m === "/" && !hasBoot);
+  const names = new Set<string>();
+  layout.disks.forEach((d) => d.partitions.forEach((p) => mountOf(p.mount) && names.add(p.name)));
+  for (const r of layout.raid) if (mountOf(r.mount)) r.members.forEach((m) => names.add(m));
+  const disks = layout.disks.flatMap((d, i) => (d.partitions.some((p) => names.has(p.name)) ? [i] : []));
+  for (const i of disks) {
+    const d = layout.disks[i]!;
+    if (d.table === "gpt" && !d.partitions.some((p) => p.type === "bios")) {
+      return `disk ${d.name} has a GPT table but no BIOS boot partition (type: bios, 1MiB) for GRUB`;
+    }
+  }
+  return disks.length ? disks : `disk layout ${layout.name} has nothing mounted at / on its disks`;
+}

@@ -32,16 +32,26 @@ export interface PlanBootLoader {
 
 export type BootLoaderDecision = { bootLoader: PlanBootLoader; files: PlanFile[] } | { warning: string };
 
-/** The boot loader for one node and its layout, or why it gets none. */
-export function renderBootLoader(node: Node, image: Image, layout: DiskLayout): BootLoaderDecision {
-  const none = (why: string) => ({ warning: `no boot loader on ${node.name}'s disk: ${why}; it boots from the network only` });
-  if (node.firmware.secureBoot) return none("Secure Boot needs a signed loader chain (shim, signed GRUB), which is not installed on disks yet");
+/** Why a node's disk gets no boot loader from its firmware, kernel arguments and layout; undefined when it gets one. */
+export function bootLoaderProblem(node: Node, image: Image, layout: DiskLayout): string | undefined {
+  if (node.firmware.secureBoot) return "Secure Boot needs a signed loader chain (shim, signed GRUB), which is not installed on disks yet";
   const settings = grubSettings(node, image);
-  if ("warning" in settings) return none(settings.warning);
-  const mkconfig = ["grub-mkconfig", "-o", "/boot/grub/grub.cfg"];
+  if ("warning" in settings) return settings.warning;
   if (node.firmware.mode === "uefi") {
     const esp = findEsp(layout);
-    if (typeof esp === "string") return none(esp);
+    return typeof esp === "string" ? esp : undefined;
+  }
+  const disks = biosDisks(layout);
+  return typeof disks === "string" ? disks : undefined;
+}
+
+/** The boot loader for one node and its layout, or why it gets none. */
+export function renderBootLoader(node: Node, image: Image, layout: DiskLayout): BootLoaderDecision {
+  const problem = bootLoaderProblem(node, image, layout);
+  if (problem !== undefined) return { warning: `no boot loader on ${node.name}'s disk: ${problem}; it boots from the network only` };
+  const settings = grubSettings(node, image) as PlanFile;
+  const mkconfig = ["grub-mkconfig", "-o", "/boot/grub/grub.cfg"];
+  if (node.firmware.mode === "uefi") {
     const efi = ["grub-install", "--target=x86_64-efi", `--efi-directory=${ESP_MOUNT}`];
     return {
       bootLoader: {
@@ -55,8 +65,7 @@ export function renderBootLoader(node: Node, image: Image, layout: DiskLayout): 
       files: [settings],
     };
   }
-  const disks = biosDisks(layout);
-  if (typeof disks === "string") return none(disks);
+  const disks = biosDisks(layout) as number[];
   return { bootLoader: { platform: "bios", install: [["grub-install", "--target=i386-pc"]], mkconfig, disks }, files: [settings] };
 }
 

@@ -36,6 +36,16 @@ function firmwareSetting(fw: LabFirmware | undefined): Record<string, unknown> {
   return {};
 }
 
+/**
+ * What a recipe image (Debian, with GRUB) needs to boot from the node's disk: a BIOS boot
+ * partition for GRUB's core image on GPT, and an ESP for UEFI nodes. After the swap
+ * partition, so the layout's first partition stays where it was.
+ */
+const BOOT_LOADER_PARTITIONS = [
+  { size: "1MiB", type: "bios", fs: "none" },
+  { size: "32MiB", type: "esp", fs: "vfat", mount: "/boot/efi" },
+];
+
 export function prefixToNetmask(prefix: number): string {
   const bits = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
   return [24, 16, 8, 0].map((s) => (bits >>> s) & 255).join(".");
@@ -68,6 +78,7 @@ export function renderLabConfig(c: LabConfigInput): string {
             table: "gpt",
             partitions: [
               { size: "64MiB", fs: "swap" },
+              ...(c.recipe ? BOOT_LOADER_PARTITIONS : []),
               { size: "rest", fs: "ext4", mount: "/", label: "root" },
             ],
           },

@@ -1,5 +1,6 @@
 // The diff engine: a pure function of (desired cluster, state, image digests) to a
 // plan. No I/O: the plan command computes image digests first and passes them in.
+import { bootLoaderProblem } from "../boot/bootloader.js";
 import { expandHostRange } from "../config/hostrange.js";
 import type { DesiredCluster, Node } from "../config/types.js";
 import type { AppliedNode, ClusterState, NodeState } from "../state/types.js";
@@ -303,7 +304,30 @@ function planWarnings(desired: DesiredCluster, state: ClusterState | undefined, 
   if (state?.cluster !== undefined && state.cluster !== desired.name) {
     warnings.push(`the state belongs to cluster "${state.cluster}" but the configuration describes "${desired.name}": check --config and --state`);
   }
+  warnings.push(...bootLoaderWarnings(desired, nodes.nodeChanges));
   return warnings;
+}
+
+/**
+ * `boot: local` nodes the installer runs on whose disks get no boot loader
+ * (bootloader.ts), one line per reason: nothing would boot them once installed. (A
+ * `boot: pxe` node without one still boots from the network; its installer says so in
+ * the progress, and the plan stays quiet about what has always been so.)
+ */
+function bootLoaderWarnings(desired: DesiredCluster, changes: readonly NodeChange[]): string[] {
+  const byReason = new Map<string, string[]>();
+  const installs = new Set(changes.filter((c) => c.kind === "install" || c.kind === "reimage" || c.kind === "sync").map((c) => c.node));
+  for (const n of desired.nodes) {
+    if (n.boot !== "local" || !installs.has(n.name)) continue;
+    const image = desired.images.get(n.image);
+    const layout = desired.diskLayouts.get(n.diskLayout);
+    const problem = image && layout ? bootLoaderProblem(n, image, layout) : undefined;
+    if (problem !== undefined) byReason.set(problem, [...(byReason.get(problem) ?? []), n.name]);
+  }
+  return [...byReason].map(([reason, names]) => {
+    const shown = names.length > 5 ? `${names.slice(0, 5).join(", ")} and ${names.length - 5} more` : names.join(", ");
+    return `no boot loader on the disks of ${shown} (boot: local): ${reason}; ${names.length === 1 ? "it does" : "they do"} not boot once installed`;
+  });
 }
 
 /**

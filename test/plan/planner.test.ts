@@ -321,3 +321,16 @@ describe("recordReport and foreign states", () => {
     expect(plan.warnings).toEqual([`the state belongs to cluster "other" but the configuration describes "lab": check --config and --state`]);
   });
 });
+
+describe("planChanges: boot loaders", () => {
+  it("warns once per reason for boot: local nodes the installer runs on whose disks get no boot loader; boot: pxe nodes stay quiet", () => {
+    // The fixtures' std layout is GPT without a BIOS boot partition: GRUB for BIOS cannot embed itself.
+    const nodes = [node(1, { boot: "local" }), node(2, { boot: "local" }), node(3)];
+    const plan = planChanges(base(nodes), undefined, { imageDigests: V1 });
+    expect(plan.warnings).toEqual([
+      "no boot loader on the disks of node001, node002 (boot: local): disk sda has a GPT table but no BIOS boot partition (type: bios, 1MiB) for GRUB; they do not boot once installed",
+    ]);
+    // Nothing to install: nothing to warn about.
+    expect(planChanges(base(nodes), applyAll(base(nodes), V1), { imageDigests: V1 }).warnings).toEqual([]);
+  });
+});

@@ -753,6 +753,7 @@ install_boot_loader() {
 MF_CHROOT_MOUNTS=""
 MF_EFIVARS=""
 chroot_mounts() {
+	uuid_links
 	for _cm in dev proc sys; do
 		mkdir -p "$MF_ROOT/$_cm"
 		run mount --bind "/$_cm" "$MF_ROOT/$_cm"
@@ -770,6 +771,25 @@ chroot_mounts() {
 chroot_unmounts() {
 	for _cm in $MF_CHROOT_MOUNTS; do umount "$_cm" 2>/dev/null || umount -l "$_cm"; done
 	MF_CHROOT_MOUNTS=""
+	# shellcheck disable=SC2086 # a list of paths without spaces
+	[ -z "$MF_UUID_LINKS" ] || rm -f $MF_UUID_LINKS
+	MF_UUID_LINKS=""
+}
+
+# grub-mkconfig names the root file system by UUID only when /dev/disk/by-uuid has it
+# (udev's links; the installer has no udev): made for the plan's file systems, removed after.
+MF_UUID_LINKS=""
+uuid_links() {
+	i=0
+	while [ "$i" -lt "$MF_FS_COUNT" ]; do
+		_ul_dev=$(refdev "$(get "MF_FS_${i}_REF")")
+		_ul_uuid=$(blkid -p -o value -s UUID "$_ul_dev" 2>/dev/null)
+		if [ -n "$_ul_uuid" ] && [ ! -e "/dev/disk/by-uuid/$_ul_uuid" ]; then
+			mkdir -p /dev/disk/by-uuid
+			ln -s "$_ul_dev" "/dev/disk/by-uuid/$_ul_uuid" && MF_UUID_LINKS="$MF_UUID_LINKS /dev/disk/by-uuid/$_ul_uuid"
+		fi
+		i=$((i + 1))
+	done
 }
 
 # The EFI boot order: network entries (PXE, HTTP) first for boot: pxe nodes, the disk's

@@ -5,7 +5,7 @@
 // escape sequence; an interrupted apply. Times and durations are normalized; the
 // JSON is validated against schemas/events.schema.json.
 // Regenerate with UPDATE_GOLDEN=1 npx vitest run test/apply/golden.test.ts and review the diff.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

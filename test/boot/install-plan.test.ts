@@ -1,6 +1,3 @@
-import { mkdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { renderInstallPlan, type InstallPlanInput } from "../../src/boot/install-plan.js";
 import { renderPlanShell } from "../../src/boot/plan-shell.js";

@@ -56,7 +56,7 @@ function run(args: string[], opts: { cwd?: string; env?: Record<string, string |
   const env: Record<string, string | undefined> = { ...process.env, HOME: home, NO_COLOR: undefined, FORCE_COLOR: undefined, METALFORM_CONFIG: undefined, ...opts.env };
   for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k];
   const t0 = performance.now();
-  const r = spawnSync(process.execPath, [bin, ...args], { cwd: opts.cwd ?? work, env: env as NodeJS.ProcessEnv, encoding: "utf8", timeout: 20_000 });
+  const r = spawnSync(process.execPath, [bin, ...args], { cwd: opts.cwd ?? work, env: env, encoding: "utf8", timeout: 20_000 });
   return Object.assign(r, { ms: performance.now() - t0 });
 }
 

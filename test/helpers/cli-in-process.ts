@@ -17,8 +17,8 @@ export async function runCommandsInProcess(commands: readonly unknown[], argv: s
   const ow = process.stdout.write.bind(process.stdout);
   const ew = process.stderr.write.bind(process.stderr);
   process.exitCode = undefined;
-  process.stdout.write = ((s: string | Uint8Array) => ((out += String(s)), true)) as typeof process.stdout.write;
-  process.stderr.write = ((s: string | Uint8Array) => ((err += String(s)), true)) as typeof process.stderr.write;
+  process.stdout.write = (s: string | Uint8Array) => ((out += String(s)), true);
+  process.stderr.write = (s: string | Uint8Array) => ((err += String(s)), true);
   try {
     let y = yargs(argv)
       .option("config", { type: "string", global: true })

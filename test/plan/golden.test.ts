@@ -1,6 +1,5 @@
 // Golden outputs of the three renderers for one plan that has every kind of change.
 // Regenerate with UPDATE_GOLDEN=1 npx vitest run test/plan/golden.test.ts and review the diff.
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { goldenDir } from "../helpers/golden.js";
 import { planChanges } from "../../src/plan/planner.js";
@@ -59,7 +58,7 @@ describe("renderers (golden)", () => {
     const doc = planToJson(mixedPlan()) as { node_changes: Array<Record<string, unknown>> };
     doc.node_changes[0]!.actions = ["destroy"];
     expect(validatePlanJson(doc).join("\n")).toMatch(/node_changes\/0\/actions\/0/);
-    const doc2 = planToJson(mixedPlan()) as Record<string, unknown>;
+    const doc2 = planToJson(mixedPlan());
     doc2.extra = 1;
     expect(validatePlanJson(doc2).length).toBeGreaterThan(0);
   });

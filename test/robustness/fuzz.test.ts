@@ -12,8 +12,7 @@ import { dhcpSeeds, mutate, rng, tftpSeeds } from "../../bench/fuzz/corpus.mjs";
 const RUNS = 3000;
 
 type Mutate = (r: unknown, seeds: Buffer[], max?: number) => Buffer;
-const mutated = (seeds: Buffer[]) =>
-  fc.integer({ min: 1, max: 0x7fffffff }).map((seed) => (mutate as Mutate)((rng as (s: number) => unknown)(seed), seeds, 1500));
+const mutated = (seeds: Buffer[]) => fc.integer({ min: 1, max: 0x7fffffff }).map((seed) => (mutate as Mutate)((rng as (s: number) => unknown)(seed), seeds, 1500));
 
 describe("DHCP codec under hostile input", () => {
   const seeds = (dhcpSeeds as () => Buffer[])();

@@ -39,7 +39,7 @@ const asPostgres = (cmd: string, args: string[]) => {
 function cleanupStale(bin: string): void {
   for (const name of readdirSync(tmpdir()).filter((n) => n.startsWith("mfpg-srv-"))) {
     const dir = join(tmpdir(), name);
-    let owner = 0;
+    let owner: number;
     try {
       owner = Number(readFileSync(join(dir, "owner.pid"), "utf8"));
     } catch {

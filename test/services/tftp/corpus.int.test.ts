@@ -15,7 +15,7 @@ import { makeRoot, requireTool, run, startServer, type Root } from "./fixtures.j
 
 let root: Root;
 let server: TftpServer;
-let peers: RawPeer[] = [];
+const peers: RawPeer[] = [];
 let before: string;
 const SECRET = "TOP SECRET outside the root";
 

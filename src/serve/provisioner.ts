@@ -302,7 +302,8 @@ export class Provisioner extends EventEmitter<ProvisionerEvents> implements Boot
     for (const img of c.images.values()) {
       if (img.rootType !== "directory") throw new ProvisionerError(`image ${img.name}: tarball roots are not served yet; unpack ${img.root} into a directory`);
     }
-    const roots: Record<string, string> = {};
+    // The loaders also over HTTP: UEFI HTTP boot clients get their URL from DHCP.
+    const roots: Record<string, string> = { loaders: tftpRoot };
     for (const img of c.images.values()) {
       roots[this.kernelRoot(img.name)] = dirname(img.kernel);
       if (img.initrd) roots[this.initrdRoot(img.name)] = dirname(img.initrd);
@@ -378,7 +379,7 @@ export class Provisioner extends EventEmitter<ProvisionerEvents> implements Boot
         ...(net.dhcp.dynamicRange ? { leaseFile: join(this.opts.workDir, "dhcp-leases.jsonl") } : {}),
         overrides: {
           serverAddress: this.address,
-          pxe: { tftpServer: this.address, scriptUrl },
+          pxe: { tftpServer: this.address, scriptUrl, httpLoaderBase: `${this.httpBase}/files/loaders` },
           logger: this.log.child("dhcp"),
           ...(this.opts.bindInterface === null ? { interface: undefined } : this.opts.bindInterface ? { interface: this.opts.bindInterface } : {}),
         },

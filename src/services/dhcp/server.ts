@@ -481,8 +481,9 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> implements Servic
       ...bootOptions,
       messageType: replyType,
       serverId: this.opts.serverAddress,
-      // A proxy answers PXE clients only (also iPXE without "PXEClient" in 60).
-      ...pxeServerOptions(),
+      // PXE firmware and iPXE (also without "PXEClient" in 60) need the PXE server
+      // marks; a UEFI HTTP boot client keeps its "HTTPClient" echo.
+      ...(clientKind(o) === "http" ? {} : pxeServerOptions()),
     };
     const reply = this.replyPacket(req, replyType, {
       yiaddr: ZERO_IP,

@@ -58,3 +58,31 @@ describe("OVMF's own PXE (EDK2 UefiPxeBcDxe)", () => {
     }
   });
 });
+
+describe("OVMF's UEFI HTTP boot (EDK2 HttpBootDxe)", () => {
+  const http = { ...PXE, httpLoaderBase: "http://10.77.0.1:8080/files/loaders/" };
+
+  it("announces HTTPClient and arch 16 (x64 UEFI HTTP) in DISCOVER and REQUEST", () => {
+    for (const name of ["ovmf-http-discover.hex", "ovmf-http-request.hex"]) {
+      const p = fixture(name);
+      expect(p.options.vendorClassId).toBe("HTTPClient:Arch:00016:UNDI:003000");
+      expect(p.options.clientArch).toEqual([16]);
+      expect(clientKind(p.options)).toBe("http");
+    }
+  });
+
+  it("gets the loader's URL in option 67 and the HTTPClient echo, no PXE marks", () => {
+    const boot = bootReplyFor(fixture("ovmf-http-discover.hex").options, "52:54:00:ab:cd:07", "10.77.0.11", "10.77.0.1", http);
+    expect(boot?.file).toBe("http://10.77.0.1:8080/files/loaders/snponly.efi");
+    expect(boot?.options).toMatchObject({ vendorClassId: "HTTPClient", bootfileName: "http://10.77.0.1:8080/files/loaders/snponly.efi" });
+    expect(boot?.options.vendorSpecific).toBeUndefined();
+    expect(boot?.options.tftpServerName).toBeUndefined();
+    // ARM64 HTTP boot (19) gets its own loader.
+    const arm = bootReplyFor({ vendorClassId: "HTTPClient:Arch:00019:UNDI:003000", clientArch: [19] }, "m", undefined, "10.77.0.1", http);
+    expect(arm?.file).toBe("http://10.77.0.1:8080/files/loaders/snponly-arm64.efi");
+  });
+
+  it("without an HTTP loader base gets no boot file (an address only)", () => {
+    expect(bootReplyFor(fixture("ovmf-http-discover.hex").options, "m", "10.77.0.11", "10.77.0.1", PXE)).toBeUndefined();
+  });
+});

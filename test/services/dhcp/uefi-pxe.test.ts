@@ -1,20 +1,11 @@
 // UEFI PXE decided from packets captured from OVMF (EDK2) and from the iPXE it loads
 // (fixtures/README.md): the offer must be one EDK2 boots from directly.
-import { readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { MessageType, PXE_DISCOVERY_CONTROL } from "../../../src/services/dhcp/codec/constants.js";
-import { parsePacket, type DhcpPacket } from "../../../src/services/dhcp/codec/packet.js";
+import type { DhcpPacket } from "../../../src/services/dhcp/codec/packet.js";
 import { bootReplyFor, clientKind } from "../../../src/services/dhcp/pxe.js";
 import { edk2OfferType } from "./helpers/edk2.js";
-
-function fixture(name: string): DhcpPacket {
-  const hex = readFileSync(join(dirname(fileURLToPath(import.meta.url)), "fixtures", name), "utf8").replace(/\s+/g, "");
-  const r = parsePacket(Buffer.from(hex, "hex"));
-  if (!r.ok) throw new Error(`${name}: ${r.error}`);
-  return r.packet;
-}
+import { capturedPacket as fixture } from "./helpers/fixtures.js";
 
 const PXE = { scriptUrl: "http://10.77.0.1:8080/boot/${mac}.ipxe" };
 

@@ -25,7 +25,7 @@ import { TftpServer } from "../services/tftp/server.js";
 import type { Service } from "../services/service.js";
 import type { BootControl, BootMode } from "./boot-control.js";
 import { reapOrphanRsync } from "./orphans.js";
-import { observationsFrom, type NodeObservation } from "./tracker.js";
+import { observationsFrom, type NodeObservation, type ServiceEvent } from "./tracker.js";
 
 /** Where Debian's `ipxe` package puts the loaders. */
 export const IPXE_DIR = "/usr/lib/ipxe";
@@ -337,16 +337,12 @@ export class Provisioner extends EventEmitter<ProvisionerEvents> implements Boot
     });
     this.tftp = new TftpServer({ address: this.address, port: net.ports.tftp, root: tftpRoot, logger: this.log.child("tftp") });
     this.dhcp = this.makeDhcp();
-    for (const [src, ev] of [
-      [this.http, "script-served"],
-      [this.http, "file-served"],
-      [this.tftp, "transfer-complete"],
-      [this.api.events, "plan"],
-      [this.api.events, "report"],
-      [this.api.events, "up"],
-    ] as const) {
-      (src as EventEmitter).on(ev, (payload: unknown) => this.observe(ev, payload));
-    }
+    this.http.on("script-served", (payload) => this.observe({ event: "script-served", payload }));
+    this.http.on("file-served", (payload) => this.observe({ event: "file-served", payload }));
+    this.tftp.on("transfer-complete", (payload) => this.observe({ event: "transfer-complete", payload }));
+    this.api.events.on("plan", (payload) => this.observe({ event: "plan", payload }));
+    this.api.events.on("report", (payload) => this.observe({ event: "report", payload }));
+    this.api.events.on("up", (payload) => this.observe({ event: "up", payload }));
     try {
       for (const s of [this.rsync, this.http, this.tftp, ...(this.dhcpWanted ? [this.dhcp] : [])] as Service[]) {
         await s.start();
@@ -359,8 +355,8 @@ export class Provisioner extends EventEmitter<ProvisionerEvents> implements Boot
     this.log.info("serving", { cluster: c.name, address: this.address, http: this.httpBase, nodes: c.nodes.length });
   }
 
-  private observe(event: string, payload: unknown): void {
-    const o = observationsFrom(event, payload, { byMac: (m: string) => this.nodeByMac(m)?.name, byIp: (ip: string) => this.byIp.get(ip)?.name });
+  private observe(e: ServiceEvent): void {
+    const o = observationsFrom(e, { byMac: (m: string) => this.nodeByMac(m)?.name, byIp: (ip: string) => this.byIp.get(ip)?.name });
     if (o) this.emit("observation", o);
   }
 
@@ -385,7 +381,7 @@ export class Provisioner extends EventEmitter<ProvisionerEvents> implements Boot
         },
       }),
     );
-    for (const ev of ["ack", "offer"] as const) (dhcp as EventEmitter).on(ev, (payload: unknown) => this.observe(ev, payload));
+    for (const event of ["ack", "offer"] as const) dhcp.on(event, (payload) => this.observe({ event, payload }));
     return dhcp;
   }
 

@@ -9,7 +9,7 @@ import { nullLogger, type Logger } from "../../util/log.js";
 import { BOOTREQUEST } from "./codec/constants.js";
 import { isIPv4 } from "./codec/ip4.js";
 import { parsePacket, serializePacket } from "./codec/packet.js";
-import type { Answer, AnswerContext, Request } from "./answer.js";
+import type { Answer, AnswerConfig, AnswerContext, Request } from "./answer.js";
 import { answerAuthoritative } from "./authoritative.js";
 import type { DhcpServerEvents, Via } from "./events.js";
 import { LeaseStore } from "./lease-store.js";
@@ -81,13 +81,28 @@ export interface DhcpStats {
   naks: number;
 }
 
+/** The network facts every answer carries, from the server's options. */
+function answerConfig(opts: DhcpServerOptions, ports: { server: number; client: number }): AnswerConfig {
+  return {
+    serverAddress: opts.serverAddress,
+    subnetMask: opts.subnetMask,
+    routers: opts.routers,
+    dnsServers: opts.dnsServers,
+    domain: opts.domain,
+    broadcastAddress: opts.broadcastAddress,
+    leaseTime: opts.leaseTime ?? 3600,
+    pxe: opts.pxe,
+    ports: { server: ports.server, client: ports.client },
+  };
+}
+
 export class DhcpServer extends EventEmitter<DhcpServerEvents> implements Service {
   readonly name = "dhcp";
   readonly stats: DhcpStats = { received: 0, malformed: 0, ignored: 0, offers: 0, acks: 0, naks: 0 };
   private readonly log: Logger;
   private readonly mode: "authoritative" | "proxy";
   private readonly ports: { server: number; client: number; proxy: number };
-  private readonly config: AnswerContext["config"];
+  private readonly config: AnswerConfig;
   private table: ReservationTable;
   private excluded = new Set<string>();
   private readonly pool: LeaseStore | undefined;
@@ -100,33 +115,27 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> implements Servic
     this.log = (opts.logger ?? nullLogger).child("dhcp");
     this.mode = opts.mode ?? "authoritative";
     this.ports = { server: opts.ports?.server ?? 67, client: opts.ports?.client ?? 68, proxy: opts.ports?.proxy ?? 4011 };
-    this.config = {
-      serverAddress: opts.serverAddress,
-      subnetMask: opts.subnetMask,
-      routers: opts.routers,
-      dnsServers: opts.dnsServers,
-      domain: opts.domain,
-      broadcastAddress: opts.broadcastAddress,
-      leaseTime: opts.leaseTime ?? 3600,
-      pxe: opts.pxe,
-      ports: { server: this.ports.server, client: this.ports.client },
-    };
+    this.config = answerConfig(opts, this.ports);
     this.table = indexReservations(opts.reservations ?? []);
     this.rebuildExcluded();
-    if (opts.dynamicRange && this.mode === "authoritative") {
-      this.pool = new LeaseStore({
-        start: opts.dynamicRange.start,
-        end: opts.dynamicRange.end,
-        excluded: () => this.excluded,
-        ...(opts.leaseFile ? { file: opts.leaseFile } : {}),
-        onPersistError: (e) => this.log.error("lease-file-write-failed", { file: opts.leaseFile, error: e.message }),
-      });
-    }
+    this.pool = opts.dynamicRange && this.mode === "authoritative" ? this.makePool(opts.dynamicRange) : undefined;
+    this.context = { config: this.config, reservations: this.table, pool: this.pool, wants: (event) => this.listenerCount(event) > 0 };
+  }
+
+  private makePool(range: { start: string; end: string }): LeaseStore {
+    return new LeaseStore({
+      start: range.start,
+      end: range.end,
+      excluded: () => this.excluded,
+      ...(this.opts.leaseFile ? { file: this.opts.leaseFile } : {}),
+      onPersistError: (e) => this.log.error("lease-file-write-failed", { file: this.opts.leaseFile, error: e.message }),
+    });
   }
 
   /** Replaces the reservations at runtime (e.g. after the configuration changed). */
   setReservations(list: readonly Reservation[]): void {
     this.table = indexReservations(list);
+    this.context.reservations = this.table;
     this.rebuildExcluded();
     this.log.info("reservations", { count: this.table.byMac.size });
   }
@@ -176,10 +185,8 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> implements Servic
     await this.pool?.flush();
   }
 
-  /** What decisions see; the reservations are read per request (setReservations replaces them). */
-  private get context(): AnswerContext {
-    return { config: this.config, reservations: this.table, pool: this.pool, wants: (event) => this.listenerCount(event) > 0 };
-  }
+  /** What decisions see; one object, its reservations replaced by setReservations. */
+  private readonly context: AnswerContext;
 
   private rebuildExcluded(): void {
     this.excluded = new Set([...this.table.ips, this.opts.serverAddress]);

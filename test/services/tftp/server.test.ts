@@ -175,11 +175,12 @@ describe("tftp server: protocol robustness", () => {
     const data1 = client.received.filter((r) => isData(1)(r.msg));
     expect(data1.length).toBe(4); // first send + maxRetries (3)
     const gaps = data1.slice(1).map((r, i) => r.at - data1[i]!.at);
-    // 150, 300, 600 ms. Timers fire late under load, never early, so lower bounds are
-    // what can be asserted; a fixed (not doubling) timeout would fail the last two.
-    expect(gaps[0]).toBeGreaterThanOrEqual(140);
-    expect(gaps[1]).toBeGreaterThanOrEqual(280);
-    expect(gaps[2]).toBeGreaterThanOrEqual(560);
+    // 150, 300, 600 ms. Timers fire late under load, never early, but a late first
+    // packet shortens the next gap as seen by the client, so the bounds leave room for
+    // that; a fixed (not doubling) 150 ms timeout still fails the last two.
+    expect(gaps[0]).toBeGreaterThanOrEqual(100);
+    expect(gaps[1]).toBeGreaterThanOrEqual(220);
+    expect(gaps[2]).toBeGreaterThanOrEqual(450);
     await waitFor("a timed-out transfer error", () => errors.some((e) => e.reason === "timed out"), 3000, 10);
   });
 

@@ -44,6 +44,8 @@ export const DRIVER_CLASSES: DriverClass[] = [
   },
   { name: "virtio", paths: ["drivers/virtio/", "drivers/block/virtio_blk", "drivers/scsi/virtio_scsi", "drivers/char/hw_random/virtio-rng"] },
   { name: "md-dm", paths: ["drivers/md/"] },
+  // EFI variables (efivarfs), for the boot loader's NVRAM entry and boot order; loaded on demand on UEFI nodes.
+  { name: "efi", paths: ["fs/efivarfs/"] },
 ];
 
 /** Whether a module path (relative to kernel/, without .ko) belongs to one of the classes. */

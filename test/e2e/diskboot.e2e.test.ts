@@ -93,8 +93,8 @@ describe("BIOS and UEFI nodes boot their installed Debian from their own disk", 
     expect(run.code, detail).toBe(0);
     expect(evs.filter((e) => e.type === "node_complete").map((e) => e.node).sort()).toEqual(["lab1", "lab2"]);
     const msgs = (node: string) => evs.filter((e) => e.node === node).map((e) => String(e.message ?? ""));
-    expect(msgs("lab1"), detail).toContainEqual(expect.stringMatching(/^GRUB i386-pc on \/dev\/vda$/));
-    expect(msgs("lab2"), detail).toContainEqual(expect.stringMatching(/^GRUB x86_64-efi on \/boot\/efi; EFI boot order [0-9A-F,]+ \(network-first\)$/));
+    expect(msgs("lab1"), detail).toContainEqual(expect.stringMatching(/^bootloader: GRUB i386-pc on \/dev\/vda$/));
+    expect(msgs("lab2"), detail).toContainEqual(expect.stringMatching(/^bootloader: GRUB x86_64-efi on \/boot\/efi; EFI boot order [0-9A-F,]+ \(network-first\)$/));
     const state = JSON.parse(readFileSync(join(dir, ".metalform/state.json"), "utf8")) as { images: Record<string, { digest: string }>; nodes: Record<string, { reported?: { phase: string; imageDigest?: string } }> };
     for (const n of ["lab1", "lab2"]) expect(state.nodes[n]!.reported).toMatchObject({ phase: "up", imageDigest: state.images.debian!.digest });
   }, 1_500_000);

@@ -747,7 +747,19 @@ install_boot_loader() {
 	# shellcheck disable=SC2086 # command lines from the plan are plain words
 	run chroot "$MF_ROOT" $MF_BOOT_MKCONFIG
 	chroot_unmounts
+	settle_boot_files
 	done_step "GRUB $_bl_dir on$_bl_where"
+}
+
+# GRUB reads file systems without replaying their journals: what it needs (grub.cfg, the
+# kernel and initrd just synced) must be at its home location before the node can lose
+# power, not only in the journal (a lab node powered off a minute after its install
+# found an empty grub.cfg). Freezing a file system checkpoints its journal.
+settle_boot_files() {
+	sync
+	for _sb_m in $MF_MOUNTED; do
+		if fsfreeze -f "$_sb_m" 2>/dev/null; then fsfreeze -u "$_sb_m"; fi
+	done
 }
 
 MF_CHROOT_MOUNTS=""

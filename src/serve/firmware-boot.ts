@@ -83,7 +83,7 @@ export class FirmwareBoot {
 
   /** The DHCP boot file for a PXE client (see PxeOptions.bootFile). */
   readonly bootFile = (mac: string, arch: number): string | null | undefined => {
-    if (arch === ARCH.EFI_ARM64) {
+    if (arch === ARCH.EFI_ARM64 || arch === ARCH.EFI_HTTP_ARM64) {
       // Debian ships no arm64 EFI network loader this head node could serve (FACTS.md).
       if (!this.warnedArm64.has(mac)) {
         this.warnedArm64.add(mac);

@@ -62,6 +62,7 @@ describe("DHCP boot files by firmware", () => {
   it("an arm64 client gets no boot file at all, logged once per MAC", () => {
     expect(fb.bootFile("52:54:00:00:00:aa", ARCH.EFI_ARM64)).toBeNull();
     expect(fb.bootFile("52:54:00:00:00:aa", ARCH.EFI_ARM64)).toBeNull();
+    expect(fb.bootFile("52:54:00:00:00:aa", ARCH.EFI_HTTP_ARM64)).toBeNull();
     expect(logs.filter((l) => l.event === "arm64-no-loader").map((l) => l.fields.mac)).toEqual(["52:54:00:00:00:aa"]);
   });
 

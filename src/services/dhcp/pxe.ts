@@ -1,6 +1,7 @@
-// What a network-booting client gets (RFC 4578, iPXE): the first loader over TFTP,
-// chosen by client architecture (option 93), and once iPXE is running (user class
-// "iPXE", option 77) the URL of the node's iPXE script.
+// What a network-booting client gets (RFC 4578, iPXE, UEFI HTTP boot): the first loader
+// over TFTP, chosen by client architecture (option 93), or its URL for a UEFI HTTP boot
+// client ("HTTPClient" in option 60); once iPXE is running (user class "iPXE", option
+// 77) the URL of the node's iPXE script.
 import { ARCH, IPXE_NO_PXEDHCP, PXE_DISCOVERY_CONTROL } from "./codec/constants.js";
 import { userClasses, type DhcpOptions } from "./codec/options.js";
 
@@ -38,9 +39,16 @@ export interface PxeOptions {
    * architecture's loader, null means no boot file at all, undefined keeps the default.
    */
   bootFile?: (mac: string, arch: number) => string | null | undefined;
+  /**
+   * Base URL the loaders are served under over HTTP (e.g.
+   * `http://10.0.0.1:8080/files/loaders`), for UEFI HTTP boot clients. Absent: they
+   * get an address but no boot file.
+   */
+  httpLoaderBase?: string;
 }
 
-export type ClientKind = "ipxe" | "pxe" | "other";
+/** iPXE, PXE firmware (TFTP), UEFI HTTP boot firmware, or a plain DHCP client. */
+export type ClientKind = "ipxe" | "pxe" | "http" | "other";
 
 export function isIpxe(o: DhcpOptions): boolean {
   return userClasses(o.userClass).includes("iPXE") || o.ipxe !== undefined;
@@ -50,8 +58,14 @@ export function isPxeClient(o: DhcpOptions): boolean {
   return (o.vendorClassId ?? "").startsWith("PXEClient") || o.clientArch !== undefined;
 }
 
+/** UEFI HTTP boot firmware announces "HTTPClient:Arch:xxxxx:UNDI:yyyzzz" in option 60. */
+export function isHttpBootClient(o: DhcpOptions): boolean {
+  return (o.vendorClassId ?? "").startsWith("HTTPClient");
+}
+
 export function clientKind(o: DhcpOptions): ClientKind {
   if (isIpxe(o)) return "ipxe";
+  if (isHttpBootClient(o)) return "http";
   if (isPxeClient(o)) return "pxe";
   return "other";
 }
@@ -63,10 +77,13 @@ export function loaderFor(arch: number, loaders: BootLoaders): string | undefine
       return loaders.bios;
     case ARCH.EFI_BC:
     case ARCH.EFI_X86_64:
+    case ARCH.EFI_HTTP_X86_64:
       return loaders.efiX64;
     case ARCH.EFI_IA32:
+    case ARCH.EFI_HTTP_IA32:
       return loaders.efiIa32;
     case ARCH.EFI_ARM64:
+    case ARCH.EFI_HTTP_ARM64:
       return loaders.efiArm64;
     default:
       return undefined;
@@ -101,7 +118,8 @@ export interface BootReply {
 
 /**
  * Boot information for a request, or undefined when there is nothing to boot (an
- * architecture without a loader, or iPXE without a script URL).
+ * architecture without a loader, iPXE without a script URL, an HTTP boot client
+ * without `httpLoaderBase`).
  */
 export function bootReplyFor(
   req: DhcpOptions,
@@ -111,23 +129,43 @@ export function bootReplyFor(
   pxe: PxeOptions,
 ): BootReply | undefined {
   const nextServer = pxe.tftpServer ?? serverAddress;
-  const options: DhcpOptions = {};
-  let file: string | undefined;
-  if (isIpxe(req)) {
-    file = scriptUrlFor(pxe, mac, ip);
-    // Tell iPXE not to wait for ProxyDHCP offers (FACTS: saves 2-3 s per boot).
-    options.ipxe = new Map([[IPXE_NO_PXEDHCP, Buffer.from([1])]]);
-  } else {
-    // Without option 93 (e.g. dhclient) assume a BIOS client, as dnsmasq and Kea do.
-    const arch = req.clientArch?.[0] ?? ARCH.BIOS;
-    const chosen = pxe.bootFile?.(mac, arch);
-    file = chosen === null ? undefined : (chosen ?? loaderFor(arch, { ...defaultLoaders, ...pxe.loaders }));
-  }
+  if (isIpxe(req)) return ipxeReply(req, nextServer, scriptUrlFor(pxe, mac, ip));
+  // Without option 93 (e.g. dhclient) assume a BIOS client, as dnsmasq and Kea do.
+  const arch = req.clientArch?.[0] ?? ARCH.BIOS;
+  const chosen = pxe.bootFile?.(mac, arch);
+  if (chosen === null) return undefined;
+  const loader = chosen ?? loaderFor(arch, { ...defaultLoaders, ...pxe.loaders });
+  if (loader === undefined) return undefined;
+  if (isHttpBootClient(req)) return httpBootReply(req, pxe, nextServer, loader);
+  const options: DhcpOptions = { ...echoes(req), tftpServerName: nextServer, bootfileName: loader };
+  return { nextServer, file: loader, options };
+}
+
+function ipxeReply(req: DhcpOptions, nextServer: string, file: string | undefined): BootReply | undefined {
   if (file === undefined) return undefined;
-  if ((req.vendorClassId ?? "").startsWith("PXEClient")) Object.assign(options, pxeServerOptions());
-  // RFC 4578 §2.5: the PXE spec has servers echo the client's machine identifier.
-  if (req.clientUuid) options.clientUuid = req.clientUuid;
-  options.tftpServerName = nextServer;
-  options.bootfileName = file;
+  // Tell iPXE not to wait for ProxyDHCP offers (FACTS: saves 2-3 s per boot).
+  const options: DhcpOptions = { ...echoes(req), tftpServerName: nextServer, bootfileName: file };
+  options.ipxe = new Map([[IPXE_NO_PXEDHCP, Buffer.from([1])]]);
   return { nextServer, file, options };
+}
+
+/**
+ * UEFI HTTP boot (UEFI spec 24.7): the loader's URL in option 67 and the "HTTPClient"
+ * echo in option 60, without which EDK2's HttpBootDxe takes the offer for a plain
+ * DHCP one and waits for a proxy that never comes.
+ */
+function httpBootReply(req: DhcpOptions, pxe: PxeOptions, nextServer: string, loader: string): BootReply | undefined {
+  if (pxe.httpLoaderBase === undefined) return undefined;
+  const file = `${pxe.httpLoaderBase.replace(/\/+$/, "")}/${encodeURIComponent(loader)}`;
+  const options: DhcpOptions = { vendorClassId: "HTTPClient", bootfileName: file };
+  if (req.clientUuid) options.clientUuid = req.clientUuid;
+  return { nextServer, file, options };
+}
+
+/** The PXE server marks for a PXE client, and (RFC 4578 §2.5) its machine identifier. */
+function echoes(req: DhcpOptions): DhcpOptions {
+  const options: DhcpOptions = {};
+  if ((req.vendorClassId ?? "").startsWith("PXEClient")) Object.assign(options, pxeServerOptions());
+  if (req.clientUuid) options.clientUuid = req.clientUuid;
+  return options;
 }

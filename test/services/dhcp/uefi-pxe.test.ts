@@ -1,20 +1,11 @@
 // UEFI PXE decided from packets captured from OVMF (EDK2) and from the iPXE it loads
 // (fixtures/README.md): the offer must be one EDK2 boots from directly.
-import { readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { MessageType, PXE_DISCOVERY_CONTROL } from "../../../src/services/dhcp/codec/constants.js";
-import { parsePacket, type DhcpPacket } from "../../../src/services/dhcp/codec/packet.js";
+import type { DhcpPacket } from "../../../src/services/dhcp/codec/packet.js";
 import { bootReplyFor, clientKind } from "../../../src/services/dhcp/pxe.js";
 import { edk2OfferType } from "./helpers/edk2.js";
-
-function fixture(name: string): DhcpPacket {
-  const hex = readFileSync(join(dirname(fileURLToPath(import.meta.url)), "fixtures", name), "utf8").replace(/\s+/g, "");
-  const r = parsePacket(Buffer.from(hex, "hex"));
-  if (!r.ok) throw new Error(`${name}: ${r.error}`);
-  return r.packet;
-}
+import { capturedPacket as fixture } from "./helpers/fixtures.js";
 
 const PXE = { scriptUrl: "http://10.77.0.1:8080/boot/${mac}.ipxe" };
 
@@ -56,5 +47,33 @@ describe("OVMF's own PXE (EDK2 UefiPxeBcDxe)", () => {
       const boot = bootReplyFor(req.options, "52:54:00:ab:cd:07", "10.77.0.11", "10.77.0.1", PXE);
       expect(boot?.file).toBe("http://10.77.0.1:8080/boot/52:54:00:ab:cd:07.ipxe");
     }
+  });
+});
+
+describe("OVMF's UEFI HTTP boot (EDK2 HttpBootDxe)", () => {
+  const http = { ...PXE, httpLoaderBase: "http://10.77.0.1:8080/files/loaders/" };
+
+  it("announces HTTPClient and arch 16 (x64 UEFI HTTP) in DISCOVER and REQUEST", () => {
+    for (const name of ["ovmf-http-discover.hex", "ovmf-http-request.hex"]) {
+      const p = fixture(name);
+      expect(p.options.vendorClassId).toBe("HTTPClient:Arch:00016:UNDI:003000");
+      expect(p.options.clientArch).toEqual([16]);
+      expect(clientKind(p.options)).toBe("http");
+    }
+  });
+
+  it("gets the loader's URL in option 67 and the HTTPClient echo, no PXE marks", () => {
+    const boot = bootReplyFor(fixture("ovmf-http-discover.hex").options, "52:54:00:ab:cd:07", "10.77.0.11", "10.77.0.1", http);
+    expect(boot?.file).toBe("http://10.77.0.1:8080/files/loaders/snponly.efi");
+    expect(boot?.options).toMatchObject({ vendorClassId: "HTTPClient", bootfileName: "http://10.77.0.1:8080/files/loaders/snponly.efi" });
+    expect(boot?.options.vendorSpecific).toBeUndefined();
+    expect(boot?.options.tftpServerName).toBeUndefined();
+    // ARM64 HTTP boot (19) gets its own loader.
+    const arm = bootReplyFor({ vendorClassId: "HTTPClient:Arch:00019:UNDI:003000", clientArch: [19] }, "m", undefined, "10.77.0.1", http);
+    expect(arm?.file).toBe("http://10.77.0.1:8080/files/loaders/snponly-arm64.efi");
+  });
+
+  it("without an HTTP loader base gets no boot file (an address only)", () => {
+    expect(bootReplyFor(fixture("ovmf-http-discover.hex").options, "m", "10.77.0.11", "10.77.0.1", PXE)).toBeUndefined();
   });
 });

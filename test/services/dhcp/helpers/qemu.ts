@@ -42,10 +42,11 @@ export function requireOvmf(): void {
 
 /**
  * A UEFI VM (OVMF, q35) whose NIC has no option ROM (`romfile=`): the firmware's own
- * PXE (EDK2 UefiPxeBcDxe) boots, as on a real UEFI server. Its serial console (where
+ * PXE (EDK2 UefiPxeBcDxe) boots, as on a real UEFI server; with `pxe: false` its UEFI
+ * HTTP boot (HttpBootDxe) does. Its serial console (where
  * OVMF prints "Station IP address", PXE-E errors and iPXE's output) is the Proc's stdout.
  */
-export function bootUefiVm(ns: string, mac: string): Proc & { cleanup(): void } {
+export function bootUefiVm(ns: string, mac: string, opts: { pxe?: boolean } = {}): Proc & { cleanup(): void } {
   const dir = mkdtempSync(join(tmpdir(), "mfS-ovmf-"));
   copyFileSync(OVMF_VARS, join(dir, "vars.fd"));
   const vm = spawnInNs(ns, "qemu-system-x86_64", [
@@ -54,6 +55,10 @@ export function bootUefiVm(ns: string, mac: string): Proc & { cleanup(): void } 
     "-drive", `if=pflash,format=raw,file=${join(dir, "vars.fd")}`,
     "-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no",
     "-device", `virtio-net-pci,netdev=n0,mac=${mac},romfile=`,
+    // OVMF's fw_cfg switches: without PXE its boot order goes straight to HTTPv4.
+    ...(opts.pxe === false
+      ? ["-fw_cfg", "name=opt/org.tianocore/IPv4PXESupport,string=n", "-fw_cfg", "name=opt/org.tianocore/IPv6PXESupport,string=n"]
+      : []),
   ]);
   return { ...vm, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }

@@ -41,6 +41,16 @@ describe("firmware settings", () => {
     expect(errors).toEqual([{ code: "secure-boot-without-uefi", at: "c.yaml:10:76", message: expect.stringMatching(/firmware\.secureBoot needs firmware\.mode uefi/) }]);
   });
 
+  it("a node's mode: bios under a Secure Boot category is refused at the node's mode, naming the category's secureBoot", () => {
+    const yaml =
+      HEAD.replace("categories: {compute: {image: img, diskLayout: one}}", "categories: {compute: {image: img, diskLayout: one, firmware: {mode: uefi, secureBoot: true}}}") +
+      `  - {name: b1, category: compute, mac: "52:54:00:00:00:03", ip: 10.0.0.12, firmware: {mode: bios}}\n`;
+    const dir = writeConfig({ "c.yaml": yaml });
+    const d = loadClusterSync(join(dir, "c.yaml")).diagnostics.filter((x) => x.severity === "error");
+    expect(d).toHaveLength(1);
+    expect(d[0]).toMatchObject({ code: "secure-boot-without-uefi", line: 12, col: 93, related: { message: "firmware.secureBoot set", line: 10, col: 88 } });
+  });
+
   it("refuses arm64 nodes with a clear reason at their arch key", () => {
     const yaml = HEAD + `  - name: n1\n    category: compute\n    mac: "52:54:00:00:00:01"\n    ip: 10.0.0.10\n    firmware: {mode: uefi, arch: arm64}\n`;
     const { cluster, errors } = load(yaml);

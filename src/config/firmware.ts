@@ -53,7 +53,12 @@ export function resolveFirmware(nodeName: string, levels: readonly FirmwareLevel
     // Point at whichever of the two is written nearer the node: that is where the conflict arose.
     const modeNearer = from.has("mode") && from.get("mode")!.level > from.get("secureBoot")!.level;
     const [key, other] = modeNearer ? (["mode", "secureBoot"] as const) : (["secureBoot", "mode"] as const);
-    return refuse(key, "secure-boot-without-uefi", `node "${nodeName}": firmware.secureBoot needs firmware.mode uefi (Secure Boot is a UEFI feature; the mode is ${fw.mode})`, other);
+    return refuse(
+      key,
+      "secure-boot-without-uefi",
+      `node "${nodeName}": firmware.secureBoot needs firmware.mode uefi (Secure Boot is a UEFI feature; the mode is ${fw.mode})`,
+      other,
+    );
   }
   return fw;
 }

@@ -37,7 +37,9 @@ function ipmiInitramfs(): string {
     content: `#!/bin/sh\nfor m in ${IPMI_MODULES.join(" ")}; do modprobe $m; done\nsleep 1\n[ -c /dev/ipmi0 ] && echo "ipmi-check: /dev/ipmi0 present"\n`,
   };
   const dep = readFileSync(join(lab.imageRoot, "lib/modules", v, "modules.dep"), "utf8");
-  const kdep = readFileSync(join(lab.kernel.modulesDir, "modules.dep"), "utf8").split("\n").filter((l) => /\/ipmi_(msghandler|devintf|si)\.ko:/.test(l));
+  const kdep = readFileSync(join(lab.kernel.modulesDir, "modules.dep"), "utf8")
+    .split("\n")
+    .filter((l) => /\/ipmi_(msghandler|devintf|si)\.ko:/.test(l));
   overlay[`lib/modules/${v}/modules.dep`] = { content: dep + kdep.join("\n") + "\n" };
   const initrd = join(lab.dir, "kcs-test.cpio.gz");
   writeFileSync(initrd, imageInitramfs(lab.imageRoot, overlay));
@@ -49,8 +51,16 @@ describe("a UEFI lab VM's BMC", () => {
     const n = lab.nodes[0]!;
     const serial = join(lab.dir, "kcs-test.serial.log");
     const argv = qemuArgv({
-      name: "kcs", memoryMiB: 256, tap: n.tap, mac: n.mac, disk: n.diskPath, serialLog: serial, pidFile: join(lab.dir, "kcs.pid"),
-      qmpSocket: join(lab.dir, "kcs.qmp"), bmcSerialPort: SERIAL_PORT, firmware: prepareVmFirmware("uefi", join(lab.dir)),
+      name: "kcs",
+      memoryMiB: 256,
+      tap: n.tap,
+      mac: n.mac,
+      disk: n.diskPath,
+      serialLog: serial,
+      pidFile: join(lab.dir, "kcs.pid"),
+      qmpSocket: join(lab.dir, "kcs.qmp"),
+      bmcSerialPort: SERIAL_PORT,
+      firmware: prepareVmFirmware("uefi", join(lab.dir)),
       extra: ["-no-reboot", "-kernel", lab.kernel.path, "-initrd", ipmiInitramfs(), "-append", "console=ttyS0 rdinit=/sbin/init"],
     });
     const vm = spawn("ip", ["netns", "exec", NS, ...argv], { stdio: "ignore" });

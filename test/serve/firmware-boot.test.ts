@@ -48,7 +48,9 @@ const fb = new FirmwareBoot({
 });
 const get = (path: string) => {
   const v = fb.provider(path, { address: "10.141.0.11", port: 1000 });
-  return v === undefined ? undefined : String(v);
+  if (v === undefined || typeof v === "string") return v;
+  if (Buffer.isBuffer(v)) return v.toString("utf8");
+  throw new Error(`${path}: the provider answered asynchronously`);
 };
 
 describe("DHCP boot files by firmware", () => {

@@ -6,10 +6,10 @@ import type { DesiredCluster, Node } from "../config/types.js";
 import type { NodeChange } from "../plan/types.js";
 import { createPowerDriver, PowerError, type DriverFactoryOptions, type PowerDriver } from "../power/index.js";
 import type { BootControl } from "../serve/boot-control.js";
-import type { NodeObservation } from "../serve/tracker.js";
+import type { NodeObservation } from "../progress/observation.js";
 import { nullLogger, type Logger } from "../util/log.js";
 import { NodeFailure, type NodeDriver } from "./executor.js";
-import type { Phase } from "./phases.js";
+import type { Phase } from "../progress/phases.js";
 
 export interface ProvisioningDriverOptions {
   cluster: DesiredCluster;

@@ -2,7 +2,7 @@
 // what `apply --json` emits, one JSON object a line. Documented by
 // schemas/events.schema.json.
 import type { NodeChangeKind } from "../plan/types.js";
-import type { Phase } from "./phases.js";
+import type { Phase } from "../progress/phases.js";
 
 export const EVENTS_FORMAT_VERSION = "1.0";
 

@@ -27,7 +27,7 @@ import type { Diagnostic } from "../config/diagnostics.js";
 import { ProvisioningDriver } from "./driver.js";
 import type { EventSink } from "./events.js";
 import { Executor, type ApplyResult } from "./executor.js";
-import type { Phase } from "./phases.js";
+import type { Phase } from "../progress/phases.js";
 
 export class ApplyRefused extends Error {}
 
@@ -212,7 +212,8 @@ async function execute(
     logger: log.child("power"),
   });
   try {
-    const exec = new Executor(plan, cluster, inputs.store, inputs.state ?? newState(cluster.name), driver, o.events, {
+    const state = inputs.state ?? newState(cluster.name);
+    const exec = new Executor({ plan, desired: cluster, store: inputs.store, state, driver, events: o.events }, {
       parallelism: o.parallelism,
       canary: o.canary,
       retries: o.retries,

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import type { DesiredCluster, Image } from "../config/types.js";
 import { buildImageInstaller } from "../installer/for-image.js";
 import { Provisioner } from "../serve/provisioner.js";
-import type { NodeObservation } from "../serve/tracker.js";
+import type { NodeObservation } from "../progress/observation.js";
 import { nullLogger, type Logger } from "../util/log.js";
 import { networkKey, type Assignment, type ProvisionerInfo, type ProvisioningDb } from "./db.js";
 import { copyImage, imageAt } from "./image-copy.js";

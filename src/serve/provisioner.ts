@@ -25,7 +25,8 @@ import { TftpServer } from "../services/tftp/server.js";
 import type { Service } from "../services/service.js";
 import type { BootControl, BootMode } from "./boot-control.js";
 import { reapOrphanRsync } from "./orphans.js";
-import { observationsFrom, type NodeObservation } from "./tracker.js";
+import type { NodeObservation } from "../progress/observation.js";
+import { observationsFrom } from "./tracker.js";
 
 /** Where Debian's `ipxe` package puts the loaders. */
 export const IPXE_DIR = "/usr/lib/ipxe";

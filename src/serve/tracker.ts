@@ -1,37 +1,13 @@
 // Turning what the services see into what apply shows: a node's phase, from the
 // DHCP server (by MAC), the HTTP and TFTP servers (by MAC or address) and the
 // installer's own step reports. Pure: events in, observations out.
-import type { Observation } from "../apply/executor.js";
-import type { Phase } from "../apply/phases.js";
-
-/** An observation about one named node (see Observation in the executor). */
-export interface NodeObservation extends Observation {
-  node: string;
-}
+import { stepPhase } from "../boot/installer-steps.js";
+import type { NodeObservation } from "../progress/observation.js";
 
 export interface NodeLookup {
   byMac(mac: string): string | undefined;
   byIp(ip: string): string | undefined;
 }
-
-/** The installer's steps (src/boot/installer-init.sh) and the phase each belongs to. */
-export const STEP_PHASE: Record<string, Phase> = {
-  modules: "installer",
-  network: "installer",
-  plan: "installer",
-  disks: "disks",
-  mode: "disks",
-  partition: "disks",
-  assemble: "disks",
-  raid: "disks",
-  mkfs: "filesystems",
-  fsck: "filesystems",
-  mount: "filesystems",
-  rsync: "sync",
-  configure: "config",
-  bmc: "bmc",
-  "switch-root": "switch-root",
-};
 
 type Rec = Record<string, unknown>;
 const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
@@ -74,7 +50,7 @@ export function observationsFrom(event: string, payload: unknown, lookup: NodeLo
       const node = str(p.node);
       const step = str(p.step);
       if (!node || !step) return undefined;
-      const phase = STEP_PHASE[step];
+      const phase = stepPhase(step);
       const msg = str(p.message);
       if (p.status === "failed") return { node, ...(phase ? { phase } : {}), failed: `installer step "${step}" failed${msg ? `: ${msg}` : ""}` };
       const bytes = num(p.bytes);

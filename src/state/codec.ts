@@ -3,7 +3,8 @@
 // half-understood (and later overwritten).
 import { randomUUID } from "node:crypto";
 import { StateError } from "./errors.js";
-import { STATE_FORMAT_VERSION, type ClusterState } from "./types.js";
+import { isStoppedOutcome } from "../progress/outcome.js";
+import { STATE_FORMAT_VERSION, type ClusterState, type NodeReport } from "./types.js";
 import { METALFORM_VERSION } from "./version.js";
 
 /** A fresh, empty state with a new lineage and serial 0 (never written yet). */
@@ -83,9 +84,20 @@ export function parseState(text: string, where: string): ClusterState {
       }
     }
     const r = n.reported;
-    if (r !== undefined && (!isObj(r) || typeof r.phase !== "string" || typeof r.time !== "string")) {
+    if (r !== undefined && (!isObj(r) || typeof r.phase !== "string" || typeof r.time !== "string" || (r.outcome !== undefined && !isStoppedOutcome(r.outcome)))) {
       throw corrupt(`node "${name}": report malformed`);
     }
+    if (r !== undefined) n.reported = upgradeReport(r as unknown as NodeReport);
   }
   return doc as unknown as ClusterState;
+}
+
+/**
+ * Before reports had an `outcome`, a node that stopped short of UP was recorded as
+ * the string "failed:PHASE" or "interrupted:PHASE"; read as {phase, outcome}.
+ */
+export function upgradeReport(r: NodeReport): NodeReport {
+  const m = /^(failed|interrupted):(.+)$/.exec(r.phase);
+  if (r.outcome !== undefined || !m || !isStoppedOutcome(m[1])) return r;
+  return { ...r, phase: m[2]!, outcome: m[1] };
 }

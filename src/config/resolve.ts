@@ -292,7 +292,7 @@ export function resolveConfig(
     // Counted before anything is expanded, so that node[1-100000000] costs nothing.
     const count = countHostRange(raw.name, Number.MAX_SAFE_INTEGER);
     if (typeof count !== "number") {
-      diags.push(err(/more than/.test(count.message) ? "range-too-large" : "invalid-host-range", count.message, namePos));
+      diags.push(err(count.code, count.message, namePos));
       continue;
     }
     if (total + count > limits.maxNodes) {

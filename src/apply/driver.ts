@@ -134,7 +134,7 @@ export class ProvisioningDriver implements NodeDriver {
     } catch (e) {
       if (e instanceof PowerError) {
         // An unreachable BMC may come back; wrong credentials will not.
-        throw new NodeFailure(e.message, e.kind === "unreachable" || e.kind === "failed");
+        throw new NodeFailure(e.message, { retryable: e.kind === "unreachable" || e.kind === "failed" });
       }
       throw e;
     }

@@ -304,7 +304,7 @@ export class Executor {
   private async restoreBoot(c: NodeChange, ending: Ending): Promise<Ending> {
     const ok = ending.outcome === "succeeded";
     try {
-      await this.driver.end(c, ok);
+      await this.driver.end(c, { ok });
       return ending;
     } catch (e) {
       return ok ? { outcome: "failed", error: `could not restore the boot configuration: ${(e as Error).message}` } : ending;

@@ -15,7 +15,7 @@ export interface NodeDriver {
    */
   trigger(change: NodeChange, attempt: number, signal: AbortSignal): Promise<void>;
   /** The node finished (ok or not): restore its normal boot configuration. */
-  end(change: NodeChange, ok: boolean): Promise<void>;
+  end(change: NodeChange, how: { ok: boolean }): Promise<void>;
   /** In-place update: new boot script, reservation, kernel arguments. No reboot. */
   update(change: NodeChange): Promise<void>;
   /** Remove: take the reservation and boot files away. Disks are never touched. */
@@ -30,11 +30,10 @@ export interface NodeDriver {
 
 /** An attempt failed; `retryable` says whether booting the node again may help. */
 export class NodeFailure extends Error {
-  constructor(
-    message: string,
-    readonly retryable: boolean,
-  ) {
+  readonly retryable: boolean;
+  constructor(message: string, opts: { retryable: boolean }) {
     super(message);
+    this.retryable = opts.retryable;
   }
 }
 

@@ -51,17 +51,17 @@ export function waitUntilUp(r: Running, triggered: Promise<void>, ctx: WaitConte
       if (timer) clearTimeout(timer);
       const ms = ctx.timeout(r.change, r.phase);
       if (!Number.isFinite(ms)) return;
-      timer = setTimeout(() => done(new NodeFailure(`no progress in phase "${r.phase}" for ${formatSeconds(ms)} (attempt ${r.attempt})`, true)), ms);
+      timer = setTimeout(() => done(new NodeFailure(`no progress in phase "${r.phase}" for ${formatSeconds(ms)} (attempt ${r.attempt})`, { retryable: true })), ms);
     };
     const onInterrupt = () => done(new Interrupted(`the apply stopped waiting in phase "${r.phase}"`));
     // A trigger that fails (BMC refused) fails the attempt; one that succeeds changes nothing here.
     triggered.then(undefined, (e: unknown) => done(e instanceof Error ? e : new Error(String(e))));
     if (ctx.interruptSignal?.aborted) return onInterrupt();
-    if (r.failed) return done(new NodeFailure(r.failed, false));
+    if (r.failed) return done(new NodeFailure(r.failed, { retryable: false }));
     if (r.phase === "up") return done();
     ctx.onInterrupt.add(onInterrupt);
     r.wake = (o) => {
-      if (o.failed) return done(new NodeFailure(o.failed, false));
+      if (o.failed) return done(new NodeFailure(o.failed, { retryable: false }));
       if (o.requeue) return done(new Requeued(o.requeue));
       if (r.phase === "up") return done();
       arm();

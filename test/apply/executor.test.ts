@@ -36,7 +36,7 @@ function scriptedDriver(script: Script, onTrigger?: (c: NodeChange, attempt: num
       onTrigger?.(c, attempt);
       script(c.node, attempt, (o) => exec!.observe(c.node, o));
     },
-    async end(c, ok) {
+    async end(c, { ok }) {
       active--;
       calls.push(`end ${c.node} ${ok}`);
     },

@@ -2,6 +2,7 @@
 // what `apply --json` emits, one JSON object a line. Documented by
 // schemas/events.schema.json.
 import type { NodeChangeKind } from "../plan/types.js";
+import type { NodeOutcome } from "../progress/outcome.js";
 import type { Phase } from "../progress/phases.js";
 
 export const EVENTS_FORMAT_VERSION = "1.0";
@@ -36,7 +37,7 @@ export type ApplyEvent =
       attempt: number;
       final: boolean;
       /** On final errors: how the node ended (failed, never started, or no longer waited for). */
-      outcome?: "failed" | "skipped" | "interrupted";
+      outcome?: Exclude<NodeOutcome, "succeeded">;
     })
   | (Base & { type: "node_message"; node: string; message: string })
   | (Base & {

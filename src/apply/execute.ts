@@ -27,7 +27,7 @@ export async function execute(x: ExecuteOptions): Promise<ApplyResult> {
   const o = x.run;
   const driver = new ProvisioningDriver({
     cluster,
-    provisioner: x.control,
+    control: x.control,
     password: (node) => (node.bmc?.password ? resolveSecret(node.bmc.password, x.inputs.inlineSecrets) : undefined),
     ask: (node, message) => o.say(`${node}: ${message}`),
     logger: x.log.child("power"),

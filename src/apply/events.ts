@@ -4,6 +4,7 @@
 import type { NodeChangeKind } from "../plan/types.js";
 import type { NodeOutcome } from "../progress/outcome.js";
 import type { Phase } from "../progress/phases.js";
+import type { ApplySummary } from "./results.js";
 
 export const EVENTS_FORMAT_VERSION = "1.0";
 
@@ -40,17 +41,7 @@ export type ApplyEvent =
       outcome?: Exclude<NodeOutcome, "succeeded">;
     })
   | (Base & { type: "node_message"; node: string; message: string })
-  | (Base & {
-      type: "change_summary";
-      installed: number;
-      reimaged: number;
-      synced: number;
-      updated: number;
-      removed: number;
-      failed: number;
-      skipped: number;
-      interrupted: boolean;
-    });
+  | (Base & ApplySummary & { type: "change_summary"; interrupted: boolean });
 
 export type ApplyEventType = ApplyEvent["type"];
 

@@ -1,8 +1,8 @@
-// The head's provisioning services of one cluster, composed (HeadServices — not to
-// be confused with src/provisioners, the scale-out servers that each run one): DHCP (reservations, PXE
-// loaders, iPXE script URLs), TFTP (the iPXE loaders), HTTP (iPXE scripts, kernels,
-// the installer initramfs, the installer API) and the rsync daemon (one module per
-// image). Which nodes run the installer on their next boot is set by `apply`
+// The head's provisioning services of one cluster, composed — HeadServices, not to
+// be confused with src/provisioners, the scale-out servers that each run one: DHCP
+// (reservations, PXE loaders, iPXE script URLs), TFTP (the iPXE loaders), HTTP (iPXE
+// scripts, kernels, the installer initramfs, the installer API) and the rsync daemon
+// (one module per image). Which nodes run the installer on their next boot is set by `apply`
 // (setBootMode); everyone else boots the local disk. The services themselves know
 // nothing of plans: this is where configuration becomes their options.
 import { EventEmitter } from "node:events";

@@ -85,7 +85,7 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 const fastTimeouts = { power: 200, dhcp: 200, "boot-files": 200, installer: 200, disks: 200, filesystems: 200, sync: 200, config: 200, bmc: 200, "switch-root": 200 };
 
-async function setup(n: number, script: Script, opts: Partial<ConstructorParameters<typeof Executor>[6]> = {}, onTrigger?: (c: NodeChange, a: number) => void) {
+async function setup(n: number, script: Script, opts: Partial<ConstructorParameters<typeof Executor>[1]> = {}, onTrigger?: (c: NodeChange, a: number) => void) {
   const desired = cluster(Array.from({ length: n }, (_, i) => node(i + 1)));
   const store = new LocalStateStore(join(dir, "state.json"));
   const lock = await store.lock({ operation: "apply" }, 1000);

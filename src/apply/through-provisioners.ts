@@ -148,7 +148,7 @@ async function waitForCopies(x: FleetApply, images: string[]): Promise<void> {
   }
 }
 
-
+/** Tells the operator how many provisioners take the installs and who answers DHCP. */
 async function sayAuthority(x: FleetApply): Promise<void> {
   const network = networkKey(x.inputs.cluster);
   const authority = await x.fleet.db.authority(network);

@@ -26,7 +26,7 @@ import { imageModuleName, imageModules } from "./image-modules.js";
 import { bootScript, initrdRoot, installerRoot, installPlanFor, kernelRoot, type ServingContext } from "./node-boot.js";
 import { reapOrphanRsync } from "./orphans.js";
 import type { NodeObservation } from "../progress/observation.js";
-import { observationsFrom } from "./tracker.js";
+import { observationsFrom, type ServiceEvent } from "./tracker.js";
 
 /** Where Debian's `ipxe` package puts the loaders. */
 export const IPXE_DIR = "/usr/lib/ipxe";
@@ -232,9 +232,10 @@ export class HeadServices extends EventEmitter<HeadServicesEvents> implements Bo
     }
   }
 
-  /** HTTP roots: every image's kernel, initrd and installer directory. */
-  private httpRoots(): Record<string, string> {
-    const roots: Record<string, string> = {};
+  /** HTTP roots: the loaders, and every image's kernel, initrd and installer directory. */
+  private httpRoots(tftpRoot: string): Record<string, string> {
+    // The loaders also over HTTP: UEFI HTTP boot clients get their URL from DHCP.
+    const roots: Record<string, string> = { loaders: tftpRoot };
     for (const img of this.cluster.images.values()) {
       roots[kernelRoot(img.name)] = dirname(img.kernel);
       if (img.initrd) roots[initrdRoot(img.name)] = dirname(img.initrd);
@@ -278,7 +279,7 @@ export class HeadServices extends EventEmitter<HeadServicesEvents> implements Bo
     const tftpRoot = this.opts.tftpRoot ?? IPXE_DIR;
     this.checkServable(tftpRoot);
     this.rsync = await this.makeRsync();
-    this.http = new HttpBootServer({ address: this.address, port: net.ports.http, scripts: (mac) => this.script(mac), roots: this.httpRoots(), logger: this.log.child("http") });
+    this.http = new HttpBootServer({ address: this.address, port: net.ports.http, scripts: (mac) => this.script(mac), roots: this.httpRoots(tftpRoot), logger: this.log.child("http") });
     this.api = this.makeApi();
     const api = this.api;
     this.http.addRoute("*", DEFAULT_PREFIX, async (ctx) => {
@@ -286,16 +287,12 @@ export class HeadServices extends EventEmitter<HeadServicesEvents> implements Bo
     });
     this.tftp = new TftpServer({ address: this.address, port: net.ports.tftp, root: tftpRoot, logger: this.log.child("tftp") });
     this.dhcp = this.makeDhcp();
-    for (const [src, ev] of [
-      [this.http, "script-served"],
-      [this.http, "file-served"],
-      [this.tftp, "transfer-complete"],
-      [this.api.events, "plan"],
-      [this.api.events, "report"],
-      [this.api.events, "up"],
-    ] as const) {
-      (src as EventEmitter).on(ev, (payload: unknown) => this.observe(ev, payload));
-    }
+    this.http.on("script-served", (payload) => this.observe({ event: "script-served", payload }));
+    this.http.on("file-served", (payload) => this.observe({ event: "file-served", payload }));
+    this.tftp.on("transfer-complete", (payload) => this.observe({ event: "transfer-complete", payload }));
+    this.api.events.on("plan", (payload) => this.observe({ event: "plan", payload }));
+    this.api.events.on("report", (payload) => this.observe({ event: "report", payload }));
+    this.api.events.on("up", (payload) => this.observe({ event: "up", payload }));
     try {
       for (const s of [this.rsync, this.http, this.tftp, ...(this.dhcpWanted ? [this.dhcp] : [])] as Service[]) {
         await s.start();
@@ -308,8 +305,8 @@ export class HeadServices extends EventEmitter<HeadServicesEvents> implements Bo
     this.log.info("serving", { cluster: c.name, address: this.address, http: this.httpBase, nodes: c.nodes.length });
   }
 
-  private observe(event: string, payload: unknown): void {
-    const o = observationsFrom(event, payload, { byMac: (m: string) => this.nodeByMac(m)?.name, byIp: (ip: string) => this.byIp.get(ip)?.name });
+  private observe(e: ServiceEvent): void {
+    const o = observationsFrom(e, { byMac: (m: string) => this.nodeByMac(m)?.name, byIp: (ip: string) => this.byIp.get(ip)?.name });
     if (o) this.emit("observation", o);
   }
 
@@ -328,13 +325,13 @@ export class HeadServices extends EventEmitter<HeadServicesEvents> implements Bo
         ...(net.dhcp.dynamicRange ? { leaseFile: join(this.opts.workDir, "dhcp-leases.jsonl") } : {}),
         overrides: {
           serverAddress: this.address,
-          pxe: { tftpServer: this.address, scriptUrl },
+          pxe: { tftpServer: this.address, scriptUrl, httpLoaderBase: `${this.httpBase}/files/loaders` },
           logger: this.log.child("dhcp"),
           ...(this.opts.bindInterface === null ? { interface: undefined } : this.opts.bindInterface ? { interface: this.opts.bindInterface } : {}),
         },
       }),
     );
-    for (const ev of ["ack", "offer"] as const) (dhcp as EventEmitter).on(ev, (payload: unknown) => this.observe(ev, payload));
+    for (const event of ["ack", "offer"] as const) dhcp.on(event, (payload) => this.observe({ event, payload }));
     return dhcp;
   }
 

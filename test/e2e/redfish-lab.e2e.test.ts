@@ -4,7 +4,7 @@
 // `metalform apply` powers the node into the installer through Redfish alone: a
 // one-time boot override to Pxe (PATCH with If-Match) and a ComputerSystem.Reset.
 // The node PXE-boots, installs, switches root and reports UP. One lean node.
-import { readFileSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { labDown, labExec, labStatus, labUp, type LabInfo } from "../../src/lab/index.js";
@@ -12,6 +12,7 @@ import { removeStaleNamespaces, requireBuilt } from "../helpers/netns.js";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const NS = `mfRe2e${process.pid}`;
+const TOP = join("/tmp", `mfRe2e-${process.pid}`);
 const METALFORM = [process.execPath, join(ROOT, "bin/metalform")];
 let lab: LabInfo;
 
@@ -22,11 +23,12 @@ async function mf(args: string[], timeoutMs = 240_000) {
 beforeAll(async () => {
   requireBuilt("(the Redfish emulator runs from dist/)");
   removeStaleNamespaces(/^mfRe2e(\d+)$/, { killProcesses: true });
-  lab = await labUp({ namespace: NS, dir: join("/tmp", `mfRe2e-${process.pid}`, "lab"), nodes: 1, memoryMiB: 384, powerOn: false, bmc: "redfish" });
+  lab = await labUp({ namespace: NS, dir: join(TOP, "lab"), nodes: 1, memoryMiB: 384, powerOn: false, bmc: "redfish" });
 }, 300_000);
 
 afterAll(async () => {
-  await labDown({ namespace: NS, dir: lab?.dir ?? join("/tmp", `mfRe2e-${process.pid}`, "lab") }).catch(() => undefined);
+  await labDown({ namespace: NS, dir: join(TOP, "lab") }).catch(() => undefined);
+  rmSync(TOP, { recursive: true, force: true });
 }, 120_000);
 
 describe("a lab node powered through Redfish", () => {

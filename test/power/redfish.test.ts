@@ -6,7 +6,7 @@
 // is in test/lab/redfish.int.test.ts.
 import { execFileSync } from "node:child_process";
 import { X509Certificate } from "node:crypto";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -116,7 +116,12 @@ beforeAll(async () => {
   port = (server.address() as AddressInfo).port;
 });
 
-afterAll(() => new Promise<void>((r) => server.close(() => r())));
+const tempDirs: string[] = [];
+
+afterAll(async () => {
+  await new Promise<void>((r) => server.close(() => r()));
+  for (const d of [dir, ...tempDirs]) if (d) rmSync(d, { recursive: true, force: true });
+});
 
 beforeEach(() => {
   Object.assign(fake, { power: "Off", resetTypes: ["On", "ForceOff", "ForceRestart", "PowerCycle"], systems: ["1"], refuseReset: false, boot: {}, seen: [], connections: 0 });
@@ -269,6 +274,7 @@ describe("redfish driver TLS", () => {
 
   it("a CA that does not name the address is refused (the certificate is checked against 127.0.0.1, not only its chain)", async () => {
     const other = mkdtempSync(join(tmpdir(), "mfR-redfish-unit-"));
+    tempDirs.push(other);
     execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", "/CN=other", "-keyout", join(other, "k.pem"), "-out", join(other, "c.pem")], { stdio: "ignore" });
     const err = await driver({ tls: { ca: join(other, "c.pem") } }).status().catch((e: PowerError) => e);
     expect(err.kind).toBe("tls");

@@ -246,7 +246,8 @@ function warnInsecure(level: Level, scope: NodeScope): void {
   const key = `tls:${level.where.src.path}:${level.where.path.join(".")}`;
   if (scope.warnedInline.has(key)) return;
   scope.warnedInline.add(key);
-  const message = "bmc.tls.insecure: the BMC's certificate is not checked, so anyone on the BMC network can pose as the BMC and read its password; give bmc.tls.ca or bmc.tls.fingerprint instead";
+  const message =
+    "bmc.tls.insecure: the BMC's certificate is not checked, so anyone on the BMC network can pose as the BMC and read its password; give bmc.tls.ca or bmc.tls.fingerprint instead";
   scope.diags.push(warningAt("bmc-tls-insecure", message, posOf(level.where, "bmc", "tls", "insecure")));
 }
 

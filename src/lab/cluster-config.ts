@@ -15,8 +15,8 @@ export interface LabConfigInput {
   bmcUser: string;
   bmcPort: number;
   bmcNetmask: string;
-  /** "ipmi" (ipmi_sim) or "redfish" (the lab's emulator). */
-  bmcDriver: "ipmi" | "redfish";
+  /** "ipmi" (ipmi_sim, the default) or "redfish" (the lab's emulator). */
+  bmcDriver?: "ipmi" | "redfish";
   /** Redfish: the certificate the BMCs present (self-signed: trusted as a CA). */
   bmcTlsCa?: string;
   ports: Partial<{ dhcp: number; proxyDhcp: number; tftp: number; http: number; rsync: number }>;

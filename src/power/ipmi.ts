@@ -64,7 +64,8 @@ export class IpmiDriver implements PowerDriver {
     this.o = options;
     this.log = options.logger ?? nullLogger;
     const cipherSuite = options.cipherSuite ?? 3;
-    if (cipherSuite !== "auto" && (!Number.isInteger(cipherSuite) || cipherSuite < 0 || cipherSuite > 255)) throw new PowerError("config", `BMC at ${label}: cipher suite must be 0..255 or "auto"`);
+    if (cipherSuite !== "auto" && (!Number.isInteger(cipherSuite) || cipherSuite < 0 || cipherSuite > 255))
+      throw new PowerError("config", `BMC at ${label}: cipher suite must be 0..255 or "auto"`);
     this.target = {
       ...(options.interface ? { interface: options.interface } : {}),
       host: options.host,

@@ -37,7 +37,14 @@ nodes:
 `);
     expect(r.diagnostics).toEqual([]);
     const [n1, n2] = r.cluster!.nodes;
-    expect(n1!.bmc).toEqual({ driver: "redfish", address: "10.1.0.1", user: "root", password: { kind: "env", name: "BMC_PW" }, port: 443, tls: { ca: join(r.dir, "certs/bmc-ca.pem") } });
+    expect(n1!.bmc).toEqual({
+      driver: "redfish",
+      address: "10.1.0.1",
+      user: "root",
+      password: { kind: "env", name: "BMC_PW" },
+      port: 443,
+      tls: { ca: join(r.dir, "certs/bmc-ca.pem") },
+    });
     expect(n2!.bmc).toMatchObject({ port: 8443, auth: "basic", system: "System.Embedded.1", tls: { fingerprint: FP.replace(/:/g, "").toUpperCase() } });
   });
 
@@ -49,7 +56,11 @@ nodes:
   - {name: n3, image: a, diskLayout: one, mac: "52:54:00:00:00:03", ip: 10.0.0.3, bmc: {address: 10.1.0.3, user: ADMIN, password: {env: P}, cipherSuite: auto}}
 `);
     expect(r.diagnostics).toEqual([]);
-    expect(r.cluster!.nodes.map((n) => [n.bmc!.port, n.bmc!.interface, n.bmc!.cipherSuite])).toEqual([[623, "lan", undefined], [623, undefined, 17], [623, undefined, "auto"]]);
+    expect(r.cluster!.nodes.map((n) => [n.bmc!.port, n.bmc!.interface, n.bmc!.cipherSuite])).toEqual([
+      [623, "lan", undefined],
+      [623, undefined, 17],
+      [623, undefined, "auto"],
+    ]);
   });
 
   it("insecure: loads, with one warning at the place it is written", () => {
@@ -67,7 +78,12 @@ nodes:
   });
 
   it("refuses two checks at once, insecure: false, and a malformed fingerprint, naming the line", () => {
-    for (const [tls, line] of [[`{ca: a.pem, insecure: true}`, 7], [`{insecure: false}`, 7], [`{fingerprint: "AB:CD"}`, 7], [`{}`, 7]] as const) {
+    for (const [tls, line] of [
+      [`{ca: a.pem, insecure: true}`, 7],
+      [`{insecure: false}`, 7],
+      [`{fingerprint: "AB:CD"}`, 7],
+      [`{}`, 7],
+    ] as const) {
       const r = load(`
 nodes:
   - name: n1
@@ -88,13 +104,28 @@ nodes:
 describe("the lab's configuration for Redfish BMCs", () => {
   it("says driver redfish with the lab's certificate as CA, and no IPMI-only settings", () => {
     const y = renderLabConfig({
-      clusterName: "mflab", bridge: "mfbr0", headAddress: "10.77.0.1", prefixLength: 24,
-      imageRoot: "/lab/image", kernel: "/lab/image/boot/vmlinuz", initrd: "/lab/image/boot/initrd.img",
-      bmcPasswordFile: "/lab/bmc-password", bmcUser: "admin", bmcPort: 443, bmcNetmask: prefixToNetmask(24),
-      bmcDriver: "redfish", bmcTlsCa: "/lab/redfish-cert.pem", ports: {},
+      clusterName: "mflab",
+      bridge: "mfbr0",
+      headAddress: "10.77.0.1",
+      prefixLength: 24,
+      imageRoot: "/lab/image",
+      kernel: "/lab/image/boot/vmlinuz",
+      initrd: "/lab/image/boot/initrd.img",
+      bmcPasswordFile: "/lab/bmc-password",
+      bmcUser: "admin",
+      bmcPort: 443,
+      bmcNetmask: prefixToNetmask(24),
+      bmcDriver: "redfish",
+      bmcTlsCa: "/lab/redfish-cert.pem",
+      ports: {},
       nodes: [{ name: "lab1", mac: "52:54:00:4d:46:01", ip: "10.77.0.11", bmcAddress: "10.78.0.11" }],
     });
-    expect((parse(y) as { categories: { default: { bmc: unknown } } }).categories.default.bmc).toEqual({ driver: "redfish", user: "admin", password: { file: "/lab/bmc-password" }, tls: { ca: "/lab/redfish-cert.pem" } });
+    expect((parse(y) as { categories: { default: { bmc: unknown } } }).categories.default.bmc).toEqual({
+      driver: "redfish",
+      user: "admin",
+      password: { file: "/lab/bmc-password" },
+      tls: { ca: "/lab/redfish-cert.pem" },
+    });
   });
 
   it("lab options: --bmc redfish listens on 443 unless told; anything else is refused", () => {

@@ -41,15 +41,24 @@ describe("a lab node powered through Redfish", () => {
 
   it("apply installs the node and it reports UP; the BMC saw a Pxe override and a reset", async () => {
     const t0 = Date.now();
-    const run = await mf(["apply", "-c", lab.configPath, "--auto-approve", "--json", "--retries", "1", "--phase-timeout", "dhcp=90s", "--phase-timeout", "installer=150s"], 300_000);
+    const run = await mf(
+      ["apply", "-c", lab.configPath, "--auto-approve", "--json", "--retries", "1", "--phase-timeout", "dhcp=90s", "--phase-timeout", "installer=150s"],
+      300_000,
+    );
     const seconds = (Date.now() - t0) / 1000;
     expect(run.code, `stderr:\n${run.stderr.slice(-3000)}\nstdout:\n${run.stdout.slice(-3000)}`).toBe(0);
-    const state = JSON.parse(readFileSync(join(lab.dir, ".metalform/state.json"), "utf8")) as { images: Record<string, { digest: string }>; nodes: Record<string, { reported?: { phase: string; imageDigest?: string } }> };
+    const state = JSON.parse(readFileSync(join(lab.dir, ".metalform/state.json"), "utf8")) as {
+      images: Record<string, { digest: string }>;
+      nodes: Record<string, { reported?: { phase: string; imageDigest?: string } }>;
+    };
     expect(state.nodes.lab1!.reported!.phase).toBe("up");
     expect(state.nodes.lab1!.reported!.imageDigest).toBe(state.images.lab!.digest);
     expect(readFileSync(lab.nodes[0]!.serialLog, "utf8")).toMatch(/lab1\.lab\.test up/);
     // What went over the wire, in the emulator's request log (one line per request).
-    const requests = readFileSync(lab.redfish!.log, "utf8").split("\n").filter((l) => /^\S+ 10\.78\.0\.11 /.test(l)).map((l) => l.split(" ").slice(2, 5).join(" "));
+    const requests = readFileSync(lab.redfish!.log, "utf8")
+      .split("\n")
+      .filter((l) => /^\S+ 10\.78\.0\.11 /.test(l))
+      .map((l) => l.split(" ").slice(2, 5).join(" "));
     expect(requests).toContain("PATCH /redfish/v1/Systems/lab1 200");
     expect(requests).toContain("POST /redfish/v1/Systems/lab1/Actions/ComputerSystem.Reset 204");
     expect(requests).toContain("POST /redfish/v1/SessionService/Sessions 201");

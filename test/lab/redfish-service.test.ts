@@ -64,19 +64,30 @@ describe("lab Redfish service", () => {
     const { call, machine } = setup();
     const sys = await call("GET", "/redfish/v1/Systems/lab1");
     const etag = sys.headers.ETag!;
-    const patched = await call("PATCH", "/redfish/v1/Systems/lab1", { Boot: { BootSourceOverrideTarget: "Hdd", BootSourceOverrideEnabled: "Once" } }, { ...setup().basic, "if-match": etag });
+    const patched = await call(
+      "PATCH",
+      "/redfish/v1/Systems/lab1",
+      { Boot: { BootSourceOverrideTarget: "Hdd", BootSourceOverrideEnabled: "Once" } },
+      { ...setup().basic, "if-match": etag },
+    );
     expect(patched.status).toBe(200);
     expect((patched.body as { Boot: object }).Boot).toMatchObject({ BootSourceOverrideTarget: "Hdd", BootSourceOverrideEnabled: "Once" });
     expect((await call("POST", RESET, { ResetType: "On" })).status).toBe(204);
     expect((await call("POST", RESET, { ResetType: "PowerCycle" })).status).toBe(204);
     expect(machine.calls).toEqual(["On disk", "PowerCycle network"]);
-    expect(((await call("GET", "/redfish/v1/Systems/lab1")).body as { Boot: object }).Boot).toMatchObject({ BootSourceOverrideTarget: "None", BootSourceOverrideEnabled: "Disabled" });
+    expect(((await call("GET", "/redfish/v1/Systems/lab1")).body as { Boot: object }).Boot).toMatchObject({
+      BootSourceOverrideTarget: "None",
+      BootSourceOverrideEnabled: "Disabled",
+    });
     // Continuous stays.
     await call("PATCH", "/redfish/v1/Systems/lab1", { Boot: { BootSourceOverrideTarget: "Pxe", BootSourceOverrideEnabled: "Continuous" } });
     await call("POST", RESET, { ResetType: "ForceRestart" });
     await call("POST", RESET, { ResetType: "ForceRestart" });
     expect(machine.calls.slice(2)).toEqual(["ForceRestart network", "ForceRestart network"]);
-    expect(((await call("GET", "/redfish/v1/Systems/lab1")).body as { Boot: object }).Boot).toMatchObject({ BootSourceOverrideTarget: "Pxe", BootSourceOverrideEnabled: "Continuous" });
+    expect(((await call("GET", "/redfish/v1/Systems/lab1")).body as { Boot: object }).Boot).toMatchObject({
+      BootSourceOverrideTarget: "Pxe",
+      BootSourceOverrideEnabled: "Continuous",
+    });
   });
 
   it("refuses a stale ETag, unknown properties and values, and resets it cannot do", async () => {

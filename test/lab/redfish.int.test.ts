@@ -36,7 +36,7 @@ interface Run {
 function inNs(argv: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<Run> {
   return new Promise((resolve) => {
     const child = execFile("ip", ["netns", "exec", NS, ...argv], { timeout: opts.timeoutMs ?? 60_000, env: { ...process.env, NO_COLOR: "1" } }, (err, stdout, stderr) =>
-      resolve({ code: err ? (typeof (err as { code?: unknown }).code === "number" ? ((err as { code: number }).code) : 1) : 0, stdout, stderr }),
+      resolve({ code: err ? (typeof (err as { code?: unknown }).code === "number" ? (err as { code: number }).code : 1) : 0, stdout, stderr }),
     );
     child.stdin?.end(opts.input ?? "");
   });
@@ -85,7 +85,9 @@ function vm(i: number): number | undefined {
 /** The boot orders QEMU was started with, oldest first. */
 function starts(i: number): string[] {
   try {
-    return readFileSync(join(nodeDir(i), "starts"), "utf8").trim().split("\n");
+    return readFileSync(join(nodeDir(i), "starts"), "utf8")
+      .trim()
+      .split("\n");
   } catch {
     return [];
   }
@@ -106,7 +108,9 @@ exec qemu-system-x86_64 -name ${NODES[i]!.name} -machine pc -accel tcg -S -nodef
 `,
     { mode: 0o755 },
   );
-  writeFileSync(files.control, controlScript({ name: NODES[i]!.name, dir: d, startScript: files.start, pidFile: files.pid, bootFile: files.boot, qemuLog: join(d, "qemu.log") }), { mode: 0o755 });
+  writeFileSync(files.control, controlScript({ name: NODES[i]!.name, dir: d, startScript: files.start, pidFile: files.pid, bootFile: files.boot, qemuLog: join(d, "qemu.log") }), {
+    mode: 0o755,
+  });
   return { controlScript: files.control, bootFile: files.boot, qmpSocket: files.qmp };
 }
 
@@ -121,7 +125,14 @@ beforeAll(async () => {
   writeFileSync(join(dir, "bmc-password"), PASSWORD + "\n", { mode: 0o600 });
   const cert = await makeBmcCertificate({ cert: join(dir, "cert.pem"), key: join(dir, "key.pem"), addresses: NODES.map((n) => n.bmc), name: "mfR test BMCs", days: 1 });
   fingerprint = cert.fingerprint;
-  const config: EmulatorConfig = { cert: cert.cert, key: cert.key, port: 443, user: "admin", passwordFile: join(dir, "bmc-password"), bmcs: NODES.map((n, i) => ({ node: n.name, address: n.bmc, mac: n.mac, vm: writeVm(i) })) };
+  const config: EmulatorConfig = {
+    cert: cert.cert,
+    key: cert.key,
+    port: 443,
+    user: "admin",
+    passwordFile: join(dir, "bmc-password"),
+    bmcs: NODES.map((n, i) => ({ node: n.name, address: n.bmc, mac: n.mac, vm: writeVm(i) })),
+  };
   writeFileSync(join(dir, "redfish.json"), JSON.stringify(config), { mode: 0o600 });
   const child = execFile("ip", ["netns", "exec", NS, process.execPath, EMULATOR_MAIN, join(dir, "redfish.json")]);
   emulatorPid = child.pid;
@@ -149,7 +160,12 @@ describe("the lab's Redfish emulator, read and driven by redfishtool", () => {
     expect(systems.Members).toEqual([{ "@odata.id": "/redfish/v1/Systems/n1" }]);
     const sys = await redfishJson(0, ["Systems", "-1", "get"]);
     expect(sys).toMatchObject({ Id: "n1", PowerState: "Off", "@odata.type": expect.stringMatching(/^#ComputerSystem\.v1_/) });
-    expect(sys.Actions).toEqual({ "#ComputerSystem.Reset": { target: "/redfish/v1/Systems/n1/Actions/ComputerSystem.Reset", "ResetType@Redfish.AllowableValues": ["On", "ForceOff", "GracefulShutdown", "ForceRestart", "PowerCycle", "Nmi"] } });
+    expect(sys.Actions).toEqual({
+      "#ComputerSystem.Reset": {
+        target: "/redfish/v1/Systems/n1/Actions/ComputerSystem.Reset",
+        "ResetType@Redfish.AllowableValues": ["On", "ForceOff", "GracefulShutdown", "ForceRestart", "PowerCycle", "Nmi"],
+      },
+    });
     const sessions = await redfishJson(0, ["SessionService", "Sessions"]);
     // redfishtool's own session is the one listed; it deletes it when it exits.
     expect(sessions["Members@odata.count"]).toBe(1);
@@ -231,11 +247,16 @@ nodes:
   it("shows what the BMC said when it refuses", async () => {
     // A wrong password for n2 only: its own failure, in the BMC's words; n1 still answers.
     writeFileSync(join(dir, "wrong-password"), "wrong-one\n");
-    const yaml = readFileSync(join(dir, "cluster.yaml"), "utf8").replace(`tls: { fingerprint: "${fingerprint}" } }`, `tls: { fingerprint: "${fingerprint}" }, password: { file: wrong-password } }`);
+    const yaml = readFileSync(join(dir, "cluster.yaml"), "utf8").replace(
+      `tls: { fingerprint: "${fingerprint}" } }`,
+      `tls: { fingerprint: "${fingerprint}" }, password: { file: wrong-password } }`,
+    );
     writeFileSync(join(dir, "cluster.yaml"), yaml);
     const r = await inNs([process.execPath, METALFORM_BIN, "power", "status", "n[1-2]", "-c", dir]);
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/^n1\s+off$/m);
-    expect(r.stdout).toMatch(/^n2\s+FAILED: BMC at 10\.79\.0\.12 refused the credentials for user admin \(HTTP 401 Unauthorized: There is no valid session established with the implementation\. .*\(Base\.1\.15\.NoValidSession\)\)$/m);
+    expect(r.stdout).toMatch(
+      /^n2\s+FAILED: BMC at 10\.79\.0\.12 refused the credentials for user admin \(HTTP 401 Unauthorized: There is no valid session established with the implementation\. .*\(Base\.1\.15\.NoValidSession\)\)$/m,
+    );
   }, 60_000);
 });

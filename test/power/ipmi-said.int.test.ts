@@ -16,7 +16,15 @@ beforeAll(async () => {
   await new Promise<void>((r) => s.bind(0, HOST, r));
   const port = s.address().port;
   await new Promise<void>((r) => s.close(r));
-  sim = await startIpmiSim({ host: HOST, port, users: [{ name: "admin", password: "Right-Pw-1" }, { name: "viewer", password: "view-only", priv: "user" }], power: "off" });
+  sim = await startIpmiSim({
+    host: HOST,
+    port,
+    users: [
+      { name: "admin", password: "Right-Pw-1" },
+      { name: "viewer", password: "view-only", priv: "user" },
+    ],
+    power: "off",
+  });
 });
 
 afterAll(async () => {

@@ -58,22 +58,29 @@ function system(id: string): Record<string, unknown> {
 }
 
 function redfishError(id: string, message: string) {
-  return { error: { code: "Base.1.8.GeneralError", message: "A general error has occurred.", "@Message.ExtendedInfo": [{ MessageId: id, Message: message, Severity: "Critical" }] } };
+  return {
+    error: { code: "Base.1.8.GeneralError", message: "A general error has occurred.", "@Message.ExtendedInfo": [{ MessageId: id, Message: message, Severity: "Critical" }] },
+  };
 }
 
 function answer(req: Seen): { status: number; body?: unknown; headers?: Record<string, string> } {
   const authed = req.headers["x-auth-token"] === "tok-1" || req.headers.authorization === `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString("base64")}`;
   if (req.method === "GET" && req.url === "/redfish/v1/") {
-    return { status: 200, body: { "@odata.id": "/redfish/v1/", Systems: { "@odata.id": "/redfish/v1/Systems" }, Links: { Sessions: { "@odata.id": "/redfish/v1/SessionService/Sessions" } } } };
+    return {
+      status: 200,
+      body: { "@odata.id": "/redfish/v1/", Systems: { "@odata.id": "/redfish/v1/Systems" }, Links: { Sessions: { "@odata.id": "/redfish/v1/SessionService/Sessions" } } },
+    };
   }
   if (req.method === "POST" && req.url === "/redfish/v1/SessionService/Sessions") {
     const b = req.body as { UserName?: string; Password?: string };
-    if (b.UserName !== USER || b.Password !== PASSWORD) return { status: 401, body: redfishError("Base.1.8.NoValidSession", "There is no valid session established with the implementation.") };
+    if (b.UserName !== USER || b.Password !== PASSWORD)
+      return { status: 401, body: redfishError("Base.1.8.NoValidSession", "There is no valid session established with the implementation.") };
     return { status: 201, body: { Id: "1", UserName: USER }, headers: { "X-Auth-Token": "tok-1", Location: "/redfish/v1/SessionService/Sessions/1" } };
   }
   if (!authed) return { status: 401, body: redfishError("Base.1.8.NoValidSession", "There is no valid session established with the implementation.") };
   if (req.method === "DELETE" && req.url === "/redfish/v1/SessionService/Sessions/1") return { status: 204 };
-  if (req.method === "GET" && req.url === "/redfish/v1/Systems") return { status: 200, body: { Members: fake.systems.map((id) => ({ "@odata.id": `/redfish/v1/Systems/${id}` })) } };
+  if (req.method === "GET" && req.url === "/redfish/v1/Systems")
+    return { status: 200, body: { Members: fake.systems.map((id) => ({ "@odata.id": `/redfish/v1/Systems/${id}` })) } };
   const m = /^\/redfish\/v1\/Systems\/([^/]+)(\/Actions\/ComputerSystem\.Reset)?$/.exec(req.url);
   if (m && req.method === "GET" && !m[2]) return { status: 200, body: system(m[1]!), headers: { ETag: fake.etag } };
   if (m && req.method === "PATCH" && !m[2]) {
@@ -97,7 +104,29 @@ let fingerprint: string;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "mfR-redfish-unit-"));
-  execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", "/CN=fake-bmc", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem")], { stdio: "ignore" });
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-days",
+      "2",
+      "-subj",
+      "/CN=fake-bmc",
+      "-addext",
+      "subjectAltName=IP:127.0.0.1",
+      "-keyout",
+      join(dir, "key.pem"),
+      "-out",
+      join(dir, "cert.pem"),
+    ],
+    { stdio: "ignore" },
+  );
   fingerprint = new X509Certificate(readFileSync(join(dir, "cert.pem"))).fingerprint256;
   server = createServer({ cert: readFileSync(join(dir, "cert.pem")), key: readFileSync(join(dir, "key.pem")) }, (req, res) => {
     const chunks: Buffer[] = [];
@@ -131,6 +160,16 @@ function driver(extra: Partial<RedfishDriverOptions> = {}): RedfishDriver {
   return new RedfishDriver({ host: "127.0.0.1", port, user: USER, password: PASSWORD, tls: { ca: join(dir, "cert.pem") }, timeoutMs: 10_000, ...extra });
 }
 
+/** The PowerError a call rejects with (the test fails when it resolves). */
+async function failure(p: Promise<unknown>): Promise<PowerError> {
+  const r = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(r).toBeInstanceOf(PowerError);
+  return r as PowerError;
+}
+
 const calls = () => fake.seen.map((s) => `${s.method} ${s.url}`);
 const actions = () => fake.seen.filter((s) => s.method === "POST" && s.url.includes("/Actions/")).map((s) => s.body);
 
@@ -142,7 +181,9 @@ describe("redfish protocol (pure)", () => {
   });
   it("builds boot override bodies: Once or Continuous, the mode only when asked", () => {
     expect(bootOverrideBody("pxe")).toEqual({ Boot: { BootSourceOverrideTarget: "Pxe", BootSourceOverrideEnabled: "Once" } });
-    expect(bootOverrideBody("disk", { persistent: true, efi: true })).toEqual({ Boot: { BootSourceOverrideTarget: "Hdd", BootSourceOverrideEnabled: "Continuous", BootSourceOverrideMode: "UEFI" } });
+    expect(bootOverrideBody("disk", { persistent: true, efi: true })).toEqual({
+      Boot: { BootSourceOverrideTarget: "Hdd", BootSourceOverrideEnabled: "Continuous", BootSourceOverrideMode: "UEFI" },
+    });
     expect(bootOverrideBody("pxe", { efi: false }).Boot.BootSourceOverrideMode).toBe("Legacy");
   });
   it("picks the system: the only member, the named one, or says which to name", () => {
@@ -212,7 +253,7 @@ describe("redfish driver against a fake service", () => {
   it("refuses a ResetType the service does not list, and a boot target it does not offer, before sending it", async () => {
     fake.power = "On";
     fake.resetTypes = ["On", "ForceRestart"];
-    const err = await driver().off().catch((e: PowerError) => e);
+    const err = await failure(driver().off());
     expect(err).toBeInstanceOf(PowerError);
     expect(err.message).toBe(`BMC at 127.0.0.1:${port}: /redfish/v1/Systems/1 does not allow ResetType ForceOff (it allows On, ForceRestart)`);
     expect(actions()).toEqual([]);
@@ -220,21 +261,23 @@ describe("redfish driver against a fake service", () => {
 
   it("says what the BMC said when it refuses, and which credentials it refused (never the password)", async () => {
     fake.refuseReset = true;
-    const refused = await driver().on().catch((e: PowerError) => e);
+    const refused = await failure(driver().on());
     expect(refused.kind).toBe("failed");
     expect(refused.message).toBe(
       `BMC at 127.0.0.1:${port}: POST /redfish/v1/Systems/1/Actions/ComputerSystem.Reset answered HTTP 409 Conflict: The system is being serviced; try again in 5 minutes. (Base.1.8.ResourceInUse)`,
     );
     expect(refused.said).toBe("The system is being serviced; try again in 5 minutes. (Base.1.8.ResourceInUse)");
-    const wrong = await driver({ password: "not-the-password" }).status().catch((e: PowerError) => e);
+    const wrong = await failure(driver({ password: "not-the-password" }).status());
     expect(wrong.kind).toBe("auth");
-    expect(wrong.message).toBe(`BMC at 127.0.0.1:${port} refused the credentials for user root (HTTP 401 Unauthorized: There is no valid session established with the implementation. (Base.1.8.NoValidSession))`);
+    expect(wrong.message).toBe(
+      `BMC at 127.0.0.1:${port} refused the credentials for user root (HTTP 401 Unauthorized: There is no valid session established with the implementation. (Base.1.8.NoValidSession))`,
+    );
     expect(JSON.stringify(wrong) + wrong.message).not.toContain("not-the-password");
   });
 
   it("asks which system when the BMC manages several, and controls the one named", async () => {
     fake.systems = ["A", "B"];
-    const err = await driver().status().catch((e: PowerError) => e);
+    const err = await failure(driver().status());
     expect(err.message).toBe(`BMC at 127.0.0.1:${port}: it manages 2 systems (A, B): set bmc.system to one of them`);
     await driver({ system: "B" }).on();
     expect(fake.seen.find((s) => s.url.includes("/Actions/"))!.url).toBe("/redfish/v1/Systems/B/Actions/ComputerSystem.Reset");
@@ -243,7 +286,7 @@ describe("redfish driver against a fake service", () => {
 
 describe("redfish driver TLS", () => {
   it("without a CA, refuses the self-signed certificate before sending a request", async () => {
-    const err = await driver({ tls: undefined }).status().catch((e: PowerError) => e);
+    const err = await failure(driver({ tls: undefined }).status());
     expect(err.kind).toBe("tls");
     expect(err.message).toMatch(/^BMC at 127\.0\.0\.1:\d+: its HTTPS certificate is not trusted by the system's CA store \(DEPTH_ZERO_SELF_SIGNED_CERT/);
     expect(fake.seen).toEqual([]);
@@ -254,7 +297,7 @@ describe("redfish driver TLS", () => {
     expect(await driver({ tls: { fingerprint: fingerprint.toLowerCase() } }).status()).toBe("on");
     fake.seen = [];
     const other = "AA:".repeat(31) + "AA";
-    const err = await driver({ tls: { fingerprint: other } }).on().catch((e: PowerError) => e);
+    const err = await failure(driver({ tls: { fingerprint: other } }).on());
     expect(err.kind).toBe("tls");
     expect(err.message).toBe(`BMC at 127.0.0.1:${port}: its certificate's SHA-256 fingerprint ${fingerprint} is not the pinned ${other}; nothing was sent`);
     expect(fake.seen).toEqual([]);
@@ -275,8 +318,28 @@ describe("redfish driver TLS", () => {
   it("a CA that does not name the address is refused (the certificate is checked against 127.0.0.1, not only its chain)", async () => {
     const other = mkdtempSync(join(tmpdir(), "mfR-redfish-unit-"));
     tempDirs.push(other);
-    execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", "/CN=other", "-keyout", join(other, "k.pem"), "-out", join(other, "c.pem")], { stdio: "ignore" });
-    const err = await driver({ tls: { ca: join(other, "c.pem") } }).status().catch((e: PowerError) => e);
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=other",
+        "-keyout",
+        join(other, "k.pem"),
+        "-out",
+        join(other, "c.pem"),
+      ],
+      { stdio: "ignore" },
+    );
+    const err = await failure(driver({ tls: { ca: join(other, "c.pem") } }).status());
     expect(err.kind).toBe("tls");
     expect(fake.seen).toEqual([]);
   });
@@ -284,7 +347,10 @@ describe("redfish driver TLS", () => {
 
 describe("power action with a redfish node", () => {
   it("goes through the factory with the node's settings and reports what the BMC said", async () => {
-    const node = { name: "n1", bmc: { driver: "redfish" as const, address: "127.0.0.1", port, user: USER, password: { kind: "env" as const, name: "X" }, tls: { ca: join(dir, "cert.pem") } } };
+    const node = {
+      name: "n1",
+      bmc: { driver: "redfish" as const, address: "127.0.0.1", port, user: USER, password: { kind: "env" as const, name: "X" }, tls: { ca: join(dir, "cert.pem") } },
+    };
     expect(createPowerDriver(node, PASSWORD).kind).toBe("redfish");
     const [ok] = await powerAction([node], "on", () => PASSWORD);
     expect(ok).toMatchObject({ node: "n1", ok: true });

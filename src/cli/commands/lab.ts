@@ -29,7 +29,11 @@ const up: CommandModule<GlobalArgs, LabArgs> = {
       .option("nodes", { type: "number", default: 3, describe: "Number of VMs" })
       .option("memory", { type: "number", default: 512, describe: "RAM per VM in MiB" })
       .option("power-on", { type: "boolean", default: false, describe: "Start the VMs now (apply powers them through their BMCs anyway)" })
-      .option("bmc", { choices: ["ipmi", "redfish"] as const, default: "ipmi" as const, describe: "The VMs' BMCs: ipmi_sim per node (IPMI), or metalform's Redfish emulator (HTTPS per node address)" })
+      .option("bmc", {
+        choices: ["ipmi", "redfish"] as const,
+        default: "ipmi" as const,
+        describe: "The VMs' BMCs: ipmi_sim per node (IPMI), or metalform's Redfish emulator (HTTPS per node address)",
+      })
       .example("$0 lab up --nodes 2", "Two VMs, powered off, ready for `metalform lab exec -- metalform apply`")
       .example("$0 lab up --nodes 1 --bmc redfish", "One VM whose BMC speaks Redfish") as unknown as Argv<LabArgs>,
   handler: async (argv: ArgumentsCamelCase<LabArgs>) => {

@@ -17,11 +17,24 @@ export interface LabCertificate {
 export async function makeBmcCertificate(opts: { cert: string; key: string; addresses: string[]; name: string; days?: number }): Promise<LabCertificate> {
   const san = opts.addresses.map((a) => `IP:${a}`).join(",");
   await mustRun([
-    "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-    "-days", String(opts.days ?? 30),
-    "-subj", `/CN=${opts.name.replace(/[/=]/g, "_")}`,
-    "-addext", `subjectAltName=${san}`,
-    "-keyout", opts.key, "-out", opts.cert,
+    "openssl",
+    "req",
+    "-x509",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+    "-days",
+    String(opts.days ?? 30),
+    "-subj",
+    `/CN=${opts.name.replace(/[/=]/g, "_")}`,
+    "-addext",
+    `subjectAltName=${san}`,
+    "-keyout",
+    opts.key,
+    "-out",
+    opts.cert,
   ]);
   chmodSync(opts.key, 0o600);
   return { cert: opts.cert, key: opts.key, fingerprint: new X509Certificate(readFileSync(opts.cert)).fingerprint256 };

@@ -23,7 +23,12 @@ export function vmFiles(n: LabNode): EmulatorConfig["bmcs"][number]["vm"] {
 /** Makes the certificate, writes redfish.json and starts the emulator; resolves once every BMC answers. */
 export async function startRedfishBmcs(info: LabInfo, opts: { port: number; user: string }): Promise<LabRedfish> {
   if (!existsSync(EMULATOR_MAIN)) throw new Error(`${EMULATOR_MAIN} is missing: run \`npm run build\` (the Redfish emulator runs from dist/)`);
-  const cert = await makeBmcCertificate({ cert: join(info.dir, "redfish-cert.pem"), key: join(info.dir, "redfish-key.pem"), addresses: info.nodes.map((n) => n.bmcAddress), name: `metalform lab ${info.namespace} BMCs` });
+  const cert = await makeBmcCertificate({
+    cert: join(info.dir, "redfish-cert.pem"),
+    key: join(info.dir, "redfish-key.pem"),
+    addresses: info.nodes.map((n) => n.bmcAddress),
+    name: `metalform lab ${info.namespace} BMCs`,
+  });
   const config: EmulatorConfig = {
     cert: cert.cert,
     key: cert.key,
@@ -35,10 +40,14 @@ export async function startRedfishBmcs(info: LabInfo, opts: { port: number; user
   const redfish: LabRedfish = { port: opts.port, config: join(info.dir, "redfish.json"), cert: cert.cert, fingerprint: cert.fingerprint, log: join(info.dir, "redfish.log") };
   writeFileSync(redfish.config, JSON.stringify(config, null, 2) + "\n", { mode: 0o600 });
   redfish.pid = startDaemon(inNamespace(info.namespace, [process.execPath, EMULATOR_MAIN, redfish.config]), redfish.log);
-  const up = await waitFor(async () => {
-    const answers = await Promise.all(info.nodes.map((n) => labRedfish({ ...info, redfish }, n.name, { method: "GET", path: "/redfish/v1/" })));
-    return answers.every((a) => a.status === 200) ? true : undefined;
-  }, 20_000, 200);
+  const up = await waitFor(
+    async () => {
+      const answers = await Promise.all(info.nodes.map((n) => labRedfish({ ...info, redfish }, n.name, { method: "GET", path: "/redfish/v1/" })));
+      return answers.every((a) => a.status === 200) ? true : undefined;
+    },
+    20_000,
+    200,
+  );
   if (!up) throw new Error(`the Redfish emulator did not answer on every BMC address within 20 s; see ${redfish.log}`);
   return redfish;
 }

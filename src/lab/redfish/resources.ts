@@ -131,7 +131,13 @@ export function errorBody(messageId: string, message: string, resolution?: strin
       code: `Base.1.15.${messageId}`,
       message,
       "@Message.ExtendedInfo": [
-        { "@odata.type": "#Message.v1_1_1.Message", MessageId: `Base.1.15.${messageId}`, Message: message, Severity: "Critical", ...(resolution ? { Resolution: resolution } : {}) },
+        {
+          "@odata.type": "#Message.v1_1_1.Message",
+          MessageId: `Base.1.15.${messageId}`,
+          Message: message,
+          Severity: "Critical",
+          ...(resolution ? { Resolution: resolution } : {}),
+        },
       ],
     },
   };

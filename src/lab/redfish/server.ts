@@ -68,7 +68,16 @@ export async function startEmulator(c: EmulatorConfig, opts: { log?: RequestLog;
   }
   return {
     servers,
-    close: () => Promise.all(servers.map((s) => new Promise<void>((r) => { s.close(() => r()); s.closeAllConnections(); }))).then(() => undefined),
+    close: () =>
+      Promise.all(
+        servers.map(
+          (s) =>
+            new Promise<void>((r) => {
+              s.close(() => r());
+              s.closeAllConnections();
+            }),
+        ),
+      ).then(() => undefined),
   };
 }
 
@@ -77,9 +86,10 @@ async function serve(service: RedfishBmcService, req: IncomingMessage, res: Serv
   let status = 500;
   try {
     const body = await readBody(req);
-    const a = body === undefined
-      ? { status: 413, headers: {}, body: errorBody("GeneralError", `The request body is larger than ${MAX_BODY} bytes.`) }
-      : await service.handle({ method: req.method ?? "GET", url: req.url ?? "/", headers: req.headers, body });
+    const a =
+      body === undefined
+        ? { status: 413, headers: {}, body: errorBody("GeneralError", `The request body is larger than ${MAX_BODY} bytes.`) }
+        : await service.handle({ method: req.method ?? "GET", url: req.url ?? "/", headers: req.headers, body });
     status = a.status;
     const payload = a.body === undefined ? undefined : JSON.stringify(a.body);
     res.writeHead(a.status, { "OData-Version": "4.0", "Cache-Control": "no-store", ...(payload ? { "Content-Type": "application/json; charset=utf-8" } : {}), ...a.headers });

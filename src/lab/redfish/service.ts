@@ -84,7 +84,10 @@ export class RedfishBmcService {
     if (path === "/redfish/v1") return req.method === "GET" ? answer(200, R.serviceRoot(this.uuid)) : this.notAllowed(["GET"]);
     if (path === R.SESSIONS && req.method === "POST") return this.login(req);
     if (!this.authenticated(req)) {
-      return { ...fail(401, "NoValidSession", "There is no valid session established with the implementation.", "Establish a session before attempting any operations."), headers: { "WWW-Authenticate": 'Basic realm="metalform lab BMC"' } };
+      return {
+        ...fail(401, "NoValidSession", "There is no valid session established with the implementation.", "Establish a session before attempting any operations."),
+        headers: { "WWW-Authenticate": 'Basic realm="metalform lab BMC"' },
+      };
     }
     return this.route(req, path);
   }
@@ -178,11 +181,16 @@ export class RedfishBmcService {
   private bootPatch(patch: unknown): R.BootOverride | ServiceAnswer {
     if (!isObject(patch)) return fail(400, "PropertyValueTypeError", "The value for the property Boot is of a different type than the property can accept.");
     const next = { ...this.boot };
-    const allowed: Record<string, readonly string[]> = { BootSourceOverrideTarget: R.BOOT_TARGETS, BootSourceOverrideEnabled: R.BOOT_ENABLED, BootSourceOverrideMode: this.facts.modes };
+    const allowed: Record<string, readonly string[]> = {
+      BootSourceOverrideTarget: R.BOOT_TARGETS,
+      BootSourceOverrideEnabled: R.BOOT_ENABLED,
+      BootSourceOverrideMode: this.facts.modes,
+    };
     for (const [k, v] of Object.entries(patch)) {
       const values = allowed[k];
       if (!values) return fail(400, "PropertyUnknown", `The property Boot/${k} is not in the list of valid properties for the resource.`);
-      if (typeof v !== "string" || !values.includes(v)) return fail(400, "PropertyValueNotInList", `The value ${JSON.stringify(v)} for the property Boot/${k} is not in the list of acceptable values (${values.join(", ")}).`);
+      if (typeof v !== "string" || !values.includes(v))
+        return fail(400, "PropertyValueNotInList", `The value ${JSON.stringify(v)} for the property Boot/${k} is not in the list of acceptable values (${values.join(", ")}).`);
       if (k === "BootSourceOverrideTarget") next.target = v as R.BootTarget;
       else if (k === "BootSourceOverrideEnabled") next.enabled = v as R.BootEnabled;
       else next.mode = v as R.BootMode;
@@ -195,7 +203,11 @@ export class RedfishBmcService {
     const type = isObject(body) ? body.ResetType : undefined;
     if (type === undefined) return fail(400, "ActionParameterMissing", "The action ComputerSystem.Reset requires the parameter ResetType to be present in the request body.");
     if (typeof type !== "string" || !(R.RESET_TYPES as readonly string[]).includes(type)) {
-      return fail(400, "ActionParameterNotSupported", `The parameter ResetType for the action ComputerSystem.Reset is not supported on the target resource (allowed: ${R.RESET_TYPES.join(", ")}).`);
+      return fail(
+        400,
+        "ActionParameterNotSupported",
+        `The parameter ResetType for the action ComputerSystem.Reset is not supported on the target resource (allowed: ${R.RESET_TYPES.join(", ")}).`,
+      );
     }
     const boots = type === "On" || type === "ForceRestart" || type === "PowerCycle";
     const active = this.boot.enabled !== "Disabled" && this.boot.target !== "None";

@@ -7,7 +7,19 @@
 import type { BmcTls, RedfishAuth } from "../../config/types.js";
 import { nullLogger, type Logger } from "../../util/log.js";
 import { PowerError, type BootDevice, type BootDeviceOptions, type PowerDriver, type PowerState } from "../driver.js";
-import { AnswerError, bootOverrideBody, checkBootTarget, checkReset, cycleReset, readSystem, resetBody, serviceLinks, systemPath, type ResetType, type SystemView } from "./protocol.js";
+import {
+  AnswerError,
+  bootOverrideBody,
+  checkBootTarget,
+  checkReset,
+  cycleReset,
+  readSystem,
+  resetBody,
+  serviceLinks,
+  systemPath,
+  type ResetType,
+  type SystemView,
+} from "./protocol.js";
 import { RedfishSession } from "./session.js";
 import type { TlsTarget } from "./tls.js";
 
@@ -48,7 +60,10 @@ export class RedfishDriver implements PowerDriver {
     this.log = options.logger ?? nullLogger;
     this.target = { host: options.host, port, label, timeoutMs: options.timeoutMs ?? 20_000, ...(options.tls ? { tls: options.tls } : {}) };
     if (options.tls && "insecure" in options.tls) {
-      this.log.warn("redfish-tls-insecure", { bmc: label, message: `the certificate of the BMC at ${label} is not checked (bmc.tls.insecure): its password goes to whoever answers` });
+      this.log.warn("redfish-tls-insecure", {
+        bmc: label,
+        message: `the certificate of the BMC at ${label} is not checked (bmc.tls.insecure): its password goes to whoever answers`,
+      });
     }
   }
 

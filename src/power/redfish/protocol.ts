@@ -84,7 +84,7 @@ export function powerOf(state: unknown): PowerState {
 }
 
 function strings(v: unknown): string[] | undefined {
-  return Array.isArray(v) && v.every((x) => typeof x === "string") ? (v as string[]) : undefined;
+  return Array.isArray(v) && v.every((x): x is string => typeof x === "string") ? v : undefined;
 }
 
 export function readSystem(doc: unknown, path: string): SystemView {

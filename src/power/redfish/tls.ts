@@ -81,7 +81,12 @@ export function connectVerified(t: TlsTarget): Promise<TLSSocket> {
         const seen = normalizeFingerprint(socket.getPeerCertificate().fingerprint256 ?? "");
         if (seen !== pinned) {
           socket.destroy();
-          return reject(new PowerError("tls", `BMC at ${t.label}: its certificate's SHA-256 fingerprint ${colonFingerprint(seen)} is not the pinned ${colonFingerprint(pinned)}; nothing was sent`));
+          return reject(
+            new PowerError(
+              "tls",
+              `BMC at ${t.label}: its certificate's SHA-256 fingerprint ${colonFingerprint(seen)} is not the pinned ${colonFingerprint(pinned)}; nothing was sent`,
+            ),
+          );
         }
       }
       resolve(socket);

@@ -47,6 +47,12 @@ export interface RawBmc {
   system?: string;
   tls?: { ca?: string; fingerprint?: string; insecure?: true };
 }
+export interface RawFirmware {
+  mode?: "bios" | "uefi";
+  secureBoot?: boolean;
+  arch?: "x86_64" | "arm64";
+  persistentBootDevice?: boolean;
+}
 export interface RawExclude {
   sync?: string[];
   full?: string[];
@@ -60,6 +66,7 @@ export interface RawSettings {
   exclude?: RawExclude;
   bmc?: RawBmc;
   protect?: boolean;
+  firmware?: RawFirmware;
 }
 export interface RawNode extends RawSettings {
   name: string;

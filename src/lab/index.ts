@@ -20,3 +20,5 @@ export { RedfishBmcService, MachineRefusal } from "./redfish/service.js";
 export type { Machine } from "./redfish/service.js";
 export type { LabRedfish } from "./state.js";
 export type { LabBmcKind } from "./options.js";
+export { LAB_FIRMWARES, OVMF_DIR, ovmfFiles, parseLabFirmware, prepareVmFirmware } from "./firmware.js";
+export type { LabFirmware, VmFirmware } from "./firmware.js";

@@ -7,6 +7,7 @@ import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rm
 import { join } from "node:path";
 import { BMC_USER, controlScript, ipmitool, randomBmcPassword, startBmc } from "./bmc.js";
 import { prefixToNetmask, renderLabConfig } from "./cluster-config.js";
+import { prepareVmFirmware } from "./firmware.js";
 import { buildLabImage, type LabImage } from "./image.js";
 import { cachedKernel, ensureLabKernel } from "./kernel.js";
 import { createLabNetwork, destroyLabNetwork, namespaceExists, startRadvd } from "./network.js";
@@ -43,6 +44,7 @@ function nodeSpec(o: ResolvedLabOptions, dir: string, i: number): LabNode {
     qemuPidFile: join(nodeDir, "qemu.pid"),
     qmpSocket: join(nodeDir, "qmp.sock"),
     bmcLog: join(nodeDir, "bmc.log"),
+    firmware: o.firmware[i] ?? "bios",
   };
 }
 
@@ -178,9 +180,13 @@ function startLabNode(o: ResolvedLabOptions, n: LabNode, at: { index: number; bm
   const qemuLog = join(n.dir, "qemu.log");
   // A Redfish lab's VMs have no in-band (KCS) BMC: no ipmi_sim to connect to.
   const serialPort = o.bmc === "ipmi" ? o.bmcSerialPortBase + at.index : undefined;
+  const firmware = prepareVmFirmware(n.firmware ?? "bios", n.dir);
   writeFileSync(
     startScript,
-    vmStartScript({ name: n.name, memoryMiB: o.memoryMiB, tap: n.tap, mac: n.mac, disk: n.diskPath, serialLog: n.serialLog, pidFile: n.qemuPidFile, qmpSocket: n.qmpSocket, ...(serialPort !== undefined ? { bmcSerialPort: serialPort } : {}) }, bootFile),
+    vmStartScript(
+      { name: n.name, memoryMiB: o.memoryMiB, tap: n.tap, mac: n.mac, disk: n.diskPath, serialLog: n.serialLog, pidFile: n.qemuPidFile, qmpSocket: n.qmpSocket, ...(serialPort !== undefined ? { bmcSerialPort: serialPort } : {}), firmware },
+      bootFile,
+    ),
     { mode: 0o755 },
   );
   const control = join(n.dir, "bmc-control.sh");

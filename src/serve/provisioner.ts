@@ -24,6 +24,7 @@ import { RsyncDaemon } from "../services/rsync/daemon.js";
 import { TftpServer } from "../services/tftp/server.js";
 import type { Service } from "../services/service.js";
 import type { BootControl, BootMode } from "./boot-control.js";
+import { checkSignedLoaders, FirmwareBoot } from "./firmware-boot.js";
 import { reapOrphanRsync } from "./orphans.js";
 import { observationsFrom, type NodeObservation, type ServiceEvent } from "./tracker.js";
 
@@ -96,6 +97,7 @@ export class Provisioner extends EventEmitter<ProvisionerEvents> implements Boot
   private started: Service[] = [];
   private dhcpWanted: boolean;
   private dhcpChain: Promise<unknown> = Promise.resolve();
+  private readonly firmwareBoot: FirmwareBoot;
 
   constructor(private readonly opts: ProvisionerOptions) {
     super();
@@ -106,6 +108,23 @@ export class Provisioner extends EventEmitter<ProvisionerEvents> implements Boot
     this.inlineSecrets = opts.inlineSecrets;
     this.dhcpWanted = opts.dhcp ?? true;
     this.index();
+    this.firmwareBoot = this.makeFirmwareBoot();
+  }
+
+  /** Secure Boot's TFTP files and per-node DHCP boot files (src/serve/firmware-boot.ts). */
+  private makeFirmwareBoot(): FirmwareBoot {
+    return new FirmwareBoot({
+      nodeByMac: (mac) => this.nodeByMac(mac),
+      nodes: () => this.cluster.nodes,
+      image: (name) => this.cluster.images.get(name),
+      bootMode: (name) => this.bootMode(name),
+      installerFor: (image) => this.installerFor(image),
+      apiUrl: (node) => nodeApiUrl(this.httpBase, node.name),
+      installToken: (node) => this.tokens.token(node.name, "install"),
+      rootLabel: (node) => this.rootLabel(node),
+      tftpServer: this.address,
+      logger: this.log.child("firmware"),
+    });
   }
 
   /** The configuration being served. */
@@ -299,6 +318,8 @@ export class Provisioner extends EventEmitter<ProvisionerEvents> implements Boot
     if (!existsSync(join(tftpRoot, "undionly.kpxe"))) {
       throw new ProvisionerError(`iPXE loaders not found in ${tftpRoot}: install the Debian package ipxe (apt-get install ipxe)`);
     }
+    const signed = checkSignedLoaders(c.nodes);
+    if (signed) throw new ProvisionerError(signed);
     for (const img of c.images.values()) {
       if (img.rootType !== "directory") throw new ProvisionerError(`image ${img.name}: tarball roots are not served yet; unpack ${img.root} into a directory`);
     }
@@ -335,7 +356,7 @@ export class Provisioner extends EventEmitter<ProvisionerEvents> implements Boot
     this.http.addRoute("*", DEFAULT_PREFIX, async (ctx) => {
       await api.handle(ctx.req, ctx.res);
     });
-    this.tftp = new TftpServer({ address: this.address, port: net.ports.tftp, root: tftpRoot, logger: this.log.child("tftp") });
+    this.tftp = new TftpServer({ address: this.address, port: net.ports.tftp, root: tftpRoot, provider: this.firmwareBoot.provider, logger: this.log.child("tftp") });
     this.dhcp = this.makeDhcp();
     this.http.on("script-served", (payload) => this.observe({ event: "script-served", payload }));
     this.http.on("file-served", (payload) => this.observe({ event: "file-served", payload }));
@@ -375,7 +396,7 @@ export class Provisioner extends EventEmitter<ProvisionerEvents> implements Boot
         ...(net.dhcp.dynamicRange ? { leaseFile: join(this.opts.workDir, "dhcp-leases.jsonl") } : {}),
         overrides: {
           serverAddress: this.address,
-          pxe: { tftpServer: this.address, scriptUrl, httpLoaderBase: `${this.httpBase}/files/loaders` },
+          pxe: { tftpServer: this.address, scriptUrl, bootFile: this.firmwareBoot.bootFile, httpLoaderBase: `${this.httpBase}/files/loaders` },
           logger: this.log.child("dhcp"),
           ...(this.opts.bindInterface === null ? { interface: undefined } : this.opts.bindInterface ? { interface: this.opts.bindInterface } : {}),
         },

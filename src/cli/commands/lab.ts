@@ -11,6 +11,7 @@ interface LabArgs extends GlobalArgs {
   cmd?: string[];
   powerOn?: boolean;
   bmc?: "ipmi" | "redfish";
+  firmware?: string;
 }
 
 async function lab() {
@@ -34,11 +35,18 @@ const up: CommandModule<GlobalArgs, LabArgs> = {
         default: "ipmi" as const,
         describe: "The VMs' BMCs: ipmi_sim per node (IPMI), or metalform's Redfish emulator (HTTPS per node address)",
       })
+      .option("firmware", {
+        type: "string",
+        default: "bios",
+        describe: "The VMs' firmware: bios (SeaBIOS, iPXE ROM), uefi (OVMF's own PXE), secureboot (OVMF, Microsoft keys, shim and signed GRUB); a comma list gives one per node",
+      })
       .example("$0 lab up --nodes 2", "Two VMs, powered off, ready for `metalform lab exec -- metalform apply`")
-      .example("$0 lab up --nodes 1 --bmc redfish", "One VM whose BMC speaks Redfish") as unknown as Argv<LabArgs>,
+      .example("$0 lab up --nodes 1 --bmc redfish", "One VM whose BMC speaks Redfish")
+      .example("$0 lab up --nodes 3 --firmware bios,uefi,secureboot", "One VM of each firmware") as unknown as Argv<LabArgs>,
   handler: async (argv: ArgumentsCamelCase<LabArgs>) => {
-    const { labUp, formatLabUp } = await lab();
-    const info = await labUp({ namespace: argv.namespace, nodes: argv.nodes ?? 3, memoryMiB: argv.memory ?? 512, powerOn: argv.powerOn ?? false, bmc: argv.bmc ?? "ipmi" });
+    const { labUp, formatLabUp, parseLabFirmware } = await lab();
+    const firmware = parseLabFirmware(argv.firmware ?? "bios");
+    const info = await labUp({ namespace: argv.namespace, nodes: argv.nodes ?? 3, memoryMiB: argv.memory ?? 512, powerOn: argv.powerOn ?? false, firmware, bmc: argv.bmc ?? "ipmi" });
     process.stdout.write(argv.json ? JSON.stringify(info, null, 2) + "\n" : formatLabUp(info) + "\n");
   },
 };

@@ -17,7 +17,11 @@ export const EMULATOR_MAIN = fileURLToPath(new URL("../../../dist/lab/redfish/ma
 
 /** The node's VM files the emulator drives (written by lab.ts's startLabNode). */
 export function vmFiles(n: LabNode): EmulatorConfig["bmcs"][number]["vm"] {
-  return { controlScript: join(n.dir, "bmc-control.sh"), bootFile: join(n.dir, "boot-device"), qmpSocket: n.qmpSocket };
+  return { controlScript: join(n.dir, "bmc-control.sh"), bootFile: join(n.dir, "boot-device"), qmpSocket: n.qmpSocket, firmware: isUefi(n) ? "uefi" : "bios" };
+}
+
+function isUefi(n: LabNode): boolean {
+  return n.firmware !== undefined && n.firmware !== "bios";
 }
 
 /** Makes the certificate, writes redfish.json and starts the emulator; resolves once every BMC answers. */
@@ -35,7 +39,8 @@ export async function startRedfishBmcs(info: LabInfo, opts: { port: number; user
     port: opts.port,
     user: opts.user,
     passwordFile: info.bmcPasswordFile,
-    bmcs: info.nodes.map((n) => ({ node: n.name, address: n.bmcAddress, mac: n.mac, vm: vmFiles(n) })),
+    // The override's mode must be the VM's firmware: OVMF boots UEFI only, SeaBIOS legacy only.
+    bmcs: info.nodes.map((n) => ({ node: n.name, address: n.bmcAddress, mac: n.mac, modes: [isUefi(n) ? "UEFI" : "Legacy"], vm: vmFiles(n) })),
   };
   const redfish: LabRedfish = { port: opts.port, config: join(info.dir, "redfish.json"), cert: cert.cert, fingerprint: cert.fingerprint, log: join(info.dir, "redfish.log") };
   writeFileSync(redfish.config, JSON.stringify(config, null, 2) + "\n", { mode: 0o600 });

@@ -2,8 +2,9 @@
 // stop (On, ForceOff, PowerCycle) goes through the node's chassis control script —
 // the same one ipmi_sim runs (bmc.ts), so both BMC kinds agree on what "on" means:
 // the QEMU process exists. What happens inside a running VM goes through QMP:
-// ForceRestart is `boot_set` (the boot order the firmware reads at reset) and
-// `system_reset`; GracefulShutdown is `system_powerdown` (an ACPI button press the
+// ForceRestart is `boot_set` (the boot order SeaBIOS reads at reset) and
+// `system_reset` (a UEFI VM, whose OVMF boot order is fixed at start, is restarted
+// as a new process instead); GracefulShutdown is `system_powerdown` (an ACPI button press the
 // guest may ignore, as on real hardware); Nmi is `inject-nmi`.
 import { execFile } from "node:child_process";
 import { writeFileSync } from "node:fs";
@@ -17,6 +18,8 @@ export interface LabVm {
   /** The file start-vm.sh reads: "default" boots the disk first, anything else the network. */
   bootFile: string;
   qmpSocket: string;
+  /** "uefi": OVMF takes its boot order (bootindex) from the command line, so a restart that must change it is a new QEMU process. Default "bios". */
+  firmware?: "bios" | "uefi";
 }
 
 export class LabMachine implements Machine {
@@ -42,6 +45,11 @@ export class LabMachine implements Machine {
         return;
       case "ForceRestart":
         if (!on) throw new MachineRefusal("The system is powered off: ForceRestart needs it on (use ResetType On).");
+        if (this.vm.firmware === "uefi") {
+          await this.control(["set", "power", "0"]);
+          await this.start(boot);
+          return;
+        }
         await this.monitor([{ execute: "human-monitor-command", arguments: { "command-line": `boot_set ${order(boot)}` } }, { execute: "system_reset" }]);
         return;
       case "GracefulShutdown":

@@ -2,12 +2,10 @@
 // tarball at `root`, an OCI archive or layout at `oci`, an mmdebstrap `recipe`),
 // where its kernel and initrd are (beside the configuration for directory roots,
 // inside the image for the others), and its snapshot settings (pin, keep).
-import { isAbsolute, resolve as resolvePath, dirname } from "node:path";
 import type { Diagnostic } from "./diagnostics.js";
-import { keyPosOf, posOf, type Located, type RawImage } from "./merge.js";
+import { absPath, keyPosOf, posOf, type Located, type RawImage } from "./merge.js";
 import type { Image, ImageSourceSpec } from "./types.js";
-import { normalizeRecipe } from "../images/recipe.js";
-import { defaultRecipeCache } from "../images/recipe.js";
+import { defaultRecipeCache, normalizeRecipe } from "../images/recipe.js";
 
 const TARBALL = /\.(tar|tar\.gz|tgz|tar\.zst|tar\.xz)$/;
 
@@ -15,9 +13,7 @@ export function rootTypeOf(p: string): "directory" | "tarball" {
   return TARBALL.test(p) ? "tarball" : "directory";
 }
 
-function abs(l: Located<RawImage>, p: string): string {
-  return isAbsolute(p) ? p : resolvePath(dirname(l.where.src.path), p);
-}
+const abs = (l: Located<RawImage>, p: string) => absPath(l.where, p);
 
 /** A path inside the image: "/boot/vmlinuz" and "boot/vmlinuz" are the same file. */
 function inImage(p: string): string {

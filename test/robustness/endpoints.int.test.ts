@@ -2,11 +2,11 @@
 // - installer API: a node's token is good for that node only, for every route — it can
 //   neither post another node's reports or UP, nor read another's BMC password; a
 //   forged token of the right shape gets nothing. (Reading another's plan is in
-//   test/boot/installer-api.test.ts; live, through apply, in secrets.test.ts.)
+//   test/boot/installer-api.test.ts; live, through apply, in secrets.int.test.ts.)
 // - TFTP over the wire: every spelling of an escape is refused and nothing outside
 //   the root is ever sent. (Normalization rules are unit-tested in
 //   test/services/tftp/path.test.ts; HTTP escapes, oversized heads, URLs and bodies and
-//   slow clients in test/services/http/server.test.ts; TFTP retransmission bounds and
+//   slow clients in test/services/http/server.int.test.ts; TFTP retransmission bounds and
 //   the transfer cap in test/services/tftp/server.test.ts.)
 import dgram from "node:dgram";
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";

@@ -31,14 +31,26 @@ function sourceOf(name: string, l: Located<RawImage>, diags: Diagnostic[]): Imag
     return undefined;
   }
   if (v.ref !== undefined && v.oci === undefined) {
-    diags.push({ severity: "error", code: "image-source", message: `image "${name}": "ref" names an image inside an OCI archive or layout; this image has no "oci"`, ...keyPosOf(l.where, "ref") });
+    diags.push({
+      severity: "error",
+      code: "image-source",
+      message: `image "${name}": "ref" names an image inside an OCI archive or layout; this image has no "oci"`,
+      ...keyPosOf(l.where, "ref"),
+    });
   }
   if (v.root !== undefined) return { kind: rootTypeOf(v.root), path: abs(l, v.root) };
   if (v.oci !== undefined) return { kind: "oci", path: abs(l, v.oci), ...(v.ref ? { ref: v.ref } : {}) };
   const r = v.recipe!;
   return {
     kind: "recipe",
-    recipe: normalizeRecipe({ suite: r.suite, variant: r.variant ?? "minbase", packages: r.packages ?? [], customize: r.customize ?? [], ...(r.mirror ? { mirror: r.mirror } : {}), ...(r.architecture ? { architecture: r.architecture } : {}) }),
+    recipe: normalizeRecipe({
+      suite: r.suite,
+      variant: r.variant ?? "minbase",
+      packages: r.packages ?? [],
+      customize: r.customize ?? [],
+      ...(r.mirror ? { mirror: r.mirror } : {}),
+      ...(r.architecture ? { architecture: r.architecture } : {}),
+    }),
   };
 }
 

@@ -82,18 +82,20 @@ export function renderCatalog(rows: SnapshotRow[], store: string): string {
 }
 
 export function renderSnapshot(r: SnapshotRow, meta: SnapshotMeta, dir: string): string {
-  return [
-    `image     ${r.image}`,
-    `snapshot  ${r.digest}`,
-    `created   ${r.createdAt}`,
-    `source    ${r.source}`,
-    `size      ${formatBytes(r.size)} in ${r.files} files`,
-    `kernel    ${meta.kernel}`,
-    ...(meta.initrd ? [`initrd    ${meta.initrd}`] : []),
-    `path      ${dir}`,
-    `status    ${[r.applied ? "applied by the last apply" : "", r.pinned ? "pinned by the configuration" : ""].filter(Boolean).join("; ") || "-"}`,
-    `nodes     ${r.nodes.join(", ") || "-"}`,
-  ].join("\n") + "\n";
+  return (
+    [
+      `image     ${r.image}`,
+      `snapshot  ${r.digest}`,
+      `created   ${r.createdAt}`,
+      `source    ${r.source}`,
+      `size      ${formatBytes(r.size)} in ${r.files} files`,
+      `kernel    ${meta.kernel}`,
+      ...(meta.initrd ? [`initrd    ${meta.initrd}`] : []),
+      `path      ${dir}`,
+      `status    ${[r.applied ? "applied by the last apply" : "", r.pinned ? "pinned by the configuration" : ""].filter(Boolean).join("; ") || "-"}`,
+      `nodes     ${r.nodes.join(", ") || "-"}`,
+    ].join("\n") + "\n"
+  );
 }
 
 /** Why a snapshot must not be removed, or undefined. */

@@ -11,7 +11,7 @@ import { computeImageDigest, ImageDigestError, type ImageDigestResult } from "./
 import { ArchiveError } from "./import-tar.js";
 import { RecipeBuildError } from "./recipe-build.js";
 import { makeSnapshot, sourceKey, sourceOf, type SnapshotContext } from "./snapshot.js";
-import { DEFAULT_KEEP, SnapshotError, snapshotsToPrune, type SnapshotMeta, type SnapshotStore } from "./store.js";
+import { DEFAULT_KEEP, SnapshotError, snapshotsToPrune, type SnapshotMeta } from "./store.js";
 
 /** An image's digest as plan and apply see it. */
 export interface ResolvedDigest extends ImageDigestResult {
@@ -42,7 +42,14 @@ export class ImageSourceError extends Error {
   }
 }
 
-const fromMeta = (m: SnapshotMeta, extra: Partial<ResolvedDigest> = {}): ResolvedDigest => ({ digest: m.digest, size: m.size, files: m.files, read: 0, createdAt: m.createdAt, ...extra });
+const fromMeta = (m: SnapshotMeta, extra: Partial<ResolvedDigest> = {}): ResolvedDigest => ({
+  digest: m.digest,
+  size: m.size,
+  files: m.files,
+  read: 0,
+  createdAt: m.createdAt,
+  ...extra,
+});
 
 async function resolveOne(img: Image, o: ResolveImagesOptions): Promise<{ digest: ResolvedDigest; meta?: SnapshotMeta }> {
   if (img.pin) {
@@ -62,7 +69,8 @@ async function resolveOne(img: Image, o: ResolveImagesOptions): Promise<{ digest
   const known = o.store.sourceDigest(img.name, key);
   const meta = known ? o.store.get(img.name, known)! : (await makeSnapshot(img, o)).meta;
   // The source may have changed while it was unpacked: its key must still be the same.
-  if (!known && (await sourceKey(s, img)) !== key) throw new SnapshotError(`image ${img.name}: ${s.kind === "recipe" ? "the recipe" : s.path} changed while it was being unpacked; run again`);
+  if (!known && (await sourceKey(s, img)) !== key)
+    throw new SnapshotError(`image ${img.name}: ${s.kind === "recipe" ? "the recipe" : s.path} changed while it was being unpacked; run again`);
   if (!known) await o.store.rememberSource(img.name, key, meta.digest);
   return { digest: fromMeta(meta), meta };
 }

@@ -79,7 +79,7 @@ describe("importing images", () => {
     const i = await inputs(
       config(
         DIR_IMAGE +
-        `  tar: { root: img.tar.zst, kernel: /boot/vmlinuz-6.1.0-9-amd64, initrd: /boot/initrd.img-6.1.0-9-amd64 }
+          `  tar: { root: img.tar.zst, kernel: /boot/vmlinuz-6.1.0-9-amd64, initrd: /boot/initrd.img-6.1.0-9-amd64 }
   oci: { oci: img.oci.tar }
   docker: { oci: img.docker.tar }
   layout: { oci: layout, ref: v1 }
@@ -115,7 +115,11 @@ describe("bad archives change nothing and say which image", () => {
   it("a '..' member", async () => {
     sh("tar", ["-cf", "evil.tar", "--transform", "s,^x,../escape,", "-C", "src", "."]);
     sh("tar", ["-cf", "dotdot.tar", "-C", join(dir, "src"), "etc", "-C", dir, "--transform", "s,^evil,../../evil,", "evil.tar"]);
-    await refused("evil", "  evil: { root: dotdot.tar, kernel: /boot/vmlinuz }\n", /image evil: .*dotdot\.tar holds "\.\.\/\.\.\/evil\.tar", a '\.\.' component.*\(.*cluster\.yaml:\d+:\d+\)/);
+    await refused(
+      "evil",
+      "  evil: { root: dotdot.tar, kernel: /boot/vmlinuz }\n",
+      /image evil: .*dotdot\.tar holds "\.\.\/\.\.\/evil\.tar", a '\.\.' component.*\(.*cluster\.yaml:\d+:\d+\)/,
+    );
     expect(existsSync(join(dir, "..", "evil.tar"))).toBe(false);
   });
   it("an absolute member", async () => {
@@ -124,7 +128,11 @@ describe("bad archives change nothing and say which image", () => {
   });
   it("a corrupt archive", async () => {
     writeFileSync(join(dir, "corrupt.tar.gz"), Buffer.concat([Buffer.from([0x1f, 0x8b, 8, 0]), Buffer.alloc(100, 3)]));
-    await refused("corrupt", "  corrupt: { root: corrupt.tar.gz, kernel: /boot/vmlinuz }\n", /image corrupt: .*corrupt\.tar\.gz is not a readable tar archive: .*\(.*cluster\.yaml:\d+:\d+\)/);
+    await refused(
+      "corrupt",
+      "  corrupt: { root: corrupt.tar.gz, kernel: /boot/vmlinuz }\n",
+      /image corrupt: .*corrupt\.tar\.gz is not a readable tar archive: .*\(.*cluster\.yaml:\d+:\d+\)/,
+    );
     writeFileSync(join(dir, "junk.oci.tar"), "not an archive at all");
     await refused("junk", "  junk: { oci: junk.oci.tar }\n", /image junk: .*junk\.oci\.tar is not a readable tar archive/);
   });

@@ -19,7 +19,9 @@ const mf = (args: string[], timeoutMs = 600_000) => labExec({ namespace: NS, dir
 function readFromDisk(disk: string, path: string): string {
   const table = JSON.parse(execFileSync("sfdisk", ["-J", disk]).toString()) as { partitiontable: { partitions: { start: number; size: number }[] } };
   const p = table.partitiontable.partitions[1]!;
-  const loop = execFileSync("losetup", ["--find", "--show", "--read-only", "--offset", String(p.start * 512), "--sizelimit", String(p.size * 512), disk]).toString().trim();
+  const loop = execFileSync("losetup", ["--find", "--show", "--read-only", "--offset", String(p.start * 512), "--sizelimit", String(p.size * 512), disk])
+    .toString()
+    .trim();
   try {
     return execFileSync("debugfs", ["-R", `cat ${path}`, loop], { stdio: ["ignore", "pipe", "ignore"] }).toString();
   } finally {
@@ -42,12 +44,17 @@ describe("an apply serves its snapshot, not the source", () => {
     const snapshots = join(lab.dir, ".metalform/images/lab");
     const running = mf(["apply", "-c", lab.configPath, "--auto-approve", "--json", "--retries", "1", "--phase-timeout", "dhcp=120s", "--phase-timeout", "installer=240s"]);
     // The snapshot is made before any service starts; edit the source as soon as it exists.
-    for (let i = 0; i < 600 && !(existsSync(snapshots) && readdirSync(snapshots).some((n) => n.endsWith(".json") && n !== "sources.json")); i++) await new Promise((r) => setTimeout(r, 500));
+    for (let i = 0; i < 600 && !(existsSync(snapshots) && readdirSync(snapshots).some((n) => n.endsWith(".json") && n !== "sources.json")); i++)
+      await new Promise((r) => setTimeout(r, 500));
     const made = readdirSync(snapshots).find((n) => /^[0-9a-f]{64}\.json$/.test(n))!;
     writeFileSync(join(lab.imageRoot, "etc/marker"), "edited during the apply\n");
     const run = await running;
     expect(run.code, run.stderr.slice(-3000)).toBe(0);
-    const up = run.stdout.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>).find((e) => e.type === "node_complete");
+    const up = run.stdout
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((e) => e.type === "node_complete");
     expect(up).toMatchObject({ node: "lab1", image_digest: `sha256:${made.slice(0, 64)}` });
 
     await labIpmitool(lab, "lab1", ["chassis", "power", "off"]);

@@ -9,10 +9,12 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadClusterSync } from "../../src/config/load.js";
 import { loadPlanInputs } from "../../src/plan/inputs.js";
 import { planChanges } from "../../src/plan/planner.js";
 import { recordApplied } from "../../src/plan/record.js";
 import { LocalStateStore } from "../../src/state/local.js";
+import { makeSnapshot } from "../../src/images/snapshot.js";
 import { SnapshotStore } from "../../src/images/store.js";
 import { newState } from "../../src/state/codec.js";
 
@@ -161,6 +163,15 @@ describe("snapshots", () => {
     expect(readFileSync(join(second.root, "etc/hostname"), "utf8")).toBe("edited\n");
     expect(statSync(join(second.root, "etc/big")).ino).toBe(statSync(join(first.root, "etc/big")).ino);
     expect(statSync(join(second.root, "etc/hostname")).ino).not.toBe(statSync(join(first.root, "etc/hostname")).ino);
+  }, 60_000);
+
+  it("a new snapshot reads only the files that changed (the others are hard links to the previous one)", async () => {
+    writeFileSync(cfg, config(DIR_IMAGE));
+    const img = loadClusterSync(cfg).cluster!.images.get("dir")!;
+    writeFileSync(join(dir, "src/etc/hostname"), "one file changed\n");
+    const made = await makeSnapshot(img, { store: new SnapshotStore(storeDir), cacheDir: join(dir, ".metalform/cache"), recipeCache: join(dir, "recipes") });
+    expect(made.digest.read).toBe(1);
+    expect(made.digest.files).toBeGreaterThan(4);
   }, 60_000);
 
   it("keeps the newest N, and any a node runs; a pin rolls back and the plan says so", async () => {

@@ -5,7 +5,7 @@
 import type { Diagnostic } from "./diagnostics.js";
 import { absPath, keyPosOf, posOf, type Located, type RawImage } from "./merge.js";
 import type { Image, ImageSourceSpec } from "./types.js";
-import { defaultRecipeCache, normalizeRecipe } from "../images/recipe.js";
+import { normalizeRecipe } from "./recipe.js";
 
 const TARBALL = /\.(tar|tar\.gz|tgz|tar\.zst|tar\.xz)$/;
 
@@ -73,6 +73,7 @@ export function resolveImage(name: string, l: Located<RawImage>, diags: Diagnost
     return { ...common, root: source.path, rootType: "directory", kernel: abs(l, v.kernel), ...(v.initrd ? { initrd: abs(l, v.initrd) } : {}) };
   }
   const boot = { ...(v.kernel ? { kernel: inImage(v.kernel) } : {}), ...(v.initrd ? { initrd: inImage(v.initrd) } : {}) };
-  const root = source.kind === "recipe" ? defaultRecipeCache() : source.path;
+  // A recipe has no root until it is built (images/resolve.ts points the image at its snapshot).
+  const root = source.kind === "recipe" ? "" : source.path;
   return { ...common, root, rootType: source.kind === "tarball" ? "tarball" : "directory", kernel: "", bootInImage: boot };
 }

@@ -3,7 +3,7 @@
 // below the config layer (plan, boot rendering, services, apply) works on these
 // types only, never on raw YAML. The user-facing contract is
 // schemas/cluster.schema.json; these types are its resolved form.
-import type { Recipe } from "../images/recipe.js";
+import type { Recipe } from "./recipe.js";
 
 /** Where a value came from, for diagnostics that point at file:line:col. */
 export interface SourcePos {

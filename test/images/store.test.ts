@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { catalogRows, removalBlocker, renderCatalog } from "../../src/images/catalog.js";
 import { ArchiveError, checkMemberNames, unsafeMemberName } from "../../src/images/import-tar.js";
 import { SnapshotStore, snapshotsToPrune, type SnapshotMeta } from "../../src/images/store.js";
+import { appliedImages, digestsInUse, nodeImageRecords } from "../../src/plan/images-in-use.js";
 import { newState } from "../../src/state/codec.js";
 
 const hex = (c: string) => c.repeat(64);
@@ -114,7 +115,8 @@ describe("image list", () => {
   state.images["compute"] = { digest: `sha256:${hex("b")}`, size: 1 };
   const rows = catalogRows({
     snapshots: new Map([["compute", [meta("b", "2026-12-02T10:00:00Z"), meta("a", "2026-12-01T09:30:00Z")]]]),
-    state,
+    nodes: nodeImageRecords(state),
+    applied: appliedImages(state),
     pins: new Map([["compute", "aaaaaa"]]),
   });
   it("says which nodes run each snapshot, which one was applied and which is pinned", () => {
@@ -132,6 +134,9 @@ describe("image list", () => {
         "",
       ].join("\n"),
     );
+  });
+  it("retention keeps what nodes run, applied or reported", () => {
+    expect(digestsInUse(state)).toEqual(new Map([["compute", new Set([`sha256:${hex("b")}`, `sha256:${hex("a")}`])]]));
   });
   it("refuses to remove a snapshot nodes run or the configuration pins", () => {
     expect(removalBlocker(rows[0]!)).toBe("nodes run it (n01)");

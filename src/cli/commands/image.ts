@@ -21,7 +21,7 @@ function common<T>(y: Argv<T>) {
 }
 
 async function context(argv: ImageArgs) {
-  const { openImageContext } = await import("../../images/context.js");
+  const { openImageContext } = await import("../../plan/image-context.js");
   return openImageContext({
     ...(argv.config ? { config: argv.config } : {}),
     ...(argv.state ? { state: argv.state } : {}),
@@ -36,7 +36,7 @@ const list: CommandModule<GlobalArgs, ImageArgs> = {
   handler: async (argv: ArgumentsCamelCase<ImageArgs>) => {
     try {
       const c = await context(argv);
-      const { contextRows } = await import("../../images/context.js");
+      const { contextRows } = await import("../../plan/image-context.js");
       const { renderCatalog } = await import("../../images/catalog.js");
       const rows = contextRows(c);
       process.stdout.write(argv.json ? JSON.stringify({ store: c.store.dir, snapshots: rows }, null, 2) + "\n" : renderCatalog(rows, c.store.dir));
@@ -57,7 +57,7 @@ const show: CommandModule<GlobalArgs, ImageArgs> = {
   handler: async (argv: ArgumentsCamelCase<ImageArgs>) => {
     try {
       const c = await context(argv);
-      const { contextRows } = await import("../../images/context.js");
+      const { contextRows } = await import("../../plan/image-context.js");
       const { renderSnapshot } = await import("../../images/catalog.js");
       const metas = argv.snapshot ? [c.store.find(argv.image!, argv.snapshot)] : c.store.list(argv.image!);
       if (!metas.length) {
@@ -91,7 +91,7 @@ const build: CommandModule<GlobalArgs, ImageArgs> = {
   handler: async (argv: ArgumentsCamelCase<ImageArgs>) => {
     try {
       const c = await context(argv);
-      const { buildImages } = await import("../../images/build-command.js");
+      const { buildImages } = await import("../../plan/image-build.js");
       const out = await buildImages(c, { images: argv.images ?? [], ...(argv.json ? {} : { say: (l: string) => process.stderr.write(l + "\n") }) });
       if (!out.ok) {
         process.stderr.write(out.lines.join("\n") + "\n");
@@ -117,7 +117,7 @@ const rm: CommandModule<GlobalArgs, ImageArgs> = {
   handler: async (argv: ArgumentsCamelCase<ImageArgs>) => {
     try {
       const c = await context(argv);
-      const { contextRows } = await import("../../images/context.js");
+      const { contextRows } = await import("../../plan/image-context.js");
       const { removalBlocker } = await import("../../images/catalog.js");
       const meta = c.store.find(argv.image!, argv.snapshot!);
       const row = contextRows(c, argv.image).find((r) => r.digest === meta.digest)!;

@@ -4,9 +4,10 @@
 import { formatDiagnostics, summarizeDiagnostics } from "../config/diagnostics.js";
 import { formatBytes } from "../config/size.js";
 import { createLogger } from "../util/log.js";
-import type { ImageContext } from "./context.js";
-import { resolveImages } from "./resolve.js";
-import { defaultRecipeCache } from "./recipe.js";
+import type { ImageContext } from "./image-context.js";
+import { digestsInUse } from "./images-in-use.js";
+import { resolveImages } from "../images/resolve.js";
+import { defaultRecipeCache } from "../images/recipe.js";
 
 export interface BuildOutcome {
   ok: boolean;
@@ -36,7 +37,7 @@ export async function buildImages(c: ImageContext, o: { images: string[]; say?: 
   const t0 = Date.now();
   const { digests } = await resolveImages(
     { ...c.cluster, images: chosen },
-    { store: c.store, cacheDir: c.cacheDir, recipeCache: defaultRecipeCache(), snapshot: true, state: c.state, ...(logger ? { logger } : {}) },
+    { store: c.store, cacheDir: c.cacheDir, recipeCache: defaultRecipeCache(), snapshot: true, inUse: digestsInUse(c.state), ...(logger ? { logger } : {}) },
   );
   const images = [...digests].map(([image, d]) => ({ image, digest: d.digest, size: d.size, ...(d.createdAt ? { createdAt: d.createdAt } : {}) }));
   const lines = images.map((i) => `${i.image}  ${i.digest.slice(7, 19)}  ${formatBytes(i.size)}  ${c.store.snapshotDir(i.image, i.digest)}`);

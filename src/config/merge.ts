@@ -84,10 +84,23 @@ export interface RawNetwork {
   dhcp?: { mode?: "authoritative" | "proxy"; leaseTime?: number; dynamicRange?: { start: string; end: string } };
   ports?: Partial<Record<"dhcp" | "proxyDhcp" | "tftp" | "http" | "rsync", number>>;
 }
+export interface RawRecipe {
+  suite: string;
+  variant?: string;
+  packages?: string[];
+  customize?: string[];
+  mirror?: string;
+  architecture?: string;
+}
 export interface RawImage {
-  root: string;
-  kernel: string;
+  root?: string;
+  oci?: string;
+  ref?: string;
+  recipe?: RawRecipe;
+  kernel?: string;
   initrd?: string;
+  pin?: string;
+  keep?: number;
   kernelArgs?: string[];
   exclude?: RawExclude;
 }

@@ -3,6 +3,7 @@
 // below the config layer (plan, boot rendering, services, apply) works on these
 // types only, never on raw YAML. The user-facing contract is
 // schemas/cluster.schema.json; these types are its resolved form.
+import type { Recipe } from "./recipe.js";
 
 /** Where a value came from, for diagnostics that point at file:line:col. */
 export interface SourcePos {
@@ -62,14 +63,36 @@ export interface Network {
   ports: { dhcp: number; proxyDhcp: number; tftp: number; http: number; rsync: number };
 }
 
+/** Where an image comes from (src/images/sources.ts turns each into a snapshot). */
+export type ImageSourceSpec =
+  | { kind: "directory"; path: string }
+  | { kind: "tarball"; path: string }
+  | { kind: "oci"; path: string; ref?: string }
+  | { kind: "recipe"; recipe: Recipe };
+
 export interface Image {
   name: string;
-  /** Absolute path of the root tree (directory) or tarball. */
+  /**
+   * Absolute path of the root tree (directory) or tarball. For OCI and recipe images
+   * the source path (or the recipe cache) until the image is resolved to its snapshot,
+   * whose root is always a directory.
+   */
   root: string;
   rootType: "directory" | "tarball";
-  /** Absolute paths of the kernel and initrd the installed system boots. */
+  /**
+   * Absolute paths of the kernel and initrd the installed system boots. Empty for an
+   * image whose kernel is found inside it (tarball, OCI, recipe) until it is resolved.
+   */
   kernel: string;
   initrd?: string;
+  /** The source as configured (absent in hand-made Images: a directory or tarball at `root`). */
+  source?: ImageSourceSpec;
+  /** Kernel and initrd as paths inside the image (tarball, OCI, recipe sources); absent: found in its /boot. */
+  bootInImage?: { kernel?: string; initrd?: string };
+  /** A stored snapshot to serve instead of the source's content (digest or hex prefix): a rollback. */
+  pin?: string;
+  /** Snapshots kept in the store (default 3). */
+  keep?: number;
   kernelArgs: string[];
   /** rsync patterns excluded when syncing an installed node (its local state survives). */
   excludeSync: string[];

@@ -3,6 +3,11 @@
 // interface, and the BMC password as a file reference (never the value).
 import { stringify } from "yaml";
 import type { LabFirmware } from "./firmware.js";
+import type { Recipe } from "../images/recipe.js";
+
+function recipeYaml(r: Recipe): Record<string, unknown> {
+  return { suite: r.suite, variant: r.variant, packages: r.packages, ...(r.customize.length ? { customize: r.customize } : {}), ...(r.mirror ? { mirror: r.mirror } : {}) };
+}
 
 export interface LabConfigInput {
   clusterName: string;
@@ -12,6 +17,10 @@ export interface LabConfigInput {
   imageRoot: string;
   kernel: string;
   initrd: string;
+  /** The image's name in the configuration (default "lab"). */
+  imageName?: string;
+  /** Declare the image as this mmdebstrap recipe (its kernel and initrd found inside it) instead of root/kernel/initrd. */
+  recipe?: Recipe;
   bmcPasswordFile: string;
   bmcUser: string;
   bmcPort: number;
@@ -56,10 +65,8 @@ export function renderLabConfig(c: LabConfigInput): string {
       ...(Object.keys(c.ports).length > 0 ? { ports: c.ports } : {}),
     },
     images: {
-      lab: {
-        root: c.imageRoot,
-        kernel: c.kernel,
-        initrd: c.initrd,
+      [c.imageName ?? "lab"]: {
+        ...(c.recipe ? { recipe: recipeYaml(c.recipe) } : { root: c.imageRoot, kernel: c.kernel, initrd: c.initrd }),
         // quiet: under TCG every console character is emulated; the boot is faster without them.
         kernelArgs: ["console=ttyS0", "quiet"],
         exclude: { sync: ["/var/log/*", "/tmp/*"] },
@@ -82,7 +89,7 @@ export function renderLabConfig(c: LabConfigInput): string {
     },
     categories: {
       default: {
-        image: "lab",
+        image: c.imageName ?? "lab",
         diskLayout: "single",
         installMode: "auto",
         bmc: bmcSettings(c),

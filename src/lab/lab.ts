@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { BMC_USER, controlScript, ipmitool, randomBmcPassword, startBmc } from "./bmc.js";
 import { prefixToNetmask, renderLabConfig } from "./cluster-config.js";
 import { prepareVmFirmware } from "./firmware.js";
-import { buildLabImage, type LabImage } from "./image.js";
+import { prepareLabImage, type LabClusterImage } from "./lab-image.js";
 import { cachedKernel, ensureLabKernel } from "./kernel.js";
 import { createLabNetwork, destroyLabNetwork, namespaceExists, startRadvd } from "./network.js";
 import { hostAddress, nodeMac, resolveLabOptions, type LabOptions, type ResolvedLabOptions } from "./options.js";
@@ -73,8 +73,7 @@ export async function labUp(opts: LabOptions = {}): Promise<LabInfo> {
   chmodSync(o.dir, 0o700);
 
   const kernel = await ensureLabKernel(o.cacheDir, log);
-  const image = await buildLabImage({ root: join(o.dir, "image"), kernel });
-  log.info("image.ready", { root: image.root, kernel: kernel.version });
+  const image = await prepareLabImage({ kind: o.image, labDir: o.dir, kernel, logger: log });
   const password = writeBmcPassword(join(o.dir, "bmc-password"));
 
   const nodes = Array.from({ length: o.nodes }, (_, i) => nodeSpec(o, o.dir, i));
@@ -200,7 +199,7 @@ function startLabNode(o: ResolvedLabOptions, n: LabNode, at: { index: number; bm
 }
 
 /** The lab's cluster configuration (cluster.yaml) for metalform to plan and apply. */
-function labConfig(o: ResolvedLabOptions, lab: { image: LabImage; bmcPasswordFile: string; nodes: LabNode[]; redfishCa?: string }): string {
+function labConfig(o: ResolvedLabOptions, lab: { image: LabClusterImage; bmcPasswordFile: string; nodes: LabNode[]; redfishCa?: string }): string {
   return renderLabConfig({
     clusterName: o.namespace,
     bridge: o.bridge,
@@ -209,6 +208,8 @@ function labConfig(o: ResolvedLabOptions, lab: { image: LabImage; bmcPasswordFil
     imageRoot: lab.image.root,
     kernel: lab.image.kernel,
     initrd: lab.image.initrd,
+    imageName: lab.image.name,
+    ...(lab.image.recipe ? { recipe: lab.image.recipe } : {}),
     bmcPasswordFile: lab.bmcPasswordFile,
     bmcUser: BMC_USER,
     bmcPort: o.bmcPort,

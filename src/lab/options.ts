@@ -5,6 +5,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { nullLogger, type Logger } from "../util/log.js";
 import { firmwareOf, LAB_FIRMWARES, type LabFirmware } from "./firmware.js";
+import { LAB_IMAGE_KINDS, type LabImageKind } from "./lab-image.js";
 
 export interface LabOptions {
   /** Network namespace, and the lab's name. Default "mflab". */
@@ -15,6 +16,8 @@ export interface LabOptions {
   cacheDir?: string;
   /** Number of VMs. Default 3. */
   nodes?: number;
+  /** The cluster's image: "busybox" (default, small and fast) or "debian" (Debian 12 from a recipe). */
+  image?: LabImageKind;
   /** Node names are <prefix>1..N. Default "lab". */
   nodePrefix?: string;
   /** RAM per VM in MiB. Default 512. */
@@ -55,6 +58,7 @@ export interface ResolvedLabOptions {
   dir: string;
   cacheDir: string;
   nodes: number;
+  image: LabImageKind;
   nodePrefix: string;
   memoryMiB: number;
   diskBytes: number;
@@ -104,6 +108,8 @@ export function resolveLabOptions(o: LabOptions = {}): ResolvedLabOptions {
   if (!/^[A-Za-z0-9_-]{1,32}$/.test(namespace)) throw new Error(`lab namespace must be 1-32 letters, digits, - or _ (got ${JSON.stringify(namespace)})`);
   const nodes = o.nodes ?? 3;
   if (!Number.isInteger(nodes) || nodes < 1 || nodes > 99) throw new Error(`the number of lab nodes must be between 1 and 99 (got ${nodes})`);
+  const image = o.image ?? "busybox";
+  if (!LAB_IMAGE_KINDS.includes(image)) throw new Error(`the lab image must be one of ${LAB_IMAGE_KINDS.join(", ")} (got ${JSON.stringify(o.image)})`);
   const head = splitCidr("the head address", o.headAddress ?? "10.77.0.1/24");
   const bmc = splitCidr("the BMC head address", o.bmcHeadAddress ?? "10.78.0.1/24");
   const firstHost = o.firstHost ?? 11;
@@ -125,9 +131,11 @@ export function resolveLabOptions(o: LabOptions = {}): ResolvedLabOptions {
     dir: o.dir ?? defaultLabDir(namespace),
     cacheDir: o.cacheDir ?? defaultCacheDir(),
     nodes,
+    image,
     nodePrefix: o.nodePrefix ?? "lab",
-    memoryMiB: o.memoryMiB ?? 512,
-    diskBytes: o.diskBytes ?? 2 * 1024 ** 3,
+    // Debian with systemd wants more room than the busybox image (FACTS.md: 1 GiB installs and boots).
+    memoryMiB: o.memoryMiB ?? (image === "debian" ? 1024 : 512),
+    diskBytes: o.diskBytes ?? (image === "debian" ? 4 : 2) * 1024 ** 3,
     bridge,
     headAddress: head.address,
     prefixLength: head.prefix,

@@ -4,7 +4,7 @@
 // UEFI, and arm64 (option 93 = 11), for which Debian ships no EFI network loader an
 // amd64 head node can serve (its ipxe has no arm64 build; shim and GRUB for arm64 are
 // arm64 packages). No support is claimed that has not booted.
-import type { Diagnostic } from "./diagnostics.js";
+import { errorAt, type Diagnostic } from "./diagnostics.js";
 import { posOf, type RawFirmware, type Where } from "./merge.js";
 import type { Firmware } from "./types.js";
 
@@ -22,21 +22,23 @@ export interface FirmwareLevel {
  */
 export function resolveFirmware(nodeName: string, levels: readonly FirmwareLevel[], reported: Set<string>, diags: Diagnostic[]): Firmware | undefined {
   const fw: Firmware = { ...DEFAULT_FIRMWARE };
-  const from = new Map<keyof Firmware, Where>();
-  for (const l of levels) {
+  // Where each key was set, and how near the node (the level's index).
+  const from = new Map<keyof Firmware, { where: Where; level: number }>();
+  levels.forEach((l, level) => {
     for (const [k, v] of Object.entries(l.firmware ?? {}) as Array<[keyof Firmware, never]>) {
       if (v === undefined) continue;
       fw[k] = v;
-      from.set(k, l.where);
+      from.set(k, { where: l.where, level });
     }
-  }
-  const refuse = (key: keyof Firmware, code: string, message: string): undefined => {
-    const w = from.get(key)!;
-    const pos = posOf(w, "firmware", key);
-    const once = `${code}\u0000${pos.file}:${pos.line}:${pos.col}`;
+  });
+  const at = (key: keyof Firmware) => posOf(from.get(key)!.where, "firmware", key);
+  const refuse = (key: keyof Firmware, code: string, message: string, other?: keyof Firmware): undefined => {
+    const pos = at(key);
+    const related = other && from.has(other) ? { message: `firmware.${other} set`, ...at(other) } : undefined;
+    const once = `${code}\u0000${pos.file}:${pos.line}:${pos.col}\u0000${related ? `${related.line}:${related.col}` : ""}`;
     if (!reported.has(once)) {
       reported.add(once);
-      diags.push({ severity: "error", code, message, ...pos });
+      diags.push(errorAt(code, message, pos, related));
     }
     return undefined;
   };
@@ -48,7 +50,15 @@ export function resolveFirmware(nodeName: string, levels: readonly FirmwareLevel
     );
   }
   if (fw.secureBoot && fw.mode !== "uefi") {
-    return refuse("secureBoot", "secure-boot-without-uefi", `node "${nodeName}": firmware.secureBoot needs firmware.mode uefi (Secure Boot is a UEFI feature; the mode is ${fw.mode})`);
+    // Point at whichever of the two is written nearer the node: that is where the conflict arose.
+    const modeNearer = from.has("mode") && from.get("mode")!.level > from.get("secureBoot")!.level;
+    const [key, other] = modeNearer ? (["mode", "secureBoot"] as const) : (["secureBoot", "mode"] as const);
+    return refuse(
+      key,
+      "secure-boot-without-uefi",
+      `node "${nodeName}": firmware.secureBoot needs firmware.mode uefi (Secure Boot is a UEFI feature; the mode is ${fw.mode})`,
+      other,
+    );
   }
   return fw;
 }

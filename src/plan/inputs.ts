@@ -11,6 +11,7 @@ import { defaultRecipeCache } from "../images/recipe.js";
 import { resolveImages, type ResolvedDigest } from "../images/resolve.js";
 import { imageStoreDir } from "../images/store-location.js";
 import { SnapshotStore } from "../images/store.js";
+import { digestsInUse } from "./images-in-use.js";
 import { StateError } from "../state/errors.js";
 import { LocalStateStore } from "../state/local.js";
 import { defaultCacheDir, defaultStatePath } from "../state/paths.js";
@@ -100,7 +101,7 @@ export async function loadPlanInputs(opts: PlanInputOptions): Promise<{ inputs?:
     cacheDir: opts.cacheDir ?? defaultCacheDir(configPath),
     recipeCache: defaultRecipeCache(),
     snapshot: opts.snapshot ?? false,
-    state,
+    inUse: digestsInUse(state),
     ...(opts.logger ? { logger: opts.logger } : {}),
   });
   return { inputs: { configPath, cluster, store, state, localDir, imageDigests, imageStore, inlineSecrets: loaded.inlineSecrets }, diagnostics: loaded.diagnostics, configPath };

@@ -49,16 +49,25 @@ export function checkSignedLoaders(nodes: readonly Node[], loaders = SIGNED_LOAD
   return `Secure Boot nodes need ${missing.map(([f]) => f).join(" and ")}: install the Debian package${missing.length > 1 ? "s" : ""} ${missing.map(([, p]) => p).join(" ")}`;
 }
 
-/** One copy in memory per file (kernels and installers are shared by every transfer), reread when it changes. */
+/**
+ * One copy in memory per file (kernels and installers are shared by every transfer),
+ * reread when it changes. The least recently used beyond `max` files are dropped, so
+ * installers rebuilt under new names do not pile up in a long-running serve.
+ */
 class SharedFiles {
   private readonly files = new Map<string, { mtimeMs: number; size: number; buf: Buffer }>();
+  constructor(private readonly max = 16) {}
   read(path: string): Buffer {
     const st = statSync(path);
     const c = this.files.get(path);
-    if (c && c.mtimeMs === st.mtimeMs && c.size === st.size) return c.buf;
-    const buf = readFileSync(path);
-    this.files.set(path, { mtimeMs: st.mtimeMs, size: st.size, buf });
-    return buf;
+    this.files.delete(path);
+    const entry = c && c.mtimeMs === st.mtimeMs && c.size === st.size ? c : { mtimeMs: st.mtimeMs, size: st.size, buf: readFileSync(path) };
+    this.files.set(path, entry);
+    for (const old of this.files.keys()) {
+      if (this.files.size <= this.max) break;
+      this.files.delete(old);
+    }
+    return entry.buf;
   }
 }
 
@@ -74,7 +83,7 @@ export class FirmwareBoot {
 
   /** The DHCP boot file for a PXE client (see PxeOptions.bootFile). */
   readonly bootFile = (mac: string, arch: number): string | null | undefined => {
-    if (arch === ARCH.EFI_ARM64) {
+    if (arch === ARCH.EFI_ARM64 || arch === ARCH.EFI_HTTP_ARM64) {
       // Debian ships no arm64 EFI network loader this head node could serve (FACTS.md).
       if (!this.warnedArm64.has(mac)) {
         this.warnedArm64.add(mac);

@@ -24,8 +24,8 @@ const fw = (over: Partial<Firmware>): Firmware => ({ mode: "bios", secureBoot: f
 
 async function bootdevFor(n: Node): Promise<string> {
   writeFileSync(calls, "");
-  const provisioner = Object.assign(new EventEmitter(), { setBootMode: () => undefined, removeNode: () => undefined });
-  const driver = new ProvisioningDriver({ cluster: cluster([n]), provisioner, password: () => "pw", power: { ipmi: { ipmitoolPath: tool, attempts: 1 } }, ask: () => undefined });
+  const control = Object.assign(new EventEmitter(), { setBootMode: () => undefined, removeNode: () => undefined });
+  const driver = new ProvisioningDriver({ cluster: cluster([n]), control, password: () => "pw", power: { ipmi: { ipmitoolPath: tool, attempts: 1 } }, ask: () => undefined });
   try {
     await driver.trigger({ node: n.name } as NodeChange, 1, new AbortController().signal);
   } finally {

@@ -57,7 +57,14 @@ describe("GRUB configurations (golden)", () => {
   it("boots the installed system with the head node's kernel, or exits to the local disk", () => {
     golden(
       "node001.netboot.grub.cfg",
-      renderGrubNetboot({ node: node(), image, kernelPath: "metalform/kernel-compute/vmlinuz", initrdPath: "metalform/initrd-compute/initrd.img", tftpServer: "10.141.0.1", rootLabel: "root" }),
+      renderGrubNetboot({
+        node: node(),
+        image,
+        kernelPath: "metalform/kernel-compute/vmlinuz",
+        initrdPath: "metalform/initrd-compute/initrd.img",
+        tftpServer: "10.141.0.1",
+        rootLabel: "root",
+      }),
     );
     golden("node001.local.grub.cfg", renderGrubLocal(node()));
   });

@@ -13,14 +13,19 @@ function load(yaml: string) {
   const before = snapshot(dir);
   const r = loadClusterSync(join(dir, "c.yaml"));
   expect(snapshot(dir)).toEqual(before);
-  const errors = r.diagnostics.filter((d) => d.severity === "error").map((d) => ({ code: d.code, at: `${d.file.slice(dir.length + 1)}:${d.line}:${d.col}`, message: d.message }));
+  const errors = r.diagnostics
+    .filter((d) => d.severity === "error")
+    .map((d) => ({ code: d.code, at: `${(d.file ?? "").slice(dir.length + 1)}:${d.line}:${d.col}`, message: d.message }));
   return { cluster: r.cluster, errors };
 }
 
 describe("firmware settings", () => {
   it("default to BIOS without Secure Boot; a category's and a node's merge key by key", () => {
     const yaml =
-      HEAD.replace("categories: {compute: {image: img, diskLayout: one}}", "categories: {compute: {image: img, diskLayout: one, firmware: {mode: uefi}}, plain: {image: img, diskLayout: one}}") +
+      HEAD.replace(
+        "categories: {compute: {image: img, diskLayout: one}}",
+        "categories: {compute: {image: img, diskLayout: one, firmware: {mode: uefi}}, plain: {image: img, diskLayout: one}}",
+      ) +
       node("n1", "52:54:00:00:00:01", "10.0.0.10") +
       `  - name: n2\n    category: compute\n    mac: "52:54:00:00:00:02"\n    ip: 10.0.0.11\n    firmware: {secureBoot: true, persistentBootDevice: true}\n` +
       `  - {name: n3, category: plain, mac: "52:54:00:00:00:03", ip: 10.0.0.12}\n`;
@@ -41,11 +46,23 @@ describe("firmware settings", () => {
     expect(errors).toEqual([{ code: "secure-boot-without-uefi", at: "c.yaml:10:76", message: expect.stringMatching(/firmware\.secureBoot needs firmware\.mode uefi/) }]);
   });
 
+  it("a node's mode: bios under a Secure Boot category is refused at the node's mode, naming the category's secureBoot", () => {
+    const yaml =
+      HEAD.replace("categories: {compute: {image: img, diskLayout: one}}", "categories: {compute: {image: img, diskLayout: one, firmware: {mode: uefi, secureBoot: true}}}") +
+      `  - {name: b1, category: compute, mac: "52:54:00:00:00:03", ip: 10.0.0.12, firmware: {mode: bios}}\n`;
+    const dir = writeConfig({ "c.yaml": yaml });
+    const d = loadClusterSync(join(dir, "c.yaml")).diagnostics.filter((x) => x.severity === "error");
+    expect(d).toHaveLength(1);
+    expect(d[0]).toMatchObject({ code: "secure-boot-without-uefi", line: 12, col: 93, related: { message: "firmware.secureBoot set", line: 10, col: 88 } });
+  });
+
   it("refuses arm64 nodes with a clear reason at their arch key", () => {
     const yaml = HEAD + `  - name: n1\n    category: compute\n    mac: "52:54:00:00:00:01"\n    ip: 10.0.0.10\n    firmware: {mode: uefi, arch: arm64}\n`;
     const { cluster, errors } = load(yaml);
     expect(cluster).toBeUndefined();
-    expect(errors).toEqual([{ code: "firmware-arch-unsupported", at: "c.yaml:16:34", message: expect.stringMatching(/arm64 cannot be network-booted: Debian ships no arm64 EFI network loader/) }]);
+    expect(errors).toEqual([
+      { code: "firmware-arch-unsupported", at: "c.yaml:16:34", message: expect.stringMatching(/arm64 cannot be network-booted: Debian ships no arm64 EFI network loader/) },
+    ]);
   });
 
   it("refuses an unknown firmware mode through the schema, naming the field", () => {

@@ -21,6 +21,9 @@ let lab: LabInfo;
 
 type Ev = Record<string, unknown>;
 
+/** An event's message, or "" when it has none. */
+const msg = (e: Ev): string => (typeof e.message === "string" ? e.message : "");
+
 function events(stdout: string): Ev[] {
   return stdout
     .split("\n")
@@ -40,8 +43,8 @@ function phaseTimes(evs: Ev[], node: string): Record<string, number> {
   return {
     dhcp: first((e) => e.phase === "dhcp"),
     // BIOS: QEMU's NIC ROM is iPXE already, so its first download is the node's script.
-    loader: first((e) => /fetched (snponly\.efi|shimx64\.efi)|iPXE script fetched/.test(String(e.message ?? ""))),
-    installerBoot: first((e) => /fetched .*installer-/.test(String(e.message ?? ""))),
+    loader: first((e) => /fetched (snponly\.efi|shimx64\.efi)|iPXE script fetched/.test(msg(e))),
+    installerBoot: first((e) => /fetched .*installer-/.test(msg(e))),
     installer: first((e) => e.phase === "installer"),
     up: first((e) => e.phase === "up"),
   };
@@ -74,23 +77,52 @@ describe("BIOS, UEFI and Secure Boot nodes in one lab", () => {
   it("one apply installs all three through their firmware's own boot path; each comes UP", async () => {
     const run = await labExec(
       { namespace: NS, dir },
-      [...METALFORM, "apply", "-c", lab.configPath, "--auto-approve", "--json", "--retries", "1", "--phase-timeout", "dhcp=120s", "--phase-timeout", "boot-files=300s", "--phase-timeout", "installer=300s"],
+      [
+        ...METALFORM,
+        "apply",
+        "-c",
+        lab.configPath,
+        "--auto-approve",
+        "--json",
+        "--retries",
+        "1",
+        "--phase-timeout",
+        "dhcp=120s",
+        "--phase-timeout",
+        "boot-files=300s",
+        "--phase-timeout",
+        "installer=300s",
+      ],
       { capture: true, timeoutMs: 900_000 },
     );
     const evs = events(run.stdout);
     const detail = `exit ${run.code}\nstderr:\n${run.stderr.slice(-3000)}\nstdout:\n${run.stdout.slice(-6000)}`;
     expect(run.code, detail).toBe(0);
-    expect(evs.filter((e) => e.type === "node_complete").map((e) => e.node).sort()).toEqual(["lab1", "lab2", "lab3"]);
+    expect(
+      evs
+        .filter((e) => e.type === "node_complete")
+        .map((e) => e.node)
+        .sort(),
+    ).toEqual(["lab1", "lab2", "lab3"]);
 
-    const msgs = (node: string) => evs.filter((e) => e.node === node).map((e) => String(e.message ?? ""));
+    const msgs = (node: string) => evs.filter((e) => e.node === node).map((e) => msg(e));
     // Each firmware fetched its own first loader: iPXE's for BIOS and UEFI, shim then signed GRUB for Secure Boot.
     expect(msgs("lab1")).toContain("iPXE script fetched");
     expect(msgs("lab1").some((m) => /fetched (snponly\.efi|shimx64\.efi)/.test(m))).toBe(false);
     expect(msgs("lab2")).toEqual(expect.arrayContaining([expect.stringMatching(/fetched snponly\.efi/), "iPXE script fetched"]));
-    expect(msgs("lab3")).toEqual(expect.arrayContaining([expect.stringMatching(/fetched shimx64\.efi/), expect.stringMatching(/fetched grubx64\.efi/), expect.stringMatching(/fetched grub\/grub\.cfg-01-52-54-00-4d-46-03/)]));
+    expect(msgs("lab3")).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/fetched shimx64\.efi/),
+        expect.stringMatching(/fetched grubx64\.efi/),
+        expect.stringMatching(/fetched grub\/grub\.cfg-01-52-54-00-4d-46-03/),
+      ]),
+    );
     expect(msgs("lab3")).not.toContain("iPXE script fetched");
 
-    const state = JSON.parse(readFileSync(join(dir, ".metalform/state.json"), "utf8")) as { images: Record<string, { digest: string }>; nodes: Record<string, { reported?: { phase: string; imageDigest?: string } }> };
+    const state = JSON.parse(readFileSync(join(dir, ".metalform/state.json"), "utf8")) as {
+      images: Record<string, { digest: string }>;
+      nodes: Record<string, { reported?: { phase: string; imageDigest?: string } }>;
+    };
     for (const n of ["lab1", "lab2", "lab3"]) {
       expect(state.nodes[n]!.reported).toMatchObject({ phase: "up", imageDigest: state.images.lab!.digest });
     }
@@ -110,7 +142,7 @@ describe("BIOS, UEFI and Secure Boot nodes in one lab", () => {
     const lines = ["bios", "uefi", "secureboot"].map((fw, i) => {
       const node = `lab${i + 1}`;
       const t = phaseTimes(evs, node);
-      const total = evs.find((e) => e.type === "node_complete" && e.node === node)?.elapsed_s;
+      const total = Number(evs.find((e) => e.type === "node_complete" && e.node === node)?.elapsed_s);
       return `  ${fw.padEnd(10)} ${node}: power→DHCP ${t.dhcp} s, loader ${t.loader} s, installer kernel+initrd ${t.installerBoot} s, installer running ${t.installer} s, UP ${t.up} s (node total ${total} s)`;
     });
     process.stdout.write(`\nfirmware e2e (3 VMs in parallel, seconds from the power command):\n${lines.join("\n")}\n`);

@@ -3,15 +3,14 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import yargs, { type CommandModule } from "yargs";
 import { afterAll, describe, expect, it } from "vitest";
 import { imageCommand } from "../../src/cli/commands/image.js";
-import type { GlobalArgs } from "../../src/cli/globals.js";
 import { loadCluster } from "../../src/config/load.js";
 import { planChanges } from "../../src/plan/planner.js";
 import { recordApplied } from "../../src/plan/record.js";
 import { newState } from "../../src/state/codec.js";
 import { LocalStateStore } from "../../src/state/local.js";
+import { runCommandsInProcess } from "../helpers/cli-in-process.js";
 
 const dir = mkdtempSync(join(tmpdir(), "mf-imgcli-"));
 const cfg = join(dir, "cluster.yaml");
@@ -34,34 +33,7 @@ nodes:
 `,
 );
 
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const ow = process.stdout.write.bind(process.stdout);
-  const ew = process.stderr.write.bind(process.stderr);
-  process.exitCode = undefined;
-  process.stdout.write = ((s: string | Uint8Array) => ((out += String(s)), true)) as typeof process.stdout.write;
-  process.stderr.write = ((s: string | Uint8Array) => ((err += String(s)), true)) as typeof process.stderr.write;
-  try {
-    await yargs(["--config", cfg, "--no-color", ...args])
-      .option("config", { type: "string", global: true })
-      .option("color", { type: "boolean", default: true, global: true })
-      .option("json", { type: "boolean", default: false, global: true })
-      .command(imageCommand as unknown as CommandModule<GlobalArgs, GlobalArgs>)
-      .strict()
-      .exitProcess(false)
-      .fail((msg, e) => {
-        throw e ?? new Error(msg);
-      })
-      .parseAsync();
-  } finally {
-    process.stdout.write = ow;
-    process.stderr.write = ew;
-  }
-  const code = Number(process.exitCode ?? 0);
-  process.exitCode = undefined;
-  return { code, out, err };
-}
+const cli = (...args: string[]) => runCommandsInProcess([imageCommand], ["--config", cfg, "--no-color", ...args]);
 
 describe("metalform image", () => {
   let first = "";

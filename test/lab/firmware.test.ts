@@ -14,7 +14,17 @@ import { qemuArgv, vmStartScript, type VmSpec } from "../../src/lab/qemu.js";
 const t = mkdtempSync(join(tmpdir(), "mf-lab-fw-"));
 afterAll(() => rmSync(t, { recursive: true, force: true }));
 
-const v: VmSpec = { name: "lab1", memoryMiB: 256, tap: "mftap1", mac: "52:54:00:4d:46:01", disk: "/l/disk.raw", serialLog: "/l/serial.log", pidFile: "/l/qemu.pid", qmpSocket: "/l/qmp.sock", bmcSerialPort: 9100 };
+const v: VmSpec = {
+  name: "lab1",
+  memoryMiB: 256,
+  tap: "mftap1",
+  mac: "52:54:00:4d:46:01",
+  disk: "/l/disk.raw",
+  serialLog: "/l/serial.log",
+  pidFile: "/l/qemu.pid",
+  qmpSocket: "/l/qmp.sock",
+  bmcSerialPort: 9100,
+};
 const uefi = { kind: "uefi" as const, code: "/ovmf/CODE.fd", vars: "/l/VARS.fd", secureBoot: false };
 
 describe("lab firmware", () => {
@@ -76,8 +86,18 @@ describe("lab firmware", () => {
 
   it("the lab's cluster configuration gives UEFI and Secure Boot nodes their firmware setting", () => {
     const yaml = renderLabConfig({
-      clusterName: "lab", bridge: "mfbr0", headAddress: "10.77.0.1", prefixLength: 24, imageRoot: "/i", kernel: "/i/boot/vmlinuz", initrd: "/i/boot/initrd.img",
-      bmcPasswordFile: "/p", bmcUser: "admin", bmcPort: 623, bmcNetmask: "255.255.255.0", ports: {},
+      clusterName: "lab",
+      bridge: "mfbr0",
+      headAddress: "10.77.0.1",
+      prefixLength: 24,
+      imageRoot: "/i",
+      kernel: "/i/boot/vmlinuz",
+      initrd: "/i/boot/initrd.img",
+      bmcPasswordFile: "/p",
+      bmcUser: "admin",
+      bmcPort: 623,
+      bmcNetmask: "255.255.255.0",
+      ports: {},
       nodes: [
         { name: "lab1", mac: "52:54:00:4d:46:01", ip: "10.77.0.11", bmcAddress: "10.78.0.11", firmware: "bios" },
         { name: "lab2", mac: "52:54:00:4d:46:02", ip: "10.77.0.12", bmcAddress: "10.78.0.12", firmware: "uefi" },

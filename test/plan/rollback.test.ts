@@ -23,7 +23,9 @@ describe("rollback wording", () => {
     ]);
     const text = renderTerminal(plan, { color: false });
     expect(text).toContain(`~ compute  update  rollback to ${short} (snapshot of 2026-12-01 09:30 UTC): digest `);
-    expect(text).toContain(`node[001-002]  ~ sync  image compute ${state.images.compute!.digest.slice(7, 13)} → ${short}; rollback to ${short} (snapshot of 2026-12-01 09:30 UTC)  (2 nodes)`);
+    expect(text).toContain(
+      `node[001-002]  ~ sync  image compute ${state.images.compute!.digest.slice(7, 13)} → ${short}; rollback to ${short} (snapshot of 2026-12-01 09:30 UTC)  (2 nodes)`,
+    );
   });
   it("the same change without a pin is a content change, not a rollback", () => {
     const plan = planChanges(c, state, { imageDigests: new Map([["compute", { digest: older, size: 90 }]]) });

@@ -48,7 +48,9 @@ const fb = new FirmwareBoot({
 });
 const get = (path: string) => {
   const v = fb.provider(path, { address: "10.141.0.11", port: 1000 });
-  return v === undefined ? undefined : String(v);
+  if (v === undefined || typeof v === "string") return v;
+  if (Buffer.isBuffer(v)) return v.toString("utf8");
+  throw new Error(`${path}: the provider answered asynchronously`);
 };
 
 describe("DHCP boot files by firmware", () => {
@@ -62,6 +64,7 @@ describe("DHCP boot files by firmware", () => {
   it("an arm64 client gets no boot file at all, logged once per MAC", () => {
     expect(fb.bootFile("52:54:00:00:00:aa", ARCH.EFI_ARM64)).toBeNull();
     expect(fb.bootFile("52:54:00:00:00:aa", ARCH.EFI_ARM64)).toBeNull();
+    expect(fb.bootFile("52:54:00:00:00:aa", ARCH.EFI_HTTP_ARM64)).toBeNull();
     expect(logs.filter((l) => l.event === "arm64-no-loader").map((l) => l.fields.mac)).toEqual(["52:54:00:00:00:aa"]);
   });
 

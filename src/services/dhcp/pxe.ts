@@ -132,9 +132,9 @@ export function bootReplyFor(
   if (isIpxe(req)) return ipxeReply(req, nextServer, scriptUrlFor(pxe, mac, ip));
   // Without option 93 (e.g. dhclient) assume a BIOS client, as dnsmasq and Kea do.
   const arch = req.clientArch?.[0] ?? ARCH.BIOS;
-  // The caller may choose the loader per node (serve: shim for Secure Boot nodes), or none (null).
   const chosen = pxe.bootFile?.(mac, arch);
-  const loader = chosen === null ? undefined : (chosen ?? loaderFor(arch, { ...defaultLoaders, ...pxe.loaders }));
+  if (chosen === null) return undefined;
+  const loader = chosen ?? loaderFor(arch, { ...defaultLoaders, ...pxe.loaders });
   if (loader === undefined) return undefined;
   if (isHttpBootClient(req)) return httpBootReply(req, pxe, nextServer, loader);
   const options: DhcpOptions = { ...echoes(req), tftpServerName: nextServer, bootfileName: loader };

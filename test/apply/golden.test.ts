@@ -105,15 +105,17 @@ async function run(s: Scenario): Promise<{ lines: string; jsonl: string; events:
     remove: async () => undefined,
   };
   exec = new Executor(
-    s.plan,
-    s.desired,
-    store,
-    written,
-    driver,
-    (e) => {
-      events.push(e);
-      toLines(e);
-      toJson(e);
+    {
+      plan: s.plan,
+      desired: s.desired,
+      store,
+      state: written,
+      driver,
+      events: (e) => {
+        events.push(e);
+        toLines(e);
+        toJson(e);
+      },
     },
     { parallelism: 1, canary: 0, retries: 1, phaseTimeouts: { power: 150, dhcp: 150, sync: 150 }, ...s.opts },
   );

@@ -8,7 +8,7 @@ import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inNs } from "../helpers/netns.js";
-import { jsonEvents, SimLab, type RunHandle } from "./sim-lab.js";
+import { jsonEvents, SimLab, type RunHandle } from "../apply/sim-lab.js";
 
 const lab = new SimLab({ prefix: "mfint-s", nodes: 3, subnet: 83, portBase: 18085 });
 const cfg = () => ["-c", lab.cfgDir];

@@ -1,48 +1,39 @@
-// The provisioning services of one cluster, composed: DHCP (reservations, PXE
-// loaders, iPXE script URLs), TFTP (the iPXE loaders), HTTP (iPXE scripts, kernels,
-// the installer initramfs, the installer API) and the rsync daemon (one module per
-// image). Which nodes run the installer on their next boot is set by `apply`
+// The head's provisioning services of one cluster, composed — HeadServices, not to
+// be confused with src/provisioners, the scale-out servers that each run one: DHCP
+// (reservations, PXE loaders, iPXE script URLs), TFTP (the iPXE loaders), HTTP (iPXE
+// scripts, kernels, the installer initramfs, the installer API) and the rsync daemon
+// (one module per image). Which nodes run the installer on their next boot is set by `apply`
 // (setBootMode); everyone else boots the local disk. The services themselves know
 // nothing of plans: this is where configuration becomes their options.
 import { EventEmitter } from "node:events";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { renderInstallPlan } from "../boot/install-plan.js";
-import { renderIpxeInstaller, renderIpxeLocal, renderIpxeNetboot } from "../boot/ipxe.js";
 import type { DesiredCluster, Image, Node } from "../config/types.js";
 import { resolveSecret } from "../config/secrets.js";
 import { nullLogger, type Logger } from "../util/log.js";
 import { DhcpServer } from "../services/dhcp/server.js";
 import { dhcpOptionsFromNetwork } from "../services/dhcp/from-config.js";
-import { HttpBootServer, filePath } from "../services/http/server.js";
-import { DEFAULT_PREFIX, createInstallerApi, nodeApiUrl, type InstallerApi } from "../services/installer-api/api.js";
+import { HttpBootServer } from "../services/http/server.js";
+import { DEFAULT_PREFIX, createInstallerApi, type InstallerApi } from "../services/installer-api/api.js";
 import { NodeTokens } from "../services/installer-api/tokens.js";
-import type { RsyncModule } from "../services/rsync/config.js";
 import { RsyncDaemon } from "../services/rsync/daemon.js";
 import { TftpServer } from "../services/tftp/server.js";
 import type { Service } from "../services/service.js";
 import type { BootControl, BootMode } from "./boot-control.js";
+import { imageModuleName, imageModules } from "./image-modules.js";
+import { bootScript, initrdRoot, installerRoot, installPlanFor, kernelRoot, type ServingContext } from "./node-boot.js";
 import { reapOrphanRsync } from "./orphans.js";
-import { observationsFrom, type NodeObservation, type ServiceEvent } from "./tracker.js";
+import type { NodeObservation } from "../progress/observation.js";
+import { observationsFrom, type ServiceEvent } from "./tracker.js";
 
 /** Where Debian's `ipxe` package puts the loaders. */
 export const IPXE_DIR = "/usr/lib/ipxe";
 
 export type { BootMode } from "./boot-control.js";
 
-/** The rsync module that serves an image (nodes sync from it; provisioners copy from the head's). */
-export function imageModuleName(image: string): string {
-  return `img-${image}`;
-}
-
-/** One read-only rsync module per image. */
-export function imageModules(images: Iterable<Image>): RsyncModule[] {
-  return [...images].map((i) => ({ name: imageModuleName(i.name), path: i.root, comment: `metalform image ${i.name}` }));
-}
-
-export interface ProvisionerOptions {
+export interface HeadServicesOptions {
   cluster: DesiredCluster;
   inlineSecrets?: ReadonlyMap<string, string>;
   /** Leases, the token key and generated files live here. */
@@ -70,13 +61,13 @@ export interface ProvisionerOptions {
   logger?: Logger;
 }
 
-export interface ProvisionerEvents {
+export interface HeadServicesEvents {
   observation: [NodeObservation];
 }
 
-export class ProvisionerError extends Error {}
+export class HeadServicesError extends Error {}
 
-export class Provisioner extends EventEmitter<ProvisionerEvents> implements BootControl {
+export class HeadServices extends EventEmitter<HeadServicesEvents> implements BootControl {
   private cluster: DesiredCluster;
   private readonly modes = new Map<string, BootMode>();
   private readonly byMac = new Map<string, Node>();
@@ -97,7 +88,7 @@ export class Provisioner extends EventEmitter<ProvisionerEvents> implements Boot
   private dhcpWanted: boolean;
   private dhcpChain: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly opts: ProvisionerOptions) {
+  constructor(private readonly opts: HeadServicesOptions) {
     super();
     this.cluster = opts.cluster;
     this.log = opts.logger ?? nullLogger;
@@ -129,7 +120,7 @@ export class Provisioner extends EventEmitter<ProvisionerEvents> implements Boot
   /** Serves this installer initramfs for an image from now on. */
   setInstaller(image: string, path: string): void {
     this.installers.set(image, path);
-    this.http?.setRoot(this.installerRoot(image), dirname(path));
+    this.http?.setRoot(installerRoot(image), dirname(path));
   }
 
   private index(): void {
@@ -145,6 +136,7 @@ export class Provisioner extends EventEmitter<ProvisionerEvents> implements Boot
     return `http://${this.address}:${this.http?.port || this.cluster.network.ports.http}`;
   }
 
+  /** The rsync module nodes sync an image from. */
   rsyncModule(image: string): string {
     return imageModuleName(image);
   }
@@ -179,8 +171,8 @@ export class Provisioner extends EventEmitter<ProvisionerEvents> implements Boot
     this.index();
     this.dhcp?.setReservations(this.reservations());
     for (const img of cluster.images.values()) {
-      this.http?.setRoot(this.kernelRoot(img.name), dirname(img.kernel));
-      if (img.initrd) this.http?.setRoot(this.initrdRoot(img.name), dirname(img.initrd));
+      this.http?.setRoot(kernelRoot(img.name), dirname(img.kernel));
+      if (img.initrd) this.http?.setRoot(initrdRoot(img.name), dirname(img.initrd));
     }
     if (this.rsync && JSON.stringify(modules(cluster)) !== before) await this.rsync.reload(modules(cluster));
     this.log.info("reconfigured", { cluster: cluster.name, digest: cluster.digest, nodes: cluster.nodes.length });
@@ -194,91 +186,31 @@ export class Provisioner extends EventEmitter<ProvisionerEvents> implements Boot
     return this.cluster.nodes.map((n) => ({ mac: n.mac, ip: n.ip, hostname: n.name }));
   }
 
-  private kernelRoot(image: string): string {
-    return `kernel-${image}`;
-  }
-
-  private initrdRoot(image: string): string {
-    return `initrd-${image}`;
-  }
-
-  private installerRoot(image: string): string {
-    return `installer-${image}`;
+  /** What the node-boot functions need to answer a node. */
+  private serving(): ServingContext {
+    return {
+      cluster: this.cluster,
+      httpBase: this.httpBase,
+      address: this.address,
+      tokens: this.tokens,
+      imageDigests: this.imageDigests,
+      installerFor: (image) => this.installerFor(image),
+      noInstaller: (node, image) => this.log.error("no-installer", { node: node.name, image: image.name }),
+    };
   }
 
   /** The iPXE script a node gets when it asks (undefined: unknown MAC, 404). */
   script(mac: string): string | undefined {
     const node = this.nodeByMac(mac);
-    if (!node) return undefined;
-    const mode = this.bootMode(node.name);
-    const image = this.cluster.images.get(node.image)!;
-    if (mode.mode === "local") return this.localScript(node, image);
-    const installer = this.installerFor(image);
-    if (!installer) {
-      this.log.error("no-installer", { node: node.name, image: image.name });
-      return renderIpxeLocal(node);
-    }
-    return renderIpxeInstaller({
-      node,
-      image,
-      kernelUrl: this.httpBase + filePath(this.kernelRoot(image.name), basename(image.kernel)),
-      initrdUrl: this.httpBase + filePath(this.installerRoot(image.name), basename(installer)),
-      apiUrl: nodeApiUrl(this.httpBase, node.name),
-      token: this.tokens.token(node.name, "install"),
-      reason: mode.reason,
-    });
+    return node ? bootScript(this.serving(), node, this.bootMode(node.name)) : undefined;
   }
 
-  /**
-   * Nothing to install: `boot: pxe` nodes with an image initrd boot the image's kernel
-   * from here with their installed root; everyone else leaves iPXE for the local disk.
-   */
-  private localScript(node: Node, image: Image): string {
-    if (node.boot !== "pxe" || !image.initrd) return renderIpxeLocal(node);
-    const root = this.rootLabel(node);
-    if (!root) return renderIpxeLocal(node);
-    return renderIpxeNetboot({
-      node,
-      image,
-      kernelUrl: this.httpBase + filePath(this.kernelRoot(image.name), basename(image.kernel)),
-      initrdUrl: this.httpBase + filePath(this.initrdRoot(image.name), basename(image.initrd)),
-      rootLabel: root,
-    });
-  }
-
-  /** The label the installer gives the node's root file system (it is in the install plan). */
-  private rootLabel(node: Node): string | undefined {
-    try {
-      const plan = this.renderPlan(node, false);
-      return plan?.filesystems.find((f) => f.mount === "/")?.label;
-    } catch {
-      return undefined;
-    }
-  }
-
+  /** The install plan of a node set to install (undefined: none, 404). */
   private installPlan(name: string) {
     const node = this.cluster.nodes.find((n) => n.name === name);
-    if (!node) return undefined;
     const mode = this.bootMode(name);
-    if (mode.mode !== "install") return undefined;
-    return this.renderPlan(node, mode.allowWipe);
-  }
-
-  private renderPlan(node: Node, allowWipe: boolean) {
-    const image = this.cluster.images.get(node.image)!;
-    const digest = this.imageDigests.get(image.name)?.digest;
-    if (!digest) throw new ProvisionerError(`image ${image.name} has no digest`);
-    return renderInstallPlan({
-      node,
-      layout: this.cluster.diskLayouts.get(node.diskLayout)!,
-      image,
-      network: this.cluster.network,
-      imageDigest: digest,
-      rsyncUrl: `rsync://${this.address}:${this.cluster.network.ports.rsync}/${this.rsyncModule(image.name)}/`,
-      apiUrl: nodeApiUrl(this.httpBase, node.name),
-      upToken: this.tokens.token(node.name, "up"),
-      allowWipe,
-    });
+    if (!node || mode.mode !== "install") return undefined;
+    return installPlanFor(this.serving(), node, { allowWipe: mode.allowWipe });
   }
 
   /** The token key persists so that installed nodes' UP reporters keep working across restarts. */
@@ -290,39 +222,44 @@ export class Provisioner extends EventEmitter<ProvisionerEvents> implements Boot
     return key;
   }
 
-  async start(): Promise<void> {
-    const c = this.cluster;
-    const net = c.network;
-    await mkdir(this.opts.workDir, { recursive: true, mode: 0o700 });
-    this.tokens = new NodeTokens(await this.loadTokenKey());
-    const tftpRoot = this.opts.tftpRoot ?? IPXE_DIR;
+  /** Refuses what cannot be served before anything binds a port. */
+  private checkServable(tftpRoot: string): void {
     if (!existsSync(join(tftpRoot, "undionly.kpxe"))) {
-      throw new ProvisionerError(`iPXE loaders not found in ${tftpRoot}: install the Debian package ipxe (apt-get install ipxe)`);
+      throw new HeadServicesError(`iPXE loaders not found in ${tftpRoot}: install the Debian package ipxe (apt-get install ipxe)`);
     }
-    for (const img of c.images.values()) {
-      if (img.rootType !== "directory") throw new ProvisionerError(`image ${img.name}: tarball roots are not served yet; unpack ${img.root} into a directory`);
+    for (const img of this.cluster.images.values()) {
+      if (img.rootType !== "directory") throw new HeadServicesError(`image ${img.name}: tarball roots are not served yet; unpack ${img.root} into a directory`);
     }
-    // The loaders also over HTTP: UEFI HTTP boot clients get their URL from DHCP.
+  }
+
+  /** HTTP roots: the loaders (UEFI HTTP boot clients get their URL from DHCP), every image's kernel, initrd and installer directory. */
+  private httpRoots(tftpRoot: string): Record<string, string> {
     const roots: Record<string, string> = { loaders: tftpRoot };
-    for (const img of c.images.values()) {
-      roots[this.kernelRoot(img.name)] = dirname(img.kernel);
-      if (img.initrd) roots[this.initrdRoot(img.name)] = dirname(img.initrd);
+    for (const img of this.cluster.images.values()) {
+      roots[kernelRoot(img.name)] = dirname(img.kernel);
+      if (img.initrd) roots[initrdRoot(img.name)] = dirname(img.initrd);
       const inst = this.installerFor(img);
-      if (inst) roots[this.installerRoot(img.name)] = dirname(inst);
+      if (inst) roots[installerRoot(img.name)] = dirname(inst);
     }
+    return roots;
+  }
+
+  private async makeRsync(): Promise<RsyncDaemon> {
     // The daemon's files live in the state directory, so that a daemon orphaned by a
     // killed metalform is found (and ended) by the next one.
     const rsyncRunDir = join(this.opts.workDir, "rsyncd");
     await reapOrphanRsync(join(rsyncRunDir, "rsyncd.conf"), this.log);
-    this.rsync = new RsyncDaemon({
+    return new RsyncDaemon({
       runDir: rsyncRunDir,
       address: this.address,
-      port: net.ports.rsync,
-      modules: imageModules(c.images.values()),
+      port: this.cluster.network.ports.rsync,
+      modules: imageModules(this.cluster.images.values()),
       logger: this.log.child("rsync"),
     });
-    this.http = new HttpBootServer({ address: this.address, port: net.ports.http, scripts: (mac) => this.script(mac), roots, logger: this.log.child("http") });
-    this.api = createInstallerApi({
+  }
+
+  private makeApi(): InstallerApi {
+    return createInstallerApi({
       tokens: this.tokens,
       plan: (node) => this.installPlan(node),
       bmcPassword: async (name) => {
@@ -331,6 +268,18 @@ export class Provisioner extends EventEmitter<ProvisionerEvents> implements Boot
       },
       logger: this.log.child("installer-api"),
     });
+  }
+
+  async start(): Promise<void> {
+    const c = this.cluster;
+    const net = c.network;
+    await mkdir(this.opts.workDir, { recursive: true, mode: 0o700 });
+    this.tokens = new NodeTokens(await this.loadTokenKey());
+    const tftpRoot = this.opts.tftpRoot ?? IPXE_DIR;
+    this.checkServable(tftpRoot);
+    this.rsync = await this.makeRsync();
+    this.http = new HttpBootServer({ address: this.address, port: net.ports.http, scripts: (mac) => this.script(mac), roots: this.httpRoots(tftpRoot), logger: this.log.child("http") });
+    this.api = this.makeApi();
     const api = this.api;
     this.http.addRoute("*", DEFAULT_PREFIX, async (ctx) => {
       await api.handle(ctx.req, ctx.res);

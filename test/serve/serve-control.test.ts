@@ -13,7 +13,7 @@ import type { BootMode } from "../../src/serve/boot-control.js";
 import { connectServe, ServeRefused, type ServeSession } from "../../src/serve/control-client.js";
 import { controlSocketPath, encodeClient, LineSplitter, parseClientMessage, parseServerMessage, type Hello } from "../../src/serve/control-protocol.js";
 import { ControlServer, ControlServerError, type HelloAnswer } from "../../src/serve/control-server.js";
-import type { NodeObservation } from "../../src/serve/tracker.js";
+import type { NodeObservation } from "../../src/progress/observation.js";
 
 class Target extends EventEmitter<{ observation: [NodeObservation] }> {
   readonly calls: string[] = [];

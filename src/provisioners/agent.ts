@@ -231,7 +231,11 @@ export class ProvisionerAgent {
       }
       const t0 = Date.now();
       try {
-        const copy = await copyImage(img, s.url, s.digest, join(this.o.workDir, "images"), { cacheDir: join(this.o.workDir, "cache"), signal: this.stopping.signal });
+        const copy = await copyImage(img, s.url, s.digest, join(this.o.workDir, "images"), {
+          cacheDir: join(this.o.workDir, "cache"),
+          signal: this.stopping.signal,
+          ...(s.auth ? { auth: s.auth } : {}),
+        });
         const built = await buildImageInstaller(copy.image, join(this.o.workDir, "cache"), this.log.child("installer"));
         this.installers.set(s.image, built.path);
         this.copies.set(s.image, { image: copy.image, digest: copy.digest });

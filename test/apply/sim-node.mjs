@@ -84,6 +84,8 @@ async function main() {
   const claim = await fetch(`${api}/claim`, { method: "POST", signal: AbortSignal.timeout(30_000) });
   const claimed = await claim.text();
   if (!claim.ok) throw new Error(`claim: HTTP ${claim.status} ${claimed}`);
+  // Kept in the scratch directory, owner-only, as the installer does (attack tests replay it).
+  writeFileSync(join(work, "claim"), claimed, { mode: 0o600 });
   const cred = (k) => new RegExp(`^${k}='([^']*)'$`, "m").exec(claimed)?.[1];
   const token = cred("MF_TOKEN");
   log("claimed", { rsyncUser: cred("MF_RSYNC_USER") });

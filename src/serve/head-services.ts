@@ -174,9 +174,11 @@ export class HeadServices extends EventEmitter<HeadServicesEvents> implements Bo
     this.refreshAccess();
   }
 
+  /** Ends a node's attempt (the API may have ended it already: UP, a failed step) and its image access. */
   private endAttempt(node: string): void {
     this.issued.delete(node);
-    if (this.sessions.close(node)) this.refreshAccess();
+    this.sessions.close(node);
+    this.refreshAccess();
   }
 
   /** The rsync modules, each readable only by the nodes installing its image right now. */
@@ -355,7 +357,7 @@ export class HeadServices extends EventEmitter<HeadServicesEvents> implements Bo
     this.tftp.on("transfer-complete", (payload) => this.observe({ event: "transfer-complete", payload }));
     this.api.events.on("plan", (payload) => this.observe({ event: "plan", payload }));
     this.api.events.on("report", (payload) => {
-      if (payload.status === "failed") this.endAttempt(payload.node); // the API ended the attempt
+      if (payload.status === "failed") this.endAttempt(payload.node);
       this.observe({ event: "report", payload });
     });
     this.api.events.on("up", (payload) => {

@@ -310,7 +310,8 @@ export class RsyncDaemon extends EventEmitter<RsyncDaemonEvents> implements Serv
     const m = /^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d \[(\d+)\] (.*)$/.exec(line);
     const message = m ? m[2]! : line;
     const fields = { pid: m ? Number(m[1]) : undefined, message };
-    if (/error|failed|refused|denied|unable/i.test(message)) this.log.warn("rsyncd", fields);
+    // Refusals ("denied", "auth failed", "unknown module" for a hidden one) are warnings: they carry the client's address.
+    if (/error|failed|refused|denied|unable|unknown module/i.test(message)) this.log.warn("rsyncd", fields);
     else this.log.debug("rsyncd", fields);
   }
 

@@ -281,8 +281,9 @@ export class HeadServices extends EventEmitter<HeadServicesEvents> implements Bo
     }
   }
 
-  /** HTTP roots: the loaders (UEFI HTTP boot clients get their URL from DHCP), every image's kernel, initrd and installer directory. */
+  /** HTTP roots: the loaders, and every image's kernel, initrd and installer directory. */
   private httpRoots(tftpRoot: string): Record<string, string> {
+    // The loaders also over HTTP: UEFI HTTP boot clients get their URL from DHCP.
     const roots: Record<string, string> = { loaders: tftpRoot };
     for (const img of this.cluster.images.values()) {
       roots[kernelRoot(img.name)] = dirname(img.kernel);

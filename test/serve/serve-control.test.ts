@@ -202,7 +202,7 @@ describe("control socket", () => {
     for (const send of [undefined, "garbage\n", '{"type":"boot","id":1,"node":"n1","mode":"local"}\n']) {
       const c = connect(path);
       let got = "";
-      c.on("data", (d) => (got += d));
+      c.on("data", (d) => (got += d.toString()));
       if (send) c.write(send);
       await new Promise<void>((r) => c.on("close", () => r()));
       if (send) expect(got).toMatch(/"type":"error"/);

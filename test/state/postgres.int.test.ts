@@ -7,9 +7,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
-import yargs, { type CommandModule } from "yargs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { GlobalArgs } from "../../src/cli/globals.js";
 import { stateCommand } from "../../src/cli/commands/state.js";
 import { loadCluster } from "../../src/config/load.js";
 import { openMigrationTarget, openStateStore } from "../../src/plan/inputs.js";
@@ -18,6 +16,7 @@ import type { StateError } from "../../src/state/errors.js";
 import { LocalStateStore } from "../../src/state/local.js";
 import { migrateState } from "../../src/state/migrate.js";
 import { PostgresStateStore } from "../../src/state/postgres.js";
+import { runCommandsInProcess, type CliRun } from "../helpers/cli-in-process.js";
 import { errorOf, stateStoreContract } from "./contract.js";
 import { transpileStateModule } from "./helpers.js";
 import { startPostgres, type PgServer } from "./pg-server.js";
@@ -79,41 +78,8 @@ afterAll(async () => {
   for (const s of stores) await s.close();
 });
 
-interface Run {
-  code: number;
-  out: string;
-  err: string;
-}
-
 /** The state commands in-process, as main.ts runs them. */
-async function cli(...args: string[]): Promise<Run> {
-  let out = "";
-  let err = "";
-  const ow = process.stdout.write.bind(process.stdout);
-  const ew = process.stderr.write.bind(process.stderr);
-  process.exitCode = undefined;
-  process.stdout.write = ((s: string | Uint8Array) => ((out += String(s)), true)) as typeof process.stdout.write;
-  process.stderr.write = ((s: string | Uint8Array) => ((err += String(s)), true)) as typeof process.stderr.write;
-  try {
-    await yargs(["--config", join(work, "no-such-cluster.yaml"), "--no-color", ...args])
-      .option("config", { type: "string", global: true })
-      .option("color", { type: "boolean", default: true, global: true })
-      .option("json", { type: "boolean", default: false, global: true })
-      .command(stateCommand as unknown as CommandModule<GlobalArgs, GlobalArgs>)
-      .strict()
-      .exitProcess(false)
-      .fail((msg, e) => {
-        throw e ?? new Error(msg);
-      })
-      .parseAsync();
-  } finally {
-    process.stdout.write = ow;
-    process.stderr.write = ew;
-  }
-  const code = Number(process.exitCode ?? 0);
-  process.exitCode = undefined;
-  return { code, out, err };
-}
+const cli = (...args: string[]): Promise<CliRun> => runCommandsInProcess([stateCommand], ["--config", join(work, "no-such-cluster.yaml"), "--no-color", ...args]);
 
 describe("postgres state backend", () => {
   it("keeps every version: history newest first, each readable, with who wrote it", async () => {

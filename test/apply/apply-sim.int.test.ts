@@ -111,7 +111,7 @@ function metalform(args: string[], behaviour: Record<string, string> = {}): Prom
     const started = new Set<string>();
     p.stdout!.on("data", (d) => (stdout += d));
     p.stderr!.on("data", (d: Buffer) => {
-      stderr += d;
+      stderr += d.toString();
       for (const m of stderr.matchAll(/^(n\d): power-cycle \1 now/gm)) {
         const n = m[1]!;
         if (started.has(n)) continue;

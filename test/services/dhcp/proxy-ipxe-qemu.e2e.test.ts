@@ -3,7 +3,7 @@
 // proxy mode (10.86.0.1) the boot information. QEMU's iPXE ROM must take its address
 // from dnsmasq and its script URL from metalform, and then fetch that URL. (Debian's
 // iPXE uses the ProxyDHCP offer directly, without a request to port 4011; that path is
-// covered by proxy.test.ts.) iPXE first waits ~13 s for IPv6 router advertisements.
+// covered by proxy.int.test.ts.) iPXE first waits ~13 s for IPv6 router advertisements.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

@@ -3,7 +3,6 @@
 // does not match is refused and never served, and a stop ends a running copy.
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -11,19 +10,12 @@ import type { Image } from "../../src/config/types.js";
 import { computeImageDigest } from "../../src/images/digest.js";
 import { copyDirName, copyImage, imageAt } from "../../src/provisioners/image-copy.js";
 import { RsyncDaemon } from "../../src/services/rsync/daemon.js";
+import { freePort } from "../helpers/ports.js";
 
 let dir: string;
 let daemon: RsyncDaemon;
 let url: string;
 let img: Image;
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "mfprov-copy-"));

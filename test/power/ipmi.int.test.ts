@@ -8,6 +8,7 @@ import { powerAction, type PowerActionResult } from "../../src/power/action.js";
 import { PowerError } from "../../src/power/driver.js";
 import { createPowerDriver } from "../../src/power/factory.js";
 import { IpmiDriver } from "../../src/power/ipmi.js";
+import { waitFor } from "../helpers/wait.js";
 import { startIpmiSim, type SimBmc } from "./ipmi-sim.js";
 
 const USER = "admin";
@@ -64,7 +65,7 @@ describe("ipmi driver against ipmi_sim", () => {
     // ipmi_sim turns power off at once and back on a second later.
     const setCalls = (await sim.calls()).slice(before).filter((c) => c.startsWith("set power"));
     expect(setCalls[0]).toBe("set power 0");
-    await waitFor(async () => (await d.status()) === "on", 5000);
+    await waitFor("the power to be on", async () => (await d.status()) === "on", 5000, 100);
     expect((await sim.calls()).slice(before).filter((c) => c.startsWith("set power"))).toEqual(["set power 0", "set power 1"]);
 
     await d.off();
@@ -234,11 +235,3 @@ describe("powerAction", () => {
     );
   });
 });
-
-async function waitFor(cond: () => Promise<boolean>, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}

@@ -34,7 +34,7 @@ function envDump(file: string): Record<string, string> {
 /** A client script that dumps its environment per event, so the test can read what the client got. */
 function dumpScript(name: string): string {
   const path = join(dir, `${name}.sh`);
-  writeFileSync(path, `#!/bin/sh\nenv | sort > "${dir}/${name}.\${reason:-\$1}"\nexit 0\n`);
+  writeFileSync(path, `#!/bin/sh\nenv | sort > "${dir}/${name}.\${reason:-$1}"\nexit 0\n`);
   chmodSync(path, 0o755);
   return path;
 }

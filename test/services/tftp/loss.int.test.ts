@@ -6,7 +6,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import fs from "node:fs";
 import path from "node:path";
-import { execFileSync } from "node:child_process";
 import { makeRoot, requireTool, run, sha256File, type Root } from "./fixtures.js";
 import { addLoss, buildServerBundle, createPair, droppedPackets, startChildServer, tempDir, type ChildServer, type LossMethod, type NetnsPair } from "./netns.js";
 

@@ -47,8 +47,8 @@ async function apply(extra: string[] = []): Promise<{ run: Run; evs: Array<Recor
     const t = (x: Record<string, unknown>) => Date.parse(String(x.time));
     const base = phases.length ? t(phases[0]!) : 0;
     const seen = new Set<string>();
-    const steps = phases.filter((x) => !seen.has(String(x.phase)) && seen.add(String(x.phase))).map((x) => `${x.phase} ${((t(x) - base) / 1000).toFixed(1)}`);
-    timings.push(`  ${e.node} ${e.change} ${e.elapsed_s} s${e.bytes ? `, ${e.bytes} bytes` : ""}: ${steps.join(", ")}`);
+    const steps = phases.filter((x) => !seen.has(String(x.phase)) && seen.add(String(x.phase))).map((x) => `${String(x.phase)} ${((t(x) - base) / 1000).toFixed(1)}`);
+    timings.push(`  ${String(e.node)} ${String(e.change)} ${String(e.elapsed_s)} s${e.bytes ? `, ${Number(e.bytes)} bytes` : ""}: ${steps.join(", ")}`);
   }
   return { run, evs };
 }

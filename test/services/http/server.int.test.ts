@@ -11,6 +11,7 @@ import { bearerToken, tokensEqual } from "../../../src/services/http/auth.js";
 import { HttpError } from "../../../src/services/http/routes.js";
 import { bootScriptPath, filePath, HttpBootServer, type HttpBootServerEvents } from "../../../src/services/http/server.js";
 import { memorySink, createLogger, type LogRecord } from "../../../src/util/log.js";
+import { waitFor } from "../../helpers/wait.js";
 import { curl } from "./curl.js";
 
 const MAC = "52:54:00:12:34:56";
@@ -93,7 +94,7 @@ describe("files", () => {
     expect(r.headers["content-length"]).toBe(String(kernel.length));
     expect(r.headers["accept-ranges"]).toBe("bytes");
     expect(Buffer.compare(r.body, kernel)).toBe(0);
-    await waitFor(() => filesServed.length > before);
+    await waitFor("the file-served event", () => filesServed.length > before, 3000, 10);
     expect(filesServed[before]).toMatchObject({ path: "kernels/vmlinuz", root: "kernels", bytes: kernel.length, status: 200, complete: true, remote: "127.0.0.1" });
   });
   it("serves files in subdirectories and through symlinks that stay inside", async () => {
@@ -232,7 +233,7 @@ describe("slow readers and aborted downloads", () => {
       sock.write("GET /files/big/sparse.img HTTP/1.1\r\nHost: x\r\n\r\n");
       sock.pause(); // never read: the server's writes stall once the buffers are full
       // A paused client socket never notices the close; the server's report does.
-      await waitFor(() => events.length > 0, 8000);
+      await waitFor("an event", () => events.length > 0, 8000, 10);
       const closedAfter = Date.now() - started;
       sock.destroy();
       expect(closedAfter).toBeGreaterThanOrEqual(900);
@@ -266,11 +267,3 @@ describe("lifecycle", () => {
     await again.stop();
   });
 });
-
-async function waitFor(cond: () => boolean, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}

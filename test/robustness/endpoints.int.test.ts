@@ -4,11 +4,11 @@
 //   password; a forged one of the right shape gets nothing. Both nodes call from the
 //   same address here, so only the credential tells them apart. (Reading another's
 //   plan and calls from other addresses are in test/boot/installer-api.test.ts; live,
-//   through apply, in test/security/attacks.int.test.ts.)
+//   through apply, in test/security/attacks.int.test.ts and secrets.int.test.ts.)
 // - TFTP over the wire: every spelling of an escape is refused and nothing outside
 //   the root is ever sent. (Normalization rules are unit-tested in
 //   test/services/tftp/path.test.ts; HTTP escapes, oversized heads, URLs and bodies and
-//   slow clients in test/services/http/server.test.ts; TFTP retransmission bounds and
+//   slow clients in test/services/http/server.int.test.ts; TFTP retransmission bounds and
 //   the transfer cap in test/services/tftp/server.test.ts.)
 import dgram from "node:dgram";
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";

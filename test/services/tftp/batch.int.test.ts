@@ -3,7 +3,7 @@
 // server on each send path with real atftp/curl clients (windowsize 16/64, block-number
 // rollover), the pure-JS fallback when the helper is missing, the request socket's
 // forced receive buffer, and the sendmmsg and dgram paths over a lossy link (the GSO
-// path's lossy run is loss.test.ts, whose child server uses the default path).
+// path's lossy run is loss.int.test.ts, whose child server uses the default path).
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import dgram from "node:dgram";
@@ -384,7 +384,7 @@ describe("sendmmsg and dgram paths over a link with 5% loss each way", () => {
   it.each(cases)("%s: atftp windowsize %i survives the loss intact", async (p, w) => {
     const dest = path.join(out, `lossy-${p}-${w}`);
     let r: { status: number | null; out: string };
-    // atftp aborts with "unexpected OACK" when its ACK of the OACK is lost (its bug, see loss.test.ts).
+    // atftp aborts with "unexpected OACK" when its ACK of the OACK is lost (its bug, see loss.int.test.ts).
     for (let attempt = 1; ; attempt++) {
       r = await run("ip", [
         "netns", "exec", pair!.client, "atftp", "--tftp-timeout", "1",

@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ProvisioningDb, type ProvisionerRegistration } from "../../src/provisioners/db.js";
 import { parsePgUrl } from "../../src/state/pgurl.js";
+import { sleep } from "../helpers/wait.js";
 import { startPostgres, type PgServer } from "../state/pg-server.js";
 
 let pg: PgServer;
@@ -28,7 +29,6 @@ const reg = (name: string, over: Partial<ProvisionerRegistration> = {}): Provisi
   pid: 1,
   ...over,
 });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 beforeAll(async () => {
   pg = await startPostgres();

@@ -10,11 +10,12 @@ import { execFileSync } from "node:child_process";
 import { encodePacket } from "../../../src/services/tftp/packet.js";
 import type { TftpServer } from "../../../src/services/tftp/server.js";
 import { isData, isError, rawPeer, tftpGet, type RawPeer } from "./client.js";
+import { sleep } from "../../helpers/wait.js";
 import { makeRoot, requireTool, run, startServer, type Root } from "./fixtures.js";
 
 let root: Root;
 let server: TftpServer;
-let peers: RawPeer[] = [];
+const peers: RawPeer[] = [];
 let before: string;
 const SECRET = "TOP SECRET outside the root";
 
@@ -231,7 +232,3 @@ for port in map(int, sys.argv[1:]):
     expect(r.sha256).toBe(root.files.get("small.bin")!.sha256);
   });
 });
-
-function sleep(ms: number) {
-  return new Promise((r) => setTimeout(r, ms));
-}

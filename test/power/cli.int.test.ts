@@ -1,11 +1,11 @@
 // `metalform power` end to end: the built CLI, a configuration on disk, the real
 // ipmitool against ipmi_sim on loopback, the password from the environment.
 import { execFile } from "node:child_process";
-import dgram from "node:dgram";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "../helpers/ports.js";
 import { startIpmiSim, type SimBmc } from "./ipmi-sim.js";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -22,17 +22,9 @@ function run(args: string[], env: Record<string, string> = {}): Promise<{ code: 
   });
 }
 
-async function freePort(): Promise<number> {
-  const s = dgram.createSocket("udp4");
-  await new Promise<void>((r) => s.bind(0, HOST, r));
-  const p = s.address().port;
-  await new Promise<void>((r) => s.close(r));
-  return p;
-}
-
 beforeAll(async () => {
   if (!existsSync(join(ROOT, "dist/cli/main.js"))) throw new Error("dist/ is not built: run `npm run build` (scripts/test.sh does)");
-  sim = await startIpmiSim({ host: HOST, port: await freePort(), users: [{ name: "admin", password: PASSWORD }], power: "off" });
+  sim = await startIpmiSim({ host: HOST, port: await freePort({ protocol: "udp", host: HOST }), users: [{ name: "admin", password: PASSWORD }], power: "off" });
   dir = mkdtempSync(join(tmpdir(), "mf-power-cli-"));
   for (const f of ["vmlinuz"]) writeFileSync(join(dir, f), "k");
   writeFileSync(

@@ -100,7 +100,7 @@ describe("a real VM provisioned by a provisioner", () => {
     // here: every observation reached it through PostgreSQL).
     const phases = new Set(evs.filter((e) => e.type === "node_phase").map((e) => String(e.phase)));
     for (const p of ["dhcp", "boot-files", "installer", "disks", "filesystems", "sync", "up"]) expect(phases, p).toContain(p);
-    const said = evs.filter((e) => e.type === "node_phase" || e.type === "node_message").map((e) => String(e.message ?? ""));
+    const said = evs.filter((e) => e.type === "node_phase" || e.type === "node_message").map((e) => (typeof e.message === "string" ? e.message : ""));
     // QEMU's ROM is iPXE already: it asks for the script at once (no TFTP loader stage).
     expect(said.some((m) => /acknowledged .* \(iPXE\)/.test(m)), said.join("\n")).toBe(true);
     expect(said).toContain("iPXE script fetched");

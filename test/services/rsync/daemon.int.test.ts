@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renderRsyncdConf } from "../../../src/services/rsync/config.js";
 import { RsyncDaemon } from "../../../src/services/rsync/daemon.js";
 import { createLogger, memorySink, type LogRecord } from "../../../src/util/log.js";
+import { freePort } from "../../helpers/ports.js";
 
 let dir: string;
 let image: string;
@@ -26,14 +27,6 @@ function rsync(args: string[]): Promise<{ code: number; stdout: string; stderr: 
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });
-}
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const p = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
 }
 
 /** Every entry of a tree: type, mode, owner, size, content hash, link target, hard-link group. */

@@ -101,7 +101,7 @@ describe("lab kernel and image", () => {
     );
     children.push(server);
     let out = "";
-    server.stdout!.on("data", (b: Buffer) => (out += b.toString()));
+    server.stdout.on("data", (b: Buffer) => (out += b.toString()));
     const until = async (pred: () => boolean, ms: number) => {
       const end = Date.now() + ms;
       while (!pred() && Date.now() < end) await new Promise((r) => setTimeout(r, 100));

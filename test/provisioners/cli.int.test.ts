@@ -15,7 +15,7 @@ let dir: string;
 function mf(args: string[], env: Record<string, string | undefined> = {}) {
   const e: Record<string, string | undefined> = { ...process.env, NO_COLOR: "1", METALFORM_STATE_URL: undefined, ...env };
   for (const k of Object.keys(e)) if (e[k] === undefined) delete e[k];
-  const r = spawnSync(process.execPath, [join(root, "bin/metalform"), ...args], { encoding: "utf8", timeout: 30_000, env: e as NodeJS.ProcessEnv });
+  const r = spawnSync(process.execPath, [join(root, "bin/metalform"), ...args], { encoding: "utf8", timeout: 30_000, env: e });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

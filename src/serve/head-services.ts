@@ -11,7 +11,7 @@
 // admit only the nodes installing that image, files only the cluster's nodes.
 import { EventEmitter } from "node:events";
 import { existsSync } from "node:fs";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { DesiredCluster, Image, Node } from "../config/types.js";
 import { resolveSecret } from "../config/secrets.js";

@@ -16,9 +16,7 @@ const ADDR: Record<string, string> = { node001: "127.0.0.1", node002: "127.0.0.2
 const ATTACKER = "127.0.0.3";
 const sessions = new InstallSessions({ windowMs: 3_600_000 });
 const nodeCredentials = new NodeCredentials();
-const plans = new Map(
-  ["node001", "node002"].map((n) => [n, renderInstallPlan({ ...planInputBase, node: node({ name: n }), layout: layouts.single!, apiUrl: `http://h/${n}` })]),
-);
+const plans = new Map(["node001", "node002"].map((n) => [n, renderInstallPlan({ ...planInputBase, node: node({ name: n }), layout: layouts.single!, apiUrl: `http://h/${n}` })]));
 const logs: Array<{ event: string; fields: Record<string, unknown> }> = [];
 const logger = {
   debug: () => undefined,
@@ -70,7 +68,14 @@ function call(from: string, n: string, what: string, o: { token?: string; body?:
   const method = o.method ?? (o.body !== undefined || what === "claim" ? "POST" : "GET");
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: "127.0.0.1", port, path: url.pathname, method, localAddress: from, headers: { ...(o.token ? { authorization: `Bearer ${o.token}` } : {}), "content-type": "application/json" } },
+      {
+        host: "127.0.0.1",
+        port,
+        path: url.pathname,
+        method,
+        localAddress: from,
+        headers: { ...(o.token ? { authorization: `Bearer ${o.token}` } : {}), "content-type": "application/json" },
+      },
       (res) => {
         let text = "";
         res.on("data", (c: Buffer) => (text += c.toString()));
@@ -125,7 +130,12 @@ describe("installer API", () => {
     const t1 = await install("node001");
     const t2 = await install("node002");
     expect(t1).not.toBe(t2);
-    for (const [from, token] of [["127.0.0.1", t2], ["127.0.0.1", undefined], ["127.0.0.1", "x".repeat(43)], [ATTACKER, t1]] as const) {
+    for (const [from, token] of [
+      ["127.0.0.1", t2],
+      ["127.0.0.1", undefined],
+      ["127.0.0.1", "x".repeat(43)],
+      [ATTACKER, t1],
+    ] as const) {
       expect((await call(from, "node001", "plan", { token })).status).toBe(403);
     }
     const old = t1;
@@ -147,7 +157,13 @@ describe("installer API", () => {
     expect(ok.status).toBe(204);
     expect(reports.at(-1)).toMatchObject({ node: "node002", step: "rsync", status: "finished", bytes: 1234, files: 7, message: "ok" });
     const n = reports.length;
-    for (const body of ["not json", "[]", JSON.stringify({ step: "x", status: "done" }), JSON.stringify({ step: "Bad Step", status: "started" }), JSON.stringify({ step: "x", status: "started", bytes: -1 })]) {
+    for (const body of [
+      "not json",
+      "[]",
+      JSON.stringify({ step: "x", status: "done" }),
+      JSON.stringify({ step: "Bad Step", status: "started" }),
+      JSON.stringify({ step: "x", status: "started", bytes: -1 }),
+    ]) {
       expect((await call("127.0.0.2", "node002", "report", { token: t, body })).status).toBe(400);
     }
     const big = await call("127.0.0.2", "node002", "report", { token: t, body: JSON.stringify({ step: "x", status: "failed", message: "y".repeat(5000) }) });

@@ -88,7 +88,9 @@ describe("UP reporter", () => {
     expect(seen.slice(n).at(-1)).toMatchObject({ auth: `Bearer ${CRED}`, url: "/api/v1/installer/nodes/n01/up" });
     // busybox sh runs its applets in-process (the wrappers are bypassed): check the
     // script instead — the credential is only ever an argument of printf, a builtin.
-    const lines = renderUpScript("http://h/api").replace(/\\\n\s*/g, " ").split("\n");
+    const lines = renderUpScript("http://h/api")
+      .replace(/\\\n\s*/g, " ")
+      .split("\n");
     const uses = lines.map((l) => l.trim()).filter((l) => l.includes('"$token"'));
     expect(uses.length).toBe(2);
     for (const u of uses) expect(u).toMatch(/^printf /);

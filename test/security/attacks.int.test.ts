@@ -46,7 +46,11 @@ function get(ns: string, url: string): string {
 /** rsync from a namespace with a password in its environment; exit code and output. */
 function rsync(ns: string, args: string[], password?: string): { code: number; out: string } {
   try {
-    const out = execFileSync("ip", ["netns", "exec", ns, "env", `RSYNC_PASSWORD=${password ?? "none-given-000000"}`, "rsync", ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 30_000 });
+    const out = execFileSync("ip", ["netns", "exec", ns, "env", `RSYNC_PASSWORD=${password ?? "none-given-000000"}`, "rsync", ...args], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+      timeout: 30_000,
+    });
     return { code: 0, out };
   } catch (e) {
     const x = e as { status?: number; stdout?: string; stderr?: string };

@@ -87,7 +87,10 @@ function addProbe(): void {
 
 const probe = (phase: string) =>
   Object.fromEntries(
-    [...readFileSync(lab.nodes[0]!.serialLog, "utf8").matchAll(new RegExp(`MFPROBE ${phase} (\\S+) ?(.*?)\\r?$`, "gm"))].map((m) => [m[1]! + (m[1] === "read" ? ` ${m[2]!.split(" ")[0]}` : ""), m[1] === "read" ? m[2]!.split(" ")[1]! : m[2]!]),
+    [...readFileSync(lab.nodes[0]!.serialLog, "utf8").matchAll(new RegExp(`MFPROBE ${phase} (\\S+) ?(.*?)\\r?$`, "gm"))].map((m) => [
+      m[1]! + (m[1] === "read" ? ` ${m[2]!.split(" ")[0]}` : ""),
+      m[1] === "read" ? m[2]!.split(" ")[1]! : m[2]!,
+    ]),
   );
 
 /** Which of `needles` occur in a file (read in chunks that overlap by the longest needle). */
@@ -141,10 +144,14 @@ afterAll(async () => {
 
 describe("an installed node's unprivileged user, and its disk", () => {
   it("installs through serve; the unprivileged user gets nothing, before UP and after", async () => {
-    const r = await labExec({ namespace: NS, dir: lab.dir }, [...METALFORM, "apply", "-c", lab.configPath, "--auto-approve", "--json", "--retries", "1", "--phase-timeout", "dhcp=90s", "--phase-timeout", "installer=120s"], {
-      capture: true,
-      timeoutMs: 400_000,
-    });
+    const r = await labExec(
+      { namespace: NS, dir: lab.dir },
+      [...METALFORM, "apply", "-c", lab.configPath, "--auto-approve", "--json", "--retries", "1", "--phase-timeout", "dhcp=90s", "--phase-timeout", "installer=120s"],
+      {
+        capture: true,
+        timeoutMs: 400_000,
+      },
+    );
     applyRun = { code: r.code ?? 1, stdout: r.stdout, stderr: r.stderr };
     expect(applyRun.code, applyRun.stderr.slice(-3000)).toBe(0);
     await until("the probe after UP", () => existsSync(lab.nodes[0]!.serialLog) && /MFPROBE after-up done/.test(readFileSync(lab.nodes[0]!.serialLog, "utf8")), 180_000);
@@ -153,7 +160,8 @@ describe("an installed node's unprivileged user, and its disk", () => {
       expect(p.id, phase).toBe("1000");
       expect(p.cmdline, phase).toContain("mf.api=");
       expect(p.cmdline, phase).not.toMatch(/token|password|secret|credential/i);
-      for (const f of ["/etc/metalform/node-credential", "/run/metalform/plan.sh", "/run/metalform/claim", "/run/metalform/bmc-password"]) expect([phase, f, p[`read ${f}`]]).toEqual([phase, f, "refused"]);
+      for (const f of ["/etc/metalform/node-credential", "/run/metalform/plan.sh", "/run/metalform/claim", "/run/metalform/bmc-password"])
+        expect([phase, f, p[`read ${f}`]]).toEqual([phase, f, "refused"]);
       expect(p.leftovers, phase).toBe("none");
       for (const what of ["claim", "plan", "plan.sh", "bmc-password", "report", "up"]) expect([phase, what, p[what]]).toEqual([phase, what, "403"]);
       expect(p["rsync-list"], phase).not.toContain("img-");

@@ -160,8 +160,12 @@ export class HeadServices extends EventEmitter<HeadServicesEvents> implements Bo
     if (mode.mode === "local") this.endAttempt(node);
   }
 
-  /** An install attempt opens when a node set to install fetches its script from its own address. */
-  private scriptServed(mac: string, remote: string): void {
+  /**
+   * An install attempt opens when a node set to install fetches its boot
+   * configuration (the iPXE script; any other loader's per-node configuration, such
+   * as GRUB's over TFTP, must call this too) from its own address.
+   */
+  bootConfigFetched(mac: string, remote: string): void {
     const node = this.nodeByMac(mac);
     if (!node || this.bootMode(node.name).mode !== "install") return;
     if (remote.replace(/^::ffff:/, "") !== node.ip) {
@@ -351,7 +355,7 @@ export class HeadServices extends EventEmitter<HeadServicesEvents> implements Bo
     this.tftp = new TftpServer({ address: this.address, port: net.ports.tftp, root: tftpRoot, logger: this.log.child("tftp") });
     this.dhcp = this.makeDhcp();
     this.http.on("script-served", (payload) => {
-      this.scriptServed(payload.mac, payload.remote);
+      this.bootConfigFetched(payload.mac, payload.remote);
       this.observe({ event: "script-served", payload });
     });
     this.http.on("file-served", (payload) => this.observe({ event: "file-served", payload }));

@@ -17,7 +17,12 @@ export class NodeCredentials {
   /** `file`: where the hashes persist (undefined: in memory only). */
   constructor(private readonly file?: string) {
     if (file && existsSync(file)) {
-      const parsed = JSON.parse(readFileSync(file, "utf8")) as unknown;
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(readFileSync(file, "utf8"));
+      } catch (e) {
+        throw new Error(`${file}: not the node credentials file metalform writes (${(e as Error).message}); move it away and reinstall the nodes to issue new ones`, { cause: e });
+      }
       if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) {
         for (const [n, h] of Object.entries(parsed)) if (typeof h === "string" && /^[0-9a-f]{64}$/.test(h)) this.hashes.set(n, h);
       }

@@ -19,7 +19,7 @@ import { nullLogger, type Logger } from "../util/log.js";
 import { DhcpServer } from "../services/dhcp/server.js";
 import { dhcpOptionsFromNetwork } from "../services/dhcp/from-config.js";
 import { HttpBootServer } from "../services/http/server.js";
-import { DEFAULT_PREFIX, createInstallerApi, type InstallerApi } from "../services/installer-api/api.js";
+import { DEFAULT_PREFIX, createInstallerApi, nodeApiUrl, type InstallerApi } from "../services/installer-api/api.js";
 import { NodeCredentials } from "../services/installer-api/node-credentials.js";
 import { DEFAULT_INSTALL_WINDOW_MS, InstallSessions } from "../services/installer-api/sessions.js";
 import type { RsyncModule } from "../services/rsync/config.js";
@@ -27,8 +27,9 @@ import { RsyncDaemon } from "../services/rsync/daemon.js";
 import { TftpServer } from "../services/tftp/server.js";
 import type { Service } from "../services/service.js";
 import type { BootControl, BootMode } from "./boot-control.js";
+import { checkSignedLoaders, FirmwareBoot, macOfGrubConfig } from "./firmware-boot.js";
 import { imageModuleName, imageModules } from "./image-modules.js";
-import { bootScript, initrdRoot, installerRoot, installPlanFor, kernelRoot, type ServingContext } from "./node-boot.js";
+import { bootScript, initrdRoot, installerRoot, installPlanFor, kernelRoot, rootLabel, type ServingContext } from "./node-boot.js";
 import { reapOrphanRsync } from "./orphans.js";
 import type { NodeObservation } from "../progress/observation.js";
 import { observationsFrom, type ServiceEvent } from "./tracker.js";
@@ -99,6 +100,7 @@ export class HeadServices extends EventEmitter<HeadServicesEvents> implements Bo
   private started: Service[] = [];
   private dhcpWanted: boolean;
   private dhcpChain: Promise<unknown> = Promise.resolve();
+  private readonly firmwareBoot: FirmwareBoot;
 
   constructor(private readonly opts: HeadServicesOptions) {
     super();
@@ -110,6 +112,22 @@ export class HeadServices extends EventEmitter<HeadServicesEvents> implements Bo
     this.dhcpWanted = opts.dhcp ?? true;
     this.sessions = new InstallSessions({ windowMs: opts.installWindowMs ?? DEFAULT_INSTALL_WINDOW_MS });
     this.index();
+    this.firmwareBoot = this.makeFirmwareBoot();
+  }
+
+  /** Secure Boot's TFTP files and per-node DHCP boot files (src/serve/firmware-boot.ts). */
+  private makeFirmwareBoot(): FirmwareBoot {
+    return new FirmwareBoot({
+      nodeByMac: (mac) => this.nodeByMac(mac),
+      nodes: () => this.cluster.nodes,
+      image: (name) => this.cluster.images.get(name),
+      bootMode: (name) => this.bootMode(name),
+      installerFor: (image) => this.installerFor(image),
+      apiUrl: (node) => nodeApiUrl(this.httpBase, node.name),
+      rootLabel: (node) => rootLabel(this.serving(), node),
+      tftpServer: this.address,
+      logger: this.log.child("firmware"),
+    });
   }
 
   /** The configuration being served. */
@@ -280,6 +298,8 @@ export class HeadServices extends EventEmitter<HeadServicesEvents> implements Bo
     if (!existsSync(join(tftpRoot, "undionly.kpxe"))) {
       throw new HeadServicesError(`iPXE loaders not found in ${tftpRoot}: install the Debian package ipxe (apt-get install ipxe)`);
     }
+    const signed = checkSignedLoaders(this.cluster.nodes);
+    if (signed) throw new HeadServicesError(signed);
     for (const img of this.cluster.images.values()) {
       if (img.rootType !== "directory") throw new HeadServicesError(`image ${img.name}: tarball roots are not served yet; unpack ${img.root} into a directory`);
     }
@@ -352,8 +372,13 @@ export class HeadServices extends EventEmitter<HeadServicesEvents> implements Bo
     this.http.addRoute("*", DEFAULT_PREFIX, async (ctx) => {
       await api.handle(ctx.req, ctx.res);
     });
-    this.tftp = new TftpServer({ address: this.address, port: net.ports.tftp, root: tftpRoot, logger: this.log.child("tftp") });
+    this.tftp = new TftpServer({ address: this.address, port: net.ports.tftp, root: tftpRoot, provider: this.firmwareBoot.provider, logger: this.log.child("tftp") });
     this.dhcp = this.makeDhcp();
+    // GRUB (Secure Boot) fetches its per-node configuration over TFTP: that opens the attempt as the iPXE script does.
+    this.tftp.on("transfer-complete", (payload) => {
+      const mac = macOfGrubConfig(payload.path);
+      if (mac) this.bootConfigFetched(mac, payload.remote.address);
+    });
     this.http.on("script-served", (payload) => {
       this.bootConfigFetched(payload.mac, payload.remote);
       this.observe({ event: "script-served", payload });
@@ -412,7 +437,7 @@ export class HeadServices extends EventEmitter<HeadServicesEvents> implements Bo
         ...(net.dhcp.dynamicRange ? { leaseFile: join(this.opts.workDir, "dhcp-leases.jsonl") } : {}),
         overrides: {
           serverAddress: this.address,
-          pxe: { tftpServer: this.address, scriptUrl, httpLoaderBase: `${this.httpBase}/files/loaders` },
+          pxe: { tftpServer: this.address, scriptUrl, bootFile: this.firmwareBoot.bootFile, httpLoaderBase: `${this.httpBase}/files/loaders` },
           logger: this.log.child("dhcp"),
           ...(this.opts.bindInterface === null ? { interface: undefined } : this.opts.bindInterface ? { interface: this.opts.bindInterface } : {}),
         },

@@ -10,6 +10,7 @@ interface LabArgs extends GlobalArgs {
   node?: string;
   cmd?: string[];
   powerOn?: boolean;
+  firmware?: string;
 }
 
 async function lab() {
@@ -28,10 +29,17 @@ const up: CommandModule<GlobalArgs, LabArgs> = {
       .option("nodes", { type: "number", default: 3, describe: "Number of VMs" })
       .option("memory", { type: "number", default: 512, describe: "RAM per VM in MiB" })
       .option("power-on", { type: "boolean", default: false, describe: "Start the VMs now (apply powers them through their BMCs anyway)" })
-      .example("$0 lab up --nodes 2", "Two VMs, powered off, ready for `metalform lab exec -- metalform apply`") as unknown as Argv<LabArgs>,
+      .option("firmware", {
+        type: "string",
+        default: "bios",
+        describe: "The VMs' firmware: bios (SeaBIOS, iPXE ROM), uefi (OVMF's own PXE), secureboot (OVMF, Microsoft keys, shim and signed GRUB); a comma list gives one per node",
+      })
+      .example("$0 lab up --nodes 2", "Two VMs, powered off, ready for `metalform lab exec -- metalform apply`")
+      .example("$0 lab up --nodes 3 --firmware bios,uefi,secureboot", "One VM of each firmware") as unknown as Argv<LabArgs>,
   handler: async (argv: ArgumentsCamelCase<LabArgs>) => {
-    const { labUp, formatLabUp } = await lab();
-    const info = await labUp({ namespace: argv.namespace, nodes: argv.nodes ?? 3, memoryMiB: argv.memory ?? 512, powerOn: argv.powerOn ?? false });
+    const { labUp, formatLabUp, parseLabFirmware } = await lab();
+    const firmware = parseLabFirmware(argv.firmware ?? "bios");
+    const info = await labUp({ namespace: argv.namespace, nodes: argv.nodes ?? 3, memoryMiB: argv.memory ?? 512, powerOn: argv.powerOn ?? false, firmware });
     process.stdout.write(argv.json ? JSON.stringify(info, null, 2) + "\n" : formatLabUp(info) + "\n");
   },
 };

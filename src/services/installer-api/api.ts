@@ -164,16 +164,26 @@ async function answer(api: Api, call: Call): Promise<void> {
     case "bmc-password":
       return serveBmcPassword(api, call);
     case "report":
-      return accept(api, call, (body) => parseReport(r.node, body, api.now()), (v) => {
-        api.opts.sessions.reported(v.node, v.step, v.status);
-        api.events.emit("report", v);
-      });
+      return accept(
+        api,
+        call,
+        (body) => parseReport(r.node, body, api.now()),
+        (v) => {
+          api.opts.sessions.reported(v.node, v.step, v.status);
+          api.events.emit("report", v);
+        },
+      );
     case "up":
-      return accept(api, call, (body) => parseUp(r.node, body, api.now()), (v) => {
-        // The installed system is up: its install credential ends here.
-        api.opts.sessions.close(v.node);
-        api.events.emit("up", v);
-      });
+      return accept(
+        api,
+        call,
+        (body) => parseUp(r.node, body, api.now()),
+        (v) => {
+          // The installed system is up: its install credential ends here.
+          api.opts.sessions.close(v.node);
+          api.events.emit("up", v);
+        },
+      );
   }
 }
 

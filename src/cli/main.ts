@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import { applyCommand } from "./commands/apply.js";
+import { imageCommand } from "./commands/image.js";
 import { installerCommand } from "./commands/installer.js";
 import { labCommand } from "./commands/lab.js";
 import { planCommand } from "./commands/plan.js";
@@ -38,6 +39,7 @@ export async function main(argv: string[]): Promise<void> {
     .command(serveCommand)
     .command(provisionersCommand)
     .command(powerCommand)
+    .command(imageCommand)
     .command(installerCommand)
     .command(labCommand)
     .completion("completion", "Print a shell completion script (bash/zsh): metalform completion >> ~/.bashrc")

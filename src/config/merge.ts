@@ -34,13 +34,18 @@ export function absPath(w: Where, p: string): string {
 /* Raw shapes: what the schema admits, before defaults and inheritance. */
 export type RawSecret = string | { env: string } | { file: string };
 export interface RawBmc {
-  driver?: "ipmi" | "manual";
+  driver?: "ipmi" | "redfish" | "manual";
   address?: string;
   netmask?: string;
   gateway?: string;
   port?: number;
   user?: string;
   password?: RawSecret;
+  interface?: "lanplus" | "lan";
+  cipherSuite?: number | "auto";
+  auth?: "session" | "basic";
+  system?: string;
+  tls?: { ca?: string; fingerprint?: string; insecure?: true };
 }
 export interface RawFirmware {
   mode?: "bios" | "uefi";
@@ -79,10 +84,23 @@ export interface RawNetwork {
   dhcp?: { mode?: "authoritative" | "proxy"; leaseTime?: number; dynamicRange?: { start: string; end: string } };
   ports?: Partial<Record<"dhcp" | "proxyDhcp" | "tftp" | "http" | "rsync", number>>;
 }
+export interface RawRecipe {
+  suite: string;
+  variant?: string;
+  packages?: string[];
+  customize?: string[];
+  mirror?: string;
+  architecture?: string;
+}
 export interface RawImage {
-  root: string;
-  kernel: string;
+  root?: string;
+  oci?: string;
+  ref?: string;
+  recipe?: RawRecipe;
+  kernel?: string;
   initrd?: string;
+  pin?: string;
+  keep?: number;
   kernelArgs?: string[];
   exclude?: RawExclude;
 }

@@ -1,28 +1,9 @@
-// Images and disk layouts, resolved: paths made absolute, sizes parsed, partition
-// names and types defaulted.
+// Disk layouts, resolved: sizes parsed, partition names and types defaulted. (Images,
+// with their sources, are resolved in image.ts.)
 import { errorAt, type Diagnostic } from "./diagnostics.js";
 import { absPath, keyPosOf, posOf, type Located, type RawDisk, type RawImage, type RawLayout, type RawRaid } from "./merge.js";
 import { parseBytes, parseSizeSpec } from "./size.js";
 import type { Disk, DiskLayout, Image, RaidArray } from "./types.js";
-
-function rootTypeOf(p: string): "directory" | "tarball" {
-  return /\.(tar|tar\.gz|tgz|tar\.zst|tar\.xz)$/.test(p) ? "tarball" : "directory";
-}
-
-export function resolveImage(name: string, l: Located<RawImage>): Image {
-  const v = l.value;
-  return {
-    name,
-    root: absPath(l.where, v.root),
-    rootType: rootTypeOf(v.root),
-    kernel: absPath(l.where, v.kernel),
-    ...(v.initrd ? { initrd: absPath(l.where, v.initrd) } : {}),
-    kernelArgs: v.kernelArgs ?? [],
-    excludeSync: v.exclude?.sync ?? [],
-    excludeFull: v.exclude?.full ?? [],
-    pos: keyPosOf(l.where),
-  };
-}
 
 /**
  * Sizes the schema's pattern admits but that mean nothing: zero, 0%, more than

@@ -4,10 +4,11 @@
 //   node  >  category  >  defaults
 // Scalars and lists at a lower level replace the inherited value whole; the
 // mappings `bmc` and `exclude` merge key by key. Each section has its own file:
-// resolve-network.ts, resolve-image.ts, resolve-nodes.ts (with inherit.ts).
+// resolve-network.ts, image.ts, resolve-image.ts (layouts), resolve-nodes.ts (with inherit.ts).
 import type { Diagnostic } from "./diagnostics.js";
 import { keyPosOf, type MergedConfig } from "./merge.js";
-import { checkSizes, resolveImage, resolveLayout } from "./resolve-image.js";
+import { resolveImage } from "./image.js";
+import { checkSizes, resolveLayout } from "./resolve-image.js";
 import { resolveBackend, resolveNetwork } from "./resolve-network.js";
 import { nodeScope, resolveNodeEntry, type NodeOrigin } from "./resolve-nodes.js";
 import type { Category, DiskLayout, Image, Network, Node, StateBackendConfig } from "./types.js";
@@ -69,7 +70,7 @@ function resolveDefinitions(merged: MergedConfig, defaultName: string, diags: Di
     const n = resolveNetwork(merged.network, diags);
     if (n) out.network = n;
   }
-  for (const [name, l] of merged.images) out.images.set(name, resolveImage(name, l));
+  for (const [name, l] of merged.images) out.images.set(name, resolveImage(name, l, diags));
   for (const [name, l] of merged.diskLayouts) {
     if (checkSizes(name, l, diags)) out.diskLayouts.set(name, resolveLayout(name, l));
   }

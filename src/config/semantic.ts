@@ -198,8 +198,15 @@ class NodeChecks {
 function checkImagePaths(merged: MergedConfig, r: Resolved, opts: { requirePaths: boolean; report: Reporter }): void {
   for (const [name, img] of r.images) {
     const w = merged.images.get(name)!.where;
-    for (const key of ["root", "kernel", "initrd"] as const) {
-      const p = img[key];
+    const src = img.source;
+    const paths: [string, string | undefined][] = [
+      // A recipe has no path; an OCI image's is under "oci".
+      [src?.kind === "oci" ? "oci" : "root", src?.kind === "recipe" ? undefined : img.root],
+      // Empty: the kernel is found inside the image when it is snapshotted.
+      ["kernel", img.kernel || undefined],
+      ["initrd", img.bootInImage ? undefined : img.initrd],
+    ];
+    for (const [key, p] of paths) {
       if (p === undefined || existsSync(p)) continue;
       const msg = `image "${name}": ${key} ${p} does not exist`;
       if (opts.requirePaths) opts.report.error("path-not-found", msg, posOf(w, key));

@@ -3,6 +3,7 @@
 // below the config layer (plan, boot rendering, services, apply) works on these
 // types only, never on raw YAML. The user-facing contract is
 // schemas/cluster.schema.json; these types are its resolved form.
+import type { Recipe } from "./recipe.js";
 
 /** Where a value came from, for diagnostics that point at file:line:col. */
 export interface SourcePos {
@@ -24,7 +25,17 @@ export type BootMode = "pxe" | "local";
 export type FsType = "ext4" | "xfs" | "vfat" | "swap" | "none";
 export type PartitionTable = "gpt" | "msdos";
 export type RaidLevel = 0 | 1 | 5 | 10;
-export type PowerDriver = "ipmi" | "manual";
+export type PowerDriver = "ipmi" | "redfish" | "manual";
+export type IpmiInterface = "lanplus" | "lan";
+export type RedfishAuth = "session" | "basic";
+
+/** How a Redfish BMC's certificate is checked; absent: against the system's CA store. */
+export type BmcTls =
+  /** Absolute path of a PEM file of CA certificates to trust. */
+  | { ca: string }
+  /** SHA-256 fingerprint of the BMC's certificate: 64 upper-case hex digits, no colons. */
+  | { fingerprint: string }
+  | { insecure: true };
 
 export interface DhcpSettings {
   mode: DhcpMode;
@@ -52,14 +63,36 @@ export interface Network {
   ports: { dhcp: number; proxyDhcp: number; tftp: number; http: number; rsync: number };
 }
 
+/** Where an image comes from (src/images/sources.ts turns each into a snapshot). */
+export type ImageSourceSpec =
+  | { kind: "directory"; path: string }
+  | { kind: "tarball"; path: string }
+  | { kind: "oci"; path: string; ref?: string }
+  | { kind: "recipe"; recipe: Recipe };
+
 export interface Image {
   name: string;
-  /** Absolute path of the root tree (directory) or tarball. */
+  /**
+   * Absolute path of the root tree (directory) or tarball. For OCI and recipe images
+   * the source path (or the recipe cache) until the image is resolved to its snapshot,
+   * whose root is always a directory.
+   */
   root: string;
   rootType: "directory" | "tarball";
-  /** Absolute paths of the kernel and initrd the installed system boots. */
+  /**
+   * Absolute paths of the kernel and initrd the installed system boots. Empty for an
+   * image whose kernel is found inside it (tarball, OCI, recipe) until it is resolved.
+   */
   kernel: string;
   initrd?: string;
+  /** The source as configured (absent in hand-made Images: a directory or tarball at `root`). */
+  source?: ImageSourceSpec;
+  /** Kernel and initrd as paths inside the image (tarball, OCI, recipe sources); absent: found in its /boot. */
+  bootInImage?: { kernel?: string; initrd?: string };
+  /** A stored snapshot to serve instead of the source's content (digest or hex prefix): a rollback. */
+  pin?: string;
+  /** Snapshots kept in the store (default 3). */
+  keep?: number;
   kernelArgs: string[];
   /** rsync patterns excluded when syncing an installed node (its local state survives). */
   excludeSync: string[];
@@ -127,8 +160,18 @@ export interface BmcSettings {
   gateway?: string;
   user?: string;
   password?: SecretRef;
-  /** IPMI port (623 by default). */
+  /** BMC port: 623 (IPMI) or 443 (Redfish) by default. */
   port: number;
+  /** IPMI: ipmitool interface (lanplus when unset). */
+  interface?: IpmiInterface;
+  /** IPMI lanplus: RMCP+ cipher suite (3 when unset). */
+  cipherSuite?: number | "auto";
+  /** Redfish: session (when unset) or basic authentication. */
+  auth?: RedfishAuth;
+  /** Redfish: the Id of the member of /redfish/v1/Systems (the only one when unset). */
+  system?: string;
+  /** Redfish: certificate check. */
+  tls?: BmcTls;
 }
 
 /** How a node's firmware network-boots (`firmware:`; defaults: BIOS, no Secure Boot, x86_64). */

@@ -3,6 +3,11 @@
 // interface, and the BMC password as a file reference (never the value).
 import { stringify } from "yaml";
 import type { LabFirmware } from "./firmware.js";
+import type { Recipe } from "../images/recipe.js";
+
+function recipeYaml(r: Recipe): Record<string, unknown> {
+  return { suite: r.suite, variant: r.variant, packages: r.packages, ...(r.customize.length ? { customize: r.customize } : {}), ...(r.mirror ? { mirror: r.mirror } : {}) };
+}
 
 export interface LabConfigInput {
   clusterName: string;
@@ -12,10 +17,18 @@ export interface LabConfigInput {
   imageRoot: string;
   kernel: string;
   initrd: string;
+  /** The image's name in the configuration (default "lab"). */
+  imageName?: string;
+  /** Declare the image as this mmdebstrap recipe (its kernel and initrd found inside it) instead of root/kernel/initrd. */
+  recipe?: Recipe;
   bmcPasswordFile: string;
   bmcUser: string;
   bmcPort: number;
   bmcNetmask: string;
+  /** "ipmi" (ipmi_sim, the default) or "redfish" (the lab's emulator). */
+  bmcDriver?: "ipmi" | "redfish";
+  /** Redfish: the certificate the BMCs present (self-signed: trusted as a CA). */
+  bmcTlsCa?: string;
   ports: Partial<{ dhcp: number; proxyDhcp: number; tftp: number; http: number; rsync: number }>;
   nodes: { name: string; mac: string; ip: string; bmcAddress: string; firmware?: LabFirmware }[];
 }
@@ -32,6 +45,15 @@ export function prefixToNetmask(prefix: number): string {
   return [24, 16, 8, 0].map((s) => (bits >>> s) & 255).join(".");
 }
 
+/** The category's BMC settings: IPMI with the BMC network's netmask, or Redfish trusting the lab's certificate. */
+function bmcSettings(c: LabConfigInput): Record<string, unknown> {
+  const password = { file: c.bmcPasswordFile };
+  if (c.bmcDriver === "redfish") {
+    return { driver: "redfish", user: c.bmcUser, password, ...(c.bmcPort !== 443 ? { port: c.bmcPort } : {}), ...(c.bmcTlsCa ? { tls: { ca: c.bmcTlsCa } } : {}) };
+  }
+  return { driver: "ipmi", user: c.bmcUser, password, port: c.bmcPort, netmask: c.bmcNetmask };
+}
+
 export function renderLabConfig(c: LabConfigInput): string {
   const doc: Record<string, unknown> = {
     cluster: { name: c.clusterName },
@@ -43,10 +65,8 @@ export function renderLabConfig(c: LabConfigInput): string {
       ...(Object.keys(c.ports).length > 0 ? { ports: c.ports } : {}),
     },
     images: {
-      lab: {
-        root: c.imageRoot,
-        kernel: c.kernel,
-        initrd: c.initrd,
+      [c.imageName ?? "lab"]: {
+        ...(c.recipe ? { recipe: recipeYaml(c.recipe) } : { root: c.imageRoot, kernel: c.kernel, initrd: c.initrd }),
         // quiet: under TCG every console character is emulated; the boot is faster without them.
         kernelArgs: ["console=ttyS0", "quiet"],
         exclude: { sync: ["/var/log/*", "/tmp/*"] },
@@ -69,10 +89,10 @@ export function renderLabConfig(c: LabConfigInput): string {
     },
     categories: {
       default: {
-        image: "lab",
+        image: c.imageName ?? "lab",
         diskLayout: "single",
         installMode: "auto",
-        bmc: { driver: "ipmi", user: c.bmcUser, password: { file: c.bmcPasswordFile }, port: c.bmcPort, netmask: c.bmcNetmask },
+        bmc: bmcSettings(c),
       },
     },
     nodes: c.nodes.map((n) => ({ name: n.name, category: "default", mac: n.mac, ip: n.ip, ...firmwareSetting(n.firmware), bmc: { address: n.bmcAddress } })),

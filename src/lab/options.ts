@@ -5,6 +5,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { nullLogger, type Logger } from "../util/log.js";
 import { firmwareOf, LAB_FIRMWARES, type LabFirmware } from "./firmware.js";
+import { LAB_IMAGE_KINDS, type LabImageKind } from "./lab-image.js";
 
 export interface LabOptions {
   /** Network namespace, and the lab's name. Default "mflab". */
@@ -15,6 +16,8 @@ export interface LabOptions {
   cacheDir?: string;
   /** Number of VMs. Default 3. */
   nodes?: number;
+  /** The cluster's image: "busybox" (default, small and fast) or "debian" (Debian 12 from a recipe). */
+  image?: LabImageKind;
   /** Node names are <prefix>1..N. Default "lab". */
   nodePrefix?: string;
   /** RAM per VM in MiB. Default 512. */
@@ -31,7 +34,9 @@ export interface LabOptions {
   bmcInterface?: string;
   /** The head's address on the BMC network, with prefix. Default 10.78.0.1/24. */
   bmcHeadAddress?: string;
-  /** UDP port every BMC listens on (each BMC has its own address). Default 623. */
+  /** What kind of BMC each VM gets: "ipmi" (an ipmi_sim per node, default) or "redfish" (the lab's Redfish emulator, one HTTPS server per node address). */
+  bmc?: LabBmcKind;
+  /** Port every BMC listens on (each BMC has its own address). Default 623 (IPMI, UDP) or 443 (Redfish, TCP). */
   bmcPort?: number;
   /** First TCP port (on the namespace's loopback) between a BMC and its VM. Default 9100. */
   bmcSerialPortBase?: number;
@@ -53,6 +58,7 @@ export interface ResolvedLabOptions {
   dir: string;
   cacheDir: string;
   nodes: number;
+  image: LabImageKind;
   nodePrefix: string;
   memoryMiB: number;
   diskBytes: number;
@@ -63,6 +69,7 @@ export interface ResolvedLabOptions {
   bmcInterface: string;
   bmcHeadAddress: string;
   bmcPrefixLength: number;
+  bmc: LabBmcKind;
   bmcPort: number;
   bmcSerialPortBase: number;
   macPrefix: string;
@@ -75,6 +82,8 @@ export interface ResolvedLabOptions {
 }
 
 export const DEFAULT_NAMESPACE = "mflab";
+
+export type LabBmcKind = "ipmi" | "redfish";
 
 export function defaultCacheDir(): string {
   return join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "metalform", "lab");
@@ -99,6 +108,8 @@ export function resolveLabOptions(o: LabOptions = {}): ResolvedLabOptions {
   if (!/^[A-Za-z0-9_-]{1,32}$/.test(namespace)) throw new Error(`lab namespace must be 1-32 letters, digits, - or _ (got ${JSON.stringify(namespace)})`);
   const nodes = o.nodes ?? 3;
   if (!Number.isInteger(nodes) || nodes < 1 || nodes > 99) throw new Error(`the number of lab nodes must be between 1 and 99 (got ${nodes})`);
+  const image = o.image ?? "busybox";
+  if (!LAB_IMAGE_KINDS.includes(image)) throw new Error(`the lab image must be one of ${LAB_IMAGE_KINDS.join(", ")} (got ${JSON.stringify(o.image)})`);
   const head = splitCidr("the head address", o.headAddress ?? "10.77.0.1/24");
   const bmc = splitCidr("the BMC head address", o.bmcHeadAddress ?? "10.78.0.1/24");
   const firstHost = o.firstHost ?? 11;
@@ -111,6 +122,8 @@ export function resolveLabOptions(o: LabOptions = {}): ResolvedLabOptions {
   for (const [what, n] of [["bridge", bridge], ["BMC interface", bmcInterface]] as const) {
     if (!IFNAME.test(n)) throw new Error(`the lab's ${what} name must be a valid interface name of at most 15 characters (got ${JSON.stringify(n)})`);
   }
+  const bmcKind = o.bmc ?? "ipmi";
+  if (bmcKind !== "ipmi" && bmcKind !== "redfish") throw new Error(`the lab's BMCs are "ipmi" or "redfish" (got ${JSON.stringify(o.bmc)})`);
   const macPrefix = (o.macPrefix ?? "52:54:00:4d:46").toLowerCase();
   if (!/^([0-9a-f]{2}:){4}[0-9a-f]{2}$/.test(macPrefix)) throw new Error(`macPrefix must be five octets like 52:54:00:4d:46 (got ${JSON.stringify(o.macPrefix)})`);
   return {
@@ -118,9 +131,11 @@ export function resolveLabOptions(o: LabOptions = {}): ResolvedLabOptions {
     dir: o.dir ?? defaultLabDir(namespace),
     cacheDir: o.cacheDir ?? defaultCacheDir(),
     nodes,
+    image,
     nodePrefix: o.nodePrefix ?? "lab",
-    memoryMiB: o.memoryMiB ?? 512,
-    diskBytes: o.diskBytes ?? 2 * 1024 ** 3,
+    // Debian with systemd wants more room than the busybox image (FACTS.md: 1 GiB installs and boots).
+    memoryMiB: o.memoryMiB ?? (image === "debian" ? 1024 : 512),
+    diskBytes: o.diskBytes ?? (image === "debian" ? 4 : 2) * 1024 ** 3,
     bridge,
     headAddress: head.address,
     prefixLength: head.prefix,
@@ -128,7 +143,8 @@ export function resolveLabOptions(o: LabOptions = {}): ResolvedLabOptions {
     bmcInterface,
     bmcHeadAddress: bmc.address,
     bmcPrefixLength: bmc.prefix,
-    bmcPort: o.bmcPort ?? 623,
+    bmc: bmcKind,
+    bmcPort: o.bmcPort ?? (bmcKind === "redfish" ? 443 : 623),
     bmcSerialPortBase: o.bmcSerialPortBase ?? 9100,
     macPrefix,
     powerOn: o.powerOn ?? true,

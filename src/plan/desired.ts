@@ -7,6 +7,10 @@ import { layoutIdentity } from "./layout.js";
 export interface ImageDigest {
   digest: string;
   size: number;
+  /** The configuration pins this snapshot (a change to it is a rollback). */
+  pinned?: boolean;
+  /** When the snapshot was made. */
+  createdAt?: string;
 }
 
 export class PlanError extends Error {

@@ -7,7 +7,11 @@ import { dirname } from "node:path";
 import { defaultConfigPath, loadCluster } from "../config/load.js";
 import type { Diagnostic } from "../config/diagnostics.js";
 import type { DesiredCluster } from "../config/types.js";
-import { computeImageDigests, type ImageDigestResult } from "../images/digest.js";
+import { defaultRecipeCache } from "../images/recipe.js";
+import { resolveImages, type ResolvedDigest } from "../images/resolve.js";
+import { imageStoreDir } from "../images/store-location.js";
+import { SnapshotStore } from "../images/store.js";
+import { digestsInUse } from "./images-in-use.js";
 import { StateError } from "../state/errors.js";
 import { LocalStateStore } from "../state/local.js";
 import { defaultCacheDir, defaultStatePath } from "../state/paths.js";
@@ -16,6 +20,7 @@ import { PostgresStateStore } from "../state/postgres.js";
 import { selectStateStore, storeForTarget } from "../state/select.js";
 import type { ImportableStore } from "../state/store.js";
 import type { ClusterState } from "../state/types.js";
+import type { Logger } from "../util/log.js";
 
 export interface PlanInputOptions {
   /** --config (default: ./cluster.yaml, ./cluster/ or $METALFORM_CONFIG). */
@@ -27,6 +32,12 @@ export interface PlanInputOptions {
   /** Digest cache directory (default: .metalform/cache beside the configuration). */
   cacheDir?: string;
   strict?: boolean;
+  /** Snapshot every image before returning (apply, serve); plan snapshots only what it must unpack or build. */
+  snapshot?: boolean;
+  /** The snapshot store (default $METALFORM_IMAGE_STORE, else images/ beside the local state). */
+  imageStore?: string;
+  /** Says what takes long: recipe builds, imports, snapshots. */
+  logger?: Logger;
 }
 
 export interface PlanInputs {
@@ -36,7 +47,9 @@ export interface PlanInputs {
   state: ClusterState | undefined;
   /** Where this machine keeps its own files (work and cache directories): .metalform beside the configuration, or the local state file's directory. */
   localDir: string;
-  imageDigests: Map<string, ImageDigestResult>;
+  imageDigests: Map<string, ResolvedDigest>;
+  /** Where the image snapshots are. */
+  imageStore: string;
   /** Inline secrets by id (config/secrets.ts); never serialized. */
   inlineSecrets: Map<string, string>;
 }
@@ -81,6 +94,15 @@ export async function loadPlanInputs(opts: PlanInputOptions): Promise<{ inputs?:
   });
   const localDir = store instanceof LocalStateStore ? dirname(store.path) : dirname(defaultStatePath(configPath));
   const state = await store.read();
-  const imageDigests = await computeImageDigests(loaded.cluster.images.values(), { cacheDir: opts.cacheDir ?? defaultCacheDir(configPath) });
-  return { inputs: { configPath, cluster: loaded.cluster, store, state, localDir, imageDigests, inlineSecrets: loaded.inlineSecrets }, diagnostics: loaded.diagnostics, configPath };
+  const imageStore = imageStoreDir({ localDir, ...(opts.imageStore ? { flag: opts.imageStore } : {}) });
+  // Nodes are served snapshots: from here on the cluster's images point into the store.
+  const { cluster, digests: imageDigests } = await resolveImages(loaded.cluster, {
+    store: new SnapshotStore(imageStore),
+    cacheDir: opts.cacheDir ?? defaultCacheDir(configPath),
+    recipeCache: defaultRecipeCache(),
+    snapshot: opts.snapshot ?? false,
+    inUse: digestsInUse(state),
+    ...(opts.logger ? { logger: opts.logger } : {}),
+  });
+  return { inputs: { configPath, cluster, store, state, localDir, imageDigests, imageStore, inlineSecrets: loaded.inlineSecrets }, diagnostics: loaded.diagnostics, configPath };
 }

@@ -8,6 +8,7 @@ import { desiredApplied, LayoutIndex, PlanError, type ImageDigest } from "./desi
 import { diffApplied, type LayoutTexts } from "./fields.js";
 import { changeText, shortDigest } from "./format.js";
 import { planImages } from "./image-changes.js";
+import { markRollbacks } from "./rollback.js";
 import {
   ACTIONS,
   PLAN_FORMAT_VERSION,
@@ -315,6 +316,7 @@ export function planChanges(desired: DesiredCluster, state: ClusterState | undef
   refuseProtectedWipes(nodes.nodeChanges, scope.allowed);
   // Images: all of them without --target; with it, only those targeted nodes use (and no removals).
   const images = planImages(desired, state, { imageDigests: opts.imageDigests, ...(scope.targetSets.size ? { only: nodes.usedImages } : {}) });
+  markRollbacks(images.imageChanges, nodes.nodeChanges, opts.imageDigests);
   const summary = { install: 0, reimage: 0, sync: 0, update: 0, remove: 0 };
   for (const c of nodes.nodeChanges) summary[c.kind]++;
   return {

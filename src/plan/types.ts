@@ -37,6 +37,7 @@ export type ReasonCode =
   | "removed-from-config"
   | "new-image"
   | "image-content-changed"
+  | "image-rollback"
   | "image-removed";
 
 export interface Reason {

@@ -31,7 +31,8 @@ export interface ServeRunOptions {
 }
 
 async function load(o: Pick<ServeRunOptions, "config" | "state">) {
-  return loadPlanInputs({ ...(o.config ? { config: o.config } : {}), ...(o.state ? { state: o.state } : {}) });
+  // Snapshots of every image: what serve hands out cannot change while it runs.
+  return loadPlanInputs({ ...(o.config ? { config: o.config } : {}), ...(o.state ? { state: o.state } : {}), snapshot: true });
 }
 
 export async function runServe(o: ServeRunOptions): Promise<void> {

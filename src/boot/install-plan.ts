@@ -25,8 +25,8 @@ export interface InstallPlanInput {
   rsyncUrl: string;
   /** Base URL of this node in the installer API (api.ts routes), no trailing slash. */
   apiUrl: string;
-  /** The node's `up` token (tokens.ts), for the UP reporter in the installed system. */
-  upToken: string;
+  /** The node credential (installer-api/node-credentials.ts), for the UP reporter in the installed system. */
+  nodeCredential: string;
   /** The operator named this node with --allow-wipe: a protected node may be wiped. */
   allowWipe?: boolean;
 }
@@ -181,7 +181,7 @@ class StoragePlan {
 
 /** The files the installer writes into the installed system: network, fstab, the layout's fingerprint, the UP reporter. */
 function installedFiles(input: InstallPlanInput, storage: { filesystems: PlanFilesystem[]; fingerprint: string }): { files: PlanFile[]; symlinks: InstallPlan["symlinks"] } {
-  const up = upReporterFiles(input.apiUrl, input.upToken, input.imageDigest);
+  const up = upReporterFiles(input.apiUrl, input.nodeCredential, input.imageDigest);
   const files: PlanFile[] = [
     ...networkFiles(input.node, input.network),
     { path: "/etc/fstab", mode: "0644", content: renderFstab(storage.filesystems) },

@@ -14,7 +14,7 @@ DEBS=(
   rsync
   openipmi ipmitool
   busybox-static e2fsprogs xfsprogs dosfstools mdadm fdisk cpio kmod shellcheck wget
-  qemu-system-x86 ipxe-qemu ipxe radvd tcpdump nftables dnsmasq-base
+  qemu-system-x86 ipxe-qemu ipxe ovmf radvd tcpdump nftables dnsmasq-base
   g++ make python3
   postgresql
 )

@@ -65,94 +65,18 @@ function excludes(base: string[], extra: string[]): string[] {
 }
 
 export function renderInstallPlan(input: InstallPlanInput): InstallPlan {
-  const { node, layout, image, network } = input;
+  const { node, layout, image } = input;
   const fail = (msg: string): never => {
     throw new InstallPlanError(msg, node.name);
   };
   if (!input.rsyncUrl.startsWith("rsync://") || !input.rsyncUrl.endsWith("/")) fail(`rsync URL must be rsync://.../ (got ${input.rsyncUrl})`);
   if (!/^https?:\/\/[^\s'"]+$/.test(input.apiUrl)) fail(`API URL must be http(s) without spaces (got ${input.apiUrl})`);
-
-  const labels = new LabelAllocator();
-  const partRef = new Map<string, DeviceRef>(); // partition name -> ref
-  const disks: PlanDisk[] = [];
-  const filesystems: PlanFilesystem[] = [];
-  const fp: FingerprintInput = { disks: [], raid: [] };
-
-  const addFs = (device: DeviceRef, fs: FsType, label: string | undefined, mount: string | undefined, options: string[], what: string, name: string) => {
-    if (fs === "none") return undefined;
-    if (mount !== undefined && (!mount.startsWith("/") || !isSafeWord(mount))) fail(`${what}: mount point ${JSON.stringify(mount)} is not an absolute path of plain characters`);
-    if (fs === "swap" && mount !== undefined) fail(`${what}: swap has no mount point`);
-    for (const o of options) if (!isSafeWord(o)) fail(`${what}: mount option ${JSON.stringify(o)} has unusual characters`);
-    const l = labels.label(fs, label, mount, name);
-    const entry: PlanFilesystem = { device, fs, label: l, mkfs: mkfsArgv(fs, l), fsck: fsckArgv(fs), options };
-    if (mount !== undefined) entry.mount = mount;
-    filesystems.push(entry);
-    return l;
-  };
-
-  layout.disks.forEach((disk, di) => {
-    const sfdisk = renderSfdisk(disk, node.name);
-    const pd: PlanDisk = { name: disk.name, match: { ...disk.match }, table: disk.table, sfdisk, partitions: [] };
-    const fpd = { table: disk.table, partitions: [] as FingerprintDisk["partitions"] };
-    disk.partitions.forEach((p, pi) => {
-      const ref = `part:${di}:${pi + 1}`;
-      if (partRef.has(p.name)) fail(`partition name ${p.name} is used twice`);
-      partRef.set(p.name, ref);
-      pd.partitions.push({ name: p.name, number: pi + 1, device: ref });
-      const label = addFs(ref, p.fs, p.label, p.mount, p.mountOptions, `partition ${p.name}`, p.name);
-      fpd.partitions.push({ size: sizeText(p.size), type: p.type, fs: p.fs, label: label ?? "" });
-    });
-    disks.push(pd);
-    fp.disks.push(fpd);
-  });
-
-  const raid: PlanRaid[] = layout.raid.map((r, ri) => {
-    const members = r.members.map((m) => partRef.get(m) ?? fail(`RAID ${r.name}: member ${m} is not a partition of this layout`));
-    const min = r.level === 5 ? 3 : r.level === 10 ? 4 : 2;
-    if (members.length < min) fail(`RAID ${r.name}: level ${r.level} needs at least ${min} members`);
-    if (!/^[A-Za-z0-9_-]{1,32}$/.test(r.name)) fail(`RAID name ${JSON.stringify(r.name)} has unusual characters`);
-    const device = `/dev/md${ri}`;
-    const ref = `md:${ri}`;
-    const label = addFs(ref, r.fs, r.label, r.mount, r.mountOptions, `RAID ${r.name}`, r.name);
-    fp.raid.push({ level: r.level, members: [...r.members], fs: r.fs, label: label ?? "" });
-    return {
-      name: r.name,
-      device,
-      device_ref: ref,
-      level: r.level,
-      members,
-      create: ["mdadm", "--create", device, "--run", "--metadata=1.2", `--level=${r.level}`, `--raid-devices=${members.length}`, `--name=${r.name}`, "--homehost=any"],
-    };
-  });
-
-  // Stable sort by depth (then path): parents are mounted before their children.
-  filesystems.sort((a, b) => mountDepth(a.mount) - mountDepth(b.mount) || (a.mount ?? "").localeCompare(b.mount ?? ""));
-  if (!filesystems.some((f) => f.mount === "/")) fail(`disk layout ${layout.name} has no file system mounted at /`);
-  const mounts = filesystems.filter((f) => f.mount).map((f) => f.mount);
-  if (new Set(mounts).size !== mounts.length) fail(`disk layout ${layout.name} mounts two file systems at the same path`);
-
-  const fingerprint = layoutFingerprint(fp);
-  const up = upReporterFiles(input.apiUrl, input.upToken, input.imageDigest);
-  const net = networkFiles(node, network);
-  const files: PlanFile[] = [
-    ...net.files,
-    { path: "/etc/fstab", mode: "0644", content: renderFstab(filesystems) },
-    { path: FINGERPRINT_FILE, mode: "0644", content: fingerprint + "\n" },
-    ...up.files,
-    ...identityFiles(node),
-  ];
-  const symlinks = [...up.symlinks, ...net.symlinks];
-
-  // rsync must neither copy over nor delete what the installer writes itself (nor the
-  // node's own identity), nor the lost+found directories mkfs.ext4 makes at the root
-  // of each ext4 file system.
-  const owned = [...new Set(files.map((f) => f.path)), ...symlinks.map((s) => s.path), NODE_IDENTITY.machineId, NODE_IDENTITY.sshHostKeys];
-  const lostFound = filesystems.filter((f) => f.fs === "ext4" && f.mount).map((f) => (f.mount === "/" ? "" : f.mount) + "/lost+found");
-  const extra = [...lostFound, ...owned];
-  for (const pat of [...image.excludeSync, ...node.excludeSync, ...image.excludeFull, ...node.excludeFull]) {
-    if (/[\n\r]/.test(pat)) fail(`exclude pattern ${JSON.stringify(pat)} spans lines`);
-  }
-
+  const storage = new StoragePlan(node.name, fail);
+  layout.disks.forEach((disk, di) => storage.addDisk(disk, di));
+  const raid = layout.raid.map((r, ri) => storage.addRaid(r, ri));
+  const filesystems = storage.mountOrder(layout.name);
+  const fingerprint = layoutFingerprint(storage.fingerprint);
+  const { files, symlinks } = installedFiles(input, { filesystems, fingerprint });
   const plan: InstallPlan = {
     version: INSTALL_PLAN_VERSION,
     node: node.name,
@@ -163,13 +87,10 @@ export function renderInstallPlan(input: InstallPlanInput): InstallPlan {
     fingerprint,
     fingerprintFile: FINGERPRINT_FILE,
     image: { name: image.name, digest: input.imageDigest, rsync: input.rsyncUrl },
-    disks,
+    disks: storage.disks,
     raid,
     filesystems,
-    exclude: {
-      sync: excludes([...image.excludeSync, ...node.excludeSync], extra),
-      full: excludes([...image.excludeFull, ...node.excludeFull], extra),
-    },
+    exclude: syncExcludes(input, { filesystems, files, symlinks, fail }),
     mountPoints: filesystems.filter((f) => f.mount && f.mount !== "/").map((f) => f.mount!),
     files,
     symlinks,
@@ -178,6 +99,125 @@ export function renderInstallPlan(input: InstallPlanInput): InstallPlan {
   const bmc = renderBmc(node.bmc);
   if (bmc) plan.bmc = bmc;
   return plan;
+}
+
+/** What a partition or RAID array carries: a file system, where it is mounted and how. */
+interface FsSpec {
+  fs: FsType;
+  label?: string;
+  mount?: string;
+  mountOptions: string[];
+}
+
+/** A layout's disks, RAID arrays and file systems as the installer sees them, gathering the fingerprint's input on the way. */
+class StoragePlan {
+  readonly disks: PlanDisk[] = [];
+  readonly fingerprint: FingerprintInput = { disks: [], raid: [] };
+  private readonly filesystems: PlanFilesystem[] = [];
+  private readonly labels = new LabelAllocator();
+  private readonly partRef = new Map<string, DeviceRef>(); // partition name -> ref
+
+  constructor(
+    private readonly nodeName: string,
+    private readonly fail: (msg: string) => never,
+  ) {}
+
+  addDisk(disk: DiskLayout["disks"][number], di: number): void {
+    const pd: PlanDisk = { name: disk.name, match: { ...disk.match }, table: disk.table, sfdisk: renderSfdisk(disk, this.nodeName), partitions: [] };
+    const fpd = { table: disk.table, partitions: [] as FingerprintDisk["partitions"] };
+    disk.partitions.forEach((p, pi) => {
+      const ref = `part:${di}:${pi + 1}`;
+      if (this.partRef.has(p.name)) this.fail(`partition name ${p.name} is used twice`);
+      this.partRef.set(p.name, ref);
+      pd.partitions.push({ name: p.name, number: pi + 1, device: ref });
+      const label = this.addFilesystem(ref, p, { what: `partition ${p.name}`, name: p.name });
+      fpd.partitions.push({ size: sizeText(p.size), type: p.type, fs: p.fs, label: label ?? "" });
+    });
+    this.disks.push(pd);
+    this.fingerprint.disks.push(fpd);
+  }
+
+  addRaid(r: DiskLayout["raid"][number], ri: number): PlanRaid {
+    const members = r.members.map((m) => this.partRef.get(m) ?? this.fail(`RAID ${r.name}: member ${m} is not a partition of this layout`));
+    const min = r.level === 5 ? 3 : r.level === 10 ? 4 : 2;
+    if (members.length < min) this.fail(`RAID ${r.name}: level ${r.level} needs at least ${min} members`);
+    if (!/^[A-Za-z0-9_-]{1,32}$/.test(r.name)) this.fail(`RAID name ${JSON.stringify(r.name)} has unusual characters`);
+    const device = `/dev/md${ri}`;
+    const ref = `md:${ri}`;
+    const label = this.addFilesystem(ref, r, { what: `RAID ${r.name}`, name: r.name });
+    this.fingerprint.raid.push({ level: r.level, members: [...r.members], fs: r.fs, label: label ?? "" });
+    return {
+      name: r.name,
+      device,
+      device_ref: ref,
+      level: r.level,
+      members,
+      create: ["mdadm", "--create", device, "--run", "--metadata=1.2", `--level=${r.level}`, `--raid-devices=${members.length}`, `--name=${r.name}`, "--homehost=any"],
+    };
+  }
+
+  /** The file systems in mount order: stable by depth (then path), parents before their children; one at /, none twice. */
+  mountOrder(layoutName: string): PlanFilesystem[] {
+    const filesystems = this.filesystems.sort((a, b) => mountDepth(a.mount) - mountDepth(b.mount) || (a.mount ?? "").localeCompare(b.mount ?? ""));
+    if (!filesystems.some((f) => f.mount === "/")) this.fail(`disk layout ${layoutName} has no file system mounted at /`);
+    const mounts = filesystems.filter((f) => f.mount).map((f) => f.mount);
+    if (new Set(mounts).size !== mounts.length) this.fail(`disk layout ${layoutName} mounts two file systems at the same path`);
+    return filesystems;
+  }
+
+  /** The label given to the device's file system (undefined for fs: none). */
+  private addFilesystem(device: DeviceRef, spec: FsSpec, of: { what: string; name: string }): string | undefined {
+    const { fs, mount, mountOptions: options } = spec;
+    const what = of.what;
+    if (fs === "none") return undefined;
+    if (mount !== undefined && (!mount.startsWith("/") || !isSafeWord(mount))) this.fail(`${what}: mount point ${JSON.stringify(mount)} is not an absolute path of plain characters`);
+    if (fs === "swap" && mount !== undefined) this.fail(`${what}: swap has no mount point`);
+    for (const o of options) if (!isSafeWord(o)) this.fail(`${what}: mount option ${JSON.stringify(o)} has unusual characters`);
+    const l = this.labels.label(fs, spec.label, mount, of.name);
+    const entry: PlanFilesystem = { device, fs, label: l, mkfs: mkfsArgv(fs, l), fsck: fsckArgv(fs), options };
+    if (mount !== undefined) entry.mount = mount;
+    this.filesystems.push(entry);
+    return l;
+  }
+}
+
+/**
+ * The files the installer writes into the installed system: network (each stack's),
+ * fstab, the layout's fingerprint, the UP reporter, root's authorized keys.
+ */
+function installedFiles(input: InstallPlanInput, storage: { filesystems: PlanFilesystem[]; fingerprint: string }): { files: PlanFile[]; symlinks: InstallPlan["symlinks"] } {
+  const up = upReporterFiles(input.apiUrl, input.upToken, input.imageDigest);
+  const net = networkFiles(input.node, input.network);
+  const files: PlanFile[] = [
+    ...net.files,
+    { path: "/etc/fstab", mode: "0644", content: renderFstab(storage.filesystems) },
+    { path: FINGERPRINT_FILE, mode: "0644", content: storage.fingerprint + "\n" },
+    ...up.files,
+    ...identityFiles(input.node),
+  ];
+  return { files, symlinks: [...up.symlinks, ...net.symlinks] };
+}
+
+/**
+ * rsync must neither copy over nor delete what the installer writes itself (nor the
+ * node's own identity: machine-id, SSH host keys), nor the lost+found directories
+ * mkfs.ext4 makes at the root of each ext4 file system.
+ */
+function syncExcludes(
+  input: InstallPlanInput,
+  written: { filesystems: PlanFilesystem[]; files: PlanFile[]; symlinks: InstallPlan["symlinks"]; fail: (msg: string) => never },
+): InstallPlan["exclude"] {
+  const { image, node } = input;
+  const owned = [...new Set(written.files.map((f) => f.path)), ...written.symlinks.map((s) => s.path), NODE_IDENTITY.machineId, NODE_IDENTITY.sshHostKeys];
+  const lostFound = written.filesystems.filter((f) => f.fs === "ext4" && f.mount).map((f) => (f.mount === "/" ? "" : f.mount) + "/lost+found");
+  const extra = [...lostFound, ...owned];
+  for (const pat of [...image.excludeSync, ...node.excludeSync, ...image.excludeFull, ...node.excludeFull]) {
+    if (/[\n\r]/.test(pat)) written.fail(`exclude pattern ${JSON.stringify(pat)} spans lines`);
+  }
+  return {
+    sync: excludes([...image.excludeSync, ...node.excludeSync], extra),
+    full: excludes([...image.excludeFull, ...node.excludeFull], extra),
+  };
 }
 
 type FingerprintDisk = FingerprintInput["disks"][number];

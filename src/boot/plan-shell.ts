@@ -5,80 +5,96 @@
 import type { InstallPlan } from "./plan-types.js";
 import { safeCommandLine, shQuote } from "./shell-quote.js";
 
+type Value = string | number | boolean | undefined;
+type Assignment = [name: string, value: Value];
+
 export function renderPlanShell(plan: InstallPlan): string {
   const out: string[] = ["# metalform install plan (shell form); generated, do not edit"];
-  const set = (name: string, value: string | number | boolean | undefined) => {
+  for (const [name, value] of [...headerVars(plan), ...storageVars(plan), ...fileVars(plan), ...bmcVars(plan)]) {
     const v = value === undefined ? "" : typeof value === "boolean" ? (value ? "1" : "0") : String(value);
     out.push(`${name}=${shQuote(v)}`);
-  };
-  set("MF_PLAN_VERSION", plan.version);
-  set("MF_NODE", plan.node);
-  set("MF_HOSTNAME", plan.hostname);
-  set("MF_PLAN_MAC", plan.mac);
-  set("MF_MODE", plan.mode);
-  set("MF_PROTECT", plan.protect);
-  set("MF_FINGERPRINT", plan.fingerprint);
-  set("MF_FINGERPRINT_FILE", plan.fingerprintFile);
-  set("MF_IMAGE_NAME", plan.image.name);
-  set("MF_IMAGE_DIGEST", plan.image.digest);
-  set("MF_RSYNC_URL", plan.image.rsync);
-
-  set("MF_DISK_COUNT", plan.disks.length);
-  plan.disks.forEach((d, i) => {
-    const p = `MF_DISK_${i}_`;
-    set(p + "NAME", d.name);
-    set(p + "MATCH_DEVICE", d.match.device);
-    set(p + "MATCH_MINSIZE", d.match.minSize);
-    set(p + "MATCH_SERIAL", d.match.serial);
-    set(p + "MATCH_MODEL", d.match.model);
-    set(p + "PARTS", d.partitions.length);
-    set(p + "SFDISK", d.sfdisk);
-  });
-
-  set("MF_RAID_COUNT", plan.raid.length);
-  plan.raid.forEach((r, i) => {
-    const p = `MF_RAID_${i}_`;
-    set(p + "NAME", r.name);
-    set(p + "DEV", r.device);
-    set(p + "MEMBERS", safeCommandLine(r.members));
-    set(p + "CREATE", safeCommandLine(r.create));
-  });
-
-  set("MF_FS_COUNT", plan.filesystems.length);
-  plan.filesystems.forEach((f, i) => {
-    const p = `MF_FS_${i}_`;
-    set(p + "REF", f.device);
-    set(p + "TYPE", f.fs);
-    set(p + "LABEL", f.label);
-    set(p + "MKFS", safeCommandLine(f.mkfs));
-    set(p + "FSCK", safeCommandLine(f.fsck));
-    set(p + "MOUNT", f.mount);
-    set(p + "OPTS", f.options.length ? safeCommandLine([f.options.join(",")]) : "");
-  });
-
-  set("MF_EXCLUDE_SYNC", plan.exclude.sync.join("\n"));
-  set("MF_EXCLUDE_FULL", plan.exclude.full.join("\n"));
-  set("MF_MOUNT_POINTS", plan.mountPoints.join("\n"));
-
-  set("MF_FILE_COUNT", plan.files.length);
-  plan.files.forEach((f, i) => {
-    const p = `MF_FILE_${i}_`;
-    set(p + "PATH", safeCommandLine([f.path]));
-    set(p + "MODE", f.mode);
-    set(p + "CONTENT", f.content);
-    set(p + "STACKS", f.stacks ? safeCommandLine(f.stacks) : "");
-    set(p + "DIRMODE", f.dirMode);
-  });
-  set("MF_LINK_COUNT", plan.symlinks.length);
-  plan.symlinks.forEach((l, i) => {
-    set(`MF_LINK_${i}_PATH`, safeCommandLine([l.path]));
-    set(`MF_LINK_${i}_TARGET`, l.target);
-    set(`MF_LINK_${i}_STACKS`, l.stacks ? safeCommandLine(l.stacks) : "");
-  });
-  set("MF_MACHINE_ID_FILE", safeCommandLine([plan.identity.machineId]));
-
-  set("MF_BMC_COUNT", plan.bmc ? plan.bmc.commands.length : 0);
-  plan.bmc?.commands.forEach((c, i) => set(`MF_BMC_${i}`, safeCommandLine(c)));
-  set("MF_BMC_PASSWORD_USER", plan.bmc?.passwordUserId);
+  }
   return out.join("\n") + "\n";
+}
+
+/** `MF_<LIST>_COUNT`, then `MF_<LIST>_<i>_<FIELD>` for each item's fields in order. */
+function numbered<T>(list: string, items: readonly T[], fields: (item: T) => Array<[field: string, value: Value]>): Assignment[] {
+  const out: Assignment[] = [[`MF_${list}_COUNT`, items.length]];
+  items.forEach((item, i) => {
+    for (const [field, value] of fields(item)) out.push([`MF_${list}_${i}_${field}`, value]);
+  });
+  return out;
+}
+
+function headerVars(plan: InstallPlan): Assignment[] {
+  return [
+    ["MF_PLAN_VERSION", plan.version],
+    ["MF_NODE", plan.node],
+    ["MF_HOSTNAME", plan.hostname],
+    ["MF_PLAN_MAC", plan.mac],
+    ["MF_MODE", plan.mode],
+    ["MF_PROTECT", plan.protect],
+    ["MF_FINGERPRINT", plan.fingerprint],
+    ["MF_FINGERPRINT_FILE", plan.fingerprintFile],
+    ["MF_IMAGE_NAME", plan.image.name],
+    ["MF_IMAGE_DIGEST", plan.image.digest],
+    ["MF_RSYNC_URL", plan.image.rsync],
+  ];
+}
+
+/** Disks, RAID arrays, file systems, then the sync's excludes and mount points. */
+function storageVars(plan: InstallPlan): Assignment[] {
+  return [
+    ...numbered("DISK", plan.disks, (d) => [
+      ["NAME", d.name],
+      ["MATCH_DEVICE", d.match.device],
+      ["MATCH_MINSIZE", d.match.minSize],
+      ["MATCH_SERIAL", d.match.serial],
+      ["MATCH_MODEL", d.match.model],
+      ["PARTS", d.partitions.length],
+      ["SFDISK", d.sfdisk],
+    ]),
+    ...numbered("RAID", plan.raid, (r) => [
+      ["NAME", r.name],
+      ["DEV", r.device],
+      ["MEMBERS", safeCommandLine(r.members)],
+      ["CREATE", safeCommandLine(r.create)],
+    ]),
+    ...numbered("FS", plan.filesystems, (f) => [
+      ["REF", f.device],
+      ["TYPE", f.fs],
+      ["LABEL", f.label],
+      ["MKFS", safeCommandLine(f.mkfs)],
+      ["FSCK", safeCommandLine(f.fsck)],
+      ["MOUNT", f.mount],
+      ["OPTS", f.options.length ? safeCommandLine([f.options.join(",")]) : ""],
+    ]),
+    ["MF_EXCLUDE_SYNC", plan.exclude.sync.join("\n")],
+    ["MF_EXCLUDE_FULL", plan.exclude.full.join("\n")],
+    ["MF_MOUNT_POINTS", plan.mountPoints.join("\n")],
+  ];
+}
+
+function fileVars(plan: InstallPlan): Assignment[] {
+  return [
+    ...numbered("FILE", plan.files, (f) => [
+      ["PATH", safeCommandLine([f.path])],
+      ["MODE", f.mode],
+      ["CONTENT", f.content],
+      ["STACKS", f.stacks ? safeCommandLine(f.stacks) : ""],
+      ["DIRMODE", f.dirMode],
+    ]),
+    ...numbered("LINK", plan.symlinks, (l) => [
+      ["PATH", safeCommandLine([l.path])],
+      ["TARGET", l.target],
+      ["STACKS", l.stacks ? safeCommandLine(l.stacks) : ""],
+    ]),
+    ["MF_MACHINE_ID_FILE", safeCommandLine([plan.identity.machineId])],
+  ];
+}
+
+/** The BMC's commands are numbered without a field name: `MF_BMC_<i>`. */
+function bmcVars(plan: InstallPlan): Assignment[] {
+  const commands = plan.bmc?.commands ?? [];
+  return [["MF_BMC_COUNT", commands.length], ...commands.map((c, i): Assignment => [`MF_BMC_${i}`, safeCommandLine(c)]), ["MF_BMC_PASSWORD_USER", plan.bmc?.passwordUserId]];
 }

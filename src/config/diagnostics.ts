@@ -24,6 +24,15 @@ export interface Diagnostic {
   related?: Related;
 }
 
+/** An error at a source position (with the other place, for conflicts). */
+export function errorAt(code: string, message: string, pos: { file: string; line: number; col: number }, related?: Related): Diagnostic {
+  return { severity: "error", code, message, ...pos, ...(related ? { related } : {}) };
+}
+
+export function warningAt(code: string, message: string, pos: { file: string; line: number; col: number }): Diagnostic {
+  return { severity: "warning", code, message, ...pos };
+}
+
 export function hasErrors(diags: readonly Diagnostic[]): boolean {
   return diags.some((d) => d.severity === "error");
 }
@@ -47,7 +56,8 @@ export function formatLocation(file?: string, line?: number, col?: number, cwd =
 
 const paint = (on: boolean, code: string, s: string) => (on ? `\u001b[${code}m${s}\u001b[0m` : s);
 
-function codeFrame(d: Diagnostic, color: boolean, sources: Map<string, string[]>): string {
+function codeFrame(d: Diagnostic, opts: { color: boolean; sources: Map<string, string[]> }): string {
+  const { color, sources } = opts;
   if (!d.file || !d.line) return "";
   let lines = sources.get(d.file);
   if (!lines) {
@@ -83,7 +93,7 @@ export function formatDiagnostics(
       const rloc = formatLocation(d.related.file, d.related.line, d.related.col, opts.cwd);
       s += ` (${d.related.message}${rloc ? ` at ${rloc}` : ""})`;
     }
-    if (opts.frames) s += codeFrame(d, color, sources);
+    if (opts.frames) s += codeFrame(d, { color, sources });
     out.push(s);
   }
   return out.join(opts.frames ? "\n\n" : "\n");

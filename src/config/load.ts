@@ -5,7 +5,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { basename, dirname, relative, resolve } from "node:path";
 import { hasErrors, sortDiagnostics, type Diagnostic } from "./diagnostics.js";
-import { emptyBroken, repairData } from "./damage.js";
+import { emptyBroken, repairData, type Broken } from "./damage.js";
 import { mergeSources } from "./merge.js";
 import { resolveConfig } from "./resolve.js";
 import { validateAgainstSchema, type SchemaDamage } from "./schema.js";
@@ -52,63 +52,73 @@ export function loadClusterSync(path: string, opts: LoadOptions = {}): LoadResul
   const inlineSecrets = new Map<string, string>();
   const listed = listConfigFiles(path);
   diagnostics.push(...listed.diagnostics);
+  const broken = emptyBroken();
+  const sources = readSources(listed.files, { broken, diagnostics });
+  if (sources.length < listed.files.length) broken.partial = true;
+  // Files with schema errors go on, repaired, so that semantic problems are reported in the same run.
+  if (!sources.length) return { diagnostics: sortDiagnostics(diagnostics), inlineSecrets };
+  const { merged, diagnostics: mergeDiags } = mergeSources(sources, broken);
+  diagnostics.push(...mergeDiags);
+  const root = configRoot(path);
+  const resolved = resolveConfig(merged, basename(root), { maxNodes: opts.maxNodes ?? DEFAULT_MAX_NODES }, diagnostics);
+  for (const [k, v] of resolved.inlineSecrets) inlineSecrets.set(k, v);
+  const backend = resolved.backend;
+  diagnostics.push(...checkSemantics(merged, resolved, { requirePaths: opts.requirePaths ?? false, priorErrors: hasErrors(diagnostics) }));
+  const failed = hasErrors(diagnostics) || (opts.strict && diagnostics.length > 0);
+  if (!failed && resolved.network) {
+    const cluster: DesiredCluster = {
+      name: resolved.name,
+      ...(backend ? { backend } : {}),
+      network: resolved.network,
+      images: resolved.images,
+      diskLayouts: resolved.diskLayouts,
+      categories: resolved.categories,
+      nodes: resolved.nodes.slice().sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
+      files: listed.files,
+      digest: configDigest(root, listed.files),
+    };
+    return { cluster, diagnostics: sortDiagnostics(diagnostics), inlineSecrets, ...(backend ? { backend } : {}) };
+  }
+  const backendBroken = resolved.backendBroken ?? false;
+  return { diagnostics: sortDiagnostics(diagnostics), inlineSecrets, ...(backend ? { backend } : {}), ...(backendBroken ? { backendBroken } : {}) };
+}
+
+/** The files that parse, each checked against the schema; one with schema errors is repaired (see damage.ts) or left out. */
+function readSources(files: string[], into: { broken: Broken; diagnostics: Diagnostic[] }): SourceFile[] {
   const sources: SourceFile[] = [];
   const budget = { bytes: 0 };
-  const broken = emptyBroken();
-  let backend: LoadResult["backend"];
-  let backendBroken = false;
-  for (const f of listed.files) {
+  for (const f of files) {
     const r = readSource(f, budget);
-    diagnostics.push(...r.diagnostics);
+    into.diagnostics.push(...r.diagnostics);
     if (!r.source) continue;
     const damage: SchemaDamage = { unknownFields: [], brokenPaths: [] };
     const schemaDiags = validateAgainstSchema(r.source, damage);
-    diagnostics.push(...schemaDiags);
+    into.diagnostics.push(...schemaDiags);
     if (schemaDiags.length) {
-      const repaired = repairData(r.source.data, damage, broken);
+      const repaired = repairData(r.source.data, damage, into.broken);
       if (!repaired) continue;
       r.source.data = repaired;
     }
     sources.push(r.source);
   }
-  if (sources.length < listed.files.length) broken.partial = true;
-  // Files with schema errors go on, repaired, so that semantic problems are reported in the same run.
-  if (sources.length) {
-    const { merged, diagnostics: mergeDiags } = mergeSources(sources, broken);
-    diagnostics.push(...mergeDiags);
-    const abs = resolve(path);
-    const defaultName = basename(statSafeIsFile(abs) ? dirname(abs) : abs);
-    const resolved = resolveConfig(merged, defaultName, { maxNodes: opts.maxNodes ?? DEFAULT_MAX_NODES }, diagnostics);
-    for (const [k, v] of resolved.inlineSecrets) inlineSecrets.set(k, v);
-    backend = resolved.backend;
-    backendBroken = resolved.backendBroken ?? false;
-    diagnostics.push(...checkSemantics(merged, resolved, { requirePaths: opts.requirePaths ?? false, priorErrors: hasErrors(diagnostics) }));
-    const failed = hasErrors(diagnostics) || (opts.strict && diagnostics.length > 0);
-    if (!failed && resolved.network) {
-      // Paths relative to the configuration's root, so a clone elsewhere has the same digest.
-      const root = statSafeIsFile(abs) ? dirname(abs) : abs;
-      const digest = createHash("sha256");
-      for (const f of listed.files) {
-        const rel = relative(root, f);
-        digest.update(rel.length + ":" + rel + "\n");
-        digest.update(readFileSync(f));
-      }
-      const nodes = resolved.nodes.slice().sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-      const cluster: DesiredCluster = {
-        name: resolved.name,
-        ...(backend ? { backend } : {}),
-        network: resolved.network,
-        images: resolved.images,
-        diskLayouts: resolved.diskLayouts,
-        categories: resolved.categories,
-        nodes,
-        files: listed.files,
-        digest: "sha256:" + digest.digest("hex"),
-      };
-      return { cluster, diagnostics: sortDiagnostics(diagnostics), inlineSecrets, ...(backend ? { backend } : {}) };
-    }
+  return sources;
+}
+
+/** The configuration's directory: the path itself, or the directory of a single file (its name is the default cluster name). */
+function configRoot(path: string): string {
+  const abs = resolve(path);
+  return statSafeIsFile(abs) ? dirname(abs) : abs;
+}
+
+/** Digest of the configuration's files. Paths relative to its root, so a clone elsewhere has the same digest. */
+function configDigest(root: string, files: string[]): string {
+  const digest = createHash("sha256");
+  for (const f of files) {
+    const rel = relative(root, f);
+    digest.update(rel.length + ":" + rel + "\n");
+    digest.update(readFileSync(f));
   }
-  return { diagnostics: sortDiagnostics(diagnostics), inlineSecrets, ...(backend ? { backend } : {}), ...(backendBroken ? { backendBroken } : {}) };
+  return "sha256:" + digest.digest("hex");
 }
 
 function statSafeIsFile(p: string): boolean {

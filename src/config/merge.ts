@@ -2,6 +2,7 @@
 // remembering where each entity came from. Singletons (cluster, network,
 // defaults) may be defined once; named entities (images, layouts, categories)
 // must have unique names across files; node lists are concatenated.
+import { dirname, isAbsolute, resolve as resolvePath } from "node:path";
 import { emptyBroken, type Broken } from "./damage.js";
 import type { Diagnostic } from "./diagnostics.js";
 import { locate, type PathSeg, type SourceFile } from "./source.js";
@@ -23,6 +24,11 @@ export function posOf(w: Where, ...sub: PathSeg[]): SourcePos {
 
 export function keyPosOf(w: Where, ...sub: PathSeg[]): SourcePos {
   return locate(w.src, [...w.path, ...sub], "key");
+}
+
+/** A path as written in the file at `w`: relative paths are relative to that file's directory. */
+export function absPath(w: Where, p: string): string {
+  return isAbsolute(p) ? p : resolvePath(dirname(w.src.path), p);
 }
 
 /* Raw shapes: what the schema admits, before defaults and inheritance. */

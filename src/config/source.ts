@@ -5,6 +5,7 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from "yaml";
 import type { Diagnostic } from "./diagnostics.js";
+import { prescan } from "./prescan.js";
 import type { SourcePos } from "./types.js";
 
 export const LIMITS = {
@@ -87,116 +88,45 @@ function firstInvalidUtf8(b: Uint8Array): number {
   return i;
 }
 
-/** What the pre-scan refuses, and where. */
-interface ScanProblem {
-  offset: number;
-  code: "yaml-too-deep" | "string-too-long";
-}
+type Read<T> = { ok: T; diagnostics?: undefined } | { ok?: undefined; diagnostics: Diagnostic[] };
 
-/** Characters after which a value may start: line start, ":", "-", "?", "[", "{", ",". */
-const VALUE_START = new Set([10, 58, 45, 63, 91, 123, 44]);
-
-const BLOCK_SCALAR_HEADER = /(?:^|\s)[|>][1-9+-]{0,2}[ \t]*(?:#.*)?$/;
-
-/**
- * One linear pass over the text before the YAML parser sees it (the parser
- * recurses per nesting level and copies quoted strings character by character):
- * refuses collections nested deeper than `maxDepth` (flow brackets, block
- * indentation and "- - -" sequences) and quoted strings longer than `maxString`.
- * It is an estimate on the safe side: block scalar text and multi-line plain
- * scalars are not collections, and are skipped or counted at most once.
- */
-function prescan(text: string, maxDepth: number, maxString: number): ScanProblem | undefined {
-  let flow = 0;
-  let quote = 0; // char code of the open quote, or 0
-  let quoteStart = 0;
-  let comment = false;
-  const indents: number[] = []; // columns of the block collections open at this line
-  let blockScalarIndent = -1; // inside a `|` or `>` scalar: lines deeper than this are text
-  const n = text.length;
-  const isSpace = (c: number) => c === 32 || c === 9 || c === 10 || c === 13;
-  let lastSig = 10; // last non-blank character on this line outside quotes (10: none yet)
-  for (let i = 0; i < n; i++) {
-    if ((i === 0 || text.charCodeAt(i - 1) === 10) && !quote && flow === 0) {
-      let j = i;
-      while (j < n && text.charCodeAt(j) === 32) j++;
-      const c = text.charCodeAt(j);
-      const blank = j >= n || c === 10 || c === 13 || c === 35; /* # */
-      if (!blank) {
-        const indent = j - i;
-        if (blockScalarIndent >= 0 && indent > blockScalarIndent) {
-          // Text of a block scalar: skip the line.
-          const eol = text.indexOf("\n", j);
-          i = eol < 0 ? n : eol;
-          continue;
-        }
-        blockScalarIndent = -1;
-        while (indents.length && indents[indents.length - 1]! >= indent) indents.pop();
-        indents.push(indent);
-        // "- - x" and "? ? x" open one collection per marker on the same line.
-        for (;;) {
-          const m = text.charCodeAt(j);
-          const next = text.charCodeAt(j + 1);
-          if (!((m === 45 || m === 63) && (j + 1 >= n || next === 32 || next === 10 || next === 13))) break;
-          j++;
-          while (j < n && text.charCodeAt(j) === 32) j++;
-          indents.push(j - i);
-          if (indents.length > maxDepth) return { offset: j, code: "yaml-too-deep" };
-        }
-        if (indents.length > maxDepth) return { offset: j, code: "yaml-too-deep" };
-        let eol = text.indexOf("\n", j);
-        if (eol < 0) eol = n;
-        if (eol - j < 4096 && BLOCK_SCALAR_HEADER.test(text.slice(j, eol).replace(/\r$/, ""))) blockScalarIndent = indent;
-      }
-    }
-    const c = text.charCodeAt(i);
-    if (c === 10) {
-      comment = false;
-      lastSig = 10;
-      continue;
-    }
-    if (comment) continue;
-    if (quote) {
-      if (i - quoteStart > maxString) return { offset: quoteStart, code: "string-too-long" };
-      if (quote === 34 && c === 92) i++; // backslash escape in "..."
-      else if (c === quote) {
-        quote = 0;
-        lastSig = c;
-      }
-      continue;
-    }
-    const prev = i === 0 ? 10 : text.charCodeAt(i - 1);
-    // Quotes and brackets open something only where a value starts (after "key: ",
-    // "- ", "[", "{" or ","), not inside a plain scalar such as node[001-128] or it's.
-    const valueStart = (isSpace(prev) || prev === 91 || prev === 123 || prev === 44) && VALUE_START.has(lastSig);
-    if (c === 35 && (i === 0 || isSpace(prev))) comment = true;
-    else if ((c === 34 || c === 39) && valueStart) {
-      quote = c;
-      quoteStart = i;
-    } else if ((c === 91 || c === 123) && valueStart) {
-      if (++flow + indents.length > maxDepth) return { offset: i, code: "yaml-too-deep" };
-    } else if ((c === 93 || c === 125) && flow > 0) flow--;
-    if (!isSpace(c)) lastSig = c;
-  }
-  return undefined;
-}
-
+/** One configuration file parsed, or why not (errors only; the file is then left out). */
 export function readSource(path: string, budget: { bytes: number }): { source?: SourceFile; diagnostics: Diagnostic[] } {
-  const err = (code: string, message: string, line?: number, col?: number): { diagnostics: Diagnostic[] } => ({
-    diagnostics: [{ severity: "error", code, message, file: path, ...(line ? { line, col } : {}) }],
-  });
+  const text = readText(path, budget);
+  if (text.diagnostics) return { diagnostics: text.diagnostics };
+  const problem = prescan(text.ok, LIMITS.maxDepth, LIMITS.maxStringChars);
+  if (problem) {
+    const p = posOfOffset(text.ok, problem.offset);
+    return problem.code === "yaml-too-deep"
+      ? fileError(path, "yaml-too-deep", `collections nested deeper than ${LIMITS.maxDepth} levels`, p)
+      : fileError(path, "string-too-long", `quoted string longer than ${LIMITS.maxStringChars.toLocaleString("en")} characters`, p);
+  }
+  const parsed = parseYaml(path, text.ok);
+  if (parsed.diagnostics) return { diagnostics: parsed.diagnostics };
+  const { doc, lineCounter } = parsed.ok;
+  const data = plainData(path, doc);
+  if (data.diagnostics) return { diagnostics: data.diagnostics };
+  return { source: { path, doc, lineCounter, data: data.ok.value ?? {} }, diagnostics: [] };
+}
+
+function fileError(path: string, code: string, message: string, at?: { line: number; col: number }): { diagnostics: Diagnostic[] } {
+  return { diagnostics: [{ severity: "error", code, message, file: path, ...(at?.line ? { line: at.line, col: at.col } : {}) }] };
+}
+
+/** The file's text, within the size limits and valid UTF-8, without a byte-order mark. */
+function readText(path: string, budget: { bytes: number }): Read<string> {
   let size: number;
   try {
     size = statSync(path).size;
   } catch (e) {
-    return err("config-unreadable", `cannot read: ${(e as Error).message}`);
+    return fileError(path, "config-unreadable", `cannot read: ${(e as Error).message}`);
   }
   if (size > LIMITS.maxFileBytes) {
-    return err("file-too-large", `file is ${(size / 1048576).toFixed(1)} MiB; the limit is ${LIMITS.maxFileBytes / 1048576} MiB per file`);
+    return fileError(path, "file-too-large", `file is ${(size / 1048576).toFixed(1)} MiB; the limit is ${LIMITS.maxFileBytes / 1048576} MiB per file`);
   }
   budget.bytes += size;
   if (budget.bytes > LIMITS.maxTotalBytes) {
-    return err("config-too-large", `configuration exceeds ${LIMITS.maxTotalBytes / 1048576} MiB in total`);
+    return fileError(path, "config-too-large", `configuration exceeds ${LIMITS.maxTotalBytes / 1048576} MiB in total`);
   }
   const bytes = readFileSync(path);
   let text: string;
@@ -205,17 +135,13 @@ export function readSource(path: string, budget: { bytes: number }): { source?: 
   } catch {
     const bad = firstInvalidUtf8(bytes);
     const before = bytes.subarray(0, bad).toString("utf8");
-    const p = posOfOffset(before, before.length);
-    return err("not-utf8", `file is not valid UTF-8 (first bad byte at offset ${bad}); save it as UTF-8`, p.line, p.col);
+    return fileError(path, "not-utf8", `file is not valid UTF-8 (first bad byte at offset ${bad}); save it as UTF-8`, posOfOffset(before, before.length));
   }
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  const problem = prescan(text, LIMITS.maxDepth, LIMITS.maxStringChars);
-  if (problem) {
-    const p = posOfOffset(text, problem.offset);
-    return problem.code === "yaml-too-deep"
-      ? err("yaml-too-deep", `collections nested deeper than ${LIMITS.maxDepth} levels`, p.line, p.col)
-      : err("string-too-long", `quoted string longer than ${LIMITS.maxStringChars.toLocaleString("en")} characters`, p.line, p.col);
-  }
+  return { ok: text.charCodeAt(0) === 0xfeff ? text.slice(1) : text };
+}
+
+/** The YAML document with its positions; its syntax errors and duplicate keys as diagnostics. */
+function parseYaml(path: string, text: string): Read<{ doc: Document.Parsed; lineCounter: LineCounter }> {
   const lineCounter = new LineCounter();
   let doc: Document.Parsed;
   try {
@@ -224,8 +150,8 @@ export function readSource(path: string, budget: { bytes: number }): { source?: 
     // mapping (a 31 MB file of 300,000 keys took over ten minutes).
     doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false, strict: true });
   } catch (e) {
-    if (e instanceof RangeError) return err("yaml-too-deep", "document is nested too deeply");
-    return err("yaml-syntax", `cannot parse YAML: ${(e as Error).message}`);
+    if (e instanceof RangeError) return fileError(path, "yaml-too-deep", "document is nested too deeply");
+    return fileError(path, "yaml-syntax", `cannot parse YAML: ${(e as Error).message}`);
   }
   const diagnostics: Diagnostic[] = [];
   const problems = [
@@ -236,26 +162,25 @@ export function readSource(path: string, budget: { bytes: number }): { source?: 
     const p = lineCounter.linePos(e.offset);
     const msg = e.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
     // The parser turns its own stack overflow into an error: nesting the pre-scan did not see.
-    if (/call stack/i.test(msg)) return err("yaml-too-deep", "document is nested too deeply", p.line, p.col);
-    if (/multiple documents/.test(msg)) {
-      diagnostics.push({ severity: "error", code: "yaml-syntax", message: 'a configuration file holds one YAML document; this one has a second ("---")', file: path, line: p.line, col: p.col });
-      continue;
-    }
-    diagnostics.push({ severity: "error", code: "yaml-syntax", message: msg, file: path, line: p.line, col: p.col });
+    if (/call stack/i.test(msg)) return fileError(path, "yaml-too-deep", "document is nested too deeply", p);
+    const message = /multiple documents/.test(msg) ? 'a configuration file holds one YAML document; this one has a second ("---")' : msg;
+    diagnostics.push({ severity: "error", code: "yaml-syntax", message, file: path, line: p.line, col: p.col });
   }
-  if (diagnostics.length) return { diagnostics };
-  let data: unknown;
+  return diagnostics.length ? { diagnostics } : { ok: { doc, lineCounter } };
+}
+
+/** The document as plain data, with aliases expanded up to the limit. */
+function plainData(path: string, doc: Document.Parsed): Read<{ value: unknown }> {
   try {
-    data = doc.toJS({ maxAliasCount: LIMITS.maxAliasCount });
+    return { ok: { value: doc.toJS({ maxAliasCount: LIMITS.maxAliasCount }) } };
   } catch (e) {
     const m = (e as Error).message;
     if (/alias/i.test(m)) {
-      return err("yaml-alias-bomb", `too many alias expansions (limit ${LIMITS.maxAliasCount}): refusing a possible "billion laughs" document`);
+      return fileError(path, "yaml-alias-bomb", `too many alias expansions (limit ${LIMITS.maxAliasCount}): refusing a possible "billion laughs" document`);
     }
-    if (e instanceof RangeError) return err("yaml-too-deep", "document is nested too deeply");
-    return err("yaml-syntax", m);
+    if (e instanceof RangeError) return fileError(path, "yaml-too-deep", "document is nested too deeply");
+    return fileError(path, "yaml-syntax", m);
   }
-  return { source: { path, doc, lineCounter, data: data ?? {} }, diagnostics };
 }
 
 /** Offsets of keys that repeat an earlier key of the same mapping (scalar keys by value, others by node). */

@@ -66,7 +66,8 @@ class Walker {
     this.out.update(`${label} ${st.size} ${await this.fileSha(path, st)}\n`);
   }
 
-  async tree(root: string, rel: string): Promise<void> {
+  /** The tree under root, or under its subdirectory `rel` when the walk recurses. */
+  async tree(root: string, rel = ""): Promise<void> {
     const dir = rel ? join(root, rel) : root;
     const names = (await readdir(dir)).sort();
     for (const name of names) {
@@ -111,7 +112,7 @@ export async function computeImageDigest(image: ImageSource, opts: { cacheDir: s
     }
     if (!st.isDirectory()) throw new ImageDigestError(`image ${image.name}: root ${image.root} is not a directory`);
     h.update("root-tree\n");
-    await w.tree(image.root, "");
+    await w.tree(image.root);
   }
   await cache.save();
   return { digest: "sha256:" + h.digest("hex"), size: w.size, files: w.files, read: cache.misses };

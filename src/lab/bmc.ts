@@ -65,7 +65,11 @@ bootfile=${v.bootFile}
 start=${v.startScript}
 qemulog=${v.qemuLog}
 pid=""
-running() {
+${CONTROL_POWER}${CONTROL_DISPATCH}`;
+}
+
+/** Shell functions of the control script: is the VM running, start it (detached), stop it. */
+const CONTROL_POWER = `running() {
 	pid=$(cat "$pidfile" 2>/dev/null) || return 1
 	[ -n "$pid" ] && grep -q qemu "/proc/$pid/cmdline" 2>/dev/null
 }
@@ -86,7 +90,10 @@ power_off() {
 	fi
 	rm -f "$pidfile"
 }
-while [ $# -gt 0 ]; do
+`;
+
+/** The control script's commands: `get power boot`, `set power|reset|shutdown|boot VALUE…`, `check`. */
+const CONTROL_DISPATCH = `while [ $# -gt 0 ]; do
 	case "$1" in get | set | check) break ;; esac
 	shift
 done
@@ -117,7 +124,6 @@ check) ;;
 esac
 exit 0
 `;
-}
 
 /** The emulated management controller: a BMC with chassis control (device support 0x9f). */
 export const BMC_EMU = `# metalform lab: one BMC at IPMB 0x20

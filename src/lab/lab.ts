@@ -7,7 +7,7 @@ import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rm
 import { join } from "node:path";
 import { BMC_USER, controlScript, ipmitool, randomBmcPassword, startBmc } from "./bmc.js";
 import { prefixToNetmask, renderLabConfig } from "./cluster-config.js";
-import { prepareLabImage } from "./lab-image.js";
+import { prepareLabImage, type LabClusterImage } from "./lab-image.js";
 import { cachedKernel, ensureLabKernel } from "./kernel.js";
 import { createLabNetwork, destroyLabNetwork, namespaceExists, startRadvd } from "./network.js";
 import { hostAddress, nodeMac, resolveLabOptions, type LabOptions, type ResolvedLabOptions } from "./options.js";
@@ -64,24 +64,14 @@ export function vmPid(node: LabNode): number | undefined {
 export async function labUp(opts: LabOptions = {}): Promise<LabInfo> {
   const o = resolveLabOptions(opts);
   const log = o.logger;
-  if (/[\s"'\\$`]/.test(o.dir)) throw new Error(`the lab directory must not contain spaces, quotes, $ or backslashes: ${o.dir}`);
-  const pre = await checkPrerequisites({ kernelCached: cachedKernel(o.cacheDir) !== undefined });
-  if (!pre.ok) throw new LabPrerequisitesError(pre);
-  if (await namespaceExists(o.namespace)) {
-    throw new LabExistsError(`network namespace ${o.namespace} exists already: the lab is up (or left over); run \`metalform lab down\` first`);
-  }
-  if (readLabState(o.dir)) throw new LabExistsError(`${statePath(o.dir)} exists: run \`metalform lab down\` first`);
+  await refuseToStart(o);
   const t0 = Date.now();
   mkdirSync(o.dir, { recursive: true, mode: 0o700 });
   chmodSync(o.dir, 0o700);
 
   const kernel = await ensureLabKernel(o.cacheDir, log);
   const image = await prepareLabImage({ kind: o.image, labDir: o.dir, kernel, logger: log });
-
-  const bmcPasswordFile = join(o.dir, "bmc-password");
-  const password = randomBmcPassword(randomBytes(16));
-  writeFileSync(bmcPasswordFile, password + "\n", { mode: 0o600 });
-  chmodSync(bmcPasswordFile, 0o600);
+  const password = writeBmcPassword(join(o.dir, "bmc-password"));
 
   const nodes = Array.from({ length: o.nodes }, (_, i) => nodeSpec(o, o.dir, i));
   const info: LabInfo = {
@@ -99,72 +89,17 @@ export async function labUp(opts: LabOptions = {}): Promise<LabInfo> {
     configPath: join(o.dir, "cluster.yaml"),
     kernel,
     imageRoot: image.root,
-    bmcPasswordFile,
+    bmcPasswordFile: password.file,
   };
   // Written before anything is created, so a failed or interrupted up can be taken down.
   writeLabState(info);
   try {
-    await createLabNetwork({
-      namespace: o.namespace,
-      bridge: o.bridge,
-      bridgeMac: nodeMac(o.macPrefix, 0),
-      headAddress: o.headAddress,
-      prefixLength: o.prefixLength,
-      bmcInterface: o.bmcInterface,
-      bmcHeadAddress: o.bmcHeadAddress,
-      bmcPrefixLength: o.bmcPrefixLength,
-      bmcAddresses: nodes.map((n) => n.bmcAddress),
-      taps: nodes.map((n) => n.tap),
-    });
-    log.info("network.ready", { namespace: o.namespace, bridge: o.bridge, head: o.headAddress });
-    if (o.routerAdvertisements) {
-      info.radvdPid = startRadvd(o.namespace, o.bridge, { config: join(o.dir, "radvd.conf"), pidFile: join(o.dir, "radvd.pid"), log: join(o.dir, "radvd.log") });
-      writeLabState(info);
-    }
+    await startLabNetwork(o, info);
     for (const [i, n] of nodes.entries()) {
-      mkdirSync(n.dir, { recursive: true, mode: 0o700 });
-      // A sparse raw disk: nothing is allocated until the guest writes.
-      closeSync(openSync(n.diskPath, "w", 0o600));
-      truncateSync(n.diskPath, o.diskBytes);
-      const startScript = join(n.dir, "start-vm.sh");
-      const bootFile = join(n.dir, "boot-device");
-      const qemuLog = join(n.dir, "qemu.log");
-      const serialPort = o.bmcSerialPortBase + i;
-      writeFileSync(
-        startScript,
-        vmStartScript({ name: n.name, memoryMiB: o.memoryMiB, tap: n.tap, mac: n.mac, disk: n.diskPath, serialLog: n.serialLog, pidFile: n.qemuPidFile, qmpSocket: n.qmpSocket, bmcSerialPort: serialPort }, bootFile),
-        { mode: 0o755 },
-      );
-      const control = join(n.dir, "bmc-control.sh");
-      writeFileSync(control, controlScript({ name: n.name, dir: n.dir, startScript, pidFile: n.qemuPidFile, bootFile, qemuLog }), { mode: 0o755 });
-      n.bmcPid = startBmc(
-        o.namespace,
-        { name: n.name, address: n.bmcAddress, port: n.bmcPort, serialPort, password, controlScript: control },
-        { lanConf: join(n.dir, "bmc-lan.conf"), emu: join(n.dir, "bmc.emu"), stateDir: join(n.dir, "bmc-state"), log: n.bmcLog },
-      );
+      n.bmcPid = startLabNode(o, n, { index: i, bmcPassword: password.value });
       writeLabState(info);
     }
-    writeFileSync(
-      info.configPath,
-      renderLabConfig({
-        clusterName: o.namespace,
-        bridge: o.bridge,
-        headAddress: o.headAddress,
-        prefixLength: o.prefixLength,
-        imageRoot: image.root,
-        kernel: image.kernel,
-        initrd: image.initrd,
-        imageName: image.name,
-        ...(image.recipe ? { recipe: image.recipe } : {}),
-        bmcPasswordFile,
-        bmcUser: BMC_USER,
-        bmcPort: o.bmcPort,
-        bmcNetmask: prefixToNetmask(o.bmcPrefixLength),
-        ports: o.ports,
-        nodes,
-      }),
-      { mode: 0o644 },
-    );
+    writeFileSync(info.configPath, labConfig(o, { image, bmcPasswordFile: password.file, nodes }), { mode: 0o644 });
     if (o.powerOn) {
       // Power on as an operator would: through each BMC. This also proves the BMCs answer.
       await Promise.all(nodes.map((n) => powerOnWhenBmcAnswers(info, n)));
@@ -178,6 +113,91 @@ export async function labUp(opts: LabOptions = {}): Promise<LabInfo> {
     await labDown({ namespace: o.namespace, dir: o.dir });
     throw e;
   }
+}
+
+/** Throws when the lab cannot start here: an unusable directory, missing prerequisites, or a lab (or its leftovers) already there. */
+async function refuseToStart(o: ResolvedLabOptions): Promise<void> {
+  if (/[\s"'\\$`]/.test(o.dir)) throw new Error(`the lab directory must not contain spaces, quotes, $ or backslashes: ${o.dir}`);
+  const pre = await checkPrerequisites({ kernelCached: cachedKernel(o.cacheDir) !== undefined });
+  if (!pre.ok) throw new LabPrerequisitesError(pre);
+  if (await namespaceExists(o.namespace)) {
+    throw new LabExistsError(`network namespace ${o.namespace} exists already: the lab is up (or left over); run \`metalform lab down\` first`);
+  }
+  if (readLabState(o.dir)) throw new LabExistsError(`${statePath(o.dir)} exists: run \`metalform lab down\` first`);
+}
+
+/** A fresh random password the lab's BMCs share, in a file only root reads. */
+function writeBmcPassword(file: string): { file: string; value: string } {
+  const value = randomBmcPassword(randomBytes(16));
+  writeFileSync(file, value + "\n", { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return { file, value };
+}
+
+/** The namespace with its bridges and taps, and radvd on the bridge when asked for. */
+async function startLabNetwork(o: ResolvedLabOptions, info: LabInfo): Promise<void> {
+  await createLabNetwork({
+    namespace: o.namespace,
+    bridge: o.bridge,
+    bridgeMac: nodeMac(o.macPrefix, 0),
+    headAddress: o.headAddress,
+    prefixLength: o.prefixLength,
+    bmcInterface: o.bmcInterface,
+    bmcHeadAddress: o.bmcHeadAddress,
+    bmcPrefixLength: o.bmcPrefixLength,
+    bmcAddresses: info.nodes.map((n) => n.bmcAddress),
+    taps: info.nodes.map((n) => n.tap),
+  });
+  o.logger.info("network.ready", { namespace: o.namespace, bridge: o.bridge, head: o.headAddress });
+  if (o.routerAdvertisements) {
+    info.radvdPid = startRadvd(o.namespace, o.bridge, { config: join(o.dir, "radvd.conf"), pidFile: join(o.dir, "radvd.pid"), log: join(o.dir, "radvd.log") });
+    writeLabState(info);
+  }
+}
+
+/** One node: its sparse disk, the scripts that start its VM and that its BMC runs, and the BMC (whose pid is returned). */
+function startLabNode(o: ResolvedLabOptions, n: LabNode, at: { index: number; bmcPassword: string }): number {
+  mkdirSync(n.dir, { recursive: true, mode: 0o700 });
+  // A sparse raw disk: nothing is allocated until the guest writes.
+  closeSync(openSync(n.diskPath, "w", 0o600));
+  truncateSync(n.diskPath, o.diskBytes);
+  const startScript = join(n.dir, "start-vm.sh");
+  const bootFile = join(n.dir, "boot-device");
+  const qemuLog = join(n.dir, "qemu.log");
+  const serialPort = o.bmcSerialPortBase + at.index;
+  writeFileSync(
+    startScript,
+    vmStartScript({ name: n.name, memoryMiB: o.memoryMiB, tap: n.tap, mac: n.mac, disk: n.diskPath, serialLog: n.serialLog, pidFile: n.qemuPidFile, qmpSocket: n.qmpSocket, bmcSerialPort: serialPort }, bootFile),
+    { mode: 0o755 },
+  );
+  const control = join(n.dir, "bmc-control.sh");
+  writeFileSync(control, controlScript({ name: n.name, dir: n.dir, startScript, pidFile: n.qemuPidFile, bootFile, qemuLog }), { mode: 0o755 });
+  return startBmc(
+    o.namespace,
+    { name: n.name, address: n.bmcAddress, port: n.bmcPort, serialPort, password: at.bmcPassword, controlScript: control },
+    { lanConf: join(n.dir, "bmc-lan.conf"), emu: join(n.dir, "bmc.emu"), stateDir: join(n.dir, "bmc-state"), log: n.bmcLog },
+  );
+}
+
+/** The lab's cluster configuration (cluster.yaml) for metalform to plan and apply. */
+function labConfig(o: ResolvedLabOptions, lab: { image: LabClusterImage; bmcPasswordFile: string; nodes: LabNode[] }): string {
+  return renderLabConfig({
+    clusterName: o.namespace,
+    bridge: o.bridge,
+    headAddress: o.headAddress,
+    prefixLength: o.prefixLength,
+    imageRoot: lab.image.root,
+    kernel: lab.image.kernel,
+    initrd: lab.image.initrd,
+    imageName: lab.image.name,
+    ...(lab.image.recipe ? { recipe: lab.image.recipe } : {}),
+    bmcPasswordFile: lab.bmcPasswordFile,
+    bmcUser: BMC_USER,
+    bmcPort: o.bmcPort,
+    bmcNetmask: prefixToNetmask(o.bmcPrefixLength),
+    ports: o.ports,
+    nodes: lab.nodes,
+  });
 }
 
 async function powerOnWhenBmcAnswers(info: LabInfo, n: LabNode): Promise<void> {

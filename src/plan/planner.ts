@@ -7,13 +7,13 @@ import { METALFORM_VERSION } from "../state/version.js";
 import { desiredApplied, LayoutIndex, PlanError, type ImageDigest } from "./desired.js";
 import { diffApplied, type LayoutTexts } from "./fields.js";
 import { changeText, shortDigest } from "./format.js";
+import { planImages } from "./image-changes.js";
 import { markRollbacks } from "./rollback.js";
 import {
   ACTIONS,
   PLAN_FORMAT_VERSION,
   type Drift,
   type FieldChange,
-  type ImageChange,
   type NodeChange,
   type NodeChangeKind,
   type Plan,
@@ -98,15 +98,18 @@ function driftOf(name: string, st: NodeState): Drift[] {
   return out;
 }
 
-function nodeChange(
-  node: string,
-  kind: NodeChangeKind,
-  protect: boolean,
-  reasons: Reason[],
-  before: AppliedNode | null,
-  after: AppliedNode | null,
-  fields: FieldChange[],
-): NodeChange {
+interface NodeChangeParts {
+  node: string;
+  kind: NodeChangeKind;
+  protect: boolean;
+  reasons: Reason[];
+  before: AppliedNode | null;
+  after: AppliedNode | null;
+  fields: FieldChange[];
+}
+
+function nodeChange(c: NodeChangeParts): NodeChange {
+  const { node, kind, protect, reasons, before, after, fields } = c;
   return { node, kind, actions: [...ACTIONS[kind]], wipesDisks: kind === "reimage", protected: protect, reasons, before, after, fields };
 }
 
@@ -163,27 +166,29 @@ function changeForKnownNode(node: Node, st: NodeState & { applied: AppliedNode }
   }
   const kind: NodeChangeKind | undefined = wipe ? "reimage" : copy ? "sync" : fields.length ? "update" : undefined;
   if (!kind) return undefined;
-  return nodeChange(node.name, kind, node.protect, reasons, st.applied, want, fields);
+  return nodeChange({ node: node.name, kind, protect: node.protect, reasons, before: st.applied, after: want, fields });
 }
 
-/**
- * Compares the configuration with the state. Throws PlanError when a protected node
- * would be wiped without --allow-wipe, or when a node refers to something undefined.
- */
-export function planChanges(desired: DesiredCluster, state: ClusterState | undefined, opts: PlanOptions): Plan {
-  const target = opts.target ?? [];
-  const allowWipe = opts.allowWipe ?? [];
-  const warnings: string[] = [];
-  const targetSets = expandPatterns(target, "--target");
-  const allowSets = expandPatterns(allowWipe, "--allow-wipe");
-  const inTarget = (name: string) => targetSets.size === 0 || [...targetSets.values()].some((s) => s.has(name));
+/** The nodes a plan covers (--target) and those whose disks it may wipe (--allow-wipe), by the pattern that named them. */
+interface Scope {
+  targetSets: Map<string, Set<string>>;
+  allowSets: Map<string, Set<string>>;
+  inTarget(name: string): boolean;
+  allowed: Set<string>;
+}
+
+function planScope(opts: PlanOptions): Scope {
+  const targetSets = expandPatterns(opts.target ?? [], "--target");
+  const allowSets = expandPatterns(opts.allowWipe ?? [], "--allow-wipe");
+  const targeted = [...targetSets.values()];
   const allowed = new Set<string>();
   for (const s of allowSets.values()) for (const n of s) allowed.add(n);
+  return { targetSets, allowSets, inTarget: (name) => targetSets.size === 0 || targeted.some((s) => s.has(name)), allowed };
+}
 
-  const stNodes = state?.nodes ?? {};
-  const stateNode = (name: string): NodeState | undefined => (Object.hasOwn(stNodes, name) ? stNodes[name] : undefined);
-  const layouts = new LayoutIndex(desired.diskLayouts);
-  const texts: LayoutTexts = {
+/** Layout texts by digest, for diffs: the state keeps those it applied, the configuration has the rest. */
+function layoutTexts(desired: DesiredCluster, state: ClusterState | undefined, layouts: LayoutIndex): LayoutTexts {
+  return {
     text(digest) {
       const l = state && Object.hasOwn(state.layouts, digest) ? state.layouts[digest] : undefined;
       if (l) return l.text;
@@ -194,144 +199,124 @@ export function planChanges(desired: DesiredCluster, state: ClusterState | undef
       return undefined;
     },
   };
+}
 
-  const nodeChanges: NodeChange[] = [];
-  const drift: Drift[] = [];
-  const configured = new Set<string>();
-  const usedImages = new Set<string>();
-  let inScope = 0;
+/** Node changes (sorted by name) and reported drift, for the nodes in scope. */
+interface NodePlan {
+  nodeChanges: NodeChange[];
+  drift: Drift[];
+  /** Names of all configured nodes, in scope or not. */
+  configured: Set<string>;
+  /** Images the nodes in scope use. */
+  usedImages: Set<string>;
+  inScope: number;
+}
+
+function planNodes(desired: DesiredCluster, state: ClusterState | undefined, ctx: { opts: PlanOptions; scope: Scope }): NodePlan {
+  const stNodes = state?.nodes ?? {};
+  const layouts = new LayoutIndex(desired.diskLayouts);
+  const texts = layoutTexts(desired, state, layouts);
+  const out: NodePlan = { nodeChanges: [], drift: [], configured: new Set(), usedImages: new Set(), inScope: 0 };
   for (const node of desired.nodes) {
-    configured.add(node.name);
-    if (!inTarget(node.name)) continue;
-    inScope++;
-    usedImages.add(node.image);
-    const want = desiredApplied(node, desired, opts.imageDigests, layouts);
-    const st = stateNode(node.name);
-    const layoutTextNow = layouts.get(node.diskLayout)?.text;
+    out.configured.add(node.name);
+    if (!ctx.scope.inTarget(node.name)) continue;
+    out.inScope++;
+    out.usedImages.add(node.image);
+    const want = desiredApplied(node, desired, ctx.opts.imageDigests, layouts);
+    const st = Object.hasOwn(stNodes, node.name) ? stNodes[node.name] : undefined;
     if (!st || !st.applied) {
-      const reason: Reason = st
-        ? { code: "never-installed", message: "known to the state but never installed" }
-        : { code: "new-node", message: "new node: not in the state" };
-      nodeChanges.push(nodeChange(node.name, "install", node.protect, [reason], null, want, allFields(want, "after", layoutTextNow)));
+      out.nodeChanges.push(firstInstall(node, { known: st !== undefined, want, layoutText: layouts.get(node.diskLayout)?.text }));
       continue;
     }
     const d = driftOf(node.name, st);
-    drift.push(...d);
+    out.drift.push(...d);
     const c = changeForKnownNode(node, st as NodeState & { applied: AppliedNode }, want, d, texts);
-    if (c) nodeChanges.push(c);
+    if (c) out.nodeChanges.push(c);
   }
   for (const name of Object.keys(stNodes).sort()) {
-    if (configured.has(name) || !inTarget(name)) continue;
-    inScope++;
+    if (out.configured.has(name) || !ctx.scope.inTarget(name)) continue;
+    out.inScope++;
     const st = stNodes[name]!;
-    drift.push(...driftOf(name, st));
-    const before = st.applied ?? null;
-    const fields = before ? allFields(before, "before", texts.text(before.diskLayout.digest)) : [];
-    nodeChanges.push(
-      nodeChange(name, "remove", false, [
-        { code: "removed-from-config", message: "not in the configuration: its DHCP reservation and boot files go; its disks are not touched" },
-      ], before, null, fields),
-    );
+    out.drift.push(...driftOf(name, st));
+    out.nodeChanges.push(removal(name, st, texts));
   }
-  nodeChanges.sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
+  out.nodeChanges.sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
+  return out;
+}
 
-  // Protected nodes: a wipe needs the operator to name the node. Only reimages count:
-  // a first install has no recorded disks to protect, and remove never touches disks.
+/** A configured node never installed: new to the state, or known to it but never applied. */
+function firstInstall(node: Node, s: { known: boolean; want: AppliedNode; layoutText: string | undefined }): NodeChange {
+  const reason: Reason = s.known
+    ? { code: "never-installed", message: "known to the state but never installed" }
+    : { code: "new-node", message: "new node: not in the state" };
+  return nodeChange({ node: node.name, kind: "install", protect: node.protect, reasons: [reason], before: null, after: s.want, fields: allFields(s.want, "after", s.layoutText) });
+}
+
+/** A node the state knows and the configuration no longer has. */
+function removal(name: string, st: NodeState, texts: LayoutTexts): NodeChange {
+  const before = st.applied ?? null;
+  const fields = before ? allFields(before, "before", texts.text(before.diskLayout.digest)) : [];
+  const reason: Reason = { code: "removed-from-config", message: "not in the configuration: its DHCP reservation and boot files go; its disks are not touched" };
+  return nodeChange({ node: name, kind: "remove", protect: false, reasons: [reason], before, after: null, fields });
+}
+
+/**
+ * Protected nodes: a wipe needs the operator to name the node. Only reimages count:
+ * a first install has no recorded disks to protect, and remove never touches disks.
+ */
+function refuseProtectedWipes(nodeChanges: NodeChange[], allowed: Set<string>): void {
   const refused = nodeChanges.filter((c) => c.wipesDisks && c.protected && !allowed.has(c.node));
-  if (refused.length) {
-    const list = refused.map((c) => `  ${c.node}: ${c.reasons.map((r) => r.message).join("; ")}`).join("\n");
-    const flags = refused.map((c) => `--allow-wipe ${c.node}`).join(" ");
-    throw new PlanError(
-      "protected-wipe",
-      `refusing to plan: ${refused.length} protected node${refused.length === 1 ? "" : "s"} would have ${refused.length === 1 ? "its" : "their"} disks wiped:\n${list}\n` +
-        `These nodes have protect: true. If the data on their disks may be destroyed, plan again with ${flags}`,
-      refused.map((c) => c.node),
-    );
-  }
-  for (const [pattern, names] of allowSets) {
-    const used = nodeChanges.some((c) => c.wipesDisks && names.has(c.node));
-    if (!used) warnings.push(`--allow-wipe ${pattern}: this plan wipes no disks of ${names.size === 1 ? "that node" : "those nodes"}`);
-  }
+  if (!refused.length) return;
+  const list = refused.map((c) => `  ${c.node}: ${c.reasons.map((r) => r.message).join("; ")}`).join("\n");
+  const flags = refused.map((c) => `--allow-wipe ${c.node}`).join(" ");
+  throw new PlanError(
+    "protected-wipe",
+    `refusing to plan: ${refused.length} protected node${refused.length === 1 ? "" : "s"} would have ${refused.length === 1 ? "its" : "their"} disks wiped:\n${list}\n` +
+      `These nodes have protect: true. If the data on their disks may be destroyed, plan again with ${flags}`,
+    refused.map((c) => c.node),
+  );
+}
 
-  // Images: all of them without --target; with it, only those targeted nodes use (and no removals).
-  const imageChanges: ImageChange[] = [];
-  let imagesUnchanged = 0;
-  const stImages = state?.images ?? {};
-  for (const name of [...desired.images.keys()].sort()) {
-    if (targetSets.size && !usedImages.has(name)) continue;
-    const d = opts.imageDigests.get(name);
-    if (!d) throw new PlanError("missing-image-digest", `no content digest was computed for image "${name}"`);
-    const before = Object.hasOwn(stImages, name) ? stImages[name]! : undefined;
-    const after = { digest: d.digest, size: d.size };
-    if (!before) {
-      imageChanges.push({
-        image: name,
-        kind: "create",
-        actions: ["create"],
-        reasons: [{ code: "new-image", message: "new image: not in the state" }],
-        before: null,
-        after,
-        fields: [
-          { field: "digest", before: null, after: d.digest, forcesReimage: false },
-          { field: "size", before: null, after: d.size, forcesReimage: false },
-        ],
-      });
-    } else if (before.digest !== d.digest || before.size !== d.size) {
-      const fields: FieldChange[] = [];
-      if (before.digest !== d.digest) fields.push({ field: "digest", before: before.digest, after: d.digest, forcesReimage: false });
-      if (before.size !== d.size) fields.push({ field: "size", before: before.size, after: d.size, forcesReimage: false });
-      imageChanges.push({
-        image: name,
-        kind: "update",
-        actions: ["update"],
-        reasons: [{ code: "image-content-changed", message: `content changed: ${shortDigest(before.digest)} → ${shortDigest(d.digest)}` }],
-        before: { digest: before.digest, size: before.size },
-        after,
-        fields,
-      });
-    } else {
-      imagesUnchanged++;
-    }
-  }
-  if (!targetSets.size) {
-    for (const name of Object.keys(stImages).sort()) {
-      if (desired.images.has(name)) continue;
-      const b = stImages[name]!;
-      imageChanges.push({
-        image: name,
-        kind: "delete",
-        actions: ["delete"],
-        reasons: [{ code: "image-removed", message: "not in the configuration: its exported files go" }],
-        before: { digest: b.digest, size: b.size },
-        after: null,
-        fields: [
-          { field: "digest", before: b.digest, after: null, forcesReimage: false },
-          { field: "size", before: b.size, after: null, forcesReimage: false },
-        ],
-      });
-    }
-  }
-
-  if (targetSets.size) {
-    const total = new Set([...configured, ...Object.keys(stNodes)]).size;
-    warnings.unshift(
-      `--target is in effect: this plan covers ${inScope} of ${total} nodes; changes to other nodes and image removals are left out. ` +
+/** What the reader of the plan should know about its scope and flags, in the order shown. */
+function planWarnings(desired: DesiredCluster, state: ClusterState | undefined, ctx: { scope: Scope; nodes: NodePlan }): string[] {
+  const { scope, nodes } = ctx;
+  const warnings: string[] = [];
+  const stNodes = state?.nodes ?? {};
+  if (scope.targetSets.size) {
+    const total = new Set([...nodes.configured, ...Object.keys(stNodes)]).size;
+    warnings.push(
+      `--target is in effect: this plan covers ${nodes.inScope} of ${total} nodes; changes to other nodes and image removals are left out. ` +
         "Use it to repair or to roll out in steps, then plan without it.",
     );
-    for (const [pattern, names] of targetSets) {
-      if (![...names].some((n) => configured.has(n) || Object.hasOwn(stNodes, n))) {
-        warnings.push(`--target ${pattern} matches no node in the configuration or the state`);
-      }
+  }
+  for (const [pattern, names] of scope.allowSets) {
+    const used = nodes.nodeChanges.some((c) => c.wipesDisks && names.has(c.node));
+    if (!used) warnings.push(`--allow-wipe ${pattern}: this plan wipes no disks of ${names.size === 1 ? "that node" : "those nodes"}`);
+  }
+  for (const [pattern, names] of scope.targetSets) {
+    if (![...names].some((n) => nodes.configured.has(n) || Object.hasOwn(stNodes, n))) {
+      warnings.push(`--target ${pattern} matches no node in the configuration or the state`);
     }
   }
-
   if (state?.cluster !== undefined && state.cluster !== desired.name) {
     warnings.push(`the state belongs to cluster "${state.cluster}" but the configuration describes "${desired.name}": check --config and --state`);
   }
+  return warnings;
+}
 
-  markRollbacks(imageChanges, nodeChanges, opts.imageDigests);
+/**
+ * Compares the configuration with the state. Throws PlanError when a protected node
+ * would be wiped without --allow-wipe, or when a node refers to something undefined.
+ */
+export function planChanges(desired: DesiredCluster, state: ClusterState | undefined, opts: PlanOptions): Plan {
+  const scope = planScope(opts);
+  const nodes = planNodes(desired, state, { opts, scope });
+  refuseProtectedWipes(nodes.nodeChanges, scope.allowed);
+  // Images: all of them without --target; with it, only those targeted nodes use (and no removals).
+  const images = planImages(desired, state, { imageDigests: opts.imageDigests, ...(scope.targetSets.size ? { only: nodes.usedImages } : {}) });
+  markRollbacks(images.imageChanges, nodes.nodeChanges, opts.imageDigests);
   const summary = { install: 0, reimage: 0, sync: 0, update: 0, remove: 0 };
-  for (const c of nodeChanges) summary[c.kind]++;
+  for (const c of nodes.nodeChanges) summary[c.kind]++;
   return {
     formatVersion: PLAN_FORMAT_VERSION,
     metalformVersion: METALFORM_VERSION,
@@ -339,12 +324,12 @@ export function planChanges(desired: DesiredCluster, state: ClusterState | undef
     configDigest: desired.digest,
     state: { lineage: state?.lineage ?? null, serial: state?.serial ?? 0 },
     createdAt: null,
-    options: { target: [...target], allowWipe: [...allowWipe] },
-    warnings,
-    drift,
-    imageChanges,
-    nodeChanges,
-    unchanged: { nodes: inScope - nodeChanges.length, images: imagesUnchanged },
+    options: { target: [...(opts.target ?? [])], allowWipe: [...(opts.allowWipe ?? [])] },
+    warnings: planWarnings(desired, state, { scope, nodes }),
+    drift: nodes.drift,
+    imageChanges: images.imageChanges,
+    nodeChanges: nodes.nodeChanges,
+    unchanged: { nodes: nodes.inScope - nodes.nodeChanges.length, images: images.imagesUnchanged },
     summary,
   };
 }

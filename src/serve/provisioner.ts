@@ -25,7 +25,7 @@ import { TftpServer } from "../services/tftp/server.js";
 import type { Service } from "../services/service.js";
 import type { BootControl, BootMode } from "./boot-control.js";
 import { reapOrphanRsync } from "./orphans.js";
-import { observationsFrom, type NodeObservation } from "./tracker.js";
+import { observationsFrom, type NodeObservation, type ServiceEvent } from "./tracker.js";
 
 /** Where Debian's `ipxe` package puts the loaders. */
 export const IPXE_DIR = "/usr/lib/ipxe";
@@ -302,7 +302,8 @@ export class Provisioner extends EventEmitter<ProvisionerEvents> implements Boot
     for (const img of c.images.values()) {
       if (img.rootType !== "directory") throw new ProvisionerError(`image ${img.name}: tarball roots are not served yet; unpack ${img.root} into a directory`);
     }
-    const roots: Record<string, string> = {};
+    // The loaders also over HTTP: UEFI HTTP boot clients get their URL from DHCP.
+    const roots: Record<string, string> = { loaders: tftpRoot };
     for (const img of c.images.values()) {
       roots[this.kernelRoot(img.name)] = dirname(img.kernel);
       if (img.initrd) roots[this.initrdRoot(img.name)] = dirname(img.initrd);
@@ -336,16 +337,12 @@ export class Provisioner extends EventEmitter<ProvisionerEvents> implements Boot
     });
     this.tftp = new TftpServer({ address: this.address, port: net.ports.tftp, root: tftpRoot, logger: this.log.child("tftp") });
     this.dhcp = this.makeDhcp();
-    for (const [src, ev] of [
-      [this.http, "script-served"],
-      [this.http, "file-served"],
-      [this.tftp, "transfer-complete"],
-      [this.api.events, "plan"],
-      [this.api.events, "report"],
-      [this.api.events, "up"],
-    ] as const) {
-      (src as EventEmitter).on(ev, (payload: unknown) => this.observe(ev, payload));
-    }
+    this.http.on("script-served", (payload) => this.observe({ event: "script-served", payload }));
+    this.http.on("file-served", (payload) => this.observe({ event: "file-served", payload }));
+    this.tftp.on("transfer-complete", (payload) => this.observe({ event: "transfer-complete", payload }));
+    this.api.events.on("plan", (payload) => this.observe({ event: "plan", payload }));
+    this.api.events.on("report", (payload) => this.observe({ event: "report", payload }));
+    this.api.events.on("up", (payload) => this.observe({ event: "up", payload }));
     try {
       for (const s of [this.rsync, this.http, this.tftp, ...(this.dhcpWanted ? [this.dhcp] : [])] as Service[]) {
         await s.start();
@@ -358,8 +355,8 @@ export class Provisioner extends EventEmitter<ProvisionerEvents> implements Boot
     this.log.info("serving", { cluster: c.name, address: this.address, http: this.httpBase, nodes: c.nodes.length });
   }
 
-  private observe(event: string, payload: unknown): void {
-    const o = observationsFrom(event, payload, { byMac: (m: string) => this.nodeByMac(m)?.name, byIp: (ip: string) => this.byIp.get(ip)?.name });
+  private observe(e: ServiceEvent): void {
+    const o = observationsFrom(e, { byMac: (m: string) => this.nodeByMac(m)?.name, byIp: (ip: string) => this.byIp.get(ip)?.name });
     if (o) this.emit("observation", o);
   }
 
@@ -378,13 +375,13 @@ export class Provisioner extends EventEmitter<ProvisionerEvents> implements Boot
         ...(net.dhcp.dynamicRange ? { leaseFile: join(this.opts.workDir, "dhcp-leases.jsonl") } : {}),
         overrides: {
           serverAddress: this.address,
-          pxe: { tftpServer: this.address, scriptUrl },
+          pxe: { tftpServer: this.address, scriptUrl, httpLoaderBase: `${this.httpBase}/files/loaders` },
           logger: this.log.child("dhcp"),
           ...(this.opts.bindInterface === null ? { interface: undefined } : this.opts.bindInterface ? { interface: this.opts.bindInterface } : {}),
         },
       }),
     );
-    for (const ev of ["ack", "offer"] as const) (dhcp as EventEmitter).on(ev, (payload: unknown) => this.observe(ev, payload));
+    for (const event of ["ack", "offer"] as const) dhcp.on(event, (payload) => this.observe({ event, payload }));
     return dhcp;
   }
 

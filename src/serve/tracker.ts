@@ -1,8 +1,13 @@
 // Turning what the services see into what apply shows: a node's phase, from the
 // DHCP server (by MAC), the HTTP and TFTP servers (by MAC or address) and the
-// installer's own step reports. Pure: events in, observations out.
+// installer's own step reports. Pure: typed events in, observations out.
 import type { Observation } from "../apply/executor.js";
 import type { Phase } from "../apply/phases.js";
+import type { DhcpClientInfo } from "../services/dhcp/events.js";
+import type { FileServed, HttpBootServerEvents } from "../services/http/server.js";
+import type { InstallerApiEventMap } from "../services/installer-api/api.js";
+import type { NodeReport, NodeUp } from "../services/installer-api/reports.js";
+import type { TftpTransferCompleteEvent } from "../services/tftp/events.js";
 
 /** An observation about one named node (see Observation in the executor). */
 export interface NodeObservation extends Observation {
@@ -33,67 +38,63 @@ export const STEP_PHASE: Record<string, Phase> = {
   "switch-root": "switch-root",
 };
 
-type Rec = Record<string, unknown>;
-const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
-const num = (v: unknown): number | undefined => (typeof v === "number" && Number.isFinite(v) ? v : undefined);
+/** Every service event serve observes, each with its payload type. */
+export type ServiceEvent =
+  | { event: "offer" | "ack"; payload: DhcpClientInfo }
+  | { event: "script-served"; payload: HttpBootServerEvents["script-served"][0] }
+  | { event: "file-served"; payload: FileServed }
+  | { event: "transfer-complete"; payload: TftpTransferCompleteEvent }
+  | { event: "plan"; payload: InstallerApiEventMap["plan"][0] }
+  | { event: "report"; payload: NodeReport }
+  | { event: "up"; payload: NodeUp };
 
-function remoteIp(p: Rec): string | undefined {
-  const r = p.remote;
-  if (typeof r === "string") return r.replace(/^::ffff:/, "").replace(/:\d+$/, "");
-  if (r && typeof r === "object") return str((r as Rec).address)?.replace(/^::ffff:/, "");
-  return undefined;
-}
+const KIND_NOTE: Record<DhcpClientInfo["kind"], string> = { ipxe: " (iPXE)", pxe: " (PXE firmware)", http: " (UEFI HTTP boot)", other: "" };
 
-export function observationsFrom(event: string, payload: unknown, lookup: NodeLookup): NodeObservation | undefined {
-  if (!payload || typeof payload !== "object") return undefined;
-  const p = payload as Rec;
-  switch (event) {
+export function observationsFrom(e: ServiceEvent, lookup: NodeLookup): NodeObservation | undefined {
+  switch (e.event) {
     case "offer":
     case "ack": {
-      const node = lookup.byMac(str(p.mac) ?? "");
+      const node = lookup.byMac(e.payload.mac);
       if (!node) return undefined;
-      return { node, phase: "dhcp", message: `${event === "ack" ? "acknowledged" : "offered"} ${str(p.ip) ?? ""}${p.kind === "ipxe" ? " (iPXE)" : p.kind === "pxe" ? " (PXE firmware)" : ""}`.trim() };
+      const p = e.payload;
+      return { node, phase: "dhcp", message: `${e.event === "ack" ? "acknowledged" : "offered"} ${p.ip ?? ""}${KIND_NOTE[p.kind]}`.trim() };
     }
     case "script-served": {
-      const node = lookup.byMac(str(p.mac) ?? "");
+      const node = lookup.byMac(e.payload.mac);
       return node ? { node, phase: "boot-files", message: "iPXE script fetched" } : undefined;
     }
     case "file-served":
-    case "transfer-complete": {
-      const ip = remoteIp(p);
-      const node = ip ? lookup.byIp(ip) : undefined;
-      if (!node) return undefined;
-      if (p.complete === false) return { node, message: `download of ${str(p.path) ?? "a file"} broke off` };
-      return { node, phase: "boot-files", message: `fetched ${str(p.path) ?? "a file"} (${num(p.bytes) ?? 0} bytes)` };
-    }
-    case "plan": {
-      const node = str(p.node);
-      return node ? { node, phase: "installer", message: "installer fetched its plan" } : undefined;
-    }
-    case "report": {
-      const node = str(p.node);
-      const step = str(p.step);
-      if (!node || !step) return undefined;
-      const phase = STEP_PHASE[step];
-      const msg = str(p.message);
-      if (p.status === "failed") return { node, ...(phase ? { phase } : {}), failed: `installer step "${step}" failed${msg ? `: ${msg}` : ""}` };
-      const bytes = num(p.bytes);
-      if (p.status === "progress") {
-        const percent = num(p.percent);
-        return bytes === undefined ? undefined : { node, bytes, ...(percent !== undefined ? { percent } : {}) };
-      }
-      return {
-        node,
-        ...(phase ? { phase } : {}),
-        ...(bytes !== undefined && step === "rsync" ? { bytes } : {}),
-        ...(msg ? { message: `${step}: ${msg}` } : {}),
-      };
-    }
-    case "up": {
-      const node = str(p.node);
-      return node ? { node, phase: "up", ...(str(p.image) ? { imageDigest: str(p.image) } : {}) } : undefined;
-    }
-    default:
-      return undefined;
+    case "transfer-complete":
+      return downloaded(e, lookup);
+    case "plan":
+      return { node: e.payload.node, phase: "installer", message: "installer fetched its plan" };
+    case "report":
+      return reported(e.payload);
+    case "up":
+      return { node: e.payload.node, phase: "up", ...(e.payload.image ? { imageDigest: e.payload.image } : {}) };
   }
+}
+
+function downloaded(e: Extract<ServiceEvent, { event: "file-served" | "transfer-complete" }>, lookup: NodeLookup): NodeObservation | undefined {
+  const remote = e.event === "file-served" ? e.payload.remote : e.payload.remote.address;
+  const node = lookup.byIp(remote.replace(/^::ffff:/, ""));
+  if (!node) return undefined;
+  const { path, bytes } = e.payload;
+  if (e.event === "file-served" && !e.payload.complete) return { node, message: `download of ${path} broke off` };
+  return { node, phase: "boot-files", message: `fetched ${path} (${bytes} bytes)` };
+}
+
+function reported(p: NodeReport): NodeObservation | undefined {
+  const { node, step, bytes } = p;
+  const phase = STEP_PHASE[step];
+  if (p.status === "failed") return { node, ...(phase ? { phase } : {}), failed: `installer step "${step}" failed${p.message ? `: ${p.message}` : ""}` };
+  if (p.status === "progress") {
+    return bytes === undefined ? undefined : { node, bytes, ...(p.percent !== undefined ? { percent: p.percent } : {}) };
+  }
+  return {
+    node,
+    ...(phase ? { phase } : {}),
+    ...(bytes !== undefined && step === "rsync" ? { bytes } : {}),
+    ...(p.message ? { message: `${step}: ${p.message}` } : {}),
+  };
 }

@@ -12,10 +12,28 @@ import { fileURLToPath } from "node:url";
 /** Where native/udp-bind-device/build.sh puts the addon (same depth from src/ and dist/). */
 export const nativeAddonPath = resolve(dirname(fileURLToPath(import.meta.url)), "../../native/udp-bind-device/build/Release/udp_bind_device.node");
 
+/** The C function's arguments are positional (N-API); callers use openNativeSocket. */
 export interface UdpAddon {
   open(address: string, port: number, device: string, netnsPath: string, bufferBytes: number, reuseAddress: boolean): number;
   sendBatch(fd: number, packets: Buffer[], start: number, count: number, ipv4: number, port: number, gso: boolean): number;
   setReuseAddress(fd: number, on: boolean): void;
+}
+
+export interface NativeSocketOptions {
+  address: string;
+  port: number;
+  /** Interface to bind to (SO_BINDTODEVICE); none by default. */
+  device?: string | undefined;
+  /** Path of a network namespace to make the socket in; the caller's by default. */
+  netnsPath?: string | undefined;
+  /** Receive/send buffer forced past rmem_max; 0 (default) keeps the kernel's. */
+  bufferBytes?: number | undefined;
+  reuseAddress?: boolean | undefined;
+}
+
+/** A bound UDP socket's fd, made by the addon (throws with errno's message). */
+export function openNativeSocket(addon: UdpAddon, o: NativeSocketOptions): number {
+  return addon.open(o.address, o.port, o.device ?? "", o.netnsPath ?? "", o.bufferBytes ?? 0, o.reuseAddress ?? false);
 }
 
 const loaded = new Map<string, UdpAddon | undefined>();

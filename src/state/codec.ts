@@ -27,9 +27,11 @@ export function serializeState(state: ClusterState): string {
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
+type Corrupt = (why: string) => StateError;
+
 /** Parses a state file's text; `where` names the file in messages. */
 export function parseState(text: string, where: string): ClusterState {
-  const corrupt = (why: string) =>
+  const corrupt: Corrupt = (why) =>
     new StateError(
       "corrupt",
       `state file ${where} is corrupt (${why}); it was left untouched. ` +
@@ -42,6 +44,21 @@ export function parseState(text: string, where: string): ClusterState {
     throw corrupt(`not valid JSON: ${(e as Error).message}`);
   }
   if (!isObj(doc)) throw corrupt("not a JSON object");
+  checkHeader(doc, { where, corrupt });
+  for (const k of ["images", "layouts", "nodes"] as const) if (!isObj(doc[k])) throw corrupt(`"${k}" missing or not an object`);
+  for (const [name, img] of Object.entries(doc.images as object)) {
+    if (!isObj(img) || typeof img.digest !== "string" || typeof img.size !== "number") throw corrupt(`image "${name}" malformed`);
+  }
+  for (const [digest, l] of Object.entries(doc.layouts as object)) {
+    if (!isObj(l) || typeof l.name !== "string" || typeof l.text !== "string") throw corrupt(`layout "${digest}" malformed`);
+  }
+  for (const [name, n] of Object.entries(doc.nodes as object)) checkNode(name, n, corrupt);
+  return doc as unknown as ClusterState;
+}
+
+/** Format version (refusing a newer one), lineage and serial. */
+function checkHeader(doc: Record<string, unknown>, ctx: { where: string; corrupt: Corrupt }): void {
+  const { where, corrupt } = ctx;
   const fv = doc.formatVersion;
   if (typeof fv !== "number" || !Number.isInteger(fv) || fv < 1) throw corrupt("formatVersion missing or not a positive integer");
   if (fv > STATE_FORMAT_VERSION) {
@@ -54,38 +71,31 @@ export function parseState(text: string, where: string): ClusterState {
   }
   if (typeof doc.lineage !== "string" || doc.lineage === "") throw corrupt("lineage missing");
   if (typeof doc.serial !== "number" || !Number.isInteger(doc.serial) || doc.serial < 0) throw corrupt("serial missing or invalid");
-  for (const k of ["images", "layouts", "nodes"] as const) if (!isObj(doc[k])) throw corrupt(`"${k}" missing or not an object`);
-  for (const [name, img] of Object.entries(doc.images as object)) {
-    if (!isObj(img) || typeof img.digest !== "string" || typeof img.size !== "number") throw corrupt(`image "${name}" malformed`);
+}
+
+function checkNode(name: string, n: unknown, corrupt: Corrupt): void {
+  if (!isObj(n)) throw corrupt(`node "${name}" malformed`);
+  if (n.applied !== undefined && !appliedWellFormed(n.applied)) throw corrupt(`node "${name}": applied attributes malformed`);
+  const r = n.reported;
+  if (r !== undefined && (!isObj(r) || typeof r.phase !== "string" || typeof r.time !== "string")) {
+    throw corrupt(`node "${name}": report malformed`);
   }
-  for (const [digest, l] of Object.entries(doc.layouts as object)) {
-    if (!isObj(l) || typeof l.name !== "string" || typeof l.text !== "string") throw corrupt(`layout "${digest}" malformed`);
-  }
-  for (const [name, n] of Object.entries(doc.nodes as object)) {
-    if (!isObj(n)) throw corrupt(`node "${name}" malformed`);
-    const a = n.applied;
-    if (a !== undefined) {
-      if (
-        !isObj(a) ||
-        !isObj(a.image) ||
-        typeof a.image.digest !== "string" ||
-        !isObj(a.diskLayout) ||
-        typeof a.diskLayout.digest !== "string" ||
-        !isObj(a.network) ||
-        typeof a.network.ip !== "string" ||
-        typeof a.boot !== "string" ||
-        typeof a.installMode !== "string" ||
-        !Array.isArray(a.kernelArgs) ||
-        !Array.isArray(a.excludeSync) ||
-        !Array.isArray(a.excludeFull)
-      ) {
-        throw corrupt(`node "${name}": applied attributes malformed`);
-      }
-    }
-    const r = n.reported;
-    if (r !== undefined && (!isObj(r) || typeof r.phase !== "string" || typeof r.time !== "string")) {
-      throw corrupt(`node "${name}": report malformed`);
-    }
-  }
-  return doc as unknown as ClusterState;
+}
+
+/** The applied attributes the planner reads are there, with their types. */
+function appliedWellFormed(a: unknown): boolean {
+  return (
+    isObj(a) &&
+    isObj(a.image) &&
+    typeof a.image.digest === "string" &&
+    isObj(a.diskLayout) &&
+    typeof a.diskLayout.digest === "string" &&
+    isObj(a.network) &&
+    typeof a.network.ip === "string" &&
+    typeof a.boot === "string" &&
+    typeof a.installMode === "string" &&
+    Array.isArray(a.kernelArgs) &&
+    Array.isArray(a.excludeSync) &&
+    Array.isArray(a.excludeFull)
+  );
 }

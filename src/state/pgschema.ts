@@ -80,7 +80,8 @@ async function checkVersion(q: Queryable, location: string): Promise<boolean> {
  * Makes sure the tables exist (creating them when `create`); returns whether they do.
  * Reading never creates: a read-only user can plan against an empty database.
  */
-export async function ensureSchema(client: pg.ClientBase, location: string, create: boolean): Promise<boolean> {
+export async function ensureSchema(client: pg.ClientBase, opts: { location: string; create: boolean }): Promise<boolean> {
+  const { location, create } = opts;
   if (await checkVersion(client, location)) return true;
   if (!create) return false;
   await client.query("BEGIN");

@@ -157,13 +157,13 @@ export class PostgresStateStore implements ImportableStore {
   }
 
   async read(): Promise<ClusterState | undefined> {
-    return this.withClient(async (c) => ((await ensureSchema(c, this.location, false)) ? this.latest(c) : undefined));
+    return this.withClient(async (c) => ((await ensureSchema(c, { location: this.location, create: false })) ? this.latest(c) : undefined));
   }
 
   /** The stored versions, newest first. */
   async history(limit = 20): Promise<StateVersion[]> {
     return this.withClient(async (c) => {
-      if (!(await ensureSchema(c, this.location, false))) return [];
+      if (!(await ensureSchema(c, { location: this.location, create: false }))) return [];
       const r = await c.query<{ serial: string; lineage: string; written_at: Date; writer: string; operation: string }>(
         `SELECT serial, lineage, written_at, writer, operation FROM metalform_state_versions
           WHERE name = $1 ORDER BY serial DESC LIMIT $2`,
@@ -176,7 +176,7 @@ export class PostgresStateStore implements ImportableStore {
   /** One stored version; undefined when there is none with this serial (or it was pruned by keepVersions). */
   async readVersion(serial: number): Promise<ClusterState | undefined> {
     return this.withClient(async (c) => {
-      if (!(await ensureSchema(c, this.location, false))) return undefined;
+      if (!(await ensureSchema(c, { location: this.location, create: false }))) return undefined;
       const r = await c.query<{ document: string }>("SELECT document FROM metalform_state_versions WHERE name = $1 AND serial = $2", [this.target.name, serial]);
       return r.rows[0] ? this.parse(serial, r.rows[0].document) : undefined;
     });
@@ -302,7 +302,7 @@ export class PostgresStateStore implements ImportableStore {
     const c = session.client;
     try {
       await c.connect();
-      await ensureSchema(c, this.location, true);
+      await ensureSchema(c, { location: this.location, create: true });
       const deadline = Date.now() + Math.max(0, timeoutMs);
       for (;;) {
         const got = await c.query<{ ok: boolean }>("SELECT pg_try_advisory_lock($1, $2) AS ok", [ADVISORY_CLASS, this.key]);
@@ -348,7 +348,7 @@ export class PostgresStateStore implements ImportableStore {
   async unlock(id: string): Promise<void> {
     await this.withClient(async (c) => {
       const notLocked = new StateError("not-locked", `the state ${this.location} is not locked; nothing to unlock`);
-      if (!(await ensureSchema(c, this.location, false))) throw notLocked;
+      if (!(await ensureSchema(c, { location: this.location, create: false }))) throw notLocked;
       await c.query("BEGIN");
       try {
         const r = await c.query<LockRow>(`${LOCK_ROW_SQL} FOR UPDATE OF l`, [this.target.name, ADVISORY_CLASS, this.key]);
@@ -382,7 +382,7 @@ export class PostgresStateStore implements ImportableStore {
 
   async lockHolder(): Promise<LockInfo | undefined> {
     return this.withClient(async (c) => {
-      if (!(await ensureSchema(c, this.location, false))) return undefined;
+      if (!(await ensureSchema(c, { location: this.location, create: false }))) return undefined;
       const row = await this.readLockRow(c);
       return row ? PostgresStateStore.info(row) : await this.anonymousHolder(c);
     });

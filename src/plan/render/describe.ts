@@ -5,7 +5,8 @@ import { changeText, fieldLabel, shortDigest, valueText } from "../format.js";
 import type { Drift, FieldChange, ImageChange, NodeChange } from "../types.js";
 
 /** `disk layout: std bc22d7 → big 5cab01`; compact (one-liners): `image compute a1b2c3 → d4e5f6`. */
-export function fieldLine(f: FieldChange, compact = false): string {
+export function fieldLine(f: FieldChange, opts: { compact?: boolean } = {}): string {
+  const compact = opts.compact ?? false;
   const mark = f.forcesReimage ? "  # forces reimage" : "";
   const label = fieldLabel(f.field) + (compact ? "" : ":");
   if (f.field === "size" && typeof f.after === "number" && typeof f.before === "number") {
@@ -37,7 +38,7 @@ export function oneLiner(c: NodeChange): string | undefined {
   if (c.kind === "reimage") return undefined;
   if (c.fields.length === 0) return c.reasons.map((r) => r.message).join("; ");
   if (c.fields.length === 1 && c.fields[0]!.beforeText === undefined && c.reasons.every((r) => !/^(image-not-synced|install-skipped)$/.test(r.code))) {
-    return fieldLine(c.fields[0]!, true);
+    return fieldLine(c.fields[0]!, { compact: true });
   }
   return undefined;
 }
@@ -57,7 +58,7 @@ export function driftLine(d: Drift): string {
 export function imageLine(c: ImageChange): string {
   if (c.kind === "create") return `digest ${shortDigest(c.after!.digest)}, size ${formatBytes(c.after!.size)}`;
   if (c.kind === "delete") return c.reasons.map((r) => r.message).join("; ");
-  return c.fields.map((f) => fieldLine(f, true)).join(", ");
+  return c.fields.map((f) => fieldLine(f, { compact: true })).join(", ");
 }
 
 export const IMAGE_SYMBOL = { create: "+", update: "~", delete: "-" } as const;

@@ -1,7 +1,8 @@
-// What a network-booting client gets (RFC 4578, iPXE): the first loader over TFTP,
-// chosen by client architecture (option 93), and once iPXE is running (user class
-// "iPXE", option 77) the URL of the node's iPXE script.
-import { ARCH, IPXE_NO_PXEDHCP } from "./codec/constants.js";
+// What a network-booting client gets (RFC 4578, iPXE, UEFI HTTP boot): the first loader
+// over TFTP, chosen by client architecture (option 93), or its URL for a UEFI HTTP boot
+// client ("HTTPClient" in option 60); once iPXE is running (user class "iPXE", option
+// 77) the URL of the node's iPXE script.
+import { ARCH, IPXE_NO_PXEDHCP, PXE_DISCOVERY_CONTROL } from "./codec/constants.js";
 import { userClasses, type DhcpOptions } from "./codec/options.js";
 
 export interface BootLoaders {
@@ -32,9 +33,16 @@ export interface PxeOptions {
    * script and would chain the loader again, so `serve` always sets it.
    */
   scriptUrl?: string | ((mac: string, ip: string | undefined) => string | undefined);
+  /**
+   * Base URL the loaders are served under over HTTP (e.g.
+   * `http://10.0.0.1:8080/files/loaders`), for UEFI HTTP boot clients. Absent: they
+   * get an address but no boot file.
+   */
+  httpLoaderBase?: string;
 }
 
-export type ClientKind = "ipxe" | "pxe" | "other";
+/** iPXE, PXE firmware (TFTP), UEFI HTTP boot firmware, or a plain DHCP client. */
+export type ClientKind = "ipxe" | "pxe" | "http" | "other";
 
 export function isIpxe(o: DhcpOptions): boolean {
   return userClasses(o.userClass).includes("iPXE") || o.ipxe !== undefined;
@@ -44,8 +52,14 @@ export function isPxeClient(o: DhcpOptions): boolean {
   return (o.vendorClassId ?? "").startsWith("PXEClient") || o.clientArch !== undefined;
 }
 
+/** UEFI HTTP boot firmware announces "HTTPClient:Arch:xxxxx:UNDI:yyyzzz" in option 60. */
+export function isHttpBootClient(o: DhcpOptions): boolean {
+  return (o.vendorClassId ?? "").startsWith("HTTPClient");
+}
+
 export function clientKind(o: DhcpOptions): ClientKind {
   if (isIpxe(o)) return "ipxe";
+  if (isHttpBootClient(o)) return "http";
   if (isPxeClient(o)) return "pxe";
   return "other";
 }
@@ -57,10 +71,13 @@ export function loaderFor(arch: number, loaders: BootLoaders): string | undefine
       return loaders.bios;
     case ARCH.EFI_BC:
     case ARCH.EFI_X86_64:
+    case ARCH.EFI_HTTP_X86_64:
       return loaders.efiX64;
     case ARCH.EFI_IA32:
+    case ARCH.EFI_HTTP_IA32:
       return loaders.efiIa32;
     case ARCH.EFI_ARM64:
+    case ARCH.EFI_HTTP_ARM64:
       return loaders.efiArm64;
     default:
       return undefined;
@@ -71,6 +88,17 @@ export function scriptUrlFor(p: PxeOptions, mac: string, ip: string | undefined)
   if (p.scriptUrl === undefined) return undefined;
   if (typeof p.scriptUrl === "function") return p.scriptUrl(mac, ip);
   return p.scriptUrl.replaceAll("${mac}", mac).replaceAll("${ip}", ip ?? "");
+}
+
+/**
+ * What marks a reply as a PXE server's: the "PXEClient" echo (option 60) and option 43
+ * with discovery control 8 (PXE 2.1 table 2-1: bit 3 = boot the file named in this
+ * reply, no boot server discovery, no menu). The echo alone makes EDK2 (OVMF, most
+ * UEFI servers) class the offer as "BINL": it then asks again on UDP 4011 of siaddr
+ * for the boot file, which an authoritative server does not answer (PXE-E16).
+ */
+export function pxeServerOptions(): Pick<DhcpOptions, "vendorClassId" | "vendorSpecific"> {
+  return { vendorClassId: "PXEClient", vendorSpecific: new Map([[PXE_DISCOVERY_CONTROL, Buffer.from([8])]]) };
 }
 
 export interface BootReply {
@@ -84,7 +112,8 @@ export interface BootReply {
 
 /**
  * Boot information for a request, or undefined when there is nothing to boot (an
- * architecture without a loader, or iPXE without a script URL).
+ * architecture without a loader, iPXE without a script URL, an HTTP boot client
+ * without `httpLoaderBase`).
  */
 export function bootReplyFor(
   req: DhcpOptions,
@@ -94,22 +123,40 @@ export function bootReplyFor(
   pxe: PxeOptions,
 ): BootReply | undefined {
   const nextServer = pxe.tftpServer ?? serverAddress;
-  const options: DhcpOptions = {};
-  let file: string | undefined;
-  if (isIpxe(req)) {
-    file = scriptUrlFor(pxe, mac, ip);
-    // Tell iPXE not to wait for ProxyDHCP offers (FACTS: saves 2-3 s per boot).
-    options.ipxe = new Map([[IPXE_NO_PXEDHCP, Buffer.from([1])]]);
-  } else {
-    // Without option 93 (e.g. dhclient) assume a BIOS client, as dnsmasq and Kea do.
-    const arch = req.clientArch?.[0] ?? ARCH.BIOS;
-    file = loaderFor(arch, { ...defaultLoaders, ...pxe.loaders });
-  }
+  if (isIpxe(req)) return ipxeReply(req, nextServer, scriptUrlFor(pxe, mac, ip));
+  // Without option 93 (e.g. dhclient) assume a BIOS client, as dnsmasq and Kea do.
+  const loader = loaderFor(req.clientArch?.[0] ?? ARCH.BIOS, { ...defaultLoaders, ...pxe.loaders });
+  if (loader === undefined) return undefined;
+  if (isHttpBootClient(req)) return httpBootReply(req, pxe, nextServer, loader);
+  const options: DhcpOptions = { ...echoes(req), tftpServerName: nextServer, bootfileName: loader };
+  return { nextServer, file: loader, options };
+}
+
+function ipxeReply(req: DhcpOptions, nextServer: string, file: string | undefined): BootReply | undefined {
   if (file === undefined) return undefined;
-  if ((req.vendorClassId ?? "").startsWith("PXEClient")) options.vendorClassId = "PXEClient";
-  // RFC 4578 §2.5: the PXE spec has servers echo the client's machine identifier.
-  if (req.clientUuid) options.clientUuid = req.clientUuid;
-  options.tftpServerName = nextServer;
-  options.bootfileName = file;
+  // Tell iPXE not to wait for ProxyDHCP offers (FACTS: saves 2-3 s per boot).
+  const options: DhcpOptions = { ...echoes(req), tftpServerName: nextServer, bootfileName: file };
+  options.ipxe = new Map([[IPXE_NO_PXEDHCP, Buffer.from([1])]]);
   return { nextServer, file, options };
+}
+
+/**
+ * UEFI HTTP boot (UEFI spec 24.7): the loader's URL in option 67 and the "HTTPClient"
+ * echo in option 60, without which EDK2's HttpBootDxe takes the offer for a plain
+ * DHCP one and waits for a proxy that never comes.
+ */
+function httpBootReply(req: DhcpOptions, pxe: PxeOptions, nextServer: string, loader: string): BootReply | undefined {
+  if (pxe.httpLoaderBase === undefined) return undefined;
+  const file = `${pxe.httpLoaderBase.replace(/\/+$/, "")}/${encodeURIComponent(loader)}`;
+  const options: DhcpOptions = { vendorClassId: "HTTPClient", bootfileName: file };
+  if (req.clientUuid) options.clientUuid = req.clientUuid;
+  return { nextServer, file, options };
+}
+
+/** The PXE server marks for a PXE client, and (RFC 4578 §2.5) its machine identifier. */
+function echoes(req: DhcpOptions): DhcpOptions {
+  const options: DhcpOptions = {};
+  if ((req.vendorClassId ?? "").startsWith("PXEClient")) Object.assign(options, pxeServerOptions());
+  if (req.clientUuid) options.clientUuid = req.clientUuid;
+  return options;
 }

@@ -6,18 +6,21 @@ import { EventEmitter } from "node:events";
 import type dgram from "node:dgram";
 import type { Service } from "../service.js";
 import { nullLogger, type Logger } from "../../util/log.js";
-import { BOOTREPLY, BOOTREQUEST, FILE_LENGTH, FLAG_BROADCAST, MessageType, PXE_DISCOVERY_CONTROL } from "./codec/constants.js";
-import { ipToInt, isIPv4, ZERO_IP } from "./codec/ip4.js";
-import type { DhcpOptions } from "./codec/options.js";
-import { clientMac, parsePacket, serializePacket, type DhcpPacket } from "./codec/packet.js";
+import { BOOTREQUEST } from "./codec/constants.js";
+import { isIPv4 } from "./codec/ip4.js";
+import { parsePacket, serializePacket } from "./codec/packet.js";
+import type { Answer, AnswerConfig, AnswerContext, Request } from "./answer.js";
+import { answerAuthoritative } from "./authoritative.js";
+import type { DhcpServerEvents, Via } from "./events.js";
 import { LeaseStore } from "./lease-store.js";
-import { bootReplyFor, clientKind, isPxeClient, type BootReply, type ClientKind, type PxeOptions } from "./pxe.js";
-import { replyTarget } from "./reply-address.js";
+import { answerProxy } from "./proxy.js";
+import type { PxeOptions } from "./pxe.js";
 import { indexReservations, type Reservation, type ReservationTable } from "./reservations.js";
 import { openUdpSocket } from "./socket.js";
 
 export type { Reservation } from "./reservations.js";
 export type { PxeOptions, BootLoaders } from "./pxe.js";
+export type { DhcpClientInfo, DhcpServerEvents, DhcpEventName, DhcpEventPayload } from "./events.js";
 
 export interface DhcpServerOptions {
   /** "authoritative" (default) hands out addresses; "proxy" only boot information. */
@@ -69,41 +72,6 @@ export interface DhcpServerOptions {
   socketBufferSize?: number;
 }
 
-/** What every lease-related event carries. */
-export interface DhcpClientInfo {
-  mac: string;
-  /** Address the client has or is offered. */
-  ip?: string;
-  hostname?: string;
-  /** Client architecture (option 93), when sent. */
-  arch?: number;
-  kind: ClientKind;
-  /** Boot file (loader or script URL) in the reply, if any. */
-  bootFile?: string;
-  /** True when the address comes from the dynamic range. */
-  dynamic?: boolean;
-  /** Where the request came from (address:port). */
-  from: string;
-  /** Which of our sockets it reached: the DHCP port or the proxyDHCP port (4011). */
-  via: "server" | "proxy";
-}
-
-export interface DhcpServerEvents {
-  offer: [DhcpClientInfo];
-  ack: [DhcpClientInfo];
-  nak: [DhcpClientInfo & { reason: string }];
-  /**
-   * A message from a MAC without a reservation (node discovery). Without a dynamic
-   * range it is otherwise ignored; with one the client is also leased an address.
-   */
-  seen: [DhcpClientInfo & { messageType: MessageType; vendorClass?: string }];
-  release: [DhcpClientInfo];
-  decline: [DhcpClientInfo];
-  inform: [DhcpClientInfo];
-  /** A datagram that is not a well-formed DHCP message; it changed nothing. */
-  malformed: [{ from: string; error: string; bytes: number }];
-}
-
 export interface DhcpStats {
   received: number;
   malformed: number;
@@ -113,12 +81,19 @@ export interface DhcpStats {
   naks: number;
 }
 
-type Via = "server" | "proxy";
-
-interface Binding {
-  ip: string;
-  hostname?: string;
-  dynamic: boolean;
+/** The network facts every answer carries, from the server's options. */
+function answerConfig(opts: DhcpServerOptions, ports: { server: number; client: number }): AnswerConfig {
+  return {
+    serverAddress: opts.serverAddress,
+    subnetMask: opts.subnetMask,
+    routers: opts.routers,
+    dnsServers: opts.dnsServers,
+    domain: opts.domain,
+    broadcastAddress: opts.broadcastAddress,
+    leaseTime: opts.leaseTime ?? 3600,
+    pxe: opts.pxe,
+    ports: { server: ports.server, client: ports.client },
+  };
 }
 
 export class DhcpServer extends EventEmitter<DhcpServerEvents> implements Service {
@@ -127,7 +102,7 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> implements Servic
   private readonly log: Logger;
   private readonly mode: "authoritative" | "proxy";
   private readonly ports: { server: number; client: number; proxy: number };
-  private readonly leaseTime: number;
+  private readonly config: AnswerConfig;
   private table: ReservationTable;
   private excluded = new Set<string>();
   private readonly pool: LeaseStore | undefined;
@@ -140,23 +115,27 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> implements Servic
     this.log = (opts.logger ?? nullLogger).child("dhcp");
     this.mode = opts.mode ?? "authoritative";
     this.ports = { server: opts.ports?.server ?? 67, client: opts.ports?.client ?? 68, proxy: opts.ports?.proxy ?? 4011 };
-    this.leaseTime = opts.leaseTime ?? 3600;
+    this.config = answerConfig(opts, this.ports);
     this.table = indexReservations(opts.reservations ?? []);
     this.rebuildExcluded();
-    if (opts.dynamicRange && this.mode === "authoritative") {
-      this.pool = new LeaseStore({
-        start: opts.dynamicRange.start,
-        end: opts.dynamicRange.end,
-        excluded: () => this.excluded,
-        ...(opts.leaseFile ? { file: opts.leaseFile } : {}),
-        onPersistError: (e) => this.log.error("lease-file-write-failed", { file: opts.leaseFile, error: e.message }),
-      });
-    }
+    this.pool = opts.dynamicRange && this.mode === "authoritative" ? this.makePool(opts.dynamicRange) : undefined;
+    this.context = { config: this.config, reservations: this.table, pool: this.pool, wants: (event) => this.listenerCount(event) > 0 };
+  }
+
+  private makePool(range: { start: string; end: string }): LeaseStore {
+    return new LeaseStore({
+      start: range.start,
+      end: range.end,
+      excluded: () => this.excluded,
+      ...(this.opts.leaseFile ? { file: this.opts.leaseFile } : {}),
+      onPersistError: (e) => this.log.error("lease-file-write-failed", { file: this.opts.leaseFile, error: e.message }),
+    });
   }
 
   /** Replaces the reservations at runtime (e.g. after the configuration changed). */
   setReservations(list: readonly Reservation[]): void {
     this.table = indexReservations(list);
+    this.context.reservations = this.table;
     this.rebuildExcluded();
     this.log.info("reservations", { count: this.table.byMac.size });
   }
@@ -206,6 +185,9 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> implements Servic
     await this.pool?.flush();
   }
 
+  /** What decisions see; one object, its reservations replaced by setReservations. */
+  private readonly context: AnswerContext;
+
   private rebuildExcluded(): void {
     this.excluded = new Set([...this.table.ips, this.opts.serverAddress]);
   }
@@ -226,283 +208,31 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> implements Servic
         this.stats.ignored++;
         return;
       }
-      if (this.mode === "proxy") this.handleProxy(req, rinfo, via, sock, from);
-      else this.handleAuthoritative(req, sock, from);
+      const request: Request = { packet: req, source: { address: rinfo.address, port: rinfo.port }, via };
+      this.carryOut(this.mode === "proxy" ? answerProxy(request, this.context) : answerAuthoritative(request, this.context), sock);
     } catch (e) {
       // A bug, not the client's fault; the server must keep running.
       this.log.error("handler-failed", { from, error: (e as Error).message });
     }
   }
 
-  private info(req: DhcpPacket, mac: string, from: string, b?: Binding, boot?: BootReply, via: Via = "server"): DhcpClientInfo {
-    const i: DhcpClientInfo = { mac, kind: clientKind(req.options), from, via };
-    if (b) {
-      i.ip = b.ip;
-      i.dynamic = b.dynamic;
-      if (b.hostname !== undefined) i.hostname = b.hostname;
+  /** Sends the reply an answer holds, counts it, logs and emits what it says. */
+  private carryOut(answer: Answer, sock: dgram.Socket): void {
+    const { reply, ignored } = answer;
+    if (reply) {
+      sock.send(serializePacket(reply.packet), reply.to.port, reply.to.address, this.onSent);
+      if (reply.counts) this.stats[reply.counts]++;
     }
-    const arch = req.options.clientArch?.[0];
-    if (arch !== undefined) i.arch = arch;
-    if (boot) i.bootFile = boot.file;
-    return i;
-  }
-
-  private emitSeen(req: DhcpPacket, mac: string, from: string): void {
-    const ev: DhcpServerEvents["seen"][0] = { ...this.info(req, mac, from), messageType: req.options.messageType! };
-    if (req.options.vendorClassId !== undefined) ev.vendorClass = req.options.vendorClassId;
-    this.log.debug("seen", { mac, type: MessageType[req.options.messageType!] });
-    this.emit("seen", ev);
-  }
-
-  private ignore(reason: string, fields: Record<string, unknown>): void {
-    this.stats.ignored++;
-    this.log.debug("ignored", { reason, ...fields });
-  }
-
-  private inSubnet(ip: string): boolean {
-    const mask = ipToInt(this.opts.subnetMask);
-    return ((ipToInt(ip) ^ ipToInt(this.opts.serverAddress)) & mask) === 0;
-  }
-
-  // ---- authoritative mode ----
-
-  private handleAuthoritative(req: DhcpPacket, sock: dgram.Socket, from: string): void {
-    const mac = clientMac(req);
-    const o = req.options;
-    const reserved = this.table.byMac.get(mac);
-    const type = o.messageType!;
-    if (!reserved && !this.pool) {
+    if (ignored) {
       this.stats.ignored++;
-      this.emitSeen(req, mac, from);
-      return;
+      this.log.debug("ignored", { reason: ignored.reason, ...ignored.fields });
     }
-    const fixed: Binding | undefined = reserved
-      ? { ip: reserved.ip, dynamic: false, ...(reserved.hostname !== undefined ? { hostname: reserved.hostname } : {}) }
-      : undefined;
-    // Discovery: every message from a MAC without a reservation is reported, leased or not.
-    if (!reserved && this.listenerCount("seen") > 0) this.emitSeen(req, mac, from);
-    const ours = o.serverId === undefined || o.serverId === this.opts.serverAddress;
-    switch (type) {
-      case MessageType.DISCOVER: {
-        let b = fixed;
-        if (!b) {
-          const ip = this.pool!.offer(mac, o.requestedAddress);
-          if (!ip) {
-            this.log.warn("pool-exhausted", { mac });
-            this.stats.ignored++;
-            return;
-          }
-          b = { ip, dynamic: true };
-        }
-        this.sendLease(req, sock, from, MessageType.OFFER, b);
-        return;
-      }
-      case MessageType.REQUEST: {
-        if (!ours) {
-          // The client chose another server (RFC 2131 §4.3.2): leave it alone, and
-          // free the address we offered it.
-          if (!fixed) this.pool!.cancelOffer(mac);
-          this.ignore("other-server", { mac, serverId: o.serverId });
-          return;
-        }
-        const requested = o.requestedAddress ?? (req.ciaddr !== ZERO_IP ? req.ciaddr : undefined);
-        if (!requested) return this.ignore("no-address-requested", { mac });
-        if (fixed) {
-          if (requested === fixed.ip) this.sendLease(req, sock, from, MessageType.ACK, fixed);
-          else this.sendNak(req, sock, from, mac, `requested ${requested}, reserved ${fixed.ip}`);
-          return;
-        }
-        const pool = this.pool!;
-        const selecting = o.serverId !== undefined;
-        const current = pool.get(mac);
-        if (!selecting && !current && !pool.inRange(requested)) {
-          // INIT-REBOOT or RENEWING with an address from elsewhere.
-          if (!this.inSubnet(requested)) this.sendNak(req, sock, from, mac, `${requested} is not on this network`);
-          else this.ignore("no-record", { mac, requested });
-          return;
-        }
-        if (pool.bind(mac, requested, this.leaseTime)) {
-          this.sendLease(req, sock, from, MessageType.ACK, { ip: requested, dynamic: true });
-        } else {
-          this.sendNak(req, sock, from, mac, `${requested} is not available`);
-        }
-        return;
-      }
-      case MessageType.DECLINE: {
-        if (!ours) return this.ignore("other-server", { mac });
-        const ip = o.requestedAddress ?? "";
-        if (fixed) this.log.warn("reserved-address-declined", { mac, ip, hint: "another host uses this address" });
-        else if (ip) this.pool!.decline(mac, ip);
-        this.emit("decline", this.info(req, mac, from, { ip, dynamic: !fixed }));
-        return;
-      }
-      case MessageType.RELEASE: {
-        if (!ours) return this.ignore("other-server", { mac });
-        if (!fixed) this.pool!.release(mac, req.ciaddr);
-        this.emit("release", this.info(req, mac, from, { ip: req.ciaddr, dynamic: !fixed }));
-        return;
-      }
-      case MessageType.INFORM: {
-        if (req.ciaddr === ZERO_IP) return this.ignore("inform-without-ciaddr", { mac });
-        this.sendLease(req, sock, from, MessageType.ACK, { ip: req.ciaddr, dynamic: !fixed }, true);
-        return;
-      }
-      default:
-        this.ignore("server-message-type", { mac, type });
-    }
-  }
-
-  private networkOptions(o: DhcpOptions): void {
-    o.subnetMask = this.opts.subnetMask;
-    if (this.opts.routers?.length) o.routers = this.opts.routers;
-    if (this.opts.dnsServers?.length) o.dnsServers = this.opts.dnsServers;
-    if (this.opts.domain) o.domainName = this.opts.domain;
-    if (this.opts.broadcastAddress) o.broadcastAddress = this.opts.broadcastAddress;
-  }
-
-  private bootFor(req: DhcpPacket, mac: string, ip: string | undefined): BootReply | undefined {
-    if (!this.opts.pxe) return undefined;
-    return bootReplyFor(req.options, mac, ip, this.opts.serverAddress, this.opts.pxe);
-  }
-
-  private sendLease(req: DhcpPacket, sock: dgram.Socket, from: string, type: MessageType, b: Binding, inform = false): void {
-    const mac = clientMac(req);
-    const boot = this.bootFor(req, mac, b.ip);
-    const options: DhcpOptions = { ...boot?.options, messageType: type, serverId: this.opts.serverAddress };
-    // RFC 6842: echo the client identifier.
-    if (req.options.clientId) options.clientId = req.options.clientId;
-    if (!inform) {
-      options.leaseTime = this.leaseTime;
-      options.renewalTime = Math.floor(this.leaseTime / 2);
-      options.rebindingTime = Math.floor((this.leaseTime * 7) / 8);
-    }
-    this.networkOptions(options);
-    if (b.hostname !== undefined) options.hostname = b.hostname;
-    const reply = this.replyPacket(req, type, {
-      yiaddr: inform ? ZERO_IP : b.ip,
-      ciaddr: type === MessageType.ACK ? req.ciaddr : ZERO_IP,
-      boot,
-      options,
-    });
-    this.send(sock, req, type, reply);
-    const event = inform ? "inform" : type === MessageType.OFFER ? "offer" : "ack";
-    if (event === "offer") this.stats.offers++;
-    else if (event === "ack") this.stats.acks++;
-    // Building the event costs time in a boot storm; only when someone listens.
-    if (this.listenerCount(event) > 0) this.emit(event, this.info(req, mac, from, b, boot));
-  }
-
-  private sendNak(req: DhcpPacket, sock: dgram.Socket, from: string, mac: string, reason: string): void {
-    const reply = this.replyPacket(req, MessageType.NAK, {
-      yiaddr: ZERO_IP,
-      ciaddr: ZERO_IP,
-      options: {
-        messageType: MessageType.NAK,
-        serverId: this.opts.serverAddress,
-        message: reason,
-        ...(req.options.clientId ? { clientId: req.options.clientId } : {}),
-      },
-    });
-    // RFC 2131 §4.1: a NAK through a relay asks it to broadcast.
-    if (req.giaddr !== ZERO_IP) reply.flags |= FLAG_BROADCAST;
-    this.send(sock, req, MessageType.NAK, reply);
-    this.stats.naks++;
-    this.log.info("nak", { mac, reason });
-    const info = this.info(req, mac, from);
-    if (req.options.requestedAddress) info.ip = req.options.requestedAddress;
-    this.emit("nak", { ...info, reason });
-  }
-
-  private replyPacket(
-    req: DhcpPacket,
-    type: MessageType,
-    p: { yiaddr: string; ciaddr: string; boot?: BootReply | undefined; options: DhcpOptions },
-  ): DhcpPacket {
-    // A script URL may not fit the 128-byte file field; option 67 carries it then.
-    const file = p.boot && p.boot.file.length < FILE_LENGTH ? p.boot.file : "";
-    return {
-      op: BOOTREPLY,
-      htype: req.htype,
-      hlen: req.hlen,
-      hops: 0,
-      xid: req.xid,
-      secs: 0,
-      flags: req.flags,
-      ciaddr: p.ciaddr,
-      yiaddr: p.yiaddr,
-      siaddr: type === MessageType.NAK || !p.boot ? ZERO_IP : p.boot.nextServer,
-      giaddr: req.giaddr,
-      chaddr: req.chaddr,
-      sname: "",
-      file,
-      options: p.options,
-    };
-  }
-
-  private send(sock: dgram.Socket, req: DhcpPacket, type: MessageType, reply: DhcpPacket, to?: { address: string; port: number }): void {
-    const target = to ?? replyTarget(req, type, { server: this.ports.server, client: this.ports.client });
-    sock.send(serializePacket(reply), target.port, target.address, this.onSent);
+    for (const n of answer.notes) this.log[n.level](n.message, n.fields);
+    // Emitted pairs each event with its payload type; the cast only spreads the union.
+    for (const e of answer.events) this.emit(e.event, e.payload as never);
   }
 
   private readonly onSent = (err: Error | null): void => {
     if (err) this.log.warn("send-failed", { error: err.message });
   };
-
-  // ---- proxyDHCP mode ----
-
-  private handleProxy(req: DhcpPacket, rinfo: dgram.RemoteInfo, via: Via, sock: dgram.Socket, from: string): void {
-    const o = req.options;
-    const mac = clientMac(req);
-    const type = o.messageType!;
-    if (!isPxeClient(o) && clientKind(o) !== "ipxe") return this.ignore("not-pxe", { mac });
-    const reserved = this.table.byMac.get(mac);
-    if (!reserved) {
-      this.stats.ignored++;
-      this.emitSeen(req, mac, from);
-      return;
-    }
-    let replyType: MessageType;
-    if (via === "server") {
-      // On port 67 a proxy only offers; every REQUEST there is a lease request for
-      // the DHCP server (which may even share our address when co-located). PXE
-      // clients ask a proxy for boot information on port 4011.
-      if (type !== MessageType.DISCOVER) return this.ignore("proxy-not-for-us", { mac, type });
-      replyType = MessageType.OFFER;
-    } else {
-      if (type !== MessageType.REQUEST && type !== MessageType.INFORM) return this.ignore("proxy-port-type", { mac, type });
-      replyType = MessageType.ACK;
-    }
-    const boot = this.bootFor(req, mac, reserved.ip);
-    if (!boot) return this.ignore("no-boot-file", { mac, arch: o.clientArch?.[0] });
-    // No iPXE 175/176 (no-pxedhcp) from a proxy: it would tell iPXE to skip the
-    // ProxyDHCP request that fetches this very boot information.
-    const { ipxe: _noPxeDhcp, ...bootOptions } = boot.options;
-    const options: DhcpOptions = {
-      ...bootOptions,
-      messageType: replyType,
-      serverId: this.opts.serverAddress,
-      // PXE requires the vendor class echo; discovery control 8 = boot from the file
-      // in this offer, no boot server discovery or menu.
-      vendorClassId: "PXEClient",
-      vendorSpecific: new Map([[PXE_DISCOVERY_CONTROL, Buffer.from([8])]]),
-    };
-    const reply = this.replyPacket(req, replyType, {
-      yiaddr: ZERO_IP,
-      ciaddr: replyType === MessageType.ACK ? req.ciaddr : ZERO_IP,
-      boot,
-      options,
-    });
-    // On the proxy port the client already has an address: answer where it asked from.
-    const to =
-      via === "proxy" && req.giaddr === ZERO_IP && rinfo.address !== ZERO_IP ? { address: rinfo.address, port: rinfo.port } : undefined;
-    this.send(sock, req, replyType, reply, to);
-    const info = this.info(req, mac, from, undefined, boot, via);
-    if (replyType === MessageType.OFFER) {
-      this.stats.offers++;
-      this.emit("offer", info);
-    } else {
-      this.stats.acks++;
-      this.emit("ack", info);
-    }
-  }
 }

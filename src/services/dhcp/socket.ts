@@ -4,7 +4,7 @@
 // then wraps the descriptor. The helper can also create the socket inside a named
 // network namespace (the virtual lab, tests). Otherwise a plain node:dgram socket.
 import dgram from "node:dgram";
-import { loadUdpAddon, nativeAddonPath, wrapFd, type UdpAddon } from "../udp-addon.js";
+import { loadUdpAddon, nativeAddonPath, openNativeSocket, wrapFd, type UdpAddon } from "../udp-addon.js";
 
 export { nativeAddonPath };
 
@@ -46,7 +46,14 @@ async function openOnDevice(opts: UdpBindOptions): Promise<dgram.Socket> {
   const addon = requireAddon();
   let fd: number;
   try {
-    fd = addon.open(opts.address, opts.port, opts.device ?? "", opts.netns !== undefined ? netnsPath(opts.netns) : "", opts.recvBufferSize ?? 0, opts.reuseAddress ?? false);
+    fd = openNativeSocket(addon, {
+      address: opts.address,
+      port: opts.port,
+      device: opts.device,
+      netnsPath: opts.netns !== undefined ? netnsPath(opts.netns) : undefined,
+      bufferBytes: opts.recvBufferSize,
+      reuseAddress: opts.reuseAddress,
+    });
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     if (err.code === "ENODEV") throw new Error(`interface ${opts.device} does not exist`);

@@ -3,19 +3,20 @@
 // API. It knows nothing of plans: scripts come from a provider callback.
 
 import { EventEmitter } from "node:events";
-import { createReadStream } from "node:fs";
-import { open, realpath, stat } from "node:fs/promises";
+import { realpath, stat } from "node:fs/promises";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { nullLogger, type Logger } from "../../util/log.js";
 import type { Service } from "../service.js";
+import { dispatch, FILES_PREFIX, SCRIPT_PREFIX } from "./dispatch.js";
+import { sendFile, type FileServed } from "./file-response.js";
+import { decodeSafe, listenMessage, readBody, sendReply, unmap } from "./io.js";
 import { normalizeMac } from "./mac.js";
-import { parseRange } from "./range.js";
-import { HttpError, matchRoute, type HttpReply, type Route, type RouteContext, type RouteHandler } from "./routes.js";
+import { HttpError, type Route, type RouteContext, type RouteHandler } from "./routes.js";
 import { resolveInRoot, splitRequestPath } from "./safe-path.js";
 
-export const SCRIPT_PREFIX = "/boot/";
-export const FILES_PREFIX = "/files/";
+export { FILES_PREFIX, SCRIPT_PREFIX } from "./dispatch.js";
+export type { FileServed } from "./file-response.js";
 
 /** The URL path of a node's iPXE script, e.g. `/boot/52:54:00:12:34:56.ipxe`. */
 export function bootScriptPath(mac: string): string {
@@ -63,7 +64,7 @@ export interface HttpBootServerEvents {
    * A GET of a file finished (complete: all bytes sent) or was cut short by the
    * client (complete: false). `path` is `ROOT/relative/path` as requested.
    */
-  "file-served": [{ path: string; root: string; file: string; bytes: number; status: number; complete: boolean; remote: string }];
+  "file-served": [FileServed];
 }
 
 const ROOT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -184,35 +185,23 @@ export class HttpBootServer extends EventEmitter<HttpBootServerEvents> implement
     const remote = unmap(req.socket.remoteAddress);
     const method = req.method ?? "GET";
     try {
-      const rawUrl = req.url ?? "/";
-      if (Buffer.byteLength(rawUrl) > this.opts.maxUrlBytes) throw new HttpError(414, "URL too long");
-      if (!rawUrl.startsWith("/")) throw new HttpError(400, "request target must be a path");
-      const q = rawUrl.indexOf("?");
-      const rawPath = q === -1 ? rawUrl : rawUrl.slice(0, q);
-      const query = new URLSearchParams(q === -1 ? "" : rawUrl.slice(q + 1));
-
-      if (rawPath.startsWith(SCRIPT_PREFIX)) return this.serveScript(req, res, method, rawPath.slice(SCRIPT_PREFIX.length), remote);
-      if (rawPath.startsWith(FILES_PREFIX)) return await this.serveFile(req, res, method, rawPath.slice(FILES_PREFIX.length), remote);
-
-      let path: string;
-      try {
-        path = decodeURIComponent(rawPath);
-      } catch {
-        throw new HttpError(400, "malformed percent-encoding");
+      const d = dispatch(method, req.url ?? "/", { maxUrlBytes: this.opts.maxUrlBytes, routes: this.routes });
+      switch (d.kind) {
+        case "error":
+          throw d.error;
+        case "script":
+          return this.serveScript(res, method, d.rest, remote);
+        case "file":
+          return await this.serveFile(req, res, method, d.rest, remote);
+        case "route":
+          return await this.runRoute(d.route, req, res, { method, path: d.path, query: d.query, remote });
       }
-      if (path.includes("\0")) throw new HttpError(400, "NUL in path");
-      const route = matchRoute(this.routes, method, path);
-      if (!route) {
-        const anyMethod = this.routes.some((r) => path === r.prefix || path.startsWith(r.prefix + "/"));
-        throw new HttpError(anyMethod ? 405 : 404, anyMethod ? "method not allowed" : "not found");
-      }
-      await this.runRoute(route, req, res, method, path, query, remote);
     } catch (err) {
       this.fail(res, err, method, req.url ?? "", remote);
     }
   }
 
-  private serveScript(req: IncomingMessage, res: ServerResponse, method: string, rest: string, remote: string): void {
+  private serveScript(res: ServerResponse, method: string, rest: string, remote: string): void {
     if (method !== "GET" && method !== "HEAD") throw new HttpError(405, "method not allowed");
     const m = /^([^/]+)\.ipxe$/.exec(rest);
     const mac = m ? normalizeMac(decodeSafe(m[1]!)) : undefined;
@@ -238,11 +227,27 @@ export class HttpBootServer extends EventEmitter<HttpBootServerEvents> implement
     res.end(body);
     this.log.info("script-served", { mac, remote });
     this.emit("script-served", { mac, remote });
-    void req;
   }
 
   private async serveFile(req: IncomingMessage, res: ServerResponse, method: string, rest: string, remote: string): Promise<void> {
     if (method !== "GET" && method !== "HEAD") throw new HttpError(405, "method not allowed");
+    const located = await this.locateFile(rest, remote);
+    await sendFile({
+      req,
+      res,
+      method,
+      ...located,
+      remote,
+      log: this.log,
+      served: (e) => {
+        this.log.info("file-served", { path: e.path, bytes: e.bytes, status: e.status, complete: e.complete, remote: e.remote });
+        this.emit("file-served", e);
+      },
+    });
+  }
+
+  /** The file a /files/ROOT/... path names inside its root, or the HttpError that refuses it. */
+  private async locateFile(rest: string, remote: string): Promise<{ file: string; path: string; root: string }> {
     if (rest === "") throw new HttpError(404, "not found");
     // A trailing slash asks for a directory listing, which is never given.
     const trailing = rest.endsWith("/");
@@ -252,74 +257,17 @@ export class HttpBootServer extends EventEmitter<HttpBootServerEvents> implement
       throw new HttpError(split.reason === "malformed percent-encoding" ? 400 : 403, `path refused: ${split.reason}`);
     }
     if (trailing) throw new HttpError(404, "not found");
-    const [rootName, ...segments] = split.segments;
-    const rootDir = rootName === undefined ? undefined : this.roots.get(rootName);
-    if (rootName === undefined || rootDir === undefined || segments.length === 0) throw new HttpError(404, "not found");
-    const realRoot = await this.realRoot(rootName, rootDir);
-    const resolved = await resolveInRoot(realRoot, segments);
-    const display = [rootName, ...segments].join("/");
+    const [root, ...segments] = split.segments;
+    const rootDir = root === undefined ? undefined : this.roots.get(root);
+    if (root === undefined || rootDir === undefined || segments.length === 0) throw new HttpError(404, "not found");
+    const resolved = await resolveInRoot(await this.realRoot(root, rootDir), segments);
+    const path = [root, ...segments].join("/");
     if ("missing" in resolved) throw new HttpError(404, "not found");
     if ("escapes" in resolved) {
-      this.log.warn("path-refused", { path: display, reason: "symbolic link out of the root", remote });
+      this.log.warn("path-refused", { path, reason: "symbolic link out of the root", remote });
       throw new HttpError(403, "path refused: leaves the root");
     }
-    const fh = await open(resolved.file, "r").catch(() => undefined);
-    if (!fh) throw new HttpError(404, "not found");
-    let handedOff = false;
-    try {
-      const st = await fh.stat();
-      if (!st.isFile()) throw new HttpError(404, "not found");
-      const size = st.size;
-      const range = parseRange(typeof req.headers.range === "string" ? req.headers.range : undefined, size);
-      const common = {
-        "Accept-Ranges": "bytes",
-        "Last-Modified": st.mtime.toUTCString(),
-        "Content-Type": "application/octet-stream",
-      };
-      if (range.kind === "unsatisfiable") {
-        res.writeHead(416, { ...common, "Content-Range": `bytes */${size}`, "Content-Length": 0 });
-        res.end();
-        return;
-      }
-      const start = range.kind === "partial" ? range.start : 0;
-      const end = range.kind === "partial" ? range.end : size - 1;
-      const length = size === 0 ? 0 : end - start + 1;
-      const status = range.kind === "partial" ? 206 : 200;
-      res.writeHead(status, {
-        ...common,
-        "Content-Length": length,
-        ...(status === 206 ? { "Content-Range": `bytes ${start}-${end}/${size}` } : {}),
-      });
-      if (method === "HEAD" || length === 0) {
-        res.end();
-        if (method === "GET") this.fileServed(display, rootName, resolved.file, 0, status, true, remote);
-        return;
-      }
-      handedOff = true;
-      // 128 KiB reads: a connection holds about two chunks. A storm of 1,000 concurrent
-      // 4 MiB downloads (bench/storm) peaked at 320 MiB RSS (256 KiB: 677 MiB; 64 KiB:
-      // 262 MiB, but accepting new connections then lagged up to 15 s).
-      const stream = createReadStream("", { fd: fh, start, end, autoClose: true, highWaterMark: 128 * 1024 });
-      let sent = 0;
-      stream.on("data", (chunk) => (sent += chunk.length));
-      stream.on("error", (err) => {
-        this.log.error("file-read-failed", { path: display, message: err.message });
-        res.destroy();
-      });
-      res.on("close", () => {
-        stream.destroy();
-        const complete = res.writableFinished && sent === length;
-        this.fileServed(display, rootName, resolved.file, sent, status, complete, remote);
-      });
-      stream.pipe(res);
-    } finally {
-      if (!handedOff) await fh.close().catch(() => undefined);
-    }
-  }
-
-  private fileServed(path: string, root: string, file: string, bytes: number, status: number, complete: boolean, remote: string): void {
-    this.log.info("file-served", { path, bytes, status, complete, remote });
-    this.emit("file-served", { path, root, file, bytes, status, complete, remote });
+    return { file: resolved.file, path, root };
   }
 
   private async realRoot(name: string, dir: string): Promise<string> {
@@ -341,20 +289,14 @@ export class HttpBootServer extends EventEmitter<HttpBootServerEvents> implement
     route: Route,
     req: IncomingMessage,
     res: ServerResponse,
-    method: string,
-    path: string,
-    query: URLSearchParams,
-    remote: string,
+    r: { method: string; path: string; query: URLSearchParams; remote: string },
   ): Promise<void> {
     let bodyPromise: Promise<Buffer> | undefined;
     const body = () => (bodyPromise ??= readBody(req, this.opts.maxBodyBytes));
     const ctx: RouteContext = {
-      method,
-      path,
-      subpath: path.slice(route.prefix.length),
-      query,
+      ...r,
+      subpath: r.path.slice(route.prefix.length),
       headers: req.headers,
-      remote,
       body,
       json: async () => {
         const buf = await body();
@@ -370,7 +312,7 @@ export class HttpBootServer extends EventEmitter<HttpBootServerEvents> implement
     const reply = await route.handler(ctx);
     if (reply) return sendReply(res, reply);
     if (!res.headersSent && !res.writableEnded) {
-      this.log.error("handler-sent-nothing", { prefix: route.prefix, path });
+      this.log.error("handler-sent-nothing", { prefix: route.prefix, path: r.path });
       throw new HttpError(500, "handler sent no response");
     }
   }
@@ -391,66 +333,3 @@ export class HttpBootServer extends EventEmitter<HttpBootServerEvents> implement
   }
 }
 
-function sendReply(res: ServerResponse, reply: HttpReply): void {
-  let body: Buffer;
-  const headers: Record<string, string | number> = { ...(reply.headers ?? {}) };
-  const hasType = Object.keys(headers).some((k) => k.toLowerCase() === "content-type");
-  if (reply.json !== undefined) {
-    body = Buffer.from(JSON.stringify(reply.json) + "\n");
-    if (!hasType) headers["Content-Type"] = "application/json";
-  } else {
-    body = typeof reply.body === "string" ? Buffer.from(reply.body) : (reply.body ?? Buffer.alloc(0));
-    if (!hasType && body.length > 0) headers["Content-Type"] = "text/plain; charset=utf-8";
-  }
-  headers["Content-Length"] = body.length;
-  res.writeHead(reply.status, headers);
-  res.end(res.req?.method === "HEAD" ? undefined : body);
-}
-
-function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
-  const declared = Number(req.headers["content-length"] ?? "0");
-  if (Number.isFinite(declared) && declared > max) return Promise.reject(new HttpError(413, `body larger than ${max} bytes`));
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let total = 0;
-    req.on("data", (c: Buffer) => {
-      total += c.length;
-      if (total > max) {
-        req.pause();
-        reject(new HttpError(413, `body larger than ${max} bytes`));
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on("end", () => resolve(Buffer.concat(chunks)));
-    req.on("error", reject);
-    req.on("aborted", () => reject(new HttpError(400, "request aborted")));
-  });
-}
-
-function decodeSafe(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return "";
-  }
-}
-
-function unmap(addr: string | undefined): string {
-  if (!addr) return "";
-  return addr.startsWith("::ffff:") ? addr.slice(7) : addr;
-}
-
-function listenMessage(err: NodeJS.ErrnoException, address: string, port: number): string {
-  const where = `${address}:${port}`;
-  switch (err.code) {
-    case "EADDRINUSE":
-      return `HTTP server cannot listen on ${where}: the port is already in use by another program`;
-    case "EADDRNOTAVAIL":
-      return `HTTP server cannot listen on ${where}: no interface on this host has address ${address}`;
-    case "EACCES":
-      return `HTTP server cannot listen on ${where}: ports below 1024 need root`;
-    default:
-      return `HTTP server cannot listen on ${where}: ${err.message}`;
-  }
-}

@@ -13,8 +13,10 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { InstallPlan } from "../../boot/plan-types.js";
 import { renderPlanShell } from "../../boot/plan-shell.js";
 import { nullLogger, type Logger } from "../../util/log.js";
-import { parseReport, parseUp, type NodeReport, type NodeUp } from "./reports.js";
-import type { NodeTokens, TokenScope } from "./tokens.js";
+import { bearer, readJson, send, sendError } from "./io.js";
+import { parseReport, parseUp, type NodeReport, type NodeUp, type Parsed } from "./reports.js";
+import { methodOf, route, scopesOf, type ApiRoute } from "./route.js";
+import type { NodeTokens } from "./tokens.js";
 
 export const DEFAULT_PREFIX = "/api/v1/installer";
 export const DEFAULT_MAX_BODY = 16 * 1024;
@@ -49,157 +51,102 @@ export interface InstallerApi {
   events: InstallerApiEvents;
 }
 
-const NODE_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
-
-type Route = { node: string; what: "plan" | "plan.sh" | "bmc-password" | "report" | "up" };
-
-function route(prefix: string, url: string | undefined): Route | undefined {
-  if (!url) return undefined;
-  const path = url.split("?")[0]!;
-  if (!path.startsWith(prefix + "/nodes/")) return undefined;
-  const rest = path.slice(prefix.length + "/nodes/".length).split("/");
-  if (rest.length !== 2) return undefined;
-  const [node, what] = rest as [string, string];
-  if (!NODE_RE.test(node)) return undefined;
-  if (what === "plan" || what === "plan.sh" || what === "bmc-password" || what === "report" || what === "up") return { node, what };
-  return undefined;
+/** What one request's endpoint handler gets. */
+interface Call {
+  r: ApiRoute;
+  req: IncomingMessage;
+  res: ServerResponse;
 }
 
-function send(res: ServerResponse, status: number, type: string, body: string): void {
-  res.writeHead(status, { "content-type": type, "content-length": Buffer.byteLength(body), "cache-control": "no-store" });
-  res.end(body);
-}
-
-function sendError(res: ServerResponse, status: number, error: string): void {
-  send(res, status, "application/json", JSON.stringify({ error }) + "\n");
-}
-
-function bearer(req: IncomingMessage): string | undefined {
-  const h = req.headers.authorization;
-  if (typeof h !== "string") return undefined;
-  const m = /^Bearer\s+(\S+)\s*$/i.exec(h);
-  return m?.[1];
-}
-
-/** Reads a body of at most `max` bytes; undefined when it is larger (the rest is drained). */
-function readBody(req: IncomingMessage, max: number): Promise<Buffer | undefined> {
-  return new Promise((resolve) => {
-    const declared = Number(req.headers["content-length"] ?? "0");
-    if (declared > max) {
-      req.resume();
-      resolve(undefined);
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let over = false;
-    req.on("data", (c: Buffer) => {
-      size += c.length;
-      if (size > max) over = true;
-      else chunks.push(c);
-    });
-    req.on("end", () => resolve(over ? undefined : Buffer.concat(chunks)));
-    req.on("error", () => resolve(undefined));
-  });
+interface Api {
+  opts: InstallerApiOptions;
+  max: number;
+  log: Logger;
+  now: () => Date;
+  events: InstallerApiEvents;
 }
 
 export function createInstallerApi(opts: InstallerApiOptions): InstallerApi {
   const prefix = (opts.prefix ?? DEFAULT_PREFIX).replace(/\/+$/, "");
-  const max = opts.maxBodyBytes ?? DEFAULT_MAX_BODY;
-  const log = opts.logger ?? nullLogger;
-  const now = opts.now ?? (() => new Date());
-  const events = new InstallerApiEvents();
-
-  const authorized = (r: Route, req: IncomingMessage, scopes: TokenScope[]): boolean => {
-    const t = bearer(req);
-    return scopes.some((s) => opts.tokens.verify(r.node, s, t));
+  const api: Api = {
+    opts,
+    max: opts.maxBodyBytes ?? DEFAULT_MAX_BODY,
+    log: opts.logger ?? nullLogger,
+    now: opts.now ?? (() => new Date()),
+    events: new InstallerApiEvents(),
   };
-
-  const postJson = async (req: IncomingMessage, res: ServerResponse): Promise<unknown> => {
-    const body = await readBody(req, max);
-    if (body === undefined) {
-      sendError(res, 413, `body larger than ${max} bytes`);
-      return undefined;
-    }
-    try {
-      return JSON.parse(body.toString("utf8")) as unknown;
-    } catch {
-      sendError(res, 400, "body is not JSON");
-      return undefined;
-    }
-  };
-
   const handle: Handler = async (req, res) => {
     const r = route(prefix, req.url);
     if (!r) return false;
     try {
-      const isPost = r.what === "report" || r.what === "up";
-      if (req.method !== (isPost ? "POST" : "GET")) {
-        req.resume();
-        res.setHeader("allow", isPost ? "POST" : "GET");
-        sendError(res, 405, "method not allowed");
-        return true;
-      }
-      if (!authorized(r, req, r.what === "up" ? ["up", "install"] : ["install"])) {
-        req.resume();
-        log.warn("installer-api.forbidden", { node: r.node, what: r.what, remote: req.socket.remoteAddress });
-        sendError(res, 403, "token not valid for this node");
-        return true;
-      }
-      switch (r.what) {
-        case "plan":
-        case "plan.sh": {
-          const plan = await opts.plan(r.node);
-          if (!plan) {
-            sendError(res, 404, `no install plan for ${r.node}`);
-            return true;
-          }
-          if (r.what === "plan") send(res, 200, "application/json", JSON.stringify(plan, null, 2) + "\n");
-          else send(res, 200, "text/plain; charset=utf-8", renderPlanShell(plan));
-          events.emit("plan", { node: r.node, form: r.what === "plan" ? "json" : "sh", time: now().toISOString() });
-          return true;
-        }
-        case "bmc-password": {
-          const pw = opts.bmcPassword ? await opts.bmcPassword(r.node) : undefined;
-          if (pw === undefined) sendError(res, 404, `no BMC password for ${r.node}`);
-          else send(res, 200, "text/plain; charset=utf-8", pw);
-          log.info("installer-api.bmc-password", { node: r.node, served: pw !== undefined }); // never the value
-          return true;
-        }
-        case "report": {
-          const body = await postJson(req, res);
-          if (body === undefined) return true;
-          const p = parseReport(r.node, body, now());
-          if (!p.ok) {
-            sendError(res, 400, p.error);
-            return true;
-          }
-          send(res, 204, "text/plain", "");
-          events.emit("report", p.value);
-          return true;
-        }
-        case "up": {
-          const body = await postJson(req, res);
-          if (body === undefined) return true;
-          const p = parseUp(r.node, body, now());
-          if (!p.ok) {
-            sendError(res, 400, p.error);
-            return true;
-          }
-          send(res, 204, "text/plain", "");
-          events.emit("up", p.value);
-          return true;
-        }
-      }
+      if (admitted(api, { r, req, res })) await answer(api, { r, req, res });
     } catch (err) {
-      log.error("installer-api.error", { node: r.node, what: r.what, error: String(err) });
+      api.log.error("installer-api.error", { node: r.node, what: r.what, error: String(err) });
       if (!res.headersSent) sendError(res, 500, "internal error");
       else res.destroy();
-      return true;
     }
+    return true;
   };
+  return { handle, events: api.events };
+}
 
-  return { handle, events };
+/** Right method and a token of this node with a scope the endpoint takes; else answered 405/403. */
+function admitted(api: Api, { r, req, res }: Call): boolean {
+  const method = methodOf(r.what);
+  if (req.method !== method) {
+    req.resume();
+    res.setHeader("allow", method);
+    sendError(res, 405, "method not allowed");
+    return false;
+  }
+  const token = bearer(req);
+  if (!scopesOf(r.what).some((s) => api.opts.tokens.verify(r.node, s, token))) {
+    req.resume();
+    api.log.warn("installer-api.forbidden", { node: r.node, what: r.what, remote: req.socket.remoteAddress });
+    sendError(res, 403, "token not valid for this node");
+    return false;
+  }
+  return true;
+}
+
+async function answer(api: Api, call: Call): Promise<void> {
+  const { r } = call;
+  switch (r.what) {
+    case "plan":
+    case "plan.sh":
+      return servePlan(api, call);
+    case "bmc-password":
+      return serveBmcPassword(api, call);
+    case "report":
+      return accept(api, call, (body) => parseReport(r.node, body, api.now()), (v) => api.events.emit("report", v));
+    case "up":
+      return accept(api, call, (body) => parseUp(r.node, body, api.now()), (v) => api.events.emit("up", v));
+  }
+}
+
+async function servePlan(api: Api, { r, res }: Call): Promise<void> {
+  const plan = await api.opts.plan(r.node);
+  if (!plan) return sendError(res, 404, `no install plan for ${r.node}`);
+  if (r.what === "plan") send(res, 200, "application/json", JSON.stringify(plan, null, 2) + "\n");
+  else send(res, 200, "text/plain; charset=utf-8", renderPlanShell(plan));
+  api.events.emit("plan", { node: r.node, form: r.what === "plan" ? "json" : "sh", time: api.now().toISOString() });
+}
+
+async function serveBmcPassword(api: Api, { r, res }: Call): Promise<void> {
+  const pw = api.opts.bmcPassword ? await api.opts.bmcPassword(r.node) : undefined;
+  if (pw === undefined) sendError(res, 404, `no BMC password for ${r.node}`);
+  else send(res, 200, "text/plain; charset=utf-8", pw);
+  api.log.info("installer-api.bmc-password", { node: r.node, served: pw !== undefined }); // never the value
+}
+
+/** A POSTed report: parsed and validated, answered 204, then emitted. */
+async function accept<T>(api: Api, { req, res }: Call, parse: (body: unknown) => Parsed<T>, emit: (value: T) => void): Promise<void> {
+  const body = await readJson(req, res, api.max);
+  if (body === undefined) return;
+  const p = parse(body);
+  if (!p.ok) return sendError(res, 400, p.error);
+  send(res, 204, "text/plain", "");
+  emit(p.value);
 }
 
 /** The base URL of a node in the API, as the installer and the UP reporter use it. */

@@ -25,7 +25,7 @@ export interface NodeUp {
 
 export const MAX_MESSAGE_CHARS = 4096;
 
-type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
+export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
 
 function isCount(v: unknown): v is number {
   return typeof v === "number" && Number.isSafeInteger(v) && v >= 0;

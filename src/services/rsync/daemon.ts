@@ -42,6 +42,19 @@ export interface RsyncDaemonEvents {
 
 const OUTPUT_LINES_KEPT = 40;
 
+/** How a daemon process ended before it listened. */
+interface DaemonEnd {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  error?: NodeJS.ErrnoException;
+  /** Killed because it did not listen within startTimeoutMs. */
+  timedOut?: boolean;
+}
+
+function notInstalled(rsync: string): string {
+  return `rsync is not installed (${rsync} not found): apt-get install rsync (Debian package rsync)`;
+}
+
 export class RsyncDaemon extends EventEmitter<RsyncDaemonEvents> implements Service {
   readonly name = "rsync";
   private readonly opts: RsyncDaemonOptions;
@@ -85,25 +98,31 @@ export class RsyncDaemon extends EventEmitter<RsyncDaemonEvents> implements Serv
 
   async start(): Promise<void> {
     if (this.child) return;
-    const { address, port } = this.opts;
-    const where = `${address}:${port}`;
     if (process.getuid?.() !== 0) {
       // Without root the daemon can neither chroot nor read every file of an image.
       this.log.warn("not-root", { message: "the rsync daemon needs root for `use chroot` and `uid = 0`; transfers will fail" });
     }
     await this.prepareRunDir();
-    const runDir = this.runDir!;
-    const pidFile = path.join(runDir, "rsyncd.pid");
-    await rm(pidFile, { force: true });
+    await rm(path.join(this.runDir!, "rsyncd.pid"), { force: true });
     await this.writeConfig(this.current);
-
     this.output = [];
     this.stopping = false;
-    await this.startTail(path.join(runDir, "rsyncd.log"));
-    const rsync = this.opts.rsyncPath ?? "rsync";
-    if (!findExecutable(rsync)) {
-      throw new Error(`rsync is not installed (${rsync} not found): apt-get install rsync (Debian package rsync)`);
+    await this.startTail(path.join(this.runDir!, "rsyncd.log"));
+    const { child, exited } = this.spawnDaemon();
+    const ended = await this.untilListening(child, exited);
+    if (!ended) {
+      this.watchExit(child);
+      this.log.info("listening", { address: this.opts.address, port: this.opts.port, pid: child.pid, modules: this.current.map((m) => m.name) });
+      return;
     }
+    this.child = undefined;
+    await this.stopTail();
+    throw this.startError(ended);
+  }
+
+  private spawnDaemon(): { child: ChildProcess; exited: Promise<DaemonEnd> } {
+    const rsync = this.opts.rsyncPath ?? "rsync";
+    if (!findExecutable(rsync)) throw new Error(notInstalled(rsync));
     const argv = [rsync, "--daemon", "--no-detach", `--config=${this.configPath}`];
     // With util-linux's setpriv the daemon gets SIGTERM when metalform dies (even by
     // SIGKILL), instead of holding the port until the next start replaces it.
@@ -117,48 +136,52 @@ export class RsyncDaemon extends EventEmitter<RsyncDaemonEvents> implements Serv
     for (const stream of [child.stdout!, child.stderr!]) {
       createInterface({ input: stream }).on("line", (line) => this.daemonLine(line));
     }
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: NodeJS.ErrnoException }>((resolve) => {
+    const exited = new Promise<DaemonEnd>((resolve) => {
       child.once("error", (error: NodeJS.ErrnoException) => resolve({ code: null, signal: null, error }));
       // "close" comes after the output streams ended, so every line has been read.
       child.once("close", (code, signal) => resolve({ code, signal }));
     });
+    return { child, exited };
+  }
 
-    const deadline = Date.now() + (this.opts.startTimeoutMs ?? 10_000);
-    let ready = false;
-    let ended: Awaited<typeof exited> | undefined;
+  /** Undefined once our daemon listens; how it ended when it exited (or was killed at the deadline) first. */
+  private async untilListening(child: ChildProcess, exited: Promise<DaemonEnd>): Promise<DaemonEnd | undefined> {
+    const timeoutMs = this.opts.startTimeoutMs ?? 10_000;
+    const deadline = Date.now() + timeoutMs;
+    let ended: DaemonEnd | undefined;
     void exited.then((e) => (ended = e));
-    while (!ready && !ended && Date.now() < deadline) {
+    while (!ended && Date.now() < deadline) {
       // Ready means: a listening socket on our port belongs to our daemon. Merely
       // connecting is not enough: another program holding the port would pass.
-      ready = await listensOn(child.pid, port);
-      if (!ready) await Promise.race([exited, sleep(50)]);
+      if (await listensOn(child.pid, this.opts.port)) return ended;
+      await Promise.race([exited, sleep(50)]);
     }
-    if (ready && !ended) {
-      child.once("close", (code, signal) => {
-        if (this.child !== child) return;
-        this.child = undefined;
-        if (this.stopping) return;
-        const output = this.output.join("\n");
-        this.log.error("daemon-exited", { code, signal, output: this.output.slice(-5).join(" | ") });
-        this.emit("exit", { code, signal, output });
-      });
-      this.log.info("listening", { address, port, pid: child.pid, modules: this.current.map((m) => m.name) });
-      return;
-    }
+    if (ended) return ended;
+    killGroup(child, "SIGKILL");
+    await exited;
+    return { code: null, signal: "SIGKILL", timedOut: true };
+  }
 
-    this.child = undefined;
-    if (!ended) {
-      killGroup(child, "SIGKILL");
-      await exited;
-      await this.stopTail();
-      throw new Error(`rsync daemon did not accept connections on ${where} within ${(this.opts.startTimeoutMs ?? 10_000) / 1000} s${this.outputTail()}`);
+  /** After a good start: a daemon that exits unasked is logged and reported. */
+  private watchExit(child: ChildProcess): void {
+    child.once("close", (code, signal) => {
+      if (this.child !== child) return;
+      this.child = undefined;
+      if (this.stopping) return;
+      const output = this.output.join("\n");
+      this.log.error("daemon-exited", { code, signal, output: this.output.slice(-5).join(" | ") });
+      this.emit("exit", { code, signal, output });
+    });
+  }
+
+  private startError(ended: DaemonEnd): Error {
+    const where = `${this.opts.address}:${this.opts.port}`;
+    if (ended.timedOut) {
+      return new Error(`rsync daemon did not accept connections on ${where} within ${(this.opts.startTimeoutMs ?? 10_000) / 1000} s${this.outputTail()}`);
     }
-    await this.stopTail();
-    if (ended.error?.code === "ENOENT") {
-      throw new Error(`rsync is not installed (${this.opts.rsyncPath ?? "rsync"} not found): apt-get install rsync (Debian package rsync)`);
-    }
-    if (ended.error) throw new Error(`cannot run rsync: ${ended.error.message}`);
-    throw new Error(`${this.startFailure(where)} (rsync exited with ${ended.code ?? ended.signal})${this.outputTail()}`);
+    if (ended.error?.code === "ENOENT") return new Error(notInstalled(this.opts.rsyncPath ?? "rsync"));
+    if (ended.error) return new Error(`cannot run rsync: ${ended.error.message}`);
+    return new Error(`${this.startFailure(where)} (rsync exited with ${ended.code ?? ended.signal})${this.outputTail()}`);
   }
 
   async stop(): Promise<void> {

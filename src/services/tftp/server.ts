@@ -9,32 +9,27 @@
 // address is whatever the route to the client picks; bind to the provisioning
 // address on multi-homed hosts.
 
-import dgram from "node:dgram";
+import type dgram from "node:dgram";
 import { EventEmitter } from "node:events";
 import { promises as fsp } from "node:fs";
 import net from "node:net";
 import type { Logger } from "../../util/log.js";
 import { nullLogger } from "../../util/log.js";
 import type { Service } from "../service.js";
-import { decodePacket, errorPacket, ErrorCode } from "./packet.js";
-import { MAX_BLKSIZE, negotiate } from "./options.js";
-import { normalizeRequestPath, openInRoot } from "./path.js";
-import { BufferSource, FileSource, toNetascii, type ByteSource } from "./source.js";
+import { loadUdpAddon, nativeAddonPath, type UdpAddon } from "../udp-addon.js";
+import type { TftpServerEvents } from "./events.js";
+import type { BatchSender, SendPath } from "./native.js";
+import { MAX_BLKSIZE, negotiate, type Negotiated } from "./options.js";
+import { decodePacket, errorPacket, ErrorCode, type TftpOption } from "./packet.js";
+import { readRequest, type Refusal } from "./request.js";
+import { openRequestSource, type TftpFileProvider } from "./request-source.js";
+import { openRequestSocket, openTransferSocket } from "./sockets.js";
+import type { ByteSource } from "./source.js";
 import { ReadTransfer, type TransferRemote } from "./transfer.js";
-import { loadUdpAddon, nativeAddonPath, wrapFd, type UdpAddon } from "../udp-addon.js";
-import { BatchSender, ipv4ToUint32, type SendPath } from "./native.js";
 
 export type TftpRemote = TransferRemote;
-
-/**
- * Produces a virtual file for a request, e.g. a per-node boot file. `path` is the
- * normalized request path (no leading "/", no ".."). Return undefined to fall back to
- * the root directory.
- */
-export type TftpFileProvider = (
-  path: string,
-  remote: TftpRemote,
-) => Buffer | string | undefined | Promise<Buffer | string | undefined>;
+export type { TftpFileProvider } from "./request-source.js";
+export type { TftpServerEvents, TftpTransferStartEvent, TftpTransferCompleteEvent, TftpTransferErrorEvent } from "./events.js";
 
 export interface TftpServerOptions {
   /** Address to bind, also used by every transfer socket. Default "0.0.0.0". */
@@ -43,6 +38,11 @@ export interface TftpServerOptions {
   port?: number;
   /** Directory served read-only. Optional when a provider serves everything. */
   root?: string;
+  /**
+   * Produces a virtual file for a request, e.g. a per-node boot file. `path` is the
+   * normalized request path (no leading "/", no ".."). Return undefined to fall back
+   * to the root directory.
+   */
   provider?: TftpFileProvider;
   /** Largest blksize granted. Default 1468 (fits a 1500-byte MTU); at most 65464. */
   maxBlockSize?: number;
@@ -76,43 +76,6 @@ export interface TftpServerOptions {
   logger?: Logger;
 }
 
-export interface TftpTransferStartEvent {
-  id: number;
-  path: string;
-  remote: TftpRemote;
-  /** Bytes the client will receive. */
-  size: number;
-  blksize: number;
-  windowsize: number;
-  virtual: boolean;
-}
-
-export interface TftpTransferCompleteEvent {
-  id: number;
-  path: string;
-  remote: TftpRemote;
-  bytes: number;
-  ms: number;
-  retransmits: number;
-}
-
-export interface TftpTransferErrorEvent {
-  /** Undefined when the request was refused before a transfer began. */
-  id: number | undefined;
-  path: string;
-  remote: TftpRemote;
-  /** TFTP error code sent to the client, when one was sent for a refused request. */
-  code: number | undefined;
-  reason: string;
-  bytes: number;
-}
-
-export interface TftpServerEvents {
-  "transfer-start": [TftpTransferStartEvent];
-  "transfer-complete": [TftpTransferCompleteEvent];
-  "transfer-error": [TftpTransferErrorEvent];
-}
-
 const DEFAULTS = {
   address: "0.0.0.0",
   port: 69,
@@ -130,15 +93,6 @@ const DEFAULTS = {
 
 /** Smallest read from disk; a transfer holds at most two chunks (one read ahead). */
 const MIN_CHUNK_BYTES = 64 * 1024;
-
-/**
- * Transfer sockets only ever send to IP literals: answering dgram's lookup
- * synchronously saves a dns.lookup round through process.nextTick on every packet.
- */
-const literalLookup =
-  (family: 4 | 6) =>
-  (address: string, _options: unknown, cb: (err: null, address: string, family: number) => void) =>
-    cb(null, address, family);
 
 export class TftpServer extends EventEmitter<TftpServerEvents> implements Service {
   readonly name = "tftp";
@@ -190,61 +144,35 @@ export class TftpServer extends EventEmitter<TftpServerEvents> implements Servic
 
   async start(): Promise<void> {
     if (this.socket) throw new Error("tftp: already started");
-    if (this.opts.root) {
-      let st;
-      try {
-        this.rootReal = await fsp.realpath(this.opts.root);
-        st = await fsp.stat(this.rootReal);
-      } catch {
-        throw new Error(`tftp: root directory ${this.opts.root} does not exist`);
-      }
-      if (!st.isDirectory()) throw new Error(`tftp: root ${this.opts.root} is not a directory`);
-    }
-    if (this.socketType() === "udp4") {
-      try {
-        this.addon = loadUdpAddon(this.opts.nativeAddonPath);
-      } catch (e) {
-        this.log.warn("native-helper-unusable", { path: this.opts.nativeAddonPath, error: (e as Error).message });
-      }
-      if (!this.addon)
-        this.log.info("native-helper-missing", {
-          path: this.opts.nativeAddonPath,
-          effect: "one send per DATA packet, default request socket buffer (build native/udp-bind-device)",
-        });
-    }
-    const bindError = (err: NodeJS.ErrnoException) =>
-      new Error(
-        err.code === "EADDRINUSE"
-          ? `tftp: ${this.opts.address}:${this.opts.port} is already in use`
-          : err.code === "EADDRNOTAVAIL" || /cannot assign requested address/i.test(err.message)
-            ? `tftp: address ${this.opts.address} is not on any interface`
-            : `tftp: cannot bind ${this.opts.address}:${this.opts.port}: ${err.message}`,
-      );
-    let socket: dgram.Socket;
-    if (this.addon) {
-      // Made in C for its receive buffer (SO_RCVBUFFORCE); node:dgram receives on it.
-      let fd: number;
-      try {
-        fd = this.addon.open(this.opts.address, this.opts.port, "", "", this.opts.requestBufferBytes, false);
-      } catch (e) {
-        throw bindError(e as NodeJS.ErrnoException);
-      }
-      socket = await wrapFd(this.addon, fd, { type: "udp4", reuseAddr: false });
-    } else {
-      socket = dgram.createSocket({ type: this.socketType(), reuseAddr: false });
-      await new Promise<void>((resolve, reject) => {
-        socket.once("error", (err) => reject(bindError(err)));
-        socket.bind(this.opts.port, this.opts.address, () => {
-          socket.removeAllListeners("error");
-          resolve();
-        });
-      });
-    }
+    if (this.opts.root) this.rootReal = await checkedRoot(this.opts.root);
+    if (this.socketType() === "udp4") this.addon = this.loadAddon();
+    const socket = await openRequestSocket({
+      addon: this.addon,
+      address: this.opts.address,
+      port: this.opts.port,
+      type: this.socketType(),
+      bufferBytes: this.opts.requestBufferBytes,
+    });
     socket.on("error", (err) => this.log.warn("socket-error", { error: err.message }));
     socket.on("message", (msg, rinfo) => this.onRequest(msg, rinfo));
     this.socket = socket;
     this.boundPort = socket.address().port;
     this.log.info("listening", { address: this.opts.address, port: this.boundPort, root: this.rootReal ?? null, sendPath: this.sendPath });
+  }
+
+  private loadAddon(): UdpAddon | undefined {
+    let addon: UdpAddon | undefined;
+    try {
+      addon = loadUdpAddon(this.opts.nativeAddonPath);
+    } catch (e) {
+      this.log.warn("native-helper-unusable", { path: this.opts.nativeAddonPath, error: (e as Error).message });
+    }
+    if (!addon)
+      this.log.info("native-helper-missing", {
+        path: this.opts.nativeAddonPath,
+        effect: "one send per DATA packet, default request socket buffer (build native/udp-bind-device)",
+      });
+    return addon;
   }
 
   async stop(): Promise<void> {
@@ -265,10 +193,6 @@ export class TftpServer extends EventEmitter<TftpServerEvents> implements Servic
     } catch (e) {
       this.log.error("listener-failed", { event, error: (e as Error).message });
     }
-  }
-
-  private openTransferSocket(remote: TftpRemote): Promise<{ socket: dgram.Socket; batch: BatchSender | undefined }> {
-    return openTransferSocketWith(this.addon, this.opts.address, this.socketType(), this.opts.sendPath, remote, this.log);
   }
 
   private socketType(): "udp4" | "udp6" {
@@ -320,82 +244,56 @@ export class TftpServer extends EventEmitter<TftpServerEvents> implements Servic
     this.safeEmit("transfer-error", { id: undefined, path, remote, code, reason, bytes: 0 });
   }
 
-  private async startTransfer(
-    key: string,
-    remote: TftpRemote,
-    filename: string,
-    rawMode: string,
-    requested: { name: string; value: string }[],
-  ): Promise<void> {
-    const refuse = (code: number, message: string, path = filename) => {
+  private async startTransfer(key: string, remote: TftpRemote, filename: string, rawMode: string, requested: TftpOption[]): Promise<void> {
+    const refuse = (r: Refusal) => {
       this.active.delete(key);
-      this.reply({ address: remote.address, port: remote.port } as dgram.RemoteInfo, code, message);
-      this.emitRefused(path, remote, code, message);
+      this.reply({ address: remote.address, port: remote.port } as dgram.RemoteInfo, r.code, r.message);
+      this.emitRefused(r.path, remote, r.code, r.message);
     };
-    const mode = rawMode.toLowerCase();
-    if (mode !== "octet" && mode !== "netascii") return refuse(ErrorCode.IllegalOperation, `mode ${rawMode} not supported`);
-    const norm = normalizeRequestPath(filename);
-    if (!norm.ok) return refuse(norm.code, norm.message);
-    const path = norm.path;
-
-    let source: ByteSource | undefined;
-    let virtual = false;
-    if (this.opts.provider) {
-      let content: Buffer | string | undefined;
+    const req = readRequest(filename, rawMode);
+    if (!req.ok) return refuse(req);
+    const opened = await openRequestSource(
+      { path: req.path, mode: req.mode, remote },
+      { provider: this.opts.provider, rootReal: this.rootReal, maxNetasciiBytes: this.opts.maxNetasciiBytes, log: this.log },
+    );
+    if (!opened.ok) return refuse(opened);
+    const { source } = opened;
+    let sockets: { socket: dgram.Socket; batch: BatchSender | undefined } | undefined;
+    if (this.socket) {
       try {
-        content = await this.opts.provider(path, remote);
+        sockets = await openTransferSocket({ addon: this.addon, address: this.opts.address, type: this.socketType(), sendPath: this.opts.sendPath, remote, log: this.log });
       } catch (e) {
-        this.log.error("provider-failed", { path, error: (e as Error).message });
-        return refuse(ErrorCode.NotDefined, "cannot produce file", path);
-      }
-      if (content !== undefined) {
-        source = new BufferSource(typeof content === "string" ? Buffer.from(content, "utf8") : content);
-        virtual = true;
-      }
-    }
-    if (!source) {
-      if (!this.rootReal) return refuse(ErrorCode.FileNotFound, "file not found", path);
-      const opened = await openInRoot(this.rootReal, path);
-      if (!opened.ok) return refuse(opened.code, opened.message, path);
-      source = new FileSource(opened.handle, opened.size);
-    }
-    if (mode === "netascii") {
-      if (source.size > this.opts.maxNetasciiBytes) {
         await source.close();
-        return refuse(ErrorCode.DiskFull, "file too large for netascii; use octet", path);
+        this.log.error("transfer-socket-failed", { error: (e as Error).message });
+        return refuse({ ok: false, code: ErrorCode.NotDefined, message: "server cannot open a socket", path: req.path });
       }
-      const raw = await source.read(0, source.size);
-      await source.close();
-      source = new BufferSource(toNetascii(raw));
     }
-    if (!this.socket) {
+    if (!this.socket || !sockets) {
+      // Stopped while the file or the socket was being opened.
       await source.close();
+      sockets?.socket.close();
       this.active.delete(key);
       return;
     }
-
     const neg = negotiate(requested, this.opts, source.size);
-    let socket: dgram.Socket;
-    let batch: BatchSender | undefined;
-    try {
-      ({ socket, batch } = await this.openTransferSocket(remote));
-    } catch (e) {
-      await source.close();
-      this.log.error("transfer-socket-failed", { error: (e as Error).message });
-      return refuse(ErrorCode.NotDefined, "server cannot open a socket", path);
-    }
+    await this.runTransfer({ key, remote, path: req.path, source, virtual: opened.virtual, neg, ...sockets });
+  }
 
-    if (!this.socket) {
-      // Stopped while we were opening the file.
-      await source.close();
-      socket.close();
-      this.active.delete(key);
-      return;
-    }
+  private async runTransfer(t: {
+    key: string;
+    remote: TftpRemote;
+    path: string;
+    source: ByteSource;
+    virtual: boolean;
+    neg: Negotiated;
+    socket: dgram.Socket;
+    batch: BatchSender | undefined;
+  }): Promise<void> {
+    const { key, remote, path, source, neg } = t;
     const id = this.nextId++;
     const windowBytes = neg.blksize * neg.windowsize;
     const transfer = new ReadTransfer({
-      socket,
+      socket: t.socket,
       remote,
       source,
       blksize: neg.blksize,
@@ -408,11 +306,11 @@ export class TftpServer extends EventEmitter<TftpServerEvents> implements Servic
       maxTimeoutMs: this.opts.maxTimeoutMs,
       maxRetries: this.opts.maxRetries,
       chunkBytes: Math.max(windowBytes, Math.ceil(MIN_CHUNK_BYTES / windowBytes) * windowBytes),
-      batch,
+      batch: t.batch,
       logger: this.log,
     });
     this.active.set(key, transfer);
-    const start = { id, path, remote, size: source.size, blksize: neg.blksize, windowsize: neg.windowsize, virtual };
+    const start = { id, path, remote, size: source.size, blksize: neg.blksize, windowsize: neg.windowsize, virtual: t.virtual };
     this.log.info("transfer-start", { ...start, remote: key });
     this.safeEmit("transfer-start", start);
     transfer.start();
@@ -429,39 +327,18 @@ export class TftpServer extends EventEmitter<TftpServerEvents> implements Servic
   }
 }
 
-/** A transfer's own socket (its TID) and, with the native helper, the batch sender on its fd. */
-async function openTransferSocketWith(
-  addon: UdpAddon | undefined,
-  address: string,
-  type: "udp4" | "udp6",
-  sendPath: SendPath,
-  remote: TftpRemote,
-  log: Logger,
-): Promise<{ socket: dgram.Socket; batch: BatchSender | undefined }> {
-  const lookup = literalLookup(type === "udp6" ? 6 : 4) as never;
-  const ipv4 = ipv4ToUint32(remote.address);
-  if (addon && ipv4 !== undefined && sendPath !== "dgram") {
-    const fd = addon.open(address, 0, "", "", 0, false);
-    const socket = await wrapFd(addon, fd, { type: "udp4", lookup });
-    const batch = new BatchSender(addon, fd, ipv4, remote.port, sendPath, (errno) =>
-      log.debug("batch-send-failed", { remote: `${remote.address}:${remote.port}`, errno }),
-    );
-    return { socket, batch };
-  }
-  const socket = dgram.createSocket({ type, lookup });
+/** The root's realpath; throws when it is missing or not a directory. */
+async function checkedRoot(root: string): Promise<string> {
+  let real: string;
+  let st;
   try {
-    await new Promise<void>((resolve, reject) => {
-      socket.once("error", reject);
-      socket.bind(0, address, () => {
-        socket.off("error", reject);
-        resolve();
-      });
-    });
-  } catch (e) {
-    socket.close();
-    throw e;
+    real = await fsp.realpath(root);
+    st = await fsp.stat(real);
+  } catch {
+    throw new Error(`tftp: root directory ${root} does not exist`);
   }
-  return { socket, batch: undefined };
+  if (!st.isDirectory()) throw new Error(`tftp: root ${root} is not a directory`);
+  return real;
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

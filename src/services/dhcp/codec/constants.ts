@@ -72,4 +72,8 @@ export const ARCH = {
   EFI_X86_64: 9,
   EFI_ARM32: 10,
   EFI_ARM64: 11,
+  /** UEFI HTTP boot (RFC 4578 registry, UEFI spec 24.7): x86, x64, ARM64. */
+  EFI_HTTP_IA32: 15,
+  EFI_HTTP_X86_64: 16,
+  EFI_HTTP_ARM64: 19,
 } as const;

@@ -2,7 +2,7 @@
 // UP) for 1 node and for 4 nodes, each on a fresh lab, and the per-phase times of
 // every VM from apply's JSON events. Run as root after `npm run build`:
 //   node bench/lab/run.mjs [N ...]        (default: 1 4)
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 

@@ -122,7 +122,9 @@ try {
   for (const f of cleanup.reverse()) {
     try {
       f();
-    } catch {}
+    } catch {
+      /* best effort: the rest still gets cleaned */
+    }
   }
   rmSync(dir, { recursive: true, force: true });
 }

@@ -174,3 +174,14 @@ if (big) {
   const ok = Number(big["import+validate ms"]) < 500 && Number(big["peak RSS MB"]) < 150;
   console.log(`target for 10,000 nodes (< 500 ms, < 150 MB): ${ok ? "met" : "MISSED"}`);
 }
+
+// Start-up: `metalform --help` beside a bare `node -e ""` (the floor any Node CLI pays), median of 5.
+const bin = join(here, "../../bin/metalform");
+const spawnMs = (args) => {
+  const t0 = performance.now();
+  spawnSync(process.execPath, args, { encoding: "utf8" });
+  return performance.now() - t0;
+};
+const startup = (args) => median(Array.from({ length: 5 }, () => spawnMs(args))).toFixed(0);
+spawnMs([bin, "--help"]); // warm the file cache
+console.log(`start-up (median of 5): metalform --help ${startup([bin, "--help"])} ms, node -e "" ${startup(["-e", ""])} ms`);

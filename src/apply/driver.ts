@@ -6,15 +6,15 @@ import type { DesiredCluster, Node } from "../config/types.js";
 import type { NodeChange } from "../plan/types.js";
 import { createPowerDriver, PowerError, type DriverFactoryOptions, type PowerDriver } from "../power/index.js";
 import type { BootControl } from "../serve/boot-control.js";
-import type { NodeObservation } from "../serve/tracker.js";
+import type { NodeObservation } from "../progress/observation.js";
 import { nullLogger, type Logger } from "../util/log.js";
 import { NodeFailure, type NodeDriver } from "./executor.js";
-import type { Phase } from "./phases.js";
+import type { Phase } from "../progress/phases.js";
 
 export interface ProvisioningDriverOptions {
   cluster: DesiredCluster;
-  /** The services: this process's own Provisioner, or a `metalform serve` session. */
-  provisioner: BootControl;
+  /** The services: HeadServices in this process, a `metalform serve` session, or the provisioners. */
+  control: BootControl;
   /** Resolves a node's BMC password (never logged). */
   password: (node: Node) => string | undefined;
   power?: DriverFactoryOptions;
@@ -45,12 +45,12 @@ export class ProvisioningDriver implements NodeDriver {
     this.nodes = new Map(o.cluster.nodes.map((n) => [n.name, n]));
     this.log = o.logger ?? nullLogger;
     // One listener for every node: applies with many nodes without a BMC wait on many at once.
-    o.provisioner.on("observation", this.onObservation);
+    o.control.on("observation", this.onObservation);
   }
 
   /** Stops listening to the services. */
   close(): void {
-    this.o.provisioner.off("observation", this.onObservation);
+    this.o.control.off("observation", this.onObservation);
   }
 
   private node(name: string): Node {
@@ -70,7 +70,7 @@ export class ProvisioningDriver implements NodeDriver {
   }
 
   async begin(change: NodeChange): Promise<void> {
-    await this.o.provisioner.setBootMode(change.node, {
+    await this.o.control.setBootMode(change.node, {
       mode: "install",
       reason: `${change.kind}: ${change.reasons.map((r) => r.message).join("; ")}`,
       // The plan only carries a protected node's wipe when the operator allowed it.
@@ -134,14 +134,14 @@ export class ProvisioningDriver implements NodeDriver {
     } catch (e) {
       if (e instanceof PowerError) {
         // An unreachable BMC may come back; wrong credentials will not.
-        throw new NodeFailure(e.message, e.kind === "unreachable" || e.kind === "failed");
+        throw new NodeFailure(e.message, { retryable: e.kind === "unreachable" || e.kind === "failed" });
       }
       throw e;
     }
   }
 
   async end(change: NodeChange): Promise<void> {
-    await this.o.provisioner.setBootMode(change.node, { mode: "local" });
+    await this.o.control.setBootMode(change.node, { mode: "local" });
   }
 
   async update(): Promise<void> {
@@ -150,6 +150,6 @@ export class ProvisioningDriver implements NodeDriver {
   }
 
   async remove(change: NodeChange): Promise<void> {
-    await this.o.provisioner.removeNode(change.node);
+    await this.o.control.removeNode(change.node);
   }
 }

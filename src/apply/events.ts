@@ -2,7 +2,9 @@
 // what `apply --json` emits, one JSON object a line. Documented by
 // schemas/events.schema.json.
 import type { NodeChangeKind } from "../plan/types.js";
-import type { Phase } from "./phases.js";
+import type { NodeOutcome } from "../progress/outcome.js";
+import type { Phase } from "../progress/phases.js";
+import type { ApplySummary } from "./results.js";
 
 export const EVENTS_FORMAT_VERSION = "1.0";
 
@@ -36,20 +38,10 @@ export type ApplyEvent =
       attempt: number;
       final: boolean;
       /** On final errors: how the node ended (failed, never started, or no longer waited for). */
-      outcome?: "failed" | "skipped" | "interrupted";
+      outcome?: Exclude<NodeOutcome, "succeeded">;
     })
   | (Base & { type: "node_message"; node: string; message: string })
-  | (Base & {
-      type: "change_summary";
-      installed: number;
-      reimaged: number;
-      synced: number;
-      updated: number;
-      removed: number;
-      failed: number;
-      skipped: number;
-      interrupted: boolean;
-    });
+  | (Base & ApplySummary & { type: "change_summary"; interrupted: boolean });
 
 export type ApplyEventType = ApplyEvent["type"];
 

@@ -4,6 +4,8 @@
 // anything is expanded so that `node[1-100000000]` is refused cheaply.
 
 export interface RangeError {
+  /** The diagnostic code: the pattern is malformed, or names too many nodes. */
+  code: "invalid-host-range" | "range-too-large";
   message: string;
 }
 
@@ -19,28 +21,28 @@ function parsePattern(pattern: string, maxCount: number): { parts: Part[]; count
   while (i < pattern.length) {
     const open = pattern.indexOf("[", i);
     const literal = open < 0 ? pattern.slice(i) : pattern.slice(i, open);
-    if (literal.includes("]")) return { message: `unbalanced "]" in host range "${pattern}"` };
-    if (!NAME_CHARS.test(literal)) return { message: `invalid character in host name "${pattern}" (letters, digits, ".", "_" and "-" only)` };
+    if (literal.includes("]")) return { code: "invalid-host-range", message: `unbalanced "]" in host range "${pattern}"` };
+    if (!NAME_CHARS.test(literal)) return { code: "invalid-host-range", message: `invalid character in host name "${pattern}" (letters, digits, ".", "_" and "-" only)` };
     if (literal) parts.push({ literal });
     if (open < 0) break;
     const close = pattern.indexOf("]", open);
-    if (close < 0) return { message: `unclosed "[" in host range "${pattern}"` };
+    if (close < 0) return { code: "invalid-host-range", message: `unclosed "[" in host range "${pattern}"` };
     const body = pattern.slice(open + 1, close);
-    if (body.includes("[")) return { message: `nested "[" in host range "${pattern}"` };
+    if (body.includes("[")) return { code: "invalid-host-range", message: `nested "[" in host range "${pattern}"` };
     const items: Array<{ lo: string; hi: string }> = [];
     let groupCount = 0;
     for (const item of body.split(",")) {
       const m = /^(\d{1,9})(?:-(\d{1,9}))?$/.exec(item.trim());
-      if (!m) return { message: `malformed range "[${body}]" in "${pattern}" (expected e.g. [001-128] or [1,3,5-8])` };
+      if (!m) return { code: "invalid-host-range", message: `malformed range "[${body}]" in "${pattern}" (expected e.g. [001-128] or [1,3,5-8])` };
       const lo = m[1]!;
       const hi = m[2] ?? lo;
-      if (Number(hi) < Number(lo)) return { message: `range "[${item}]" in "${pattern}" runs backwards` };
+      if (Number(hi) < Number(lo)) return { code: "invalid-host-range", message: `range "[${item}]" in "${pattern}" runs backwards` };
       groupCount += Number(hi) - Number(lo) + 1;
       items.push({ lo, hi });
     }
     count *= groupCount;
     if (count > maxCount) {
-      return { message: `host range "${pattern}" expands to more than ${maxCount.toLocaleString("en")} names` };
+      return { code: "range-too-large", message: `host range "${pattern}" expands to more than ${maxCount.toLocaleString("en")} names` };
     }
     parts.push({ items });
     i = close + 1;

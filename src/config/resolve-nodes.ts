@@ -92,7 +92,7 @@ function incomplete(scope: NodeScope, o: object): boolean {
 function expandNames(name: string, namePos: SourcePos, scope: NodeScope): string[] | undefined {
   const count = countHostRange(name, Number.MAX_SAFE_INTEGER);
   if (typeof count !== "number") {
-    scope.diags.push(errorAt(/more than/.test(count.message) ? "range-too-large" : "invalid-host-range", count.message, namePos));
+    scope.diags.push(errorAt(count.code, count.message, namePos));
     return undefined;
   }
   if (scope.total + count > scope.maxNodes) {

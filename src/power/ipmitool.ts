@@ -45,19 +45,24 @@ export function ipmitoolArgs(t: IpmiTarget, command: readonly string[]): string[
   ];
 }
 
-/** How a failed ipmitool run is explained, from its output. Pure. */
-export function classifyFailure(output: string): PowerErrorKind {
-  if (/RAKP 2 HMAC is invalid|unauthorized name|invalid (user ?)?name|RAKP \d message indicates an error : (unauthorized|invalid)|password is too long/i.test(output)) {
-    return "auth";
-  }
+/**
+ * What ipmitool prints for each kind of failure, checked in this order. ipmitool
+ * exits 1 for every failure, so its (verbose) output is the only witness of the
+ * kind; the kind is decided here, once, and travels as PowerError.kind from then on —
+ * nobody above reads the message to decide anything.
+ */
+const FAILURE_SIGNS: ReadonlyArray<readonly [PowerErrorKind, RegExp]> = [
+  ["auth", /RAKP 2 HMAC is invalid|unauthorized name|invalid (user ?)?name|RAKP \d message indicates an error : (unauthorized|invalid)|password is too long/i],
   // Only the command's own failure counts: with -v, ipmitool also logs refused
   // optional probes ("Invalid completion code received: Insufficient privilege").
-  if (/failed: Insufficient privilege|unauthorized role|Set Session Privilege Level to \w+ failed/i.test(output)) return "privilege";
-  if (/invalid (authentication|integrity|confidentiality) algorithm|no matching cipher suite|cipher suite .* not supported/i.test(output)) return "cipher";
-  if (/Get Auth Capabilities error|Error issuing Get Channel Authentication Capabilities|No response from remote controller|Unable to establish LAN session|timeout/i.test(output)) {
-    return "unreachable";
-  }
-  return "failed";
+  ["privilege", /failed: Insufficient privilege|unauthorized role|Set Session Privilege Level to \w+ failed/i],
+  ["cipher", /invalid (authentication|integrity|confidentiality) algorithm|no matching cipher suite|cipher suite .* not supported/i],
+  ["unreachable", /Get Auth Capabilities error|Error issuing Get Channel Authentication Capabilities|No response from remote controller|Unable to establish LAN session|timeout/i],
+];
+
+/** How a failed ipmitool run is explained, from its output. Pure. */
+export function classifyFailure(output: string): PowerErrorKind {
+  return FAILURE_SIGNS.find(([, sign]) => sign.test(output))?.[0] ?? "failed";
 }
 
 export interface RunOptions {

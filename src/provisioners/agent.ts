@@ -9,8 +9,8 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import type { DesiredCluster, Image } from "../config/types.js";
 import { buildImageInstaller } from "../installer/for-image.js";
-import { Provisioner } from "../serve/provisioner.js";
-import type { NodeObservation } from "../serve/tracker.js";
+import { HeadServices } from "../serve/head-services.js";
+import type { NodeObservation } from "../progress/observation.js";
 import { nullLogger, type Logger } from "../util/log.js";
 import { networkKey, type Assignment, type ProvisionerInfo, type ProvisioningDb } from "./db.js";
 import { copyImage, imageAt } from "./image-copy.js";
@@ -58,7 +58,7 @@ export class ProvisionerAgent {
   private readonly pollMs: number;
   private cluster!: DesiredCluster;
   private inlineSecrets: ReadonlyMap<string, string> | undefined;
-  private provisioner!: Provisioner;
+  private services!: HeadServices;
   /** Image name → the copy served (image with local paths) and its digest. */
   private readonly copies = new Map<string, { image: Image; digest: string }>();
   private readonly installers = new Map<string, string>();
@@ -92,7 +92,7 @@ export class ProvisionerAgent {
   }
 
   get httpBase(): string {
-    return this.provisioner.httpBase;
+    return this.services.httpBase;
   }
 
   /** Whether this provisioner answers DHCP now. */
@@ -120,7 +120,7 @@ export class ProvisionerAgent {
     this.cluster = loaded.cluster;
     this.inlineSecrets = loaded.inlineSecrets;
     await this.o.db.ensure();
-    this.provisioner = new Provisioner({
+    this.services = new HeadServices({
       cluster: this.served(),
       ...(this.inlineSecrets ? { inlineSecrets: this.inlineSecrets } : {}),
       workDir: join(this.o.workDir, "serve"),
@@ -137,8 +137,8 @@ export class ProvisionerAgent {
       },
       logger: this.log,
     });
-    this.provisioner.on("observation", (o) => this.onObservation(o));
-    await this.provisioner.start();
+    this.services.on("observation", (o) => this.onObservation(o));
+    await this.services.start();
     await this.o.db.register(this.registration());
     this.log.info("registered", { name: this.o.name, address: this.o.address, http: this.httpBase, slots: this.o.slots });
     await this.heartbeat();
@@ -204,7 +204,7 @@ export class ProvisionerAgent {
   private async setAuthority(on: boolean): Promise<void> {
     if (on === this.isAuthority) return;
     try {
-      await this.provisioner.setDhcp(on);
+      await this.services.setDhcp(on);
       this.isAuthority = on;
       this.log.info(on ? "dhcp-authority" : "dhcp-authority-lost", { name: this.o.name, network: networkKey(this.cluster) });
     } catch (e) {
@@ -235,8 +235,8 @@ export class ProvisionerAgent {
         const built = await buildImageInstaller(copy.image, join(this.o.workDir, "cache"), this.log.child("installer"));
         this.installers.set(s.image, built.path);
         this.copies.set(s.image, { image: copy.image, digest: copy.digest });
-        await this.provisioner.reconfigure(this.served(), { imageDigests: this.digests() });
-        this.provisioner.setInstaller(s.image, built.path);
+        await this.services.reconfigure(this.served(), { imageDigests: this.digests() });
+        this.services.setInstaller(s.image, built.path);
         this.copyErrors.delete(`${s.image}@${s.digest}`);
         await this.o.db.heartbeat(this.o.name, this.imagesHeld(), this.cluster.digest, Object.fromEntries(this.copyErrors));
         this.log.info("image-copied", { image: s.image, digest: s.digest, ms: Date.now() - t0 });
@@ -264,7 +264,7 @@ export class ProvisionerAgent {
         if (!img) this.copies.delete(name);
         else this.copies.set(name, { image: imageAt(img, c.image.root), digest: c.digest });
       }
-      await this.provisioner.reconfigure(this.served(), { imageDigests: this.digests(), ...(this.inlineSecrets ? { inlineSecrets: this.inlineSecrets } : {}) });
+      await this.services.reconfigure(this.served(), { imageDigests: this.digests(), ...(this.inlineSecrets ? { inlineSecrets: this.inlineSecrets } : {}) });
       this.log.info("configuration-reloaded", { digest: this.cluster.digest });
     } catch (e) {
       this.log.error("configuration-reload-failed", { error: (e as Error).message });
@@ -303,7 +303,7 @@ export class ProvisionerAgent {
           await this.o.db.reject(a.node, a.generation, problem);
           continue;
         }
-        this.provisioner.setBootMode(a.node, { mode: "install", reason: a.reason, allowWipe: a.allowWipe });
+        this.services.setBootMode(a.node, { mode: "install", reason: a.reason, allowWipe: a.allowWipe });
         this.accepted.set(a.node, { applyId: a.applyId, generation: a.generation });
         this.log.info("assignment-accepted", { node: a.node, apply: a.applyId, generation: a.generation });
       }
@@ -311,7 +311,7 @@ export class ProvisionerAgent {
         const a = this.assignments.get(node);
         if (a && a.provisioner === this.o.name) continue;
         this.accepted.delete(node);
-        this.provisioner.setBootMode(node, { mode: "local" });
+        this.services.setBootMode(node, { mode: "local" });
       }
       // The apply waits for this before it boots a node (and its DHCP answer points the right way).
       await this.o.db.markSeen(this.o.name, snap.at);
@@ -353,7 +353,7 @@ export class ProvisionerAgent {
     if (this.isAuthority) await this.o.db.releaseAuthority(network, this.o.name).catch(() => {});
     await this.o.db.postObservations(this.outbox).catch(() => {});
     await this.o.db.deregister(this.o.name).catch(() => {});
-    await this.provisioner?.stop();
+    await this.services?.stop();
     await this.o.db.close();
   }
 }

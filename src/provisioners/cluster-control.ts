@@ -6,7 +6,7 @@
 import { EventEmitter } from "node:events";
 import type { DesiredCluster } from "../config/types.js";
 import type { BootControl, BootMode } from "../serve/boot-control.js";
-import type { NodeObservation } from "../serve/tracker.js";
+import { parseObservationBody, type NodeObservation } from "../progress/observation.js";
 import { nullLogger, type Logger } from "../util/log.js";
 import { chooseProvisioner, type Candidate } from "./choose.js";
 import type { ProvisionerInfo, ProvisioningDb } from "./db.js";
@@ -206,7 +206,10 @@ export class ClusterBootControl extends EventEmitter<{ observation: [NodeObserva
           const a = this.active.get(r.node);
           // Reports of an earlier assignment (a provisioner the node was moved away from) are history.
           if (!a || a.generation !== r.generation) continue;
-          this.say(r.node, r.body as Omit<NodeObservation, "node">);
+          // A row is JSON another process wrote: checked like any message from outside.
+          const body = parseObservationBody(r.body);
+          if (body) this.say(r.node, body);
+          else this.log.warn("observation-malformed", { node: r.node, provisioner: r.provisioner });
         }
         if (rows.length < 1000) break;
       }

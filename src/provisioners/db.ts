@@ -6,137 +6,11 @@
 import pg from "pg";
 import type { DesiredCluster } from "../config/types.js";
 import { scrub, type PgTarget } from "../state/pgurl.js";
-import { ADVISORY_CLASS, SCHEMA_TABLE_DDL } from "../state/pgschema.js";
-import { METALFORM_VERSION } from "../state/version.js";
+import { createTables, ProvisioningSchemaError } from "./db-schema.js";
+import type { Assignment, ImageSource, ObservationRow, ProvisionerInfo, ProvisionerRegistration } from "./db-types.js";
 
-/** Bumped when these tables change incompatibly. */
-export const PROVISIONING_SCHEMA_VERSION = 1;
-/** Serializes creating these tables (the state's own tables use key 0). */
-const SCHEMA_KEY = 1;
-
-const DDL = [
-  SCHEMA_TABLE_DDL,
-  `CREATE TABLE IF NOT EXISTS metalform_provisioners (
-     scope text NOT NULL,
-     name text NOT NULL,
-     address text NOT NULL,
-     http_url text NOT NULL,
-     rsync_url text NOT NULL,
-     slots integer NOT NULL CHECK (slots >= 1),
-     categories text[] NOT NULL DEFAULT '{}',
-     node_patterns text[] NOT NULL DEFAULT '{}',
-     images jsonb NOT NULL DEFAULT '{}',
-     -- "IMAGE@DIGEST" -> why its copy failed (the apply stops waiting for it).
-     copy_errors jsonb NOT NULL DEFAULT '{}',
-     config_digest text NOT NULL DEFAULT '',
-     host text NOT NULL,
-     pid integer NOT NULL,
-     started_at timestamptz NOT NULL DEFAULT now(),
-     heartbeat_at timestamptz NOT NULL DEFAULT now(),
-     -- It has acted on every assignment made before this time.
-     seen_upto timestamptz NOT NULL DEFAULT '-infinity',
-     PRIMARY KEY (scope, name))`,
-  `CREATE TABLE IF NOT EXISTS metalform_image_sources (
-     scope text NOT NULL,
-     image text NOT NULL,
-     digest text NOT NULL,
-     url text NOT NULL,
-     apply_id text NOT NULL,
-     published_at timestamptz NOT NULL DEFAULT now(),
-     PRIMARY KEY (scope, image))`,
-  `CREATE TABLE IF NOT EXISTS metalform_assignments (
-     scope text NOT NULL,
-     node text NOT NULL,
-     apply_id text NOT NULL,
-     provisioner text NOT NULL,
-     image text NOT NULL,
-     digest text NOT NULL,
-     config_digest text NOT NULL,
-     reason text NOT NULL,
-     allow_wipe boolean NOT NULL,
-     generation integer NOT NULL,
-     rejected text,
-     assigned_at timestamptz NOT NULL DEFAULT now(),
-     PRIMARY KEY (scope, node))`,
-  `CREATE TABLE IF NOT EXISTS metalform_observations (
-     id bigserial PRIMARY KEY,
-     scope text NOT NULL,
-     apply_id text NOT NULL,
-     node text NOT NULL,
-     generation integer NOT NULL,
-     provisioner text NOT NULL,
-     body jsonb NOT NULL,
-     at timestamptz NOT NULL DEFAULT now())`,
-  `CREATE INDEX IF NOT EXISTS metalform_observations_apply ON metalform_observations (scope, apply_id, id)`,
-  // Running applies heart-beat: a provisioner drops the assignments of an apply that died.
-  `CREATE TABLE IF NOT EXISTS metalform_applies (
-     scope text NOT NULL,
-     apply_id text NOT NULL,
-     config_digest text NOT NULL DEFAULT '',
-     heartbeat_at timestamptz NOT NULL DEFAULT now(),
-     PRIMARY KEY (scope, apply_id))`,
-  `CREATE TABLE IF NOT EXISTS metalform_dhcp_authority (
-     scope text NOT NULL,
-     network text NOT NULL,
-     holder text NOT NULL,
-     expires_at timestamptz NOT NULL,
-     PRIMARY KEY (scope, network))`,
-];
-
-export interface ProvisionerRegistration {
-  name: string;
-  /** The provisioning address nodes reach it at. */
-  address: string;
-  httpUrl: string;
-  /** rsync://ADDRESS:PORT (modules are appended). */
-  rsyncUrl: string;
-  slots: number;
-  /** Affinity: categories and node host ranges it prefers (empty: everyone). */
-  categories: string[];
-  nodePatterns: string[];
-  /** Image name → digest of the copy it holds. */
-  images: Record<string, string>;
-  configDigest: string;
-  host: string;
-  pid: number;
-}
-
-export interface ProvisionerInfo extends ProvisionerRegistration {
-  /** "IMAGE@DIGEST" → why its copy failed (until a copy succeeds). */
-  copyErrors: Record<string, string>;
-  /** Milliseconds since its last heartbeat (by the database's clock). */
-  ageMs: number;
-}
-
-export interface ImageSource {
-  image: string;
-  digest: string;
-  /** rsync://HOST:PORT/MODULE/ to copy it from. */
-  url: string;
-}
-
-export interface Assignment {
-  node: string;
-  applyId: string;
-  provisioner: string;
-  image: string;
-  digest: string;
-  configDigest: string;
-  reason: string;
-  allowWipe: boolean;
-  /** Bumped on every (re)assignment: reports of an older one are ignored. */
-  generation: number;
-  /** Set by the provisioner when it cannot serve the node (and why). */
-  rejected?: string;
-}
-
-export interface ObservationRow {
-  id: number;
-  node: string;
-  generation: number;
-  provisioner: string;
-  body: Record<string, unknown>;
-}
+export { PROVISIONING_SCHEMA_VERSION } from "./db-schema.js";
+export type { Assignment, ImageSource, ObservationRow, ProvisionerInfo, ProvisionerRegistration } from "./db-types.js";
 
 export class ProvisioningDbError extends Error {}
 
@@ -202,26 +76,11 @@ export class ProvisioningDb {
       throw this.wrap(e);
     }
     try {
-      await c.query("BEGIN");
-      await c.query("SELECT pg_advisory_xact_lock($1, $2)", [ADVISORY_CLASS, SCHEMA_KEY]);
-      for (const sql of DDL) await c.query(sql);
-      const r = await c.query<{ version: number; written_by: string }>("SELECT version, written_by FROM metalform_schema WHERE component = 'provisioning'");
-      const row = r.rows[0];
-      if (row && row.version > PROVISIONING_SCHEMA_VERSION) {
-        throw new ProvisioningDbError(
-          `the provisioning tables in ${this.location} were laid out by metalform ${row.written_by} (version ${row.version}); this metalform knows version ${PROVISIONING_SCHEMA_VERSION}. Upgrade metalform.`,
-        );
-      }
-      if (!row) {
-        await c.query("INSERT INTO metalform_schema (component, version, written_by) VALUES ('provisioning', $1, $2) ON CONFLICT (component) DO NOTHING", [
-          PROVISIONING_SCHEMA_VERSION,
-          METALFORM_VERSION,
-        ]);
-      }
-      await c.query("COMMIT");
+      await createTables(c, this.location);
     } catch (e) {
       await c.query("ROLLBACK").catch(() => {});
-      throw e instanceof ProvisioningDbError ? e : this.wrap(e);
+      if (e instanceof ProvisioningSchemaError) throw new ProvisioningDbError(e.message);
+      throw this.wrap(e);
     } finally {
       c.release();
     }

@@ -1,7 +1,7 @@
 // What apply needs from the provisioning services, wherever they run: in this
-// process (a Provisioner apply started itself) or in a `metalform serve` reached
-// through its control socket (a ServeSession).
-import type { NodeObservation } from "./tracker.js";
+// process (HeadServices apply started itself), in a `metalform serve` reached
+// through its control socket (a ServeSession), or on the provisioners (ClusterBootControl).
+import type { NodeObservation } from "../progress/observation.js";
 
 export type BootMode = { mode: "install"; reason: string; allowWipe: boolean } | { mode: "local" };
 

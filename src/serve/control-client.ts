@@ -6,7 +6,7 @@ import { EventEmitter } from "node:events";
 import { connect, type Socket } from "node:net";
 import type { BootControl, BootMode } from "./boot-control.js";
 import { CONTROL_PROTOCOL, encodeClient, LineSplitter, parseServerMessage, type ClientMessage, type Hello } from "./control-protocol.js";
-import type { NodeObservation } from "./tracker.js";
+import type { NodeObservation } from "../progress/observation.js";
 
 type WithoutId<T> = T extends unknown ? Omit<T, "id"> : never;
 

@@ -9,7 +9,7 @@ import { defaultCacheDir } from "../state/paths.js";
 import { nullLogger, type Logger } from "../util/log.js";
 import type { Hello } from "./control-protocol.js";
 import type { HelloAnswer } from "./control-server.js";
-import type { Provisioner } from "./provisioner.js";
+import type { HeadServices } from "./head-services.js";
 
 export interface Reloaded {
   cluster: DesiredCluster;
@@ -18,7 +18,7 @@ export interface Reloaded {
 }
 
 export interface HelloContext {
-  provisioner: Provisioner;
+  services: HeadServices;
   /** The configuration serve was started with. */
   configPath: string;
   /** Loads the configuration again (or says what is wrong with it). */
@@ -26,7 +26,7 @@ export interface HelloContext {
   logger?: Logger;
 }
 
-function differences(h: Hello, p: Provisioner): string[] {
+function differences(h: Hello, p: HeadServices): string[] {
   const out: string[] = [];
   if (h.cluster !== p.config.name) out.push(`cluster ${JSON.stringify(p.config.name)} here, ${JSON.stringify(h.cluster)} in the apply`);
   if (h.configDigest !== p.config.digest) out.push(`configuration digest ${p.config.digest.slice(0, 19)} here, ${h.configDigest.slice(0, 19)} in the apply`);
@@ -49,7 +49,7 @@ function real(path: string): string {
 
 export async function checkHello(h: Hello, ctx: HelloContext): Promise<HelloAnswer> {
   const log = ctx.logger ?? nullLogger;
-  const p = ctx.provisioner;
+  const p = ctx.services;
   const mine = real(ctx.configPath);
   if (real(h.configPath) !== mine) {
     return { ok: false, message: `this serve runs the configuration ${mine}, the apply uses ${h.configPath}` };

@@ -15,9 +15,8 @@
 // A session that ends without "release" (apply died) is released by serve.
 import { join } from "node:path";
 import { StringDecoder } from "node:string_decoder";
-import { isPhase } from "../apply/phases.js";
+import { parseObservation, type NodeObservation } from "../progress/observation.js";
 import type { BootMode } from "./boot-control.js";
-import type { NodeObservation } from "./tracker.js";
 
 export const CONTROL_PROTOCOL = 1;
 /** No message is longer than this; a longer line ends the connection. */
@@ -117,28 +116,6 @@ export function parseClientMessage(line: string): Parsed<ClientMessage> {
     default:
       return bad("unknown message type");
   }
-}
-
-function parseObservation(v: unknown): NodeObservation | undefined {
-  if (!isRec(v) || !isStr(v.node, 256)) return undefined;
-  const o: NodeObservation = { node: v.node };
-  if (v.phase !== undefined) {
-    if (typeof v.phase !== "string" || !isPhase(v.phase)) return undefined;
-    o.phase = v.phase;
-  }
-  for (const k of ["bytes", "total"] as const) {
-    const x = v[k];
-    if (x === undefined) continue;
-    if (typeof x !== "number" || !Number.isFinite(x) || x < 0) return undefined;
-    o[k] = x;
-  }
-  for (const k of ["failed", "message", "imageDigest", "layoutFingerprint"] as const) {
-    const x = v[k];
-    if (x === undefined) continue;
-    if (!isStr(x, 65536)) return undefined;
-    o[k] = x;
-  }
-  return o;
 }
 
 export function parseServerMessage(line: string): Parsed<ServerMessage> {

@@ -9,7 +9,7 @@ import { connect, createServer, type Server, type Socket } from "node:net";
 import { nullLogger, type Logger } from "../util/log.js";
 import type { BootControl } from "./boot-control.js";
 import { CONTROL_PROTOCOL, encodeServer, LineSplitter, parseClientMessage, type Hello, type ServerMessage } from "./control-protocol.js";
-import type { NodeObservation } from "./tracker.js";
+import type { NodeObservation } from "../progress/observation.js";
 
 export type HelloAnswer = { ok: true; cluster: string; configDigest: string; reconfigured: boolean } | { ok: false; message: string };
 

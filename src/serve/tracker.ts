@@ -1,42 +1,18 @@
 // Turning what the services see into what apply shows: a node's phase, from the
 // DHCP server (by MAC), the HTTP and TFTP servers (by MAC or address) and the
 // installer's own step reports. Pure: typed events in, observations out.
-import type { Observation } from "../apply/executor.js";
-import type { Phase } from "../apply/phases.js";
+import { stepPhase } from "../boot/installer-steps.js";
+import type { NodeObservation } from "../progress/observation.js";
 import type { DhcpClientInfo } from "../services/dhcp/events.js";
 import type { FileServed, HttpBootServerEvents } from "../services/http/server.js";
 import type { InstallerApiEventMap } from "../services/installer-api/api.js";
 import type { NodeReport, NodeUp } from "../services/installer-api/reports.js";
 import type { TftpTransferCompleteEvent } from "../services/tftp/events.js";
 
-/** An observation about one named node (see Observation in the executor). */
-export interface NodeObservation extends Observation {
-  node: string;
-}
-
 export interface NodeLookup {
   byMac(mac: string): string | undefined;
   byIp(ip: string): string | undefined;
 }
-
-/** The installer's steps (src/boot/installer-init.sh) and the phase each belongs to. */
-export const STEP_PHASE: Record<string, Phase> = {
-  modules: "installer",
-  network: "installer",
-  plan: "installer",
-  disks: "disks",
-  mode: "disks",
-  partition: "disks",
-  assemble: "disks",
-  raid: "disks",
-  mkfs: "filesystems",
-  fsck: "filesystems",
-  mount: "filesystems",
-  rsync: "sync",
-  configure: "config",
-  bmc: "bmc",
-  "switch-root": "switch-root",
-};
 
 /** Every service event serve observes, each with its payload type. */
 export type ServiceEvent =
@@ -86,7 +62,7 @@ function downloaded(e: Extract<ServiceEvent, { event: "file-served" | "transfer-
 
 function reported(p: NodeReport): NodeObservation | undefined {
   const { node, step, bytes } = p;
-  const phase = STEP_PHASE[step];
+  const phase = stepPhase(step);
   if (p.status === "failed") return { node, ...(phase ? { phase } : {}), failed: `installer step "${step}" failed${p.message ? `: ${p.message}` : ""}` };
   if (p.status === "progress") {
     return bytes === undefined ? undefined : { node, bytes, ...(p.percent !== undefined ? { percent: p.percent } : {}) };

@@ -3,7 +3,8 @@
 // half-understood (and later overwritten).
 import { randomUUID } from "node:crypto";
 import { StateError } from "./errors.js";
-import { STATE_FORMAT_VERSION, type ClusterState } from "./types.js";
+import { isStoppedOutcome } from "../progress/outcome.js";
+import { STATE_FORMAT_VERSION, type ClusterState, type NodeReport } from "./types.js";
 import { METALFORM_VERSION } from "./version.js";
 
 /** A fresh, empty state with a new lineage and serial 0 (never written yet). */
@@ -73,13 +74,25 @@ function checkHeader(doc: Record<string, unknown>, ctx: { where: string; corrupt
   if (typeof doc.serial !== "number" || !Number.isInteger(doc.serial) || doc.serial < 0) throw corrupt("serial missing or invalid");
 }
 
+/** Checks a node's entry; a report in the old string form is read as {phase, outcome}. */
 function checkNode(name: string, n: unknown, corrupt: Corrupt): void {
   if (!isObj(n)) throw corrupt(`node "${name}" malformed`);
   if (n.applied !== undefined && !appliedWellFormed(n.applied)) throw corrupt(`node "${name}": applied attributes malformed`);
   const r = n.reported;
-  if (r !== undefined && (!isObj(r) || typeof r.phase !== "string" || typeof r.time !== "string")) {
+  if (r !== undefined && (!isObj(r) || typeof r.phase !== "string" || typeof r.time !== "string" || (r.outcome !== undefined && !isStoppedOutcome(r.outcome)))) {
     throw corrupt(`node "${name}": report malformed`);
   }
+  if (r !== undefined) n.reported = upgradeReport(r as unknown as NodeReport);
+}
+
+/**
+ * Before reports had an `outcome`, a node that stopped short of UP was recorded as
+ * the string "failed:PHASE" or "interrupted:PHASE"; read as {phase, outcome}.
+ */
+export function upgradeReport(r: NodeReport): NodeReport {
+  const m = /^(failed|interrupted):(.+)$/.exec(r.phase);
+  if (r.outcome !== undefined || !m || !isStoppedOutcome(m[1])) return r;
+  return { ...r, phase: m[2]!, outcome: m[1] };
 }
 
 /** The applied attributes the planner reads are there, with their types. */

@@ -1,5 +1,5 @@
 // Text and JSON views of the state for `metalform state list | show`.
-import type { ClusterState, NodeState } from "./types.js";
+import type { ClusterState, NodeReport, NodeState } from "./types.js";
 
 const short = (d: string | undefined) => (d ? (d.startsWith("sha256:") ? d.slice(7, 13) : d.slice(0, 6)) : "-");
 
@@ -20,10 +20,15 @@ export function nodeRows(state: ClusterState): NodeRow[] {
         node: name,
         image: n.applied ? `${n.applied.image.name} ${short(n.applied.image.digest)}` : "(never installed)",
         layout: n.applied ? `${n.applied.diskLayout.name} ${short(n.applied.diskLayout.digest)}` : "-",
-        phase: n.reported?.phase ?? "-",
+        phase: n.reported ? reportedPhase(n.reported) : "-",
         reportedAt: n.reported?.time ?? "-",
       };
     });
+}
+
+/** "up", or "sync (failed)" for a node whose apply stopped there. */
+export function reportedPhase(r: NodeReport): string {
+  return r.outcome ? `${r.phase} (${r.outcome})` : r.phase;
 }
 
 function table(rows: string[][]): string {
@@ -76,7 +81,7 @@ export function renderNodeState(name: string, n: NodeState): string {
   else {
     out.push(
       `  reported at ${r.time}:`,
-      `    phase:        ${r.phase}`,
+      `    phase:        ${reportedPhase(r)}`,
       `    image:        ${r.imageDigest ?? "-"}`,
       `    disk layout:  ${r.layoutFingerprint ?? "-"}`,
     );

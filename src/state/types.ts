@@ -2,6 +2,7 @@
 // last applied and what the node last reported; per image its digest and size.
 // Secrets never appear here: a BMC password is recorded only as its reference.
 import type { BootMode, InstallMode, PowerDriver, SecretRef } from "../config/types.js";
+import type { StoppedOutcome } from "../progress/outcome.js";
 
 /** Bumped when the file format changes incompatibly; newer files are refused. */
 export const STATE_FORMAT_VERSION = 1;
@@ -48,8 +49,10 @@ export interface NodeReport {
   imageDigest?: string;
   /** Digest of the disk layout found on its disks (written by the installer). */
   layoutFingerprint?: string;
-  /** e.g. "installing", "installed", "up", "failed". */
+  /** The phase the node reached: an apply phase ("up", "sync", …) or what another reporter says ("discovered"). */
   phase: string;
+  /** Set when an apply's work on the node stopped in `phase` without reaching UP. */
+  outcome?: StoppedOutcome;
   /** ISO 8601 time of the report. */
   time: string;
 }

@@ -36,7 +36,7 @@ function scriptedDriver(script: Script, onTrigger?: (c: NodeChange, attempt: num
       onTrigger?.(c, attempt);
       script(c.node, attempt, (o) => exec!.observe(c.node, o));
     },
-    async end(c, ok) {
+    async end(c, { ok }) {
       active--;
       calls.push(`end ${c.node} ${ok}`);
     },
@@ -85,7 +85,7 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 const fastTimeouts = { power: 200, dhcp: 200, "boot-files": 200, installer: 200, disks: 200, filesystems: 200, sync: 200, config: 200, bmc: 200, "switch-root": 200 };
 
-async function setup(n: number, script: Script, opts: Partial<ConstructorParameters<typeof Executor>[6]> = {}, onTrigger?: (c: NodeChange, a: number) => void) {
+async function setup(n: number, script: Script, opts: Partial<ConstructorParameters<typeof Executor>[1]> = {}, onTrigger?: (c: NodeChange, a: number) => void) {
   const desired = cluster(Array.from({ length: n }, (_, i) => node(i + 1)));
   const store = new LocalStateStore(join(dir, "state.json"));
   const lock = await store.lock({ operation: "apply" }, 1000);
@@ -94,7 +94,7 @@ async function setup(n: number, script: Script, opts: Partial<ConstructorParamet
   const plan: Plan = planChanges(desired, undefined, { imageDigests });
   const events: ApplyEvent[] = [];
   const d = scriptedDriver(script, onTrigger);
-  const exec = new Executor(plan, desired, store, initial, d.driver, (e) => events.push(e), {
+  const exec = new Executor({ plan, desired, store, state: initial, driver: d.driver, events: (e) => events.push(e) }, {
     parallelism: 2,
     canary: 0,
     retries: 2,
@@ -138,7 +138,7 @@ describe("executor", () => {
     expect(res.results.filter((r) => r.outcome === "succeeded").map((r) => r.node)).toEqual(["node001", "node003"]);
     const saved = await s.store.read();
     expect(saved!.nodes.node002?.applied).toBeUndefined();
-    expect(saved!.nodes.node002?.reported?.phase).toBe("failed:power");
+    expect(saved!.nodes.node002?.reported).toMatchObject({ phase: "power", outcome: "failed" });
     expect(saved!.nodes.node001?.applied).toBeDefined();
     const errored = s.events.filter((e) => e.type === "node_errored" && e.node === "node002");
     expect(errored.map((e) => (e as { final: boolean }).final)).toEqual([false, false, true]);

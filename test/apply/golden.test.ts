@@ -5,11 +5,12 @@
 // escape sequence; an interrupted apply. Times and durations are normalized; the
 // JSON is validated against schemas/events.schema.json.
 // Regenerate with UPDATE_GOLDEN=1 npx vitest run test/apply/golden.test.ts and review the diff.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { goldenDir } from "../helpers/golden.js";
 import type { ApplyEvent } from "../../src/apply/events.js";
 import { Executor, type ApplyOptions, type NodeDriver, type Observation } from "../../src/apply/executor.js";
 import { jsonLinesRenderer, lineRenderer } from "../../src/apply/render/lines.js";
@@ -24,17 +25,7 @@ import { cluster, digestOf, digests, node } from "../plan/fixtures.js";
 import { mixedScenario } from "../plan/scenario.js";
 
 const require = createRequire(import.meta.url);
-const GOLDEN = new URL("./golden/", import.meta.url);
-
-function golden(name: string, actual: string): void {
-  const file = new URL(name, GOLDEN);
-  if (process.env.UPDATE_GOLDEN === "1") {
-    mkdirSync(GOLDEN, { recursive: true });
-    writeFileSync(file, actual);
-  }
-  if (!existsSync(file)) throw new Error(`golden file ${file.pathname} is missing: run with UPDATE_GOLDEN=1`);
-  expect(actual).toBe(readFileSync(file, "utf8"));
-}
+const golden = goldenDir(new URL("./golden/", import.meta.url));
 
 /** Times and durations vary from run to run; everything else must not. */
 function normalize(text: string): string {
@@ -105,15 +96,17 @@ async function run(s: Scenario): Promise<{ lines: string; jsonl: string; events:
     remove: async () => undefined,
   };
   exec = new Executor(
-    s.plan,
-    s.desired,
-    store,
-    written,
-    driver,
-    (e) => {
-      events.push(e);
-      toLines(e);
-      toJson(e);
+    {
+      plan: s.plan,
+      desired: s.desired,
+      store,
+      state: written,
+      driver,
+      events: (e) => {
+        events.push(e);
+        toLines(e);
+        toJson(e);
+      },
     },
     { parallelism: 1, canary: 0, retries: 1, phaseTimeouts: { power: 150, dhcp: 150, sync: 150 }, ...s.opts },
   );

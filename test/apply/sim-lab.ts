@@ -214,7 +214,7 @@ ${lines.join("\n")}
     const sims = new Map<string, ChildProcess>();
     p.stdout!.on("data", (d) => (stdout += d));
     p.stderr!.on("data", (d: Buffer) => {
-      stderr += d;
+      stderr += d.toString();
       // Only complete lines, each scanned once.
       const end = stderr.lastIndexOf("\n") + 1;
       const fresh = stderr.slice(scanned, end);

@@ -1,26 +1,14 @@
-import { mkdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { renderInstallPlan, type InstallPlanInput } from "../../src/boot/install-plan.js";
 import { renderPlanShell } from "../../src/boot/plan-shell.js";
 import { InstallPlanError } from "../../src/boot/errors.js";
 import { renderIpxeInstaller, renderIpxeLocal } from "../../src/boot/ipxe.js";
 import { renderSfdisk } from "../../src/boot/sfdisk.js";
+import { goldenDir } from "../helpers/golden.js";
 import { apiUrlFor, GiB, image, layouts, MiB, node, part, planInputBase } from "./fixtures.js";
 
-const goldenDir = join(dirname(fileURLToPath(import.meta.url)), "golden");
-
 /** Compares with test/boot/golden/NAME; UPDATE_GOLDEN=1 rewrites it. */
-function golden(name: string, actual: string): void {
-  const file = join(goldenDir, name);
-  if (process.env.UPDATE_GOLDEN === "1" || !existsSync(file)) {
-    if (process.env.UPDATE_GOLDEN !== "1") throw new Error(`golden file ${name} missing: run with UPDATE_GOLDEN=1`);
-    mkdirSync(goldenDir, { recursive: true });
-    writeFileSync(file, actual);
-  }
-  expect(actual).toBe(readFileSync(file, "utf8"));
-}
+const golden = goldenDir(new URL("./golden/", import.meta.url));
 
 function input(layout: string, over: Partial<InstallPlanInput> = {}, nodeOver: Parameters<typeof node>[0] = {}): InstallPlanInput {
   const n = node({ diskLayout: layout, ...nodeOver });

@@ -658,7 +658,7 @@ describe("invalid configurations", () => {
     const elapsed = performance.now() - t0;
     if (c.hostile) {
       console.log(`refused "${c.name}" in ${elapsed.toFixed(0)} ms`);
-      expect(elapsed).toBeLessThan(2000);
+      expect(elapsed).toBeLessThan(15_000); // bounded, not fast: an expanded bomb or range would not finish
     }
     // Loading reads only.
     expect(snapshot(dir)).toEqual(before);

@@ -1,10 +1,15 @@
 // The pieces every network-namespace test helper needs: running a command (in a
 // namespace or not), failing with the Debian package when a tool is missing,
-// removing namespaces that killed runs left behind, and waiting for a condition.
-// Topologies (bridges, veth pairs, labs) stay with each helper: they differ.
+// removing namespaces that killed runs left behind. (waitFor, re-exported here for
+// the helpers that import it from this file, lives in wait.ts.) Topologies (bridges, veth pairs, labs) stay with each helper: they differ.
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+
+import { processAlive } from "./process.js";
+
+export { processAlive };
+export { waitFor } from "./wait.js";
 
 export const REPO_ROOT = new URL("../../", import.meta.url).pathname;
 export const METALFORM_BIN = join(REPO_ROOT, "bin/metalform");
@@ -55,16 +60,6 @@ export function requireBuilt(note = ""): void {
   if (!existsSync(join(REPO_ROOT, "dist/cli/main.js"))) throw new Error(`dist/ is not built: run \`npm run build\`${note ? ` ${note}` : ""}`);
 }
 
-/** Whether a process exists (EPERM: it exists but is not ours). */
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 /** Deletes a namespace, best effort (it may be gone already, or never made). */
 export function deleteNamespace(ns: string): void {
   try {
@@ -111,16 +106,5 @@ function killNamespaceProcesses(ns: string): void {
     } catch {
       /* gone already */
     }
-  }
-}
-
-/** Polls `fn` until it returns a truthy value, which it resolves to; rejects after `timeoutMs`. */
-export async function waitFor<T>(what: string, fn: () => T | undefined | false, timeoutMs: number, intervalMs = 50): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
   }
 }

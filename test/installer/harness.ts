@@ -5,8 +5,9 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_pr
 import { createHash } from "node:crypto";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync, ftruncateSync, createReadStream } from "node:fs";
 import { createServer, type Server } from "node:http";
-import { createServer as createNetServer, type AddressInfo } from "node:net";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
+import { freePort } from "../helpers/ports.js";
 import type { InstallPlan } from "../../src/boot/plan-types.js";
 import { installerInitPath } from "../../src/boot/installer-init.js";
 import { createInstallerApi, nodeApiUrl, type InstallerApi } from "../../src/services/installer-api/api.js";
@@ -89,14 +90,6 @@ export function cleanupStaleLoops(): void {
       spawnSync("losetup", ["-d", dev]);
     }
   }
-}
-
-export async function freePort(): Promise<number> {
-  const s = createNetServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 export interface RsyncDaemon {

@@ -179,6 +179,7 @@ describe("lab cluster configuration", () => {
         { name: "lab2", mac: "52:54:00:4d:46:02", ip: "10.77.0.12", bmcAddress: "10.78.0.12" },
       ],
     });
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- YAML read back: the assertions below are its type check
     const d = parse(y) as Record<string, any>;
     expect(d.network).toMatchObject({ interface: "mfbr0", address: "10.77.0.1/24", ports: { http: 8080 } });
     expect(d.categories.default.bmc).toEqual({ driver: "ipmi", user: "admin", password: { file: "/lab/bmc-password" }, port: 623, netmask: "255.255.255.0" });

@@ -3,7 +3,6 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import yargs from "yargs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { planCommand } from "../../src/cli/commands/plan.js";
 import { showCommand } from "../../src/cli/commands/show.js";
@@ -13,8 +12,7 @@ import { readPlanFile } from "../../src/plan/saved.js";
 import { recordApplied } from "../../src/plan/record.js";
 import { LocalStateStore } from "../../src/state/local.js";
 import { loadCluster } from "../../src/config/load.js";
-import type { GlobalArgs } from "../../src/cli/globals.js";
-import type { CommandModule } from "yargs";
+import { runCommandsInProcess, type CliRun } from "../helpers/cli-in-process.js";
 
 const dir = mkdtempSync(join(tmpdir(), "mf-cli-"));
 const cfg = join(dir, "cluster.yaml");
@@ -59,42 +57,8 @@ nodes:
 `;
 }
 
-interface Run {
-  code: number;
-  out: string;
-  err: string;
-}
-
-async function cli(...args: string[]): Promise<Run> {
-  let out = "";
-  let err = "";
-  const ow = process.stdout.write.bind(process.stdout);
-  const ew = process.stderr.write.bind(process.stderr);
-  process.exitCode = undefined;
-  process.stdout.write = ((s: string | Uint8Array) => ((out += String(s)), true)) as typeof process.stdout.write;
-  process.stderr.write = ((s: string | Uint8Array) => ((err += String(s)), true)) as typeof process.stderr.write;
-  try {
-    await yargs(["--config", cfg, "--no-color", ...args])
-      .option("config", { type: "string", global: true })
-      .option("color", { type: "boolean", default: true, global: true })
-      .option("json", { type: "boolean", default: false, global: true })
-      .command(planCommand as unknown as CommandModule<GlobalArgs, GlobalArgs>)
-      .command(showCommand as unknown as CommandModule<GlobalArgs, GlobalArgs>)
-      .command(stateCommand as unknown as CommandModule<GlobalArgs, GlobalArgs>)
-      .strict()
-      .exitProcess(false)
-      .fail((msg, e) => {
-        throw e ?? new Error(msg);
-      })
-      .parseAsync();
-  } finally {
-    process.stdout.write = ow;
-    process.stderr.write = ew;
-  }
-  const code = Number(process.exitCode ?? 0);
-  process.exitCode = undefined;
-  return { code, out, err };
-}
+/** The commands in-process, as main.ts runs them. */
+const cli = (...args: string[]): Promise<CliRun> => runCommandsInProcess([planCommand, showCommand, stateCommand], ["--config", cfg, "--no-color", ...args]);
 
 /** What apply will do after each node succeeds: record the plan's changes and write the state. */
 async function applyPlanFile(file: string): Promise<void> {

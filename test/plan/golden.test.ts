@@ -1,7 +1,7 @@
 // Golden outputs of the three renderers for one plan that has every kind of change.
 // Regenerate with UPDATE_GOLDEN=1 npx vitest run test/plan/golden.test.ts and review the diff.
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { goldenDir } from "../helpers/golden.js";
 import { planChanges } from "../../src/plan/planner.js";
 import { renderTerminal } from "../../src/plan/render/terminal.js";
 import { renderMarkdown } from "../../src/plan/render/markdown.js";
@@ -11,16 +11,7 @@ import { mixedScenario } from "./scenario.js";
 import { cluster, digests, node } from "./fixtures.js";
 import { applyAll } from "./scenario.js";
 
-const GOLDEN = new URL("./golden/", import.meta.url);
-
-function golden(name: string, actual: string): void {
-  const file = new URL(name, GOLDEN);
-  if (process.env.UPDATE_GOLDEN === "1" || !existsSync(file)) {
-    if (process.env.UPDATE_GOLDEN !== "1") throw new Error(`golden file ${file.pathname} is missing: run with UPDATE_GOLDEN=1`);
-    writeFileSync(file, actual);
-  }
-  expect(actual).toBe(readFileSync(file, "utf8"));
-}
+const golden = goldenDir(new URL("./golden/", import.meta.url));
 
 function mixedPlan() {
   const { state, desired, imageDigests } = mixedScenario();
@@ -67,7 +58,7 @@ describe("renderers (golden)", () => {
     const doc = planToJson(mixedPlan()) as { node_changes: Array<Record<string, unknown>> };
     doc.node_changes[0]!.actions = ["destroy"];
     expect(validatePlanJson(doc).join("\n")).toMatch(/node_changes\/0\/actions\/0/);
-    const doc2 = planToJson(mixedPlan()) as Record<string, unknown>;
+    const doc2 = planToJson(mixedPlan());
     doc2.extra = 1;
     expect(validatePlanJson(doc2).length).toBeGreaterThan(0);
   });

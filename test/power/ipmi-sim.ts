@@ -97,8 +97,8 @@ mc_enable 0x20
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
-  child.stdout!.on("data", (d) => (output += d));
-  child.stderr!.on("data", (d) => (output += d));
+  child.stdout.on("data", (d) => (output += d));
+  child.stderr.on("data", (d) => (output += d));
   const failed = new Promise<Error>((resolve) => {
     child.once("error", (e: NodeJS.ErrnoException) =>
       resolve(e.code === "ENOENT" ? new Error("ipmi_sim is not installed: apt-get install -y openipmi (Debian package openipmi)") : e),

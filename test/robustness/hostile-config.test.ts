@@ -107,7 +107,9 @@ describe("hostile configurations: refused in bounded time and memory", () => {
       expect(r.stdout + r.stderr).toContain(c.expect);
       expect(kib).toBeGreaterThan(0);
       expect(mib, `peak RSS ${mib.toFixed(0)} MiB`).toBeLessThan(c.maxMiB);
-      expect(ms).toBeLessThan(20_000);
+      // Bounded, not fast: a blow-up (alias expansion, range expansion) would run into the
+      // spawn timeout; speed is bench/validate's business, not a test's.
+      expect(r.error, `no answer in ${ms} ms`).toBeUndefined();
     }, 60_000);
   }
 });

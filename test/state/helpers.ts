@@ -6,8 +6,8 @@ import ts from "typescript";
 
 export function transpileStateModule(outDir: string): string {
   writeFileSync(join(outDir, "package.json"), JSON.stringify({ type: "module" }));
-  // The state layer and the small utilities it imports.
-  for (const dir of ["state", "util"]) {
+  // The state layer and the layers below it that it imports at run time (docs/architecture.md).
+  for (const dir of ["state", "progress", "util"]) {
     const src = new URL(`../../src/${dir}/`, import.meta.url).pathname;
     const dest = join(outDir, dir);
     mkdirSync(dest, { recursive: true });

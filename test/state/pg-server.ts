@@ -3,9 +3,10 @@
 // only, on a free port, with a password for TCP logins. Stopped and removed by stop().
 import { execFileSync, spawnSync } from "node:child_process";
 import { appendFileSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { processAlive } from "../helpers/process.js";
+import { freePort } from "../helpers/ports.js";
 
 export interface PgServer {
   /** A directory removed with the server (tests may keep their files here). */
@@ -28,43 +29,23 @@ function pgBinDir(): string {
   return join(base, versions[0]!, "bin");
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 const asPostgres = (cmd: string, args: string[]) => {
   const r = spawnSync("runuser", ["-u", "postgres", "--", cmd, ...args], { encoding: "utf8" });
   if (r.status !== 0) throw new Error(`${cmd} failed (${r.status}): ${r.stderr || r.stdout}`);
   return r.stdout;
 };
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Stops and removes servers left by earlier test runs that were killed before their afterAll. */
 function cleanupStale(bin: string): void {
   for (const name of readdirSync(tmpdir()).filter((n) => n.startsWith("mfpg-srv-"))) {
     const dir = join(tmpdir(), name);
-    let owner = 0;
+    let owner: number;
     try {
       owner = Number(readFileSync(join(dir, "owner.pid"), "utf8"));
     } catch {
       continue; // not ours, or still being set up
     }
-    if (!owner || alive(owner)) continue;
+    if (!owner || processAlive(owner)) continue;
     if (existsSync(join(dir, "data", "postmaster.pid"))) spawnSync("runuser", ["-u", "postgres", "--", join(bin, "pg_ctl"), "-D", join(dir, "data"), "-m", "immediate", "-w", "stop"]);
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,8 +1,8 @@
 // Apply progress for logs and CI: one timestamped line per phase change, sync
 // progress at most every 25 %, no control characters.
 import type { ApplyEvent } from "../events.js";
-import { PHASE_LABEL } from "../phases.js";
-import { INTERRUPTED, SKIPPED, summaryLine } from "../executor.js";
+import { PHASE_LABEL } from "../../progress/phases.js";
+import { summaryLine } from "../results.js";
 
 const SYMBOL: Record<string, string> = { install: "+", reimage: "-/+", sync: "~", update: "~", remove: "-" };
 
@@ -27,10 +27,9 @@ export function oneLine(text: string): string {
 
 function errorLine(e: Extract<ApplyEvent, { type: "node_errored" }>): string {
   const error = oneLine(e.error);
-  // The event names how the node ended; the error's prefix says it too (older event streams).
-  const strip = (prefix: string) => (error.startsWith(`${prefix}: `) ? error.slice(prefix.length + 2) : error);
-  if (e.outcome === "skipped" || (e.attempt === 0 && error.startsWith(`${SKIPPED}: `))) return `${e.node} skipped: ${strip(SKIPPED)}`;
-  if (e.outcome === "interrupted" || (e.final && error.startsWith(`${INTERRUPTED}: `))) return `${e.node} INTERRUPTED in ${e.phase}: ${strip(INTERRUPTED)}`;
+  // The event's outcome says how the node ended; the error is only the reason.
+  if (e.outcome === "skipped") return `${e.node} skipped: ${error}`;
+  if (e.outcome === "interrupted") return `${e.node} INTERRUPTED in ${e.phase}: ${error}`;
   return `${e.node} ${e.final ? "FAILED" : "retrying"} in ${e.phase}${e.attempt > 1 ? ` (attempt ${e.attempt})` : ""}: ${error}`;
 }
 
@@ -65,7 +64,7 @@ export function lineRenderer(rawWrite: (line: string) => void): (e: ApplyEvent) 
       case "node_errored":
         return write(`${t} ${errorLine(e)}`);
       case "change_summary":
-        return write(`${t} ${summaryLine(e, e.interrupted)}`);
+        return write(`${t} ${summaryLine(e, { interrupted: e.interrupted })}`);
     }
   };
 }

@@ -1,5 +1,5 @@
 // The per-node summary table printed at the end of an apply.
-import { summaryLine, type NodeResult } from "../executor.js";
+import { summaryLine, type ApplySummary, type NodeResult } from "../results.js";
 import { formatBytes, oneLine } from "./lines.js";
 
 export function resultTable(results: readonly NodeResult[]): string {
@@ -21,6 +21,6 @@ export function resultTable(results: readonly NodeResult[]): string {
 }
 
 /** What apply prints at the end without --json: the table, then the summary line. */
-export function resultReport(result: { results: readonly NodeResult[]; summary: Parameters<typeof summaryLine>[0]; interrupted: boolean }): string {
-  return `\n${resultTable(result.results)}\n\n${summaryLine(result.summary, result.interrupted)}`;
+export function resultReport(result: { results: readonly NodeResult[]; summary: ApplySummary; interrupted: boolean }): string {
+  return `\n${resultTable(result.results)}\n\n${summaryLine(result.summary, { interrupted: result.interrupted })}`;
 }

@@ -2,6 +2,8 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
 import { useColor, type GlobalArgs } from "../globals.js";
 import { reportError } from "./plan.js";
+import type { ApplyEvent } from "../../apply/events.js";
+import type { ApplyOutcome } from "../../apply/run.js";
 
 interface ApplyArgs extends GlobalArgs {
   planfile?: string;
@@ -59,51 +61,20 @@ export const applyCommand: CommandModule<GlobalArgs, ApplyArgs> = {
       .example("$0 apply --canary 2 --parallelism 32", "Two nodes first, then 32 at a time") as unknown as Argv<ApplyArgs>,
   handler: async (argv: ArgumentsCamelCase<ApplyArgs>) => {
     const { runApply, ApplyRefused } = await import("../../apply/run.js");
-    const { lineRenderer, jsonLinesRenderer } = await import("../../apply/render/lines.js");
-    const { listrRenderer } = await import("../../apply/render/listr.js");
-    const { resultReport } = await import("../../apply/render/table.js");
-    const { isPhase } = await import("../../apply/phases.js");
     const { parseDuration } = await import("../../state/duration.js");
     const { renderTerminal } = await import("../../plan/render/terminal.js");
-    const { formatDiagnostics, summarizeDiagnostics } = await import("../../config/diagnostics.js");
     const { createLogger, lineSink, jsonSink } = await import("../../util/log.js");
 
     const lockTimeoutMs = parseDuration(argv.lockTimeout);
     if (lockTimeoutMs === undefined) throw new Error(`--lock-timeout ${argv.lockTimeout}: expected a duration such as 30s or 5m`);
     const failoverTimeoutMs = parseDuration(argv.failoverTimeout);
     if (!failoverTimeoutMs) throw new Error(`--failover-timeout ${argv.failoverTimeout}: expected a duration such as 60s or 2m`);
-    const phaseTimeouts: Record<string, number> = {};
-    for (const pt of argv.phaseTimeout) {
-      const [phase, dur] = pt.split("=");
-      const ms = dur ? parseDuration(dur) : undefined;
-      if (!phase || !isPhase(phase) || ms === undefined) throw new Error(`--phase-timeout ${pt}: expected PHASE=DURATION, e.g. dhcp=5m`);
-      phaseTimeouts[phase] = ms;
-    }
+    const phaseTimeouts = await parsePhaseTimeouts(argv.phaseTimeout);
     const color = useColor(argv);
-    const tty = Boolean(process.stdout.isTTY) && !argv.json;
     const out = (s: string) => process.stdout.write(s + "\n");
-    let listr: ReturnType<typeof listrRenderer> | undefined;
-    const events = argv.json ? jsonLinesRenderer(out) : tty ? (listr = listrRenderer()).sink : lineRenderer(out);
+    const display = await chooseDisplay(argv, out);
     const logger = createLogger({ component: "metalform", level: argv.logLevel, sink: argv.json ? jsonSink(process.stderr) : lineSink(process.stderr) });
-
-    // First Ctrl-C: no new nodes. Second: stop waiting for the running ones (they are
-    // marked interrupted; state is written, the lock released). Third: leave now.
-    const stop = new AbortController();
-    const interrupt = new AbortController();
-    const onSigint = () => {
-      if (!stop.signal.aborted) {
-        stop.abort();
-        process.stderr.write("\nInterrupted: no new nodes will start; waiting for the running ones (Ctrl-C again to stop waiting).\n");
-      } else if (!interrupt.signal.aborted) {
-        interrupt.abort();
-        process.stderr.write("\nInterrupted again: no longer waiting for the running nodes; writing state and stopping (Ctrl-C again to exit at once).\n");
-      } else {
-        process.stderr.write("\nExiting at once: the state lock may be left behind (metalform state unlock clears it).\n");
-        process.exit(130);
-      }
-    };
-    process.on("SIGINT", onSigint);
-    process.on("SIGTERM", onSigint);
+    const signals = interruptOnSignals();
     try {
       const outcome = await runApply({
         ...(argv.config ? { config: argv.config } : {}),
@@ -127,34 +98,14 @@ export const applyCommand: CommandModule<GlobalArgs, ApplyArgs> = {
         showPlan: (plan) => {
           if (!argv.json) out(renderTerminal(plan, { color }));
         },
-        confirm: async () => {
-          const { createInterface } = await import("node:readline/promises");
-          const rl = createInterface({ input: process.stdin, output: process.stdout });
-          const answer = await rl.question("Do you want to apply these changes? Only 'yes' will be accepted: ");
-          rl.close();
-          return answer.trim() === "yes";
-        },
+        confirm: askYes,
         say: (line) => process.stderr.write(line + "\n"),
-        events,
-        stopSignal: stop.signal,
-        interruptSignal: interrupt.signal,
+        events: display.events,
+        stopSignal: signals.stop,
+        interruptSignal: signals.interrupt,
         logger,
       });
-      if (outcome.diagnostics.length) process.stderr.write(formatDiagnostics(outcome.diagnostics, { color: useColor(argv, process.stderr) }) + "\n");
-      if (!outcome.plan) {
-        process.stderr.write(`${summarizeDiagnostics(outcome.diagnostics)}; nothing was applied\n`);
-        process.exitCode = 1;
-        return;
-      }
-      if (outcome.noChanges) {
-        if (!argv.json) out("No changes. The cluster matches the configuration.");
-        process.exitCode = 0;
-        return;
-      }
-      const result = outcome.result!;
-      await listr?.closed;
-      if (!argv.json) out(resultReport(result));
-      process.exitCode = result.summary.failed === 0 && !result.interrupted ? 0 : 1;
+      await reportOutcome(argv, outcome, { out, closed: display.closed });
     } catch (err) {
       if (err instanceof ApplyRefused) {
         process.stderr.write(`metalform: ${err.message}\n`);
@@ -163,8 +114,88 @@ export const applyCommand: CommandModule<GlobalArgs, ApplyArgs> = {
       }
       reportError(err);
     } finally {
-      process.off("SIGINT", onSigint);
-      process.off("SIGTERM", onSigint);
+      signals.dispose();
     }
   },
 };
+
+/** --phase-timeout PHASE=DURATION, repeated. */
+async function parsePhaseTimeouts(args: readonly string[]): Promise<Record<string, number>> {
+  const { isPhase } = await import("../../progress/phases.js");
+  const { parseDuration } = await import("../../state/duration.js");
+  const phaseTimeouts: Record<string, number> = {};
+  for (const pt of args) {
+    const [phase, dur] = pt.split("=");
+    const ms = dur ? parseDuration(dur) : undefined;
+    if (!phase || !isPhase(phase) || ms === undefined) throw new Error(`--phase-timeout ${pt}: expected PHASE=DURATION, e.g. dhcp=5m`);
+    phaseTimeouts[phase] = ms;
+  }
+  return phaseTimeouts;
+}
+
+/** JSON lines with --json, listr2 in a terminal, plain lines otherwise. */
+async function chooseDisplay(argv: ApplyArgs, out: (s: string) => void): Promise<{ events: (e: ApplyEvent) => void; closed?: Promise<void> }> {
+  const { lineRenderer, jsonLinesRenderer } = await import("../../apply/render/lines.js");
+  if (argv.json) return { events: jsonLinesRenderer(out) };
+  if (!process.stdout.isTTY) return { events: lineRenderer(out) };
+  const { listrRenderer } = await import("../../apply/render/listr.js");
+  const listr = listrRenderer();
+  return { events: listr.sink, closed: listr.closed };
+}
+
+async function askYes(): Promise<boolean> {
+  const { createInterface } = await import("node:readline/promises");
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  const answer = await rl.question("Do you want to apply these changes? Only 'yes' will be accepted: ");
+  rl.close();
+  return answer.trim() === "yes";
+}
+
+/**
+ * First Ctrl-C: no new nodes. Second: stop waiting for the running ones (they are
+ * marked interrupted; state is written, the lock released). Third: leave now.
+ */
+function interruptOnSignals(): { stop: AbortSignal; interrupt: AbortSignal; dispose: () => void } {
+  const stop = new AbortController();
+  const interrupt = new AbortController();
+  const onSigint = () => {
+    if (!stop.signal.aborted) {
+      stop.abort();
+      process.stderr.write("\nInterrupted: no new nodes will start; waiting for the running ones (Ctrl-C again to stop waiting).\n");
+    } else if (!interrupt.signal.aborted) {
+      interrupt.abort();
+      process.stderr.write("\nInterrupted again: no longer waiting for the running nodes; writing state and stopping (Ctrl-C again to exit at once).\n");
+    } else {
+      process.stderr.write("\nExiting at once: the state lock may be left behind (metalform state unlock clears it).\n");
+      process.exit(130);
+    }
+  };
+  process.on("SIGINT", onSigint);
+  process.on("SIGTERM", onSigint);
+  const dispose = () => {
+    process.off("SIGINT", onSigint);
+    process.off("SIGTERM", onSigint);
+  };
+  return { stop: stop.signal, interrupt: interrupt.signal, dispose };
+}
+
+/** Diagnostics, "no changes" or the result table; the exit code. */
+async function reportOutcome(argv: ApplyArgs, outcome: ApplyOutcome, o: { out: (s: string) => void; closed?: Promise<void> }): Promise<void> {
+  const { formatDiagnostics, summarizeDiagnostics } = await import("../../config/diagnostics.js");
+  const { resultReport } = await import("../../apply/render/table.js");
+  if (outcome.diagnostics.length) process.stderr.write(formatDiagnostics(outcome.diagnostics, { color: useColor(argv, process.stderr) }) + "\n");
+  if (!outcome.plan) {
+    process.stderr.write(`${summarizeDiagnostics(outcome.diagnostics)}; nothing was applied\n`);
+    process.exitCode = 1;
+    return;
+  }
+  if (outcome.noChanges) {
+    if (!argv.json) o.out("No changes. The cluster matches the configuration.");
+    process.exitCode = 0;
+    return;
+  }
+  const result = outcome.result!;
+  await o.closed;
+  if (!argv.json) o.out(resultReport(result));
+  process.exitCode = result.summary.failed === 0 && !result.interrupted ? 0 : 1;
+}

@@ -49,93 +49,41 @@ export const serveCommand: CommandModule<GlobalArgs, ServeArgs> = {
       .example("$0 serve", "Serve ./cluster.yaml's provisioning network; nodes boot their local disks")
       .example("$0 serve --json --log-level debug", "Structured logs, one JSON object a line") as unknown as Argv<ServeArgs>,
   handler: async (argv: ArgumentsCamelCase<ServeArgs>) => {
-    const { loadPlanInputs } = await import("../../plan/inputs.js");
-    const { Provisioner } = await import("../../serve/provisioner.js");
-    const { ControlServer, ControlServerError } = await import("../../serve/control-server.js");
-    const { controlSocketPath } = await import("../../serve/control-protocol.js");
-    const { checkHello } = await import("../../serve/control-hello.js");
-    const { formatDiagnostics, summarizeDiagnostics } = await import("../../config/diagnostics.js");
-    const { createLogger, lineSink, jsonSink } = await import("../../util/log.js");
-    const { join } = await import("node:path");
     if (argv.role === "provisioner") return serveProvisioner(argv);
+    const { runServe, ServeWillNotRun } = await import("../../serve/run.js");
+    const { liveProvisionersOf } = await import("../../provisioners/registered.js");
+    const { formatDiagnostics } = await import("../../config/diagnostics.js");
+    const { createLogger, lineSink, jsonSink } = await import("../../util/log.js");
     try {
-      const loaded = await loadPlanInputs({ config: argv.config, state: argv.state, snapshot: true });
-      if (loaded.diagnostics.length) process.stderr.write(formatDiagnostics(loaded.diagnostics, { color: useColor(argv, process.stderr) }) + "\n");
-      if (!loaded.inputs) {
-        process.stderr.write(`${loaded.configPath}: ${summarizeDiagnostics(loaded.diagnostics)}; not serving\n`);
-        process.exitCode = 1;
-        return;
-      }
-      const { cluster, store, imageDigests, inlineSecrets } = loaded.inputs;
-      const { liveProvisionersOf } = await import("../../provisioners/registered.js");
-      const live = await liveProvisionersOf(store);
-      if (live.length) {
-        // Two DHCP servers on one network would fight; the provisioners elect theirs.
-        process.stderr.write(
-          `metalform: provisioners are registered for this state (${live.join(", ")}): they answer DHCP and serve the installs. ` +
-            "To serve from this machine too, run `metalform serve --role provisioner` here; or stop them first.\n",
-        );
-        process.exitCode = 1;
-        return;
-      }
-      const logger = createLogger({ component: "serve", level: argv.logLevel, sink: argv.json ? jsonSink(process.stdout) : lineSink(process.stdout) });
-      const p = new Provisioner({
-        cluster,
-        inlineSecrets,
-        workDir: join(loaded.inputs.localDir, "serve"),
-        imageDigests,
-        // Serving alone never starts an installation: an apply hands over its installers.
-        installerFor: () => undefined,
-        ...(argv.tftpRoot ? { tftpRoot: argv.tftpRoot } : {}),
-        ...(argv.bindAddress ? { address: argv.bindAddress } : {}),
+      await runServe({
+        ...(argv.config ? { config: argv.config } : {}),
+        ...(argv.state ? { state: argv.state } : {}),
+        ...(argv.bindAddress ? { bindAddress: argv.bindAddress } : {}),
         ...(argv.bindInterface ? { bindInterface: argv.bindInterface === "none" ? null : argv.bindInterface } : {}),
-        logger,
+        ...(argv.tftpRoot ? { tftpRoot: argv.tftpRoot } : {}),
+        logger: createLogger({ component: "serve", level: argv.logLevel, sink: argv.json ? jsonSink(process.stdout) : lineSink(process.stdout) }),
+        liveProvisioners: (store) => liveProvisionersOf(store),
+        onDiagnostics: (d) => process.stderr.write(formatDiagnostics(d, { color: useColor(argv, process.stderr) }) + "\n"),
+        until: stopSignal(),
       });
-      p.on("observation", (o) => logger.info("node", { ...o }));
-      // An apply for this cluster talks to us here instead of starting services of its own.
-      const control = new ControlServer({
-        path: controlSocketPath(loaded.inputs.localDir),
-        target: p,
-        knowsNode: (n) => p.knowsNode(n),
-        accept: (hello) =>
-          checkHello(hello, {
-            provisioner: p,
-            configPath: loaded.configPath,
-            reload: async () => {
-              const again = await loadPlanInputs({ config: argv.config, state: argv.state, snapshot: true });
-              if (!again.inputs) return { error: `${again.configPath}: ${summarizeDiagnostics(again.diagnostics)}` };
-              return { cluster: again.inputs.cluster, imageDigests: again.inputs.imageDigests, inlineSecrets: again.inputs.inlineSecrets };
-            },
-            logger,
-          }),
-        logger: logger.child("control"),
-      });
-      // The socket first: a second serve for this cluster stops here, before it fights for the ports.
-      try {
-        await control.start();
-      } catch (e) {
-        if (e instanceof ControlServerError) throw e;
-        // E.g. a path longer than a Unix socket allows: serve anyway; apply then cannot hand over.
-        logger.warn("control-socket-unavailable", { path: control.path, error: (e as Error).message });
-      }
-      try {
-        await p.start();
-      } catch (e) {
-        await control.stop();
-        throw e;
-      }
-      await new Promise<void>((resolve) => {
-        process.once("SIGINT", resolve);
-        process.once("SIGTERM", resolve);
-      });
-      logger.info("stopping", {});
-      await control.stop();
-      await p.stop();
     } catch (err) {
+      if (err instanceof ServeWillNotRun) {
+        process.stderr.write(`metalform: ${err.message}\n`);
+        process.exitCode = 1;
+        return;
+      }
       reportError(err);
     }
   },
 };
+
+/** Resolves on the first SIGINT or SIGTERM. */
+function stopSignal(): Promise<void> {
+  return new Promise<void>((resolve) => {
+    process.once("SIGINT", resolve);
+    process.once("SIGTERM", resolve);
+  });
+}
 
 async function serveProvisioner(argv: ArgumentsCamelCase<ServeArgs>): Promise<void> {
   const { runProvisioner, ProvisionerRefused } = await import("../../provisioners/run.js");
@@ -167,10 +115,7 @@ async function serveProvisioner(argv: ArgumentsCamelCase<ServeArgs>): Promise<vo
       ...(argv.tftpRoot ? { tftpRoot: argv.tftpRoot } : {}),
       logger,
       onDiagnostics: (d) => process.stderr.write(formatDiagnostics(d, { color: useColor(argv, process.stderr) }) + "\n"),
-      until: new Promise<void>((resolve) => {
-        process.once("SIGINT", resolve);
-        process.once("SIGTERM", resolve);
-      }),
+      until: stopSignal(),
     });
   } catch (err) {
     if (err instanceof ProvisionerRefused) {

@@ -41,6 +41,19 @@ async function withStore(argv: StateArgs, fn: (s: Awaited<ReturnType<typeof stor
   }
 }
 
+type Store = Awaited<ReturnType<typeof store>>;
+
+/** A handler that runs `fn` on the selected store; any error is reported the usual way. */
+function onStore<A extends StateArgs>(fn: (argv: ArgumentsCamelCase<A>, s: Store) => Promise<void>): (argv: ArgumentsCamelCase<A>) => Promise<void> {
+  return async (argv) => {
+    try {
+      await withStore(argv, (s) => fn(argv, s));
+    } catch (err) {
+      reportError(err);
+    }
+  };
+}
+
 function noState(location: string): void {
   process.stderr.write(`metalform: no state at ${location} (nothing was applied yet)\n`);
   process.exitCode = 1;
@@ -50,24 +63,18 @@ const listCommand: CommandModule<StateArgs, StateArgs> = {
   command: "list",
   describe: "List the nodes and images the state records",
   builder: (y) => y.example("$0 state list", "Nodes with their image, disk layout and last report").example("$0 state list --json", "The same as JSON"),
-  handler: async (argv) => {
-    try {
-      await withStore(argv, async (s) => {
-        const state = await s.read();
-        if (!state) return noState(s.location);
-        const { nodeRows, renderStateList } = await import("../../state/describe.js");
-        if (argv.json) {
-          const images = Object.entries(state.images).map(([image, v]) => ({ image, ...v }));
-          process.stdout.write(JSON.stringify({ lineage: state.lineage, serial: state.serial, nodes: nodeRows(state), images }, null, 2) + "\n");
-        } else {
-          process.stdout.write(renderStateList(state, s.location));
-        }
-        process.exitCode = 0;
-      });
-    } catch (err) {
-      reportError(err);
+  handler: onStore<StateArgs>(async (argv, s) => {
+    const state = await s.read();
+    if (!state) return noState(s.location);
+    const { nodeRows, renderStateList } = await import("../../state/describe.js");
+    if (argv.json) {
+      const images = Object.entries(state.images).map(([image, v]) => ({ image, ...v }));
+      process.stdout.write(JSON.stringify({ lineage: state.lineage, serial: state.serial, nodes: nodeRows(state), images }, null, 2) + "\n");
+    } else {
+      process.stdout.write(renderStateList(state, s.location));
     }
-  },
+    process.exitCode = 0;
+  }),
 };
 
 const showNodeCommand: CommandModule<StateArgs, NodeArgs> = {
@@ -77,25 +84,19 @@ const showNodeCommand: CommandModule<StateArgs, NodeArgs> = {
     y
       .positional("node", { type: "string", demandOption: true, describe: "Node name" })
       .example("$0 state show node001", "Applied image, disk layout, network, BMC (no secrets) and last report") as unknown as Argv<NodeArgs>,
-  handler: async (argv: ArgumentsCamelCase<NodeArgs>) => {
-    try {
-      await withStore(argv, async (s) => {
-        const state = await s.read();
-        if (!state) return noState(s.location);
-        const n = Object.hasOwn(state.nodes, argv.node) ? state.nodes[argv.node] : undefined;
-        if (!n) {
-          process.stderr.write(`metalform: the state has no node ${argv.node}\n`);
-          process.exitCode = 1;
-          return;
-        }
-        const { renderNodeState } = await import("../../state/describe.js");
-        process.stdout.write(argv.json ? JSON.stringify({ node: argv.node, ...n }, null, 2) + "\n" : renderNodeState(argv.node, n));
-        process.exitCode = 0;
-      });
-    } catch (err) {
-      reportError(err);
+  handler: onStore<NodeArgs>(async (argv, s) => {
+    const state = await s.read();
+    if (!state) return noState(s.location);
+    const n = Object.hasOwn(state.nodes, argv.node) ? state.nodes[argv.node] : undefined;
+    if (!n) {
+      process.stderr.write(`metalform: the state has no node ${argv.node}\n`);
+      process.exitCode = 1;
+      return;
     }
-  },
+    const { renderNodeState } = await import("../../state/describe.js");
+    process.stdout.write(argv.json ? JSON.stringify({ node: argv.node, ...n }, null, 2) + "\n" : renderNodeState(argv.node, n));
+    process.exitCode = 0;
+  }),
 };
 
 const rmCommand: CommandModule<StateArgs, RmArgs> = {
@@ -166,20 +167,14 @@ const unlockCommand: CommandModule<StateArgs, UnlockArgs> = {
     y
       .positional("lock-id", { type: "string", demandOption: true, describe: "The lock ID printed by the command that was refused" })
       .example("$0 state unlock 3f0c...", "Release the lock with this ID") as unknown as Argv<UnlockArgs>,
-  handler: async (argv: ArgumentsCamelCase<UnlockArgs>) => {
-    try {
-      await withStore(argv, async (s) => {
-        const holder = await s.lockHolder();
-        await s.unlock(argv.lockId);
-        process.stdout.write(
-          `Unlocked ${s.location} (lock ${argv.lockId} held by ${holder?.owner ?? "?"}, pid ${holder?.pid ?? "?"}${holder?.stale ? ", stale: its session was gone" : ""}).\n`,
-        );
-        process.exitCode = 0;
-      });
-    } catch (err) {
-      reportError(err);
-    }
-  },
+  handler: onStore<UnlockArgs>(async (argv, s) => {
+    const holder = await s.lockHolder();
+    await s.unlock(argv.lockId);
+    process.stdout.write(
+      `Unlocked ${s.location} (lock ${argv.lockId} held by ${holder?.owner ?? "?"}, pid ${holder?.pid ?? "?"}${holder?.stale ? ", stale: its session was gone" : ""}).\n`,
+    );
+    process.exitCode = 0;
+  }),
 };
 
 const migrateCommand: CommandModule<StateArgs, MigrateArgs> = {
@@ -242,28 +237,22 @@ const historyCommand: CommandModule<StateArgs, HistoryArgs> = {
     y
       .option("limit", { type: "number", default: 20, describe: "How many versions, newest first" })
       .example("$0 state history --limit 5", "The last five writes: serial, time, writer, operation") as unknown as Argv<HistoryArgs>,
-  handler: async (argv: ArgumentsCamelCase<HistoryArgs>) => {
-    try {
-      await withStore(argv, async (s) => {
-        const { PostgresStateStore } = await import("../../state/postgres.js");
-        if (!(s instanceof PostgresStateStore)) {
-          process.stderr.write(`metalform: ${s.location} is a local file: it keeps only the previous version, in ${s.location}.backup\n`);
-          process.exitCode = 1;
-          return;
-        }
-        const versions = await s.history(Math.max(1, Math.floor(argv.limit)));
-        if (argv.json) process.stdout.write(JSON.stringify(versions, null, 2) + "\n");
-        else if (!versions.length) process.stdout.write(`No versions in ${s.location}.\n`);
-        else {
-          process.stdout.write(`State ${s.location}, newest first:\n`);
-          for (const v of versions) process.stdout.write(`  serial ${String(v.serial).padStart(5)}  ${v.writtenAt}  ${v.operation.padEnd(14)}  ${v.writer}\n`);
-        }
-        process.exitCode = 0;
-      });
-    } catch (err) {
-      reportError(err);
+  handler: onStore<HistoryArgs>(async (argv, s) => {
+    const { PostgresStateStore } = await import("../../state/postgres.js");
+    if (!(s instanceof PostgresStateStore)) {
+      process.stderr.write(`metalform: ${s.location} is a local file: it keeps only the previous version, in ${s.location}.backup\n`);
+      process.exitCode = 1;
+      return;
     }
-  },
+    const versions = await s.history(Math.max(1, Math.floor(argv.limit)));
+    if (argv.json) process.stdout.write(JSON.stringify(versions, null, 2) + "\n");
+    else if (!versions.length) process.stdout.write(`No versions in ${s.location}.\n`);
+    else {
+      process.stdout.write(`State ${s.location}, newest first:\n`);
+      for (const v of versions) process.stdout.write(`  serial ${String(v.serial).padStart(5)}  ${v.writtenAt}  ${v.operation.padEnd(14)}  ${v.writer}\n`);
+    }
+    process.exitCode = 0;
+  }),
 };
 
 export const stateCommand: CommandModule<GlobalArgs, StateArgs> = {

@@ -210,7 +210,7 @@ const optionsArb: fc.Arbitrary<DhcpOptions> = fc.record(
     vendorSpecific: subOptions,
     requestedAddress: ip,
     leaseTime: fc.nat(),
-    messageType: fc.integer({ min: 1, max: 8 }) as fc.Arbitrary<MessageType>,
+    messageType: fc.integer({ min: 1, max: 8 }),
     serverId: ip,
     parameterRequestList: fc.array(fc.nat(255), { maxLength: 60 }),
     message: text(50),

@@ -65,7 +65,7 @@ export function tftpGet(o: GetOptions): Promise<GetResult> {
     };
     const ack = (block: number) => {
       lastAck = block;
-      sock.send(encodePacket({ op: "ack", block: block & 0xffff }), serverPort!, o.host);
+      sock.send(encodePacket({ op: "ack", block: block & 0xffff }), serverPort, o.host);
     };
     let idle = 0;
     const retry = setInterval(() => {

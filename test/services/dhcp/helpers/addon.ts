@@ -12,7 +12,8 @@ export function ensureAddon(): void {
   } catch (e) {
     const err = e as { stderr?: Buffer };
     throw new Error(
-      `building ${nativeAddonPath} failed (needs Debian packages build-essential and python3): ${err.stderr?.toString() ?? e}`,
+      `building ${nativeAddonPath} failed (needs Debian packages build-essential and python3): ${err.stderr?.toString() ?? String(e)}`,
+      { cause: e },
     );
   }
 }

@@ -1,0 +1,380 @@
+// The head's provisioning services of one cluster, composed — HeadServices, not to
+// be confused with src/provisioners, the scale-out servers that each run one: DHCP
+// (reservations, PXE loaders, iPXE script URLs), TFTP (the iPXE loaders), HTTP (iPXE
+// scripts, kernels, the installer initramfs, the installer API) and the rsync daemon
+// (one module per image). Which nodes run the installer on their next boot is set by `apply`
+// (setBootMode); everyone else boots the local disk. The services themselves know
+// nothing of plans: this is where configuration becomes their options.
+import { EventEmitter } from "node:events";
+import { existsSync } from "node:fs";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { randomBytes } from "node:crypto";
+import type { DesiredCluster, Image, Node } from "../config/types.js";
+import { resolveSecret } from "../config/secrets.js";
+import { nullLogger, type Logger } from "../util/log.js";
+import { DhcpServer } from "../services/dhcp/server.js";
+import { dhcpOptionsFromNetwork } from "../services/dhcp/from-config.js";
+import { HttpBootServer } from "../services/http/server.js";
+import { DEFAULT_PREFIX, createInstallerApi, type InstallerApi } from "../services/installer-api/api.js";
+import { NodeTokens } from "../services/installer-api/tokens.js";
+import { RsyncDaemon } from "../services/rsync/daemon.js";
+import { TftpServer } from "../services/tftp/server.js";
+import type { Service } from "../services/service.js";
+import type { BootControl, BootMode } from "./boot-control.js";
+import { imageModuleName, imageModules } from "./image-modules.js";
+import { bootScript, initrdRoot, installerRoot, installPlanFor, kernelRoot, type ServingContext } from "./node-boot.js";
+import { reapOrphanRsync } from "./orphans.js";
+import type { NodeObservation } from "../progress/observation.js";
+import { observationsFrom, type ServiceEvent } from "./tracker.js";
+
+/** Where Debian's `ipxe` package puts the loaders. */
+export const IPXE_DIR = "/usr/lib/ipxe";
+
+export type { BootMode } from "./boot-control.js";
+
+export interface HeadServicesOptions {
+  cluster: DesiredCluster;
+  inlineSecrets?: ReadonlyMap<string, string>;
+  /** Leases, the token key and generated files live here. */
+  workDir: string;
+  /** Content digest of every image (what installed nodes will report). */
+  imageDigests: ReadonlyMap<string, { digest: string }>;
+  /** The installer initramfs to boot for an image (built for that image's kernel). */
+  installerFor: (image: Image) => string | undefined;
+  /** Directory served over TFTP; default /usr/lib/ipxe (Debian package ipxe). */
+  tftpRoot?: string;
+  /** Address the services bind to and nodes are told about; default network.address. */
+  address?: string;
+  /** Socket-level interface binding for DHCP (SO_BINDTODEVICE); default network.interface. */
+  bindInterface?: string | null;
+  /**
+   * Start the DHCP server with the others (default true). A provisioner that is not
+   * its network's DHCP authority runs without it until it becomes one (setDhcp).
+   */
+  dhcp?: boolean;
+  /**
+   * The iPXE script URL DHCP gives a node (default: this provisioner's own HTTP). The
+   * DHCP authority of several provisioners points a node at the one installing it.
+   */
+  scriptUrlFor?: (node: Node, own: string) => string;
+  logger?: Logger;
+}
+
+export interface HeadServicesEvents {
+  observation: [NodeObservation];
+}
+
+export class HeadServicesError extends Error {}
+
+export class HeadServices extends EventEmitter<HeadServicesEvents> implements BootControl {
+  private cluster: DesiredCluster;
+  private readonly modes = new Map<string, BootMode>();
+  private readonly byMac = new Map<string, Node>();
+  private readonly byIp = new Map<string, Node>();
+  private readonly log: Logger;
+  private readonly address: string;
+  private imageDigests: ReadonlyMap<string, { digest: string }>;
+  private inlineSecrets: ReadonlyMap<string, string> | undefined;
+  /** Installers handed over while running (serve, on behalf of an apply). */
+  private readonly installers = new Map<string, string>();
+  private tokens!: NodeTokens;
+  private dhcp?: DhcpServer;
+  private tftp?: TftpServer;
+  private http?: HttpBootServer;
+  private rsync?: RsyncDaemon;
+  private api?: InstallerApi;
+  private started: Service[] = [];
+  private dhcpWanted: boolean;
+  private dhcpChain: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly opts: HeadServicesOptions) {
+    super();
+    this.cluster = opts.cluster;
+    this.log = opts.logger ?? nullLogger;
+    this.address = opts.address ?? opts.cluster.network.address;
+    this.imageDigests = opts.imageDigests;
+    this.inlineSecrets = opts.inlineSecrets;
+    this.dhcpWanted = opts.dhcp ?? true;
+    this.index();
+  }
+
+  /** The configuration being served. */
+  get config(): DesiredCluster {
+    return this.cluster;
+  }
+
+  /** The image digests nodes are told to expect. */
+  get digests(): ReadonlyMap<string, { digest: string }> {
+    return this.imageDigests;
+  }
+
+  knowsNode(name: string): boolean {
+    return this.cluster.nodes.some((n) => n.name === name);
+  }
+
+  private installerFor(image: Image): string | undefined {
+    return this.installers.get(image.name) ?? this.opts.installerFor(image);
+  }
+
+  /** Serves this installer initramfs for an image from now on. */
+  setInstaller(image: string, path: string): void {
+    this.installers.set(image, path);
+    this.http?.setRoot(installerRoot(image), dirname(path));
+  }
+
+  private index(): void {
+    this.byMac.clear();
+    this.byIp.clear();
+    for (const n of this.cluster.nodes) {
+      this.byMac.set(n.mac, n);
+      this.byIp.set(n.ip, n);
+    }
+  }
+
+  get httpBase(): string {
+    return `http://${this.address}:${this.http?.port || this.cluster.network.ports.http}`;
+  }
+
+  /** The rsync module nodes sync an image from. */
+  rsyncModule(image: string): string {
+    return imageModuleName(image);
+  }
+
+  /** What a node boots next: the installer, or its local disk. */
+  setBootMode(node: string, mode: BootMode): void {
+    this.modes.set(node, mode);
+  }
+
+  bootMode(node: string): BootMode {
+    return this.modes.get(node) ?? { mode: "local" };
+  }
+
+  /** Takes a node away: no reservation, no boot script, no plan. Its disks are not touched. */
+  removeNode(name: string): void {
+    this.cluster = { ...this.cluster, nodes: this.cluster.nodes.filter((n) => n.name !== name) };
+    this.modes.delete(name);
+    this.index();
+    this.dhcp?.setReservations(this.reservations());
+  }
+
+  /**
+   * Replaces the configuration (nodes, images, their digests) while running:
+   * reservations, kernel roots and the rsync modules follow.
+   */
+  async reconfigure(cluster: DesiredCluster, update: { imageDigests?: ReadonlyMap<string, { digest: string }>; inlineSecrets?: ReadonlyMap<string, string> } = {}): Promise<void> {
+    const modules = (c: DesiredCluster) => imageModules(c.images.values());
+    const before = JSON.stringify(modules(this.cluster));
+    this.cluster = cluster;
+    if (update.imageDigests) this.imageDigests = update.imageDigests;
+    if (update.inlineSecrets) this.inlineSecrets = update.inlineSecrets;
+    this.index();
+    this.dhcp?.setReservations(this.reservations());
+    for (const img of cluster.images.values()) {
+      this.http?.setRoot(kernelRoot(img.name), dirname(img.kernel));
+      if (img.initrd) this.http?.setRoot(initrdRoot(img.name), dirname(img.initrd));
+    }
+    if (this.rsync && JSON.stringify(modules(cluster)) !== before) await this.rsync.reload(modules(cluster));
+    this.log.info("reconfigured", { cluster: cluster.name, digest: cluster.digest, nodes: cluster.nodes.length });
+  }
+
+  nodeByMac(mac: string): Node | undefined {
+    return this.byMac.get(mac.toLowerCase());
+  }
+
+  private reservations() {
+    return this.cluster.nodes.map((n) => ({ mac: n.mac, ip: n.ip, hostname: n.name }));
+  }
+
+  /** What the node-boot functions need to answer a node. */
+  private serving(): ServingContext {
+    return {
+      cluster: this.cluster,
+      httpBase: this.httpBase,
+      address: this.address,
+      tokens: this.tokens,
+      imageDigests: this.imageDigests,
+      installerFor: (image) => this.installerFor(image),
+      noInstaller: (node, image) => this.log.error("no-installer", { node: node.name, image: image.name }),
+    };
+  }
+
+  /** The iPXE script a node gets when it asks (undefined: unknown MAC, 404). */
+  script(mac: string): string | undefined {
+    const node = this.nodeByMac(mac);
+    return node ? bootScript(this.serving(), node, this.bootMode(node.name)) : undefined;
+  }
+
+  /** The install plan of a node set to install (undefined: none, 404). */
+  private installPlan(name: string) {
+    const node = this.cluster.nodes.find((n) => n.name === name);
+    const mode = this.bootMode(name);
+    if (!node || mode.mode !== "install") return undefined;
+    return installPlanFor(this.serving(), node, { allowWipe: mode.allowWipe });
+  }
+
+  /** The token key persists so that installed nodes' UP reporters keep working across restarts. */
+  private async loadTokenKey(): Promise<Buffer> {
+    const p = join(this.opts.workDir, "token.key");
+    if (existsSync(p)) return Buffer.from(await readFile(p, "utf8"), "base64");
+    const key = randomBytes(32);
+    await writeFile(p, key.toString("base64"), { mode: 0o600 });
+    return key;
+  }
+
+  /** Refuses what cannot be served before anything binds a port. */
+  private checkServable(tftpRoot: string): void {
+    if (!existsSync(join(tftpRoot, "undionly.kpxe"))) {
+      throw new HeadServicesError(`iPXE loaders not found in ${tftpRoot}: install the Debian package ipxe (apt-get install ipxe)`);
+    }
+    for (const img of this.cluster.images.values()) {
+      if (img.rootType !== "directory") throw new HeadServicesError(`image ${img.name}: tarball roots are not served yet; unpack ${img.root} into a directory`);
+    }
+  }
+
+  /** HTTP roots: the loaders, and every image's kernel, initrd and installer directory. */
+  private httpRoots(tftpRoot: string): Record<string, string> {
+    // The loaders also over HTTP: UEFI HTTP boot clients get their URL from DHCP.
+    const roots: Record<string, string> = { loaders: tftpRoot };
+    for (const img of this.cluster.images.values()) {
+      roots[kernelRoot(img.name)] = dirname(img.kernel);
+      if (img.initrd) roots[initrdRoot(img.name)] = dirname(img.initrd);
+      const inst = this.installerFor(img);
+      if (inst) roots[installerRoot(img.name)] = dirname(inst);
+    }
+    return roots;
+  }
+
+  private async makeRsync(): Promise<RsyncDaemon> {
+    // The daemon's files live in the state directory, so that a daemon orphaned by a
+    // killed metalform is found (and ended) by the next one.
+    const rsyncRunDir = join(this.opts.workDir, "rsyncd");
+    await reapOrphanRsync(join(rsyncRunDir, "rsyncd.conf"), this.log);
+    return new RsyncDaemon({
+      runDir: rsyncRunDir,
+      address: this.address,
+      port: this.cluster.network.ports.rsync,
+      modules: imageModules(this.cluster.images.values()),
+      logger: this.log.child("rsync"),
+    });
+  }
+
+  private makeApi(): InstallerApi {
+    return createInstallerApi({
+      tokens: this.tokens,
+      plan: (node) => this.installPlan(node),
+      bmcPassword: async (name) => {
+        const ref = this.cluster.nodes.find((n) => n.name === name)?.bmc?.password;
+        return ref ? resolveSecret(ref, this.inlineSecrets) : undefined;
+      },
+      logger: this.log.child("installer-api"),
+    });
+  }
+
+  async start(): Promise<void> {
+    const c = this.cluster;
+    const net = c.network;
+    await mkdir(this.opts.workDir, { recursive: true, mode: 0o700 });
+    this.tokens = new NodeTokens(await this.loadTokenKey());
+    const tftpRoot = this.opts.tftpRoot ?? IPXE_DIR;
+    this.checkServable(tftpRoot);
+    this.rsync = await this.makeRsync();
+    this.http = new HttpBootServer({ address: this.address, port: net.ports.http, scripts: (mac) => this.script(mac), roots: this.httpRoots(tftpRoot), logger: this.log.child("http") });
+    this.api = this.makeApi();
+    const api = this.api;
+    this.http.addRoute("*", DEFAULT_PREFIX, async (ctx) => {
+      await api.handle(ctx.req, ctx.res);
+    });
+    this.tftp = new TftpServer({ address: this.address, port: net.ports.tftp, root: tftpRoot, logger: this.log.child("tftp") });
+    this.dhcp = this.makeDhcp();
+    this.http.on("script-served", (payload) => this.observe({ event: "script-served", payload }));
+    this.http.on("file-served", (payload) => this.observe({ event: "file-served", payload }));
+    this.tftp.on("transfer-complete", (payload) => this.observe({ event: "transfer-complete", payload }));
+    this.api.events.on("plan", (payload) => this.observe({ event: "plan", payload }));
+    this.api.events.on("report", (payload) => this.observe({ event: "report", payload }));
+    this.api.events.on("up", (payload) => this.observe({ event: "up", payload }));
+    try {
+      for (const s of [this.rsync, this.http, this.tftp, ...(this.dhcpWanted ? [this.dhcp] : [])] as Service[]) {
+        await s.start();
+        this.started.push(s);
+      }
+    } catch (e) {
+      await this.stop();
+      throw e;
+    }
+    this.log.info("serving", { cluster: c.name, address: this.address, http: this.httpBase, nodes: c.nodes.length });
+  }
+
+  private observe(e: ServiceEvent): void {
+    const o = observationsFrom(e, { byMac: (m: string) => this.nodeByMac(m)?.name, byIp: (ip: string) => this.byIp.get(ip)?.name });
+    if (o) this.emit("observation", o);
+  }
+
+  private makeDhcp(): DhcpServer {
+    const net = this.cluster.network;
+    // Unknown MACs get no script: without a reservation they get no answer at all.
+    const scriptUrl = (mac: string) => {
+      const node = this.nodeByMac(mac);
+      if (!node) return undefined;
+      const own = `${this.httpBase}/boot/${mac}.ipxe`;
+      return this.opts.scriptUrlFor ? this.opts.scriptUrlFor(node, own) : own;
+    };
+    const dhcp = new DhcpServer(
+      dhcpOptionsFromNetwork(net, this.cluster.nodes, {
+        scriptUrl,
+        ...(net.dhcp.dynamicRange ? { leaseFile: join(this.opts.workDir, "dhcp-leases.jsonl") } : {}),
+        overrides: {
+          serverAddress: this.address,
+          pxe: { tftpServer: this.address, scriptUrl, httpLoaderBase: `${this.httpBase}/files/loaders` },
+          logger: this.log.child("dhcp"),
+          ...(this.opts.bindInterface === null ? { interface: undefined } : this.opts.bindInterface ? { interface: this.opts.bindInterface } : {}),
+        },
+      }),
+    );
+    for (const event of ["ack", "offer"] as const) dhcp.on(event, (payload) => this.observe({ event, payload }));
+    return dhcp;
+  }
+
+  /** Whether this provisioner answers DHCP now. */
+  get dhcpRunning(): boolean {
+    return Boolean(this.dhcp && this.started.includes(this.dhcp));
+  }
+
+  /**
+   * Starts or stops answering DHCP while the other services run (a provisioner that
+   * becomes, or stops being, its network's DHCP authority). Calls run in order.
+   */
+  setDhcp(on: boolean): Promise<void> {
+    const run = this.dhcpChain.then(async () => {
+      this.dhcpWanted = on;
+      if (!this.http) return; // not started: start() follows dhcpWanted
+      if (on && !this.dhcpRunning) {
+        // A fresh server: the reservations may have changed since the last one ran.
+        this.dhcp = this.makeDhcp();
+        await this.dhcp.start();
+        this.started.push(this.dhcp);
+        this.log.info("dhcp-started", { address: this.address });
+      } else if (!on && this.dhcpRunning) {
+        const d = this.dhcp!;
+        this.started = this.started.filter((s) => s !== d);
+        await d.stop();
+        this.log.info("dhcp-stopped", { address: this.address });
+      }
+    });
+    this.dhcpChain = run.catch(() => undefined);
+    return run;
+  }
+
+  async stop(): Promise<void> {
+    await this.dhcpChain;
+    const started = this.started.reverse();
+    this.started = [];
+    for (const s of started) {
+      try {
+        await s.stop();
+      } catch (e) {
+        this.log.warn("stop-failed", { service: s.name, error: (e as Error).message });
+      }
+    }
+  }
+}

@@ -17,6 +17,7 @@ DEBS=(
   qemu-system-x86 ipxe-qemu ipxe ovmf radvd tcpdump nftables dnsmasq-base
   g++ make python3
   postgresql
+  xz-utils zstd mmdebstrap openssh-client
 )
 SOLO_DEBS=(udhcpc)
 

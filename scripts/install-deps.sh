@@ -15,6 +15,7 @@ DEBS=(
   openipmi ipmitool
   busybox-static e2fsprogs xfsprogs dosfstools mdadm fdisk cpio kmod shellcheck wget
   qemu-system-x86 ipxe-qemu ipxe ovmf radvd tcpdump nftables dnsmasq-base
+  shim-signed grub-efi-amd64-signed
   g++ make python3
   postgresql
   xz-utils zstd mmdebstrap openssh-client

@@ -67,7 +67,7 @@ try {
     raid: [],
     disks: [{ name: "sda", match: { minSize: 1 }, table: "gpt", partitions: [{ name: "root", size: { kind: "rest" }, fs: "ext4", type: "linux", mount: "/", mountOptions: [] }] }],
   };
-  const node = { name: "bench01", category: "c", mac: "52:54:00:00:00:01", ip: "10.0.0.2", hostname: "bench01", image: "img", diskLayout: "bench", installMode: "auto", boot: "pxe", kernelArgs: [], excludeSync: [], excludeFull: [], protect: false, pos };
+  const node = { name: "bench01", category: "c", mac: "52:54:00:00:00:01", ip: "10.0.0.2", hostname: "bench01", image: "img", diskLayout: "bench", installMode: "auto", boot: "pxe", kernelArgs: [], excludeSync: [], excludeFull: [], protect: false, firmware: { mode: "bios", secureBoot: false, arch: "x86_64", persistentBootDevice: false }, pos };
   const network = { interface: "x", address: "10.0.0.1", prefix: 24, networkAddress: "10.0.0.0", netmask: "255.255.255.0", broadcast: "10.0.0.255", dns: [], dhcp: { mode: "authoritative", leaseTime: 60 }, ports: { dhcp: 67, proxyDhcp: 4011, tftp: 69, http: 80, rsync: 873 } };
   const image = { name: "img", root: img, rootType: "directory", kernel: "/k", kernelArgs: [], excludeSync: [], excludeFull: [], pos };
   plan = renderInstallPlan({ node, layout, image, network, imageDigest: "sha256:bench", rsyncUrl: `rsync://127.0.0.1:${port}/img/`, apiUrl: nodeApiUrl(base, "bench01"), upToken: tokens.token("bench01", "up") });

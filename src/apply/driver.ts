@@ -126,7 +126,8 @@ export class ProvisioningDriver implements NodeDriver {
       throw new Error((e as Error).message);
     }
     try {
-      await driver.setBootDevice("pxe", { persistent: false });
+      // UEFI nodes must be told so (options=efiboot), or many BMCs boot them in legacy mode.
+      await driver.setBootDevice("pxe", { persistent: node.firmware.persistentBootDevice, efi: node.firmware.mode === "uefi" });
       const state = await driver.status();
       if (state === "on" || state === "unknown") await driver.cycle();
       else await driver.on();

@@ -42,6 +42,12 @@ export interface RawBmc {
   user?: string;
   password?: RawSecret;
 }
+export interface RawFirmware {
+  mode?: "bios" | "uefi";
+  secureBoot?: boolean;
+  arch?: "x86_64" | "arm64";
+  persistentBootDevice?: boolean;
+}
 export interface RawExclude {
   sync?: string[];
   full?: string[];
@@ -56,6 +62,7 @@ export interface RawSettings {
   exclude?: RawExclude;
   bmc?: RawBmc;
   protect?: boolean;
+  firmware?: RawFirmware;
 }
 export interface RawNode extends RawSettings {
   name: string;

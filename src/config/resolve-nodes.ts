@@ -2,6 +2,7 @@
 // MACs taken in order and IPs and BMC addresses counted up from the first; each
 // node's settings inherited (see inherit.ts) and its references checked.
 import { errorAt, warningAt, type Diagnostic } from "./diagnostics.js";
+import { resolveFirmware } from "./firmware.js";
 import { countHostRange, expandHostRange, isHostRange } from "./hostrange.js";
 import { mergeMaps, pick, type Level } from "./inherit.js";
 import { intToIp, ipToInt } from "./ip.js";
@@ -32,6 +33,8 @@ export interface NodeScope {
   /** Inline secrets are reported once per place they are written, not per node. */
   warnedInline: Set<string>;
   warnedNoAddress: Set<string>;
+  /** Firmware settings that cannot boot are reported once per place they are written. */
+  reportedFirmware: Set<string>;
 }
 
 export function nodeScope(
@@ -40,7 +43,7 @@ export function nodeScope(
   opts: { domain?: string; maxNodes: number; diags: Diagnostic[]; inlineSecrets: Map<string, string> },
 ): NodeScope {
   const { domain, maxNodes, diags, inlineSecrets } = opts;
-  return { merged, images, ...(domain ? { domain } : {}), maxNodes, diags, inlineSecrets, total: 0, reportedRefs: new Set(), warnedInline: new Set(), warnedNoAddress: new Set() };
+  return { merged, images, ...(domain ? { domain } : {}), maxNodes, diags, inlineSecrets, total: 0, reportedRefs: new Set(), warnedInline: new Set(), warnedNoAddress: new Set(), reportedFirmware: new Set() };
 }
 
 /** One entry of `nodes:` (a single node or a host range) as nodes, or undefined after reporting why not. */
@@ -63,6 +66,8 @@ export function resolveNodeEntry(ln: Located<RawNode>, scope: NodeScope): { node
   const bmc = bmcTemplate(ln, levels, namePos, scope);
   const common = commonSettings(levels, scope);
   const protect = pick(levels, "protect")?.value ?? false;
+  const firmware = resolveFirmware(raw.name, levels.map((l) => ({ firmware: l.settings.firmware, where: l.where })), scope.reportedFirmware, scope.diags);
+  if (!firmware) return undefined;
   const ip0 = ipToInt(raw.ip)!;
   const range = isHostRange(raw.name);
   const nodes = names.map((name, i): Node => {
@@ -77,6 +82,7 @@ export function resolveNodeEntry(ln: Located<RawNode>, scope: NodeScope): { node
       ...common,
       ...(b ? { bmc: b } : {}),
       protect,
+      firmware,
       pos: namePos,
     };
   });

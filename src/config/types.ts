@@ -154,6 +154,17 @@ export interface BmcSettings {
   port: number;
 }
 
+/** How a node's firmware network-boots (`firmware:`; defaults: BIOS, no Secure Boot, x86_64). */
+export interface Firmware {
+  mode: "bios" | "uefi";
+  /** UEFI Secure Boot: shim, signed GRUB and the signed kernel over TFTP instead of iPXE. */
+  secureBoot: boolean;
+  /** Only x86_64 boots (validate refuses arm64). */
+  arch: "x86_64" | "arm64";
+  /** The BMC keeps PXE as boot device for every boot, not just the next. */
+  persistentBootDevice: boolean;
+}
+
 export interface Node {
   name: string;
   category: string;
@@ -171,6 +182,7 @@ export interface Node {
   excludeFull: string[];
   bmc?: BmcSettings;
   protect: boolean;
+  firmware: Firmware;
   /** Where the node (or its range) is defined. */
   pos: SourcePos;
 }

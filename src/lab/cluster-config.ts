@@ -7,6 +7,7 @@ import type { Recipe } from "../images/recipe.js";
 function recipeYaml(r: Recipe): Record<string, unknown> {
   return { suite: r.suite, variant: r.variant, packages: r.packages, ...(r.customize.length ? { customize: r.customize } : {}), ...(r.mirror ? { mirror: r.mirror } : {}) };
 }
+import type { LabFirmware } from "./firmware.js";
 
 export interface LabConfigInput {
   clusterName: string;
@@ -25,7 +26,14 @@ export interface LabConfigInput {
   bmcPort: number;
   bmcNetmask: string;
   ports: Partial<{ dhcp: number; proxyDhcp: number; tftp: number; http: number; rsync: number }>;
-  nodes: { name: string; mac: string; ip: string; bmcAddress: string }[];
+  nodes: { name: string; mac: string; ip: string; bmcAddress: string; firmware?: LabFirmware }[];
+}
+
+/** A node's `firmware:` setting for its lab firmware (none for BIOS, the default). */
+function firmwareSetting(fw: LabFirmware | undefined): Record<string, unknown> {
+  if (fw === "uefi") return { firmware: { mode: "uefi" } };
+  if (fw === "secureboot") return { firmware: { mode: "uefi", secureBoot: true } };
+  return {};
 }
 
 export function prefixToNetmask(prefix: number): string {
@@ -74,7 +82,7 @@ export function renderLabConfig(c: LabConfigInput): string {
         bmc: { driver: "ipmi", user: c.bmcUser, password: { file: c.bmcPasswordFile }, port: c.bmcPort, netmask: c.bmcNetmask },
       },
     },
-    nodes: c.nodes.map((n) => ({ name: n.name, category: "default", mac: n.mac, ip: n.ip, bmc: { address: n.bmcAddress } })),
+    nodes: c.nodes.map((n) => ({ name: n.name, category: "default", mac: n.mac, ip: n.ip, ...firmwareSetting(n.firmware), bmc: { address: n.bmcAddress } })),
   };
   return (
     "# Written by `metalform lab up`: the virtual lab's cluster, with its VMs' real MACs and\n" +

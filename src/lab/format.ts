@@ -10,7 +10,7 @@ function table(rows: string[][]): string[] {
 export function formatLabUp(info: LabInfo): string {
   const lines = [
     `Lab ${info.namespace} is up: ${info.nodes.length} node${info.nodes.length === 1 ? "" : "s"} on ${info.bridge} (head ${info.headAddress}/${info.prefixLength}).`,
-    ...table([["NODE", "MAC", "IP", "BMC", "SERIAL LOG"], ...info.nodes.map((n) => [n.name, n.mac, n.ip, `${n.bmcAddress}:${n.bmcPort}`, n.serialLog])]).map((l) => "  " + l),
+    ...table([["NODE", "MAC", "IP", "BMC", "FIRMWARE", "SERIAL LOG"], ...info.nodes.map((n) => [n.name, n.mac, n.ip, `${n.bmcAddress}:${n.bmcPort}`, n.firmware ?? "bios", n.serialLog])]).map((l) => "  " + l),
     `Cluster configuration: ${info.configPath}`,
     `Kernel ${info.kernel.version}: ${info.kernel.path}`,
     `Image: ${info.imageRoot}`,

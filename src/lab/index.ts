@@ -12,3 +12,5 @@ export { buildLabImage, imageInitramfs } from "./image.js";
 export type { LabImage } from "./image.js";
 export { writeCpio, treeEntries } from "./cpio.js";
 export { formatLabUp, formatLabStatus } from "./format.js";
+export { LAB_FIRMWARES, OVMF_DIR, ovmfFiles, parseLabFirmware, prepareVmFirmware } from "./firmware.js";
+export type { LabFirmware, VmFirmware } from "./firmware.js";

@@ -7,6 +7,7 @@ import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rm
 import { join } from "node:path";
 import { BMC_USER, controlScript, ipmitool, randomBmcPassword, startBmc } from "./bmc.js";
 import { prefixToNetmask, renderLabConfig } from "./cluster-config.js";
+import { prepareVmFirmware } from "./firmware.js";
 import { prepareLabImage, type LabClusterImage } from "./lab-image.js";
 import { cachedKernel, ensureLabKernel } from "./kernel.js";
 import { createLabNetwork, destroyLabNetwork, namespaceExists, startRadvd } from "./network.js";
@@ -42,6 +43,7 @@ function nodeSpec(o: ResolvedLabOptions, dir: string, i: number): LabNode {
     qemuPidFile: join(nodeDir, "qemu.pid"),
     qmpSocket: join(nodeDir, "qmp.sock"),
     bmcLog: join(nodeDir, "bmc.log"),
+    firmware: o.firmware[i] ?? "bios",
   };
 }
 
@@ -165,9 +167,10 @@ function startLabNode(o: ResolvedLabOptions, n: LabNode, at: { index: number; bm
   const bootFile = join(n.dir, "boot-device");
   const qemuLog = join(n.dir, "qemu.log");
   const serialPort = o.bmcSerialPortBase + at.index;
+  const firmware = prepareVmFirmware(n.firmware ?? "bios", n.dir);
   writeFileSync(
     startScript,
-    vmStartScript({ name: n.name, memoryMiB: o.memoryMiB, tap: n.tap, mac: n.mac, disk: n.diskPath, serialLog: n.serialLog, pidFile: n.qemuPidFile, qmpSocket: n.qmpSocket, bmcSerialPort: serialPort }, bootFile),
+    vmStartScript({ name: n.name, memoryMiB: o.memoryMiB, tap: n.tap, mac: n.mac, disk: n.diskPath, serialLog: n.serialLog, pidFile: n.qemuPidFile, qmpSocket: n.qmpSocket, bmcSerialPort: serialPort, firmware }, bootFile),
     { mode: 0o755 },
   );
   const control = join(n.dir, "bmc-control.sh");

@@ -5,6 +5,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { nullLogger, type Logger } from "../util/log.js";
 import { LAB_IMAGE_KINDS, type LabImageKind } from "./lab-image.js";
+import { firmwareOf, LAB_FIRMWARES, type LabFirmware } from "./firmware.js";
 
 export interface LabOptions {
   /** Network namespace, and the lab's name. Default "mflab". */
@@ -45,6 +46,8 @@ export interface LabOptions {
   ports?: Partial<{ dhcp: number; proxyDhcp: number; tftp: number; http: number; rsync: number }>;
   /** Send IPv6 router advertisements on the bridge (iPXE waits ~13 s for one otherwise). Default true. */
   routerAdvertisements?: boolean;
+  /** The VMs' firmware: one for all, or one per node (the last repeats). Default "bios". */
+  firmware?: LabFirmware | readonly LabFirmware[];
   logger?: Logger;
 }
 
@@ -70,6 +73,8 @@ export interface ResolvedLabOptions {
   powerOn: boolean;
   ports: Partial<{ dhcp: number; proxyDhcp: number; tftp: number; http: number; rsync: number }>;
   routerAdvertisements: boolean;
+  /** One per node. */
+  firmware: LabFirmware[];
   logger: Logger;
 }
 
@@ -137,8 +142,16 @@ export function resolveLabOptions(o: LabOptions = {}): ResolvedLabOptions {
     powerOn: o.powerOn ?? true,
     ports: o.ports ?? {},
     routerAdvertisements: o.routerAdvertisements ?? true,
+    firmware: resolveFirmware(o.firmware, nodes),
     logger: o.logger ?? nullLogger,
   };
+}
+
+function resolveFirmware(fw: LabOptions["firmware"], nodes: number): LabFirmware[] {
+  const list: readonly LabFirmware[] = fw === undefined ? ["bios"] : typeof fw === "string" ? [fw] : fw;
+  if (list.length === 0) throw new Error(`the lab's firmware list is empty: name ${LAB_FIRMWARES.join(", ")}`);
+  for (const f of list) if (!LAB_FIRMWARES.includes(f)) throw new Error(`unknown lab firmware ${JSON.stringify(f)}: use ${LAB_FIRMWARES.join(", ")}`);
+  return Array.from({ length: nodes }, (_, i) => firmwareOf(list, i));
 }
 
 function ipToInt(ip: string): number {

@@ -23,6 +23,7 @@ export const LAB_PACKAGES: readonly LabRequirement[] = [
   { package: "e2fsprogs", why: "mkfs.ext4 in the installer" },
   { package: "fdisk", why: "sfdisk in the installer" },
   { package: "radvd", why: "IPv6 router advertisements on the lab network (iPXE waits ~13 s without one)" },
+  { package: "ovmf", why: "UEFI firmware for `lab up --firmware uefi|secureboot` (OVMF, Secure Boot with Microsoft keys)" },
   { package: "iproute2", why: "the lab's network namespace, bridge and taps (ip)" },
 ];
 

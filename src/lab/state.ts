@@ -2,6 +2,7 @@
 // status, console, exec and down find it again from another process.
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import type { LabFirmware } from "./firmware.js";
 import type { LabKernel } from "./kernel.js";
 
 export interface LabNode {
@@ -20,6 +21,8 @@ export interface LabNode {
   qmpSocket: string;
   bmcPid?: number;
   bmcLog: string;
+  /** bios (SeaBIOS + iPXE ROM), uefi (OVMF's own PXE) or secureboot; absent in older state files: bios. */
+  firmware?: LabFirmware;
 }
 
 export interface LabInfo {

@@ -79,5 +79,7 @@ export function desiredApplied(
   };
   const bmc = appliedBmc(node);
   if (bmc) a.bmc = bmc;
+  // BIOS is the default and stays implicit: plans and states of BIOS nodes look as before.
+  if (node.firmware.mode !== "bios" || node.firmware.secureBoot) a.firmware = { mode: node.firmware.mode, secureBoot: node.firmware.secureBoot };
   return a;
 }

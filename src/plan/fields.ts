@@ -1,5 +1,5 @@
 // Field-by-field comparison of applied attributes (state) with desired ones.
-import type { AppliedBmc, AppliedNode } from "../state/types.js";
+import type { AppliedBmc, AppliedFirmware, AppliedNode } from "../state/types.js";
 import type { FieldChange } from "./types.js";
 
 /** Equality of attribute values; the common cases (strings, string lists) without serializing. */
@@ -27,6 +27,8 @@ function plain(field: string, before: unknown, after: unknown, out: FieldChange[
   if (!same(before, after)) out.push({ field, before: before ?? null, after: after ?? null, forcesReimage: false });
 }
 
+const BIOS: AppliedFirmware = { mode: "bios", secureBoot: false };
+
 export function diffApplied(before: AppliedNode, after: AppliedNode, texts: LayoutTexts): FieldChange[] {
   const out: FieldChange[] = [];
   if (before.image.name !== after.image.name || before.image.digest !== after.image.digest) {
@@ -52,6 +54,7 @@ export function diffApplied(before: AppliedNode, after: AppliedNode, texts: Layo
   plain("kernel_args", before.kernelArgs, after.kernelArgs, out);
   plain("exclude_sync", before.excludeSync, after.excludeSync, out);
   plain("exclude_full", before.excludeFull, after.excludeFull, out);
+  plain("firmware", before.firmware ?? BIOS, after.firmware ?? BIOS, out);
   if (!before.bmc || !after.bmc) {
     plain("bmc", before.bmc, after.bmc, out);
   } else {

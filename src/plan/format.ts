@@ -24,11 +24,15 @@ const isRef = (v: unknown): v is { name: string; digest: string } =>
 const isSecretRef = (v: unknown): v is SecretRef =>
   typeof v === "object" && v !== null && ["env", "file", "inline"].includes((v as { kind?: string }).kind ?? "");
 
+const isFirmware = (v: unknown): v is { mode: string; secureBoot: boolean } =>
+  typeof v === "object" && v !== null && Object.keys(v).length === 2 && typeof (v as { mode?: unknown }).mode === "string" && typeof (v as { secureBoot?: unknown }).secureBoot === "boolean";
+
 /** One-line text of a field value, as people read it. */
 export function valueText(v: unknown): string {
   if (v === null || v === undefined) return "(none)";
   if (isRef(v)) return `${v.name} ${shortDigest(v.digest)}`;
   if (isSecretRef(v)) return secretRefText(v);
+  if (isFirmware(v)) return v.secureBoot ? `${v.mode} (Secure Boot)` : v.mode;
   if (typeof v === "string" && /^sha256:[0-9a-f]{64}$/.test(v)) return shortDigest(v);
   if (Array.isArray(v)) return v.length ? v.map((x) => valueText(x)).join(" ") : "(none)";
   if (typeof v === "object") {

@@ -55,6 +55,7 @@ export function allFields(a: AppliedNode, side: "before" | "after", layoutText?:
     ["exclude_full", a.excludeFull],
   ];
   if (a.bmc) vals.push(["bmc", { ...a.bmc }]);
+  if (a.firmware) vals.push(["firmware", { ...a.firmware }]);
   return vals.map(([field, v]) => {
     const fc: FieldChange =
       side === "after"
@@ -72,6 +73,7 @@ const UPDATE_REASONS: Array<[RegExp, ReasonCode, string]> = [
   [/^network\./, "network-changed", "network settings changed"],
   [/^bmc/, "bmc-changed", "BMC settings changed"],
   [/^boot$/, "boot-changed", "boot mode changed"],
+  [/^firmware$/, "firmware-changed", "firmware changed (the next network boot uses the new loader)"],
   [/^kernel_args$/, "kernel-args-changed", "kernel arguments changed"],
   [/^install_mode$/, "install-mode-changed", "install mode changed"],
   [/^exclude_/, "excludes-changed", "rsync exclude lists changed"],

@@ -30,6 +30,7 @@ export type ReasonCode =
   | "network-changed"
   | "bmc-changed"
   | "boot-changed"
+  | "firmware-changed"
   | "kernel-args-changed"
   | "install-mode-changed"
   | "excludes-changed"

@@ -16,14 +16,15 @@ import { nullLogger, type Logger } from "../util/log.js";
 import { DhcpServer } from "../services/dhcp/server.js";
 import { dhcpOptionsFromNetwork } from "../services/dhcp/from-config.js";
 import { HttpBootServer } from "../services/http/server.js";
-import { DEFAULT_PREFIX, createInstallerApi, type InstallerApi } from "../services/installer-api/api.js";
+import { DEFAULT_PREFIX, createInstallerApi, nodeApiUrl, type InstallerApi } from "../services/installer-api/api.js";
 import { NodeTokens } from "../services/installer-api/tokens.js";
 import { RsyncDaemon } from "../services/rsync/daemon.js";
 import { TftpServer } from "../services/tftp/server.js";
 import type { Service } from "../services/service.js";
 import type { BootControl, BootMode } from "./boot-control.js";
+import { checkSignedLoaders, FirmwareBoot } from "./firmware-boot.js";
 import { imageModuleName, imageModules } from "./image-modules.js";
-import { bootScript, initrdRoot, installerRoot, installPlanFor, kernelRoot, type ServingContext } from "./node-boot.js";
+import { bootScript, initrdRoot, installerRoot, installPlanFor, kernelRoot, rootLabel, type ServingContext } from "./node-boot.js";
 import { reapOrphanRsync } from "./orphans.js";
 import type { NodeObservation } from "../progress/observation.js";
 import { observationsFrom, type ServiceEvent } from "./tracker.js";
@@ -87,6 +88,7 @@ export class HeadServices extends EventEmitter<HeadServicesEvents> implements Bo
   private started: Service[] = [];
   private dhcpWanted: boolean;
   private dhcpChain: Promise<unknown> = Promise.resolve();
+  private readonly firmwareBoot: FirmwareBoot;
 
   constructor(private readonly opts: HeadServicesOptions) {
     super();
@@ -97,6 +99,23 @@ export class HeadServices extends EventEmitter<HeadServicesEvents> implements Bo
     this.inlineSecrets = opts.inlineSecrets;
     this.dhcpWanted = opts.dhcp ?? true;
     this.index();
+    this.firmwareBoot = this.makeFirmwareBoot();
+  }
+
+  /** Secure Boot's TFTP files and per-node DHCP boot files (src/serve/firmware-boot.ts). */
+  private makeFirmwareBoot(): FirmwareBoot {
+    return new FirmwareBoot({
+      nodeByMac: (mac) => this.nodeByMac(mac),
+      nodes: () => this.cluster.nodes,
+      image: (name) => this.cluster.images.get(name),
+      bootMode: (name) => this.bootMode(name),
+      installerFor: (image) => this.installerFor(image),
+      apiUrl: (node) => nodeApiUrl(this.httpBase, node.name),
+      installToken: (node) => this.tokens.token(node.name, "install"),
+      rootLabel: (node) => rootLabel(this.serving(), node),
+      tftpServer: this.address,
+      logger: this.log.child("firmware"),
+    });
   }
 
   /** The configuration being served. */
@@ -227,6 +246,8 @@ export class HeadServices extends EventEmitter<HeadServicesEvents> implements Bo
     if (!existsSync(join(tftpRoot, "undionly.kpxe"))) {
       throw new HeadServicesError(`iPXE loaders not found in ${tftpRoot}: install the Debian package ipxe (apt-get install ipxe)`);
     }
+    const signed = checkSignedLoaders(this.cluster.nodes);
+    if (signed) throw new HeadServicesError(signed);
     for (const img of this.cluster.images.values()) {
       if (img.rootType !== "directory") throw new HeadServicesError(`image ${img.name}: tarball roots are not served yet; unpack ${img.root} into a directory`);
     }
@@ -285,7 +306,7 @@ export class HeadServices extends EventEmitter<HeadServicesEvents> implements Bo
     this.http.addRoute("*", DEFAULT_PREFIX, async (ctx) => {
       await api.handle(ctx.req, ctx.res);
     });
-    this.tftp = new TftpServer({ address: this.address, port: net.ports.tftp, root: tftpRoot, logger: this.log.child("tftp") });
+    this.tftp = new TftpServer({ address: this.address, port: net.ports.tftp, root: tftpRoot, provider: this.firmwareBoot.provider, logger: this.log.child("tftp") });
     this.dhcp = this.makeDhcp();
     this.http.on("script-served", (payload) => this.observe({ event: "script-served", payload }));
     this.http.on("file-served", (payload) => this.observe({ event: "file-served", payload }));
@@ -325,7 +346,7 @@ export class HeadServices extends EventEmitter<HeadServicesEvents> implements Bo
         ...(net.dhcp.dynamicRange ? { leaseFile: join(this.opts.workDir, "dhcp-leases.jsonl") } : {}),
         overrides: {
           serverAddress: this.address,
-          pxe: { tftpServer: this.address, scriptUrl, httpLoaderBase: `${this.httpBase}/files/loaders` },
+          pxe: { tftpServer: this.address, scriptUrl, bootFile: this.firmwareBoot.bootFile, httpLoaderBase: `${this.httpBase}/files/loaders` },
           logger: this.log.child("dhcp"),
           ...(this.opts.bindInterface === null ? { interface: undefined } : this.opts.bindInterface ? { interface: this.opts.bindInterface } : {}),
         },

@@ -73,7 +73,7 @@ function localScript(ctx: ServingContext, node: Node, image: Image): string {
 }
 
 /** The label the installer gives the node's root file system (it is in the install plan). */
-function rootLabel(ctx: ServingContext, node: Node): string | undefined {
+export function rootLabel(ctx: ServingContext, node: Node): string | undefined {
   try {
     return installPlanFor(ctx, node, { allowWipe: false }).filesystems.find((f) => f.mount === "/")?.label;
   } catch {

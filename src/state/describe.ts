@@ -67,6 +67,7 @@ export function renderNodeState(name: string, n: NodeState): string {
       `    exclude sync: ${a.excludeSync.join(" ") || "(none)"}`,
       `    exclude full: ${a.excludeFull.join(" ") || "(none)"}`,
     );
+    if (a.firmware) out.push(`    firmware:     ${a.firmware.mode}${a.firmware.secureBoot ? ", Secure Boot" : ""}`);
     if (a.bmc) {
       const p = a.bmc.password;
       const ref = !p ? "(none)" : p.kind === "env" ? `env:${p.name}` : p.kind === "file" ? `file:${p.path}` : `inline:${p.id}`;

@@ -30,6 +30,12 @@ export interface AppliedBmc {
   password?: SecretRef;
 }
 
+/** How the node's firmware boots; absent in an AppliedNode means BIOS without Secure Boot. */
+export interface AppliedFirmware {
+  mode: "bios" | "uefi";
+  secureBoot: boolean;
+}
+
 /** The attributes of a node that the diff compares against the configuration. */
 export interface AppliedNode {
   image: AppliedRef;
@@ -41,6 +47,8 @@ export interface AppliedNode {
   excludeSync: string[];
   excludeFull: string[];
   bmc?: AppliedBmc;
+  /** Only when not BIOS (so states written before firmware existed read as BIOS). */
+  firmware?: AppliedFirmware;
 }
 
 /** What the node itself last said (installer progress or the installed system's reporter). */

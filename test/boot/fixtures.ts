@@ -47,6 +47,7 @@ export function node(over: Partial<Node> = {}): Node {
     excludeSync: [],
     excludeFull: [],
     protect: false,
+    firmware: { mode: "bios", secureBoot: false, arch: "x86_64", persistentBootDevice: false },
     pos,
     ...over,
   };

@@ -63,6 +63,7 @@ export function node(i: number, over: Partial<Node> = {}): Node {
     excludeFull: [],
     bmc: { driver: "ipmi", address: `10.1.${(i >> 8) & 255}.${i & 255}`, user: "admin", password: { kind: "env", name: "BMC_PASSWORD" }, port: 623 },
     protect: false,
+    firmware: { mode: "bios", secureBoot: false, arch: "x86_64", persistentBootDevice: false },
     pos: POS,
     ...over,
   };

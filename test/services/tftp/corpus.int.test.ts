@@ -40,7 +40,9 @@ beforeAll(async () => {
   fs.symlinkSync(root.base, path.join(root.dir, "updir"));
   fs.symlinkSync("/etc", path.join(root.dir, "etc-link"));
   execFileSync("mkfifo", [path.join(root.dir, "fifo")]);
-  server = await startServer({ root: root.dir, timeoutMs: 300, maxRetries: 2 });
+  // Retransmission is not under test here: a roomy timeout keeps a transfer alive while a loaded
+  // machine drains the garbage corpus before it reads the client's ACK.
+  server = await startServer({ root: root.dir, timeoutMs: 1000, maxRetries: 4 });
   before = snapshot(root.base);
 });
 

@@ -12,13 +12,13 @@ DEBS=(
   isc-dhcp-client kea-admin
   curl atftp tftp-hpa
   rsync
-  openipmi ipmitool
+  openipmi ipmitool redfishtool openssl
   busybox-static e2fsprogs xfsprogs dosfstools mdadm fdisk cpio kmod shellcheck wget
   qemu-system-x86 ipxe-qemu ipxe ovmf radvd tcpdump nftables dnsmasq-base
   shim-signed grub-efi-amd64-signed
   g++ make python3
   postgresql
-  xz-utils zstd mmdebstrap openssh-client
+  mmdebstrap skopeo umoci tar zstd xz-utils openssh-client
 )
 SOLO_DEBS=(udhcpc)
 

@@ -64,7 +64,7 @@ async function approve(plan: Plan, o: ApplyRunOptions): Promise<void> {
 export async function runApply(o: ApplyRunOptions): Promise<ApplyOutcome> {
   const log = o.logger ?? nullLogger;
   // Snapshots of every image: what the nodes are served cannot change under the apply.
-  const loaded = await loadPlanInputs({ config: o.config, state: o.state, snapshot: true });
+  const loaded = await loadPlanInputs({ config: o.config, state: o.state, snapshot: true, logger: log.child("images") });
   if (!loaded.inputs) return { diagnostics: loaded.diagnostics };
   const inputs = loaded.inputs;
   const { diagnostics } = loaded;

@@ -2,12 +2,10 @@
 // tarball at `root`, an OCI archive or layout at `oci`, an mmdebstrap `recipe`),
 // where its kernel and initrd are (beside the configuration for directory roots,
 // inside the image for the others), and its snapshot settings (pin, keep).
-import { isAbsolute, resolve as resolvePath, dirname } from "node:path";
 import type { Diagnostic } from "./diagnostics.js";
-import { keyPosOf, posOf, type Located, type RawImage } from "./merge.js";
+import { absPath, keyPosOf, posOf, type Located, type RawImage } from "./merge.js";
 import type { Image, ImageSourceSpec } from "./types.js";
-import { normalizeRecipe } from "../images/recipe.js";
-import { defaultRecipeCache } from "../images/recipe.js";
+import { normalizeRecipe } from "./recipe.js";
 
 const TARBALL = /\.(tar|tar\.gz|tgz|tar\.zst|tar\.xz)$/;
 
@@ -15,9 +13,7 @@ export function rootTypeOf(p: string): "directory" | "tarball" {
   return TARBALL.test(p) ? "tarball" : "directory";
 }
 
-function abs(l: Located<RawImage>, p: string): string {
-  return isAbsolute(p) ? p : resolvePath(dirname(l.where.src.path), p);
-}
+const abs = (l: Located<RawImage>, p: string) => absPath(l.where, p);
 
 /** A path inside the image: "/boot/vmlinuz" and "boot/vmlinuz" are the same file. */
 function inImage(p: string): string {
@@ -35,14 +31,26 @@ function sourceOf(name: string, l: Located<RawImage>, diags: Diagnostic[]): Imag
     return undefined;
   }
   if (v.ref !== undefined && v.oci === undefined) {
-    diags.push({ severity: "error", code: "image-source", message: `image "${name}": "ref" names an image inside an OCI archive or layout; this image has no "oci"`, ...keyPosOf(l.where, "ref") });
+    diags.push({
+      severity: "error",
+      code: "image-source",
+      message: `image "${name}": "ref" names an image inside an OCI archive or layout; this image has no "oci"`,
+      ...keyPosOf(l.where, "ref"),
+    });
   }
   if (v.root !== undefined) return { kind: rootTypeOf(v.root), path: abs(l, v.root) };
   if (v.oci !== undefined) return { kind: "oci", path: abs(l, v.oci), ...(v.ref ? { ref: v.ref } : {}) };
   const r = v.recipe!;
   return {
     kind: "recipe",
-    recipe: normalizeRecipe({ suite: r.suite, variant: r.variant ?? "minbase", packages: r.packages ?? [], customize: r.customize ?? [], ...(r.mirror ? { mirror: r.mirror } : {}), ...(r.architecture ? { architecture: r.architecture } : {}) }),
+    recipe: normalizeRecipe({
+      suite: r.suite,
+      variant: r.variant ?? "minbase",
+      packages: r.packages ?? [],
+      customize: r.customize ?? [],
+      ...(r.mirror ? { mirror: r.mirror } : {}),
+      ...(r.architecture ? { architecture: r.architecture } : {}),
+    }),
   };
 }
 
@@ -65,6 +73,7 @@ export function resolveImage(name: string, l: Located<RawImage>, diags: Diagnost
     return { ...common, root: source.path, rootType: "directory", kernel: abs(l, v.kernel), ...(v.initrd ? { initrd: abs(l, v.initrd) } : {}) };
   }
   const boot = { ...(v.kernel ? { kernel: inImage(v.kernel) } : {}), ...(v.initrd ? { initrd: inImage(v.initrd) } : {}) };
-  const root = source.kind === "recipe" ? defaultRecipeCache() : source.path;
+  // A recipe has no root until it is built (images/resolve.ts points the image at its snapshot).
+  const root = source.kind === "recipe" ? "" : source.path;
   return { ...common, root, rootType: source.kind === "tarball" ? "tarball" : "directory", kernel: "", bootInImage: boot };
 }

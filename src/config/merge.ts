@@ -34,13 +34,18 @@ export function absPath(w: Where, p: string): string {
 /* Raw shapes: what the schema admits, before defaults and inheritance. */
 export type RawSecret = string | { env: string } | { file: string };
 export interface RawBmc {
-  driver?: "ipmi" | "manual";
+  driver?: "ipmi" | "redfish" | "manual";
   address?: string;
   netmask?: string;
   gateway?: string;
   port?: number;
   user?: string;
   password?: RawSecret;
+  interface?: "lanplus" | "lan";
+  cipherSuite?: number | "auto";
+  auth?: "session" | "basic";
+  system?: string;
+  tls?: { ca?: string; fingerprint?: string; insecure?: true };
 }
 export interface RawFirmware {
   mode?: "bios" | "uefi";

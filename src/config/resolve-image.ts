@@ -1,5 +1,5 @@
-// Disk layouts, resolved: sizes parsed, partition names and types defaulted. (Images
-// are resolved in image.ts: their sources, kernels and snapshot settings.)
+// Disk layouts, resolved: sizes parsed, partition names and types defaulted. (Images,
+// with their sources, are resolved in image.ts.)
 import { errorAt, type Diagnostic } from "./diagnostics.js";
 import { absPath, keyPosOf, posOf, type Located, type RawDisk, type RawImage, type RawLayout, type RawRaid } from "./merge.js";
 import { parseBytes, parseSizeSpec } from "./size.js";

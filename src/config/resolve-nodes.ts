@@ -7,7 +7,7 @@ import { countHostRange, expandHostRange, isHostRange } from "./hostrange.js";
 import { mergeMaps, pick, type Level } from "./inherit.js";
 import { intToIp, ipToInt } from "./ip.js";
 import { absPath, keyPosOf, posOf, type Located, type MergedConfig, type RawBmc, type RawExclude, type RawNode, type RawSecret, type Where } from "./merge.js";
-import type { BmcSettings, Image, Node, SecretRef, SourcePos } from "./types.js";
+import type { BmcSettings, BmcTls, Image, Node, SecretRef, SourcePos } from "./types.js";
 
 /** Where each expanded node's fields are written, for diagnostics about conflicts. */
 export interface NodeOrigin {
@@ -210,11 +210,13 @@ function commonSettings(levels: Level[], scope: NodeScope) {
 /** The BMC settings of an entry before they are numbered per node. */
 interface BmcTemplate {
   settings: RawBmc;
-  driver: "ipmi" | "manual";
+  driver: "ipmi" | "redfish" | "manual";
   /** The first node's BMC address; the others count up from it. */
   address0?: number;
   /** The level the password is written at (where an inline secret's warning points). */
   passwordLevel?: Level;
+  /** The level `tls` is written at (a CA file is relative to it). */
+  tlsLevel?: Level;
 }
 
 /** The entry's merged BMC settings, warning once per place written about a missing address or an inline password. */
@@ -224,7 +226,7 @@ function bmcTemplate(ln: Located<RawNode>, levels: Level[], namePos: SourcePos, 
   const settings = merged.value;
   const address0 = settings.address !== undefined ? ipToInt(settings.address) : undefined;
   const driver = settings.driver ?? "ipmi";
-  if (driver === "ipmi" && address0 === undefined) {
+  if (driver !== "manual" && address0 === undefined) {
     const lvl = [...merged.sources.values()].pop()!;
     const key = `${lvl.where.src.path}:${lvl.where.path.join(".")}`;
     if (lvl.where === ln.where || !scope.warnedNoAddress.has(key)) {
@@ -241,7 +243,39 @@ function bmcTemplate(ln: Located<RawNode>, levels: Level[], namePos: SourcePos, 
       scope.diags.push(warningAt("inline-secret", message, posOf(passwordLevel.where, "bmc", "password")));
     }
   }
-  return { settings, driver, ...(address0 !== undefined ? { address0 } : {}), ...(passwordLevel ? { passwordLevel } : {}) };
+  const tlsLevel = merged.sources.get("tls");
+  if (tlsLevel && settings.tls?.insecure) warnInsecure(tlsLevel, scope);
+  return { settings, driver, ...(address0 !== undefined ? { address0 } : {}), ...(passwordLevel ? { passwordLevel } : {}), ...(tlsLevel ? { tlsLevel } : {}) };
+}
+
+/** `tls: {insecure: true}` is allowed only when written, and never silently: one warning per place written. */
+function warnInsecure(level: Level, scope: NodeScope): void {
+  const key = `tls:${level.where.src.path}:${level.where.path.join(".")}`;
+  if (scope.warnedInline.has(key)) return;
+  scope.warnedInline.add(key);
+  const message =
+    "bmc.tls.insecure: the BMC's certificate is not checked, so anyone on the BMC network can pose as the BMC and read its password; give bmc.tls.ca or bmc.tls.fingerprint instead";
+  scope.diags.push(warningAt("bmc-tls-insecure", message, posOf(level.where, "bmc", "tls", "insecure")));
+}
+
+/** The resolved certificate check: a CA file relative to where it is written, a fingerprint without colons. */
+function tlsOf(raw: NonNullable<RawBmc["tls"]>, level: Level): BmcTls | undefined {
+  if (raw.ca !== undefined) return { ca: absPath(level.where, raw.ca) };
+  if (raw.fingerprint !== undefined) return { fingerprint: raw.fingerprint.replace(/:/g, "").toUpperCase() };
+  if (raw.insecure) return { insecure: true };
+  return undefined;
+}
+
+/** Options that only one driver reads, copied when set. */
+function driverOptions(b: RawBmc, t: BmcTemplate): Partial<BmcSettings> {
+  const tls = b.tls && t.tlsLevel ? tlsOf(b.tls, t.tlsLevel) : undefined;
+  return {
+    ...(b.interface ? { interface: b.interface } : {}),
+    ...(b.cipherSuite !== undefined ? { cipherSuite: b.cipherSuite } : {}),
+    ...(b.auth ? { auth: b.auth } : {}),
+    ...(b.system ? { system: b.system } : {}),
+    ...(tls ? { tls } : {}),
+  };
 }
 
 /** The i-th node's BMC; none for an IPMI BMC without an address (it is power-cycled by hand). */
@@ -255,7 +289,8 @@ function bmcOf(t: BmcTemplate, i: number, name: string, scope: NodeScope): BmcSe
     ...(b.gateway ? { gateway: b.gateway } : {}),
     ...(b.user ? { user: b.user } : {}),
     ...(b.password !== undefined ? { password: secretRef(b.password, { level: t.passwordLevel!, nodeName: name, scope }) } : {}),
-    port: b.port ?? 623,
+    port: b.port ?? (t.driver === "redfish" ? 443 : 623),
+    ...driverOptions(b, t),
   };
 }
 

@@ -4,7 +4,7 @@
 //   node  >  category  >  defaults
 // Scalars and lists at a lower level replace the inherited value whole; the
 // mappings `bmc` and `exclude` merge key by key. Each section has its own file:
-// resolve-network.ts, resolve-image.ts, resolve-nodes.ts (with inherit.ts).
+// resolve-network.ts, image.ts, resolve-image.ts (layouts), resolve-nodes.ts (with inherit.ts).
 import type { Diagnostic } from "./diagnostics.js";
 import { keyPosOf, type MergedConfig } from "./merge.js";
 import { resolveImage } from "./image.js";

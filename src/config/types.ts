@@ -3,7 +3,7 @@
 // below the config layer (plan, boot rendering, services, apply) works on these
 // types only, never on raw YAML. The user-facing contract is
 // schemas/cluster.schema.json; these types are its resolved form.
-import type { Recipe } from "../images/recipe.js";
+import type { Recipe } from "./recipe.js";
 
 /** Where a value came from, for diagnostics that point at file:line:col. */
 export interface SourcePos {
@@ -25,7 +25,17 @@ export type BootMode = "pxe" | "local";
 export type FsType = "ext4" | "xfs" | "vfat" | "swap" | "none";
 export type PartitionTable = "gpt" | "msdos";
 export type RaidLevel = 0 | 1 | 5 | 10;
-export type PowerDriver = "ipmi" | "manual";
+export type PowerDriver = "ipmi" | "redfish" | "manual";
+export type IpmiInterface = "lanplus" | "lan";
+export type RedfishAuth = "session" | "basic";
+
+/** How a Redfish BMC's certificate is checked; absent: against the system's CA store. */
+export type BmcTls =
+  /** Absolute path of a PEM file of CA certificates to trust. */
+  | { ca: string }
+  /** SHA-256 fingerprint of the BMC's certificate: 64 upper-case hex digits, no colons. */
+  | { fingerprint: string }
+  | { insecure: true };
 
 export interface DhcpSettings {
   mode: DhcpMode;
@@ -150,8 +160,18 @@ export interface BmcSettings {
   gateway?: string;
   user?: string;
   password?: SecretRef;
-  /** IPMI port (623 by default). */
+  /** BMC port: 623 (IPMI) or 443 (Redfish) by default. */
   port: number;
+  /** IPMI: ipmitool interface (lanplus when unset). */
+  interface?: IpmiInterface;
+  /** IPMI lanplus: RMCP+ cipher suite (3 when unset). */
+  cipherSuite?: number | "auto";
+  /** Redfish: session (when unset) or basic authentication. */
+  auth?: RedfishAuth;
+  /** Redfish: the Id of the member of /redfish/v1/Systems (the only one when unset). */
+  system?: string;
+  /** Redfish: certificate check. */
+  tls?: BmcTls;
 }
 
 /** How a node's firmware network-boots (`firmware:`; defaults: BIOS, no Secure Boot, x86_64). */

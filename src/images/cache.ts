@@ -16,14 +16,24 @@ export class DigestCache {
   hits = 0;
   misses = 0;
 
+  /** Old entries by inode, size and time: set for snapshots, whose files are hard-linked between directories. */
+  private readonly byInode?: Map<string, Entry>;
+
   private constructor(
     private readonly file: string,
     old: Map<string, Entry>,
+    byInode: boolean,
   ) {
     this.old = old;
+    if (byInode) this.byInode = new Map([...old.values()].map((e) => [`${e[2]} ${e[0]} ${e[1]}`, e]));
   }
 
-  static async open(cacheDir: string, imageName: string): Promise<DigestCache> {
+  /**
+   * `byInode`: a file is also known by its inode, size and time under another path.
+   * Only for the snapshot store, where files never change once written and a new
+   * snapshot hard-links the unchanged files of the previous one (nothing to read again).
+   */
+  static async open(cacheDir: string, imageName: string, opts: { byInode?: boolean } = {}): Promise<DigestCache> {
     const file = join(cacheDir, "images", `${encodeURIComponent(imageName)}.json`);
     let old = new Map<string, Entry>();
     try {
@@ -32,14 +42,15 @@ export class DigestCache {
     } catch {
       // Missing or damaged cache: start empty; it is only an optimisation.
     }
-    return new DigestCache(file, old);
+    return new DigestCache(file, old, opts.byInode ?? false);
   }
 
   /** The cached sha256 of `path` if its stat matches. */
   lookup(path: string, size: bigint, mtimeNs: bigint, ino: bigint): string | undefined {
     // A file seen earlier in this run (a kernel inside the root tree) counts too.
-    const e = this.next.get(path) ?? this.old.get(path);
-    if (e && e[0] === String(size) && e[1] === String(mtimeNs) && e[2] === String(ino)) {
+    const fits = (x: Entry | undefined): x is Entry => x !== undefined && x[0] === String(size) && x[1] === String(mtimeNs) && x[2] === String(ino);
+    const e = [this.next.get(path), this.old.get(path), this.byInode?.get(`${ino} ${size} ${mtimeNs}`)].find(fits);
+    if (e) {
       this.next.set(path, e);
       this.hits++;
       return e[3];

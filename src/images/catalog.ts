@@ -1,8 +1,7 @@
 // What `metalform image list|show|rm` say about the snapshot store: every snapshot
 // of every image with its size, date and the nodes that run it (from the state),
 // which one the last apply served and which one the configuration pins. Pure: the
-// command reads store, state and configuration and hands them in.
-import type { ClusterState } from "../state/types.js";
+// command reads store, state and configuration and hands them in (plan/image-context.ts).
 import { formatBytes } from "../config/size.js";
 import { hexOf, type SnapshotMeta } from "./store.js";
 
@@ -21,21 +20,30 @@ export interface SnapshotRow {
   pinned: boolean;
 }
 
+/** What a node runs, as the state records it. */
+export interface NodeImageRecord {
+  name: string;
+  /** The image and digest last applied. */
+  applied?: { image: string; digest: string };
+  /** The digest the node itself last reported. */
+  reported?: string;
+}
+
 export interface CatalogInput {
   snapshots: Map<string, SnapshotMeta[]>;
-  state?: ClusterState | undefined;
+  nodes: readonly NodeImageRecord[];
+  /** Image → the digest the last apply served. */
+  applied: ReadonlyMap<string, string>;
   /** Image name → pin (hex prefix) from the configuration. */
   pins?: ReadonlyMap<string, string>;
 }
 
-function nodesRunning(state: ClusterState | undefined, image: string, digest: string): string[] {
-  const out: string[] = [];
-  for (const [name, n] of Object.entries(state?.nodes ?? {})) {
-    const reported = n.reported?.imageDigest;
-    const applied = n.applied?.image.name === image ? n.applied.image.digest : undefined;
-    if ((reported ?? applied) === digest) out.push(name);
-  }
-  return out.sort();
+/** Nodes running `digest`: the one they reported, else the one applied. */
+function nodesRunning(nodes: readonly NodeImageRecord[], image: string, digest: string): string[] {
+  return nodes
+    .filter((n) => (n.reported ?? (n.applied?.image === image ? n.applied.digest : undefined)) === digest)
+    .map((n) => n.name)
+    .sort();
 }
 
 export function catalogRows(c: CatalogInput): SnapshotRow[] {
@@ -50,8 +58,8 @@ export function catalogRows(c: CatalogInput): SnapshotRow[] {
         files: m.files,
         createdAt: m.createdAt,
         source: m.source,
-        nodes: nodesRunning(c.state, image, m.digest),
-        applied: c.state?.images[image]?.digest === m.digest,
+        nodes: nodesRunning(c.nodes, image, m.digest),
+        applied: c.applied.get(image) === m.digest,
         pinned: pin !== undefined && hexOf(m.digest).startsWith(hexOf(pin)),
       });
     }
@@ -82,18 +90,20 @@ export function renderCatalog(rows: SnapshotRow[], store: string): string {
 }
 
 export function renderSnapshot(r: SnapshotRow, meta: SnapshotMeta, dir: string): string {
-  return [
-    `image     ${r.image}`,
-    `snapshot  ${r.digest}`,
-    `created   ${r.createdAt}`,
-    `source    ${r.source}`,
-    `size      ${formatBytes(r.size)} in ${r.files} files`,
-    `kernel    ${meta.kernel}`,
-    ...(meta.initrd ? [`initrd    ${meta.initrd}`] : []),
-    `path      ${dir}`,
-    `status    ${[r.applied ? "applied by the last apply" : "", r.pinned ? "pinned by the configuration" : ""].filter(Boolean).join("; ") || "-"}`,
-    `nodes     ${r.nodes.join(", ") || "-"}`,
-  ].join("\n") + "\n";
+  return (
+    [
+      `image     ${r.image}`,
+      `snapshot  ${r.digest}`,
+      `created   ${r.createdAt}`,
+      `source    ${r.source}`,
+      `size      ${formatBytes(r.size)} in ${r.files} files`,
+      `kernel    ${meta.kernel}`,
+      ...(meta.initrd ? [`initrd    ${meta.initrd}`] : []),
+      `path      ${dir}`,
+      `status    ${[r.applied ? "applied by the last apply" : "", r.pinned ? "pinned by the configuration" : ""].filter(Boolean).join("; ") || "-"}`,
+      `nodes     ${r.nodes.join(", ") || "-"}`,
+    ].join("\n") + "\n"
+  );
 }
 
 /** Why a snapshot must not be removed, or undefined. */

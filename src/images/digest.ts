@@ -94,8 +94,8 @@ class Walker {
 }
 
 /** Computes an image's content digest, using and refreshing the cache under `cacheDir`. */
-export async function computeImageDigest(image: ImageSource, opts: { cacheDir: string }): Promise<ImageDigestResult> {
-  const cache = await DigestCache.open(opts.cacheDir, image.name);
+export async function computeImageDigest(image: ImageSource, opts: { cacheDir: string; byInode?: boolean }): Promise<ImageDigestResult> {
+  const cache = await DigestCache.open(opts.cacheDir, image.name, { byInode: opts.byInode ?? false });
   const h = createHash("sha256");
   h.update("metalform-image-digest 1\n");
   const w = new Walker(cache, h);

@@ -4,11 +4,12 @@
 // succeeded, so a cache entry is always complete; concurrent builds of one recipe wait
 // for each other through a lock directory.
 import { spawn } from "node:child_process";
-import { createWriteStream, existsSync, readFileSync } from "node:fs";
-import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { createWriteStream, readFileSync } from "node:fs";
+import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { nullLogger, type Logger } from "../util/log.js";
 import { findBootFiles, type BootFiles } from "./boot-files.js";
+import { lockDir } from "./dir-lock.js";
 import { mmdebstrapArgs, normalizeRecipe, recipeDigest, type Recipe } from "./recipe.js";
 
 export class RecipeBuildError extends Error {
@@ -89,28 +90,6 @@ function runMmdebstrap(args: string[], logFile: string, timeoutMs: number): Prom
   });
 }
 
-async function lock(dir: string, log: Logger): Promise<() => Promise<void>> {
-  const lockDir = `${dir}.lock`;
-  for (let waited = 0; ; waited += 2000) {
-    try {
-      await mkdir(lockDir);
-      await writeFile(join(lockDir, "pid"), String(process.pid));
-      return () => rm(lockDir, { recursive: true, force: true });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-    }
-    const pid = Number(await readFile(join(lockDir, "pid"), "utf8").catch(() => "0"));
-    const alive = pid > 0 && existsSync(`/proc/${pid}`);
-    const age = Date.now() - ((await stat(lockDir).catch(() => undefined))?.mtimeMs ?? 0);
-    if (!alive && age > 5000) {
-      await rm(lockDir, { recursive: true, force: true });
-      continue;
-    }
-    if (waited % 30_000 === 0) log.info("recipe.waiting", { lock: lockDir, pid });
-    await new Promise((r) => setTimeout(r, 2000));
-  }
-}
-
 /** Builds `r` (or takes it from the cache) and returns where its root is. */
 export async function buildRecipe(r: Recipe, o: BuildRecipeOptions): Promise<RecipeBuild> {
   const log = o.logger ?? nullLogger;
@@ -122,7 +101,7 @@ export async function buildRecipe(r: Recipe, o: BuildRecipeOptions): Promise<Rec
   const digest = recipeDigest(r);
   const dir = join(o.cacheDir, hexOf(digest));
   await mkdir(o.cacheDir, { recursive: true, mode: 0o755 });
-  const unlock = await lock(dir, log);
+  const unlock = await lockDir(`${dir}.lock`, log);
   try {
     // Someone else may have built it while we waited for the lock.
     const hit = o.rebuild ? undefined : cachedRecipeBuild(r, o.cacheDir);

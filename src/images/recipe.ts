@@ -6,38 +6,14 @@
 import { createHash } from "node:crypto";
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { normalizeRecipe, type Recipe } from "../config/recipe.js";
 
-export interface Recipe {
-  /** Debian suite or codename, e.g. "bookworm". */
-  suite: string;
-  /** mmdebstrap variant: minbase, essential, apt, required, important, standard. */
-  variant: string;
-  /** Packages installed on top of the variant (sorted, without duplicates). */
-  packages: string[];
-  /** Shell commands run at the end of the build with "$1" the new root (mmdebstrap --customize-hook). */
-  customize: string[];
-  /** An apt mirror URL; absent: mmdebstrap's default (this machine's reachable Debian mirror). */
-  mirror?: string;
-  /** Debian architecture; absent: the host's. */
-  architecture?: string;
-}
+export { normalizeRecipe, type Recipe } from "../config/recipe.js";
 
 export const RECIPE_VARIANTS = ["extract", "custom", "essential", "apt", "minbase", "buildd", "required", "important", "standard"] as const;
 
 /** Bumped when the way a recipe is turned into a build changes (the same recipe must then build again). */
 const RECIPE_FORMAT = 1;
-
-/** The recipe with its packages sorted and deduplicated: two spellings of one recipe share a build. */
-export function normalizeRecipe(r: Recipe): Recipe {
-  return {
-    suite: r.suite,
-    variant: r.variant,
-    packages: [...new Set(r.packages)].sort(),
-    customize: [...r.customize],
-    ...(r.mirror ? { mirror: r.mirror } : {}),
-    ...(r.architecture ? { architecture: r.architecture } : {}),
-  };
-}
 
 /** "sha256:<hex>" over the normalized recipe. */
 export function recipeDigest(r: Recipe): string {

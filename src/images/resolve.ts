@@ -5,13 +5,12 @@
 // they hold); apply and serve snapshot everything, then prune each image to its
 // `keep` newest snapshots, never one a node runs or the configuration pins.
 import type { DesiredCluster, Image } from "../config/types.js";
-import type { ClusterState } from "../state/types.js";
 import { nullLogger, type Logger } from "../util/log.js";
 import { computeImageDigest, ImageDigestError, type ImageDigestResult } from "./digest.js";
 import { ArchiveError } from "./import-tar.js";
 import { RecipeBuildError } from "./recipe-build.js";
 import { makeSnapshot, sourceKey, sourceOf, type SnapshotContext } from "./snapshot.js";
-import { DEFAULT_KEEP, SnapshotError, snapshotsToPrune, type SnapshotMeta, type SnapshotStore } from "./store.js";
+import { DEFAULT_KEEP, SnapshotError, snapshotsToPrune, type SnapshotMeta } from "./store.js";
 
 /** An image's digest as plan and apply see it. */
 export interface ResolvedDigest extends ImageDigestResult {
@@ -24,7 +23,8 @@ export interface ResolvedDigest extends ImageDigestResult {
 export interface ResolveImagesOptions extends SnapshotContext {
   /** Make snapshots of directory sources too and prune (apply, serve); plan leaves them. */
   snapshot: boolean;
-  state?: ClusterState | undefined;
+  /** Per image, the digests nodes run (from the state): retention keeps them. */
+  inUse?: ReadonlyMap<string, ReadonlySet<string>>;
 }
 
 export interface ResolvedImages {
@@ -42,7 +42,14 @@ export class ImageSourceError extends Error {
   }
 }
 
-const fromMeta = (m: SnapshotMeta, extra: Partial<ResolvedDigest> = {}): ResolvedDigest => ({ digest: m.digest, size: m.size, files: m.files, read: 0, createdAt: m.createdAt, ...extra });
+const fromMeta = (m: SnapshotMeta, extra: Partial<ResolvedDigest> = {}): ResolvedDigest => ({
+  digest: m.digest,
+  size: m.size,
+  files: m.files,
+  read: 0,
+  createdAt: m.createdAt,
+  ...extra,
+});
 
 async function resolveOne(img: Image, o: ResolveImagesOptions): Promise<{ digest: ResolvedDigest; meta?: SnapshotMeta }> {
   if (img.pin) {
@@ -62,27 +69,14 @@ async function resolveOne(img: Image, o: ResolveImagesOptions): Promise<{ digest
   const known = o.store.sourceDigest(img.name, key);
   const meta = known ? o.store.get(img.name, known)! : (await makeSnapshot(img, o)).meta;
   // The source may have changed while it was unpacked: its key must still be the same.
-  if (!known && (await sourceKey(s, img)) !== key) throw new SnapshotError(`image ${img.name}: ${s.kind === "recipe" ? "the recipe" : s.path} changed while it was being unpacked; run again`);
+  if (!known && (await sourceKey(s, img)) !== key)
+    throw new SnapshotError(`image ${img.name}: ${s.kind === "recipe" ? "the recipe" : s.path} changed while it was being unpacked; run again`);
   if (!known) await o.store.rememberSource(img.name, key, meta.digest);
   return { digest: fromMeta(meta), meta };
 }
 
-/** Digests nodes run (applied or reported) per image, from the state. */
-function digestsInUse(state: ClusterState | undefined): Map<string, Set<string>> {
-  const out = new Map<string, Set<string>>();
-  for (const n of Object.values(state?.nodes ?? {})) {
-    const name = n.applied?.image.name;
-    if (!name) continue;
-    const set = out.get(name) ?? new Set<string>();
-    set.add(n.applied!.image.digest);
-    if (n.reported?.imageDigest) set.add(n.reported.imageDigest);
-    out.set(name, set);
-  }
-  return out;
-}
-
-async function prune(img: Image, current: string, o: ResolveImagesOptions, inUse: Map<string, Set<string>>, log: Logger): Promise<void> {
-  const protect = new Set([current, ...(inUse.get(img.name) ?? [])]);
+async function prune(img: Image, current: string, o: ResolveImagesOptions, log: Logger): Promise<void> {
+  const protect = new Set([current, ...(o.inUse?.get(img.name) ?? [])]);
   for (const m of snapshotsToPrune(o.store.list(img.name), img.keep ?? DEFAULT_KEEP, protect)) {
     await o.store.remove(img.name, m.digest);
     log.info("snapshot.pruned", { image: img.name, digest: m.digest.slice(0, 19), createdAt: m.createdAt });
@@ -96,13 +90,12 @@ export async function resolveImages(cluster: DesiredCluster, o: ResolveImagesOpt
   const log = o.logger ?? nullLogger;
   const images = new Map(cluster.images);
   const digests = new Map<string, ResolvedDigest>();
-  const inUse = digestsInUse(o.state);
   for (const img of cluster.images.values()) {
     try {
       const r = await resolveOne(img, o);
       digests.set(img.name, r.digest);
       if (r.meta) images.set(img.name, o.store.imageOf(img, r.meta));
-      if (o.snapshot) await prune(img, r.digest.digest, o, inUse, log);
+      if (o.snapshot) await prune(img, r.digest.digest, o, log);
     } catch (e) {
       if (KNOWN.some((k) => e instanceof k) || (e as NodeJS.ErrnoException).code === "ENOENT") throw new ImageSourceError(img, (e as Error).message);
       throw e;

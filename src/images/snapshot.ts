@@ -94,7 +94,10 @@ async function bootFiles(img: Image, s: ImageSourceSpec, work: string): Promise<
   }
   const root = join(work, "root");
   const named = img.bootInImage ?? {};
-  for (const [what, p] of [["kernel", named.kernel], ["initrd", named.initrd]] as const) {
+  for (const [what, p] of [
+    ["kernel", named.kernel],
+    ["initrd", named.initrd],
+  ] as const) {
     if (p && !existsSync(join(root, p))) throw new SnapshotError(`image ${img.name}: the ${what} /${p} is not in the image`);
   }
   if (named.kernel) return { kernel: `root/${named.kernel}`, ...(named.initrd ? { initrd: `root/${named.initrd}` } : {}) };
@@ -120,9 +123,11 @@ export async function makeSnapshot(img: Image, ctx: SnapshotContext, expect?: st
     await fill(img, s, work, ctx);
     const boot = await bootFiles(img, s, work);
     const probe: Image = { ...img, root: join(work, "root"), rootType: "directory", kernel: join(work, boot.kernel), ...(boot.initrd ? { initrd: join(work, boot.initrd) } : {}) };
-    const digest = await computeImageDigest({ ...probe, name: `.snapshot-${img.name}` }, { cacheDir: ctx.cacheDir });
+    const digest = await computeImageDigest({ ...probe, name: `.snapshot-${img.name}` }, { cacheDir: ctx.cacheDir, byInode: true });
     if (expect && digest.digest !== expect) {
-      throw new SnapshotError(`image ${img.name} changed while it was being copied (the plan saw ${expect.slice(0, 19)}, the copy is ${digest.digest.slice(0, 19)}): run again once ${s.kind === "directory" ? s.path : "the source"} is stable`);
+      throw new SnapshotError(
+        `image ${img.name} changed while it was being copied (the plan saw ${expect.slice(0, 19)}, the copy is ${digest.digest.slice(0, 19)}): run again once ${s.kind === "directory" ? s.path : "the source"} is stable`,
+      );
     }
     const meta: SnapshotMeta = {
       image: img.name,

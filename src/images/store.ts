@@ -11,6 +11,7 @@ import { mkdir, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Image } from "../config/types.js";
 import { writeFileAtomic } from "../util/fs.js";
+import { lockDir } from "./dir-lock.js";
 
 export interface SnapshotMeta {
   image: string;
@@ -105,16 +106,23 @@ export class SnapshotStore {
 
   /** Moves a finished temp directory into place under its digest (an existing one wins). */
   async commit(tmp: string, meta: SnapshotMeta): Promise<SnapshotMeta> {
-    const final = this.snapshotDir(meta.image, meta.digest);
-    const existing = this.get(meta.image, meta.digest);
-    if (existing) {
-      await rm(tmp, { recursive: true, force: true });
-      return existing;
+    // Another run may commit the same digest at the same time: one at a time per image.
+    const unlock = await lockDir(join(this.imageDir(meta.image), ".lock"));
+    try {
+      const final = this.snapshotDir(meta.image, meta.digest);
+      const existing = this.get(meta.image, meta.digest);
+      if (existing) {
+        await rm(tmp, { recursive: true, force: true });
+        return existing;
+      }
+      // A directory without its description is a removal or a commit that was cut short.
+      await rm(final, { recursive: true, force: true });
+      await rename(tmp, final);
+      await writeFileAtomic(`${final}.json`, JSON.stringify(meta, null, 2) + "\n", 0o644);
+      return meta;
+    } finally {
+      await unlock();
     }
-    await rm(final, { recursive: true, force: true });
-    await rename(tmp, final);
-    await writeFileAtomic(`${final}.json`, JSON.stringify(meta, null, 2) + "\n", 0o644);
-    return meta;
   }
 
   sourceDigest(image: string, key: string): string | undefined {

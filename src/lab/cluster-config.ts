@@ -2,12 +2,12 @@
 // and BMC addresses, the lab image and kernel, the bridge as the provisioning
 // interface, and the BMC password as a file reference (never the value).
 import { stringify } from "yaml";
+import type { LabFirmware } from "./firmware.js";
 import type { Recipe } from "../images/recipe.js";
 
 function recipeYaml(r: Recipe): Record<string, unknown> {
   return { suite: r.suite, variant: r.variant, packages: r.packages, ...(r.customize.length ? { customize: r.customize } : {}), ...(r.mirror ? { mirror: r.mirror } : {}) };
 }
-import type { LabFirmware } from "./firmware.js";
 
 export interface LabConfigInput {
   clusterName: string;
@@ -25,6 +25,10 @@ export interface LabConfigInput {
   bmcUser: string;
   bmcPort: number;
   bmcNetmask: string;
+  /** "ipmi" (ipmi_sim, the default) or "redfish" (the lab's emulator). */
+  bmcDriver?: "ipmi" | "redfish";
+  /** Redfish: the certificate the BMCs present (self-signed: trusted as a CA). */
+  bmcTlsCa?: string;
   ports: Partial<{ dhcp: number; proxyDhcp: number; tftp: number; http: number; rsync: number }>;
   nodes: { name: string; mac: string; ip: string; bmcAddress: string; firmware?: LabFirmware }[];
 }
@@ -39,6 +43,15 @@ function firmwareSetting(fw: LabFirmware | undefined): Record<string, unknown> {
 export function prefixToNetmask(prefix: number): string {
   const bits = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
   return [24, 16, 8, 0].map((s) => (bits >>> s) & 255).join(".");
+}
+
+/** The category's BMC settings: IPMI with the BMC network's netmask, or Redfish trusting the lab's certificate. */
+function bmcSettings(c: LabConfigInput): Record<string, unknown> {
+  const password = { file: c.bmcPasswordFile };
+  if (c.bmcDriver === "redfish") {
+    return { driver: "redfish", user: c.bmcUser, password, ...(c.bmcPort !== 443 ? { port: c.bmcPort } : {}), ...(c.bmcTlsCa ? { tls: { ca: c.bmcTlsCa } } : {}) };
+  }
+  return { driver: "ipmi", user: c.bmcUser, password, port: c.bmcPort, netmask: c.bmcNetmask };
 }
 
 export function renderLabConfig(c: LabConfigInput): string {
@@ -79,7 +92,7 @@ export function renderLabConfig(c: LabConfigInput): string {
         image: c.imageName ?? "lab",
         diskLayout: "single",
         installMode: "auto",
-        bmc: { driver: "ipmi", user: c.bmcUser, password: { file: c.bmcPasswordFile }, port: c.bmcPort, netmask: c.bmcNetmask },
+        bmc: bmcSettings(c),
       },
     },
     nodes: c.nodes.map((n) => ({ name: n.name, category: "default", mac: n.mac, ip: n.ip, ...firmwareSetting(n.firmware), bmc: { address: n.bmcAddress } })),

@@ -15,6 +15,9 @@ export function formatLabUp(info: LabInfo): string {
     `Kernel ${info.kernel.version}: ${info.kernel.path}`,
     `Image: ${info.imageRoot}`,
     `BMC user admin, password in ${info.bmcPasswordFile}`,
+    ...(info.redfish
+      ? [`BMCs speak Redfish (https, port ${info.redfish.port}); certificate ${info.redfish.cert}, SHA-256 ${info.redfish.fingerprint}; requests logged in ${info.redfish.log}`]
+      : []),
     `Run metalform inside the lab with: metalform lab exec -- metalform plan -c ${info.configPath}`,
   ];
   return lines.join("\n");

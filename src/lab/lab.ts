@@ -14,6 +14,7 @@ import { createLabNetwork, destroyLabNetwork, namespaceExists, startRadvd } from
 import { hostAddress, nodeMac, resolveLabOptions, type LabOptions, type ResolvedLabOptions } from "./options.js";
 import { checkPrerequisites, describePrerequisites, type PrerequisiteReport } from "./prerequisites.js";
 import { vmStartScript } from "./qemu.js";
+import { labRedfishPower, labRedfishReset, startRedfishBmcs } from "./redfish/lab-bmcs.js";
 import { inNamespace, processAlive, processRuns, runCommand, stopProcess, waitFor, type RunResult } from "./run.js";
 import { readLabState, statePath, writeLabState, type LabInfo, type LabNode } from "./state.js";
 
@@ -92,16 +93,22 @@ export async function labUp(opts: LabOptions = {}): Promise<LabInfo> {
     kernel,
     imageRoot: image.root,
     bmcPasswordFile: password.file,
+    bmc: o.bmc,
   };
   // Written before anything is created, so a failed or interrupted up can be taken down.
   writeLabState(info);
   try {
     await startLabNetwork(o, info);
     for (const [i, n] of nodes.entries()) {
-      n.bmcPid = startLabNode(o, n, { index: i, bmcPassword: password.value });
+      const bmcPid = startLabNode(o, n, { index: i, bmcPassword: password.value });
+      if (bmcPid !== undefined) n.bmcPid = bmcPid;
       writeLabState(info);
     }
-    writeFileSync(info.configPath, labConfig(o, { image, bmcPasswordFile: password.file, nodes }), { mode: 0o644 });
+    if (o.bmc === "redfish") {
+      info.redfish = await startRedfishBmcs(info, { port: o.bmcPort, user: BMC_USER });
+      writeLabState(info);
+    }
+    writeFileSync(info.configPath, labConfig(o, { image, bmcPasswordFile: password.file, nodes, ...(info.redfish ? { redfishCa: info.redfish.cert } : {}) }), { mode: 0o644 });
     if (o.powerOn) {
       // Power on as an operator would: through each BMC. This also proves the BMCs answer.
       await Promise.all(nodes.map((n) => powerOnWhenBmcAnswers(info, n)));
@@ -157,8 +164,12 @@ async function startLabNetwork(o: ResolvedLabOptions, info: LabInfo): Promise<vo
   }
 }
 
-/** One node: its sparse disk, the scripts that start its VM and that its BMC runs, and the BMC (whose pid is returned). */
-function startLabNode(o: ResolvedLabOptions, n: LabNode, at: { index: number; bmcPassword: string }): number {
+/**
+ * One node: its sparse disk, the scripts that start its VM and that its BMC runs,
+ * and for an IPMI lab its ipmi_sim (whose pid is returned; a Redfish lab's BMCs are
+ * one emulator started afterwards).
+ */
+function startLabNode(o: ResolvedLabOptions, n: LabNode, at: { index: number; bmcPassword: string }): number | undefined {
   mkdirSync(n.dir, { recursive: true, mode: 0o700 });
   // A sparse raw disk: nothing is allocated until the guest writes.
   closeSync(openSync(n.diskPath, "w", 0o600));
@@ -166,15 +177,20 @@ function startLabNode(o: ResolvedLabOptions, n: LabNode, at: { index: number; bm
   const startScript = join(n.dir, "start-vm.sh");
   const bootFile = join(n.dir, "boot-device");
   const qemuLog = join(n.dir, "qemu.log");
-  const serialPort = o.bmcSerialPortBase + at.index;
+  // A Redfish lab's VMs have no in-band (KCS) BMC: no ipmi_sim to connect to.
+  const serialPort = o.bmc === "ipmi" ? o.bmcSerialPortBase + at.index : undefined;
   const firmware = prepareVmFirmware(n.firmware ?? "bios", n.dir);
   writeFileSync(
     startScript,
-    vmStartScript({ name: n.name, memoryMiB: o.memoryMiB, tap: n.tap, mac: n.mac, disk: n.diskPath, serialLog: n.serialLog, pidFile: n.qemuPidFile, qmpSocket: n.qmpSocket, bmcSerialPort: serialPort, firmware }, bootFile),
+    vmStartScript(
+      { name: n.name, memoryMiB: o.memoryMiB, tap: n.tap, mac: n.mac, disk: n.diskPath, serialLog: n.serialLog, pidFile: n.qemuPidFile, qmpSocket: n.qmpSocket, ...(serialPort !== undefined ? { bmcSerialPort: serialPort } : {}), firmware },
+      bootFile,
+    ),
     { mode: 0o755 },
   );
   const control = join(n.dir, "bmc-control.sh");
   writeFileSync(control, controlScript({ name: n.name, dir: n.dir, startScript, pidFile: n.qemuPidFile, bootFile, qemuLog }), { mode: 0o755 });
+  if (serialPort === undefined) return undefined;
   return startBmc(
     o.namespace,
     { name: n.name, address: n.bmcAddress, port: n.bmcPort, serialPort, password: at.bmcPassword, controlScript: control },
@@ -183,7 +199,7 @@ function startLabNode(o: ResolvedLabOptions, n: LabNode, at: { index: number; bm
 }
 
 /** The lab's cluster configuration (cluster.yaml) for metalform to plan and apply. */
-function labConfig(o: ResolvedLabOptions, lab: { image: LabClusterImage; bmcPasswordFile: string; nodes: LabNode[] }): string {
+function labConfig(o: ResolvedLabOptions, lab: { image: LabClusterImage; bmcPasswordFile: string; nodes: LabNode[]; redfishCa?: string }): string {
   return renderLabConfig({
     clusterName: o.namespace,
     bridge: o.bridge,
@@ -198,6 +214,8 @@ function labConfig(o: ResolvedLabOptions, lab: { image: LabClusterImage; bmcPass
     bmcUser: BMC_USER,
     bmcPort: o.bmcPort,
     bmcNetmask: prefixToNetmask(o.bmcPrefixLength),
+    bmcDriver: o.bmc,
+    ...(lab.redfishCa ? { bmcTlsCa: lab.redfishCa } : {}),
     ports: o.ports,
     nodes: lab.nodes,
   });
@@ -206,6 +224,11 @@ function labConfig(o: ResolvedLabOptions, lab: { image: LabClusterImage; bmcPass
 async function powerOnWhenBmcAnswers(info: LabInfo, n: LabNode): Promise<void> {
   let last: RunResult | undefined;
   const ok = await waitFor(async () => {
+    if (info.redfish) {
+      const a = await labRedfishReset(info, n.name, "On");
+      last = a.result;
+      return a.status === 204 ? true : undefined;
+    }
     last = await labIpmitool(info, n.name, ["chassis", "power", "on"]);
     return last.code === 0 ? true : undefined;
   }, 15_000, 300);
@@ -247,6 +270,7 @@ export async function labDown(opts: LabOptions = {}): Promise<{ removed: boolean
     // BMCs first so none restarts a VM, then the VMs.
     // Recorded pids are checked against their command line: after a reboot they may be someone else's.
     for (const n of info.nodes) if (n.bmcPid && processRuns(n.bmcPid, "ipmi_sim")) await stopProcess(n.bmcPid, 2000);
+    if (info.redfish?.pid && processRuns(info.redfish.pid, "redfish")) await stopProcess(info.redfish.pid, 2000);
     for (const n of info.nodes) {
       const pid = vmPid(n);
       if (pid) await stopProcess(pid, 3000);
@@ -308,18 +332,31 @@ export async function labStatus(opts: LabOptions & { queryBmc?: boolean } = {}):
         ip: n.ip,
         bmcAddress: n.bmcAddress,
         vmRunning: pid !== undefined,
-        bmcRunning: n.bmcPid !== undefined && processRuns(n.bmcPid, "ipmi_sim"),
+        bmcRunning: bmcRuns(info, n),
         serialLog: n.serialLog,
       };
       if (pid) s.vmPid = pid;
-      if (opts.queryBmc && status.namespaceExists) {
-        const r = await labIpmitool(info, n.name, ["chassis", "power", "status"]);
-        s.power = /is on/.test(r.stdout) ? "on" : /is off/.test(r.stdout) ? "off" : "unknown";
-      }
+      if (opts.queryBmc && status.namespaceExists) s.power = await bmcPower(info, n);
       return s;
     }),
   );
   return status;
+}
+
+/** Whether the node's BMC process runs: its ipmi_sim, or the lab's Redfish emulator. */
+function bmcRuns(info: LabInfo, n: LabNode): boolean {
+  if (info.redfish) return info.redfish.pid !== undefined && processRuns(info.redfish.pid, "redfish");
+  return n.bmcPid !== undefined && processRuns(n.bmcPid, "ipmi_sim");
+}
+
+/** The power state the node's BMC reports. */
+async function bmcPower(info: LabInfo, n: LabNode): Promise<"on" | "off" | "unknown"> {
+  if (info.redfish) {
+    const p = await labRedfishPower(info, n.name);
+    return p === "On" ? "on" : p === "Off" ? "off" : "unknown";
+  }
+  const r = await labIpmitool(info, n.name, ["chassis", "power", "status"]);
+  return /is on/.test(r.stdout) ? "on" : /is off/.test(r.stdout) ? "off" : "unknown";
 }
 
 /** A node's serial console: its log file and (the last maxBytes of) what it holds. */

@@ -4,8 +4,8 @@
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { nullLogger, type Logger } from "../util/log.js";
-import { LAB_IMAGE_KINDS, type LabImageKind } from "./lab-image.js";
 import { firmwareOf, LAB_FIRMWARES, type LabFirmware } from "./firmware.js";
+import { LAB_IMAGE_KINDS, type LabImageKind } from "./lab-image.js";
 
 export interface LabOptions {
   /** Network namespace, and the lab's name. Default "mflab". */
@@ -34,7 +34,9 @@ export interface LabOptions {
   bmcInterface?: string;
   /** The head's address on the BMC network, with prefix. Default 10.78.0.1/24. */
   bmcHeadAddress?: string;
-  /** UDP port every BMC listens on (each BMC has its own address). Default 623. */
+  /** What kind of BMC each VM gets: "ipmi" (an ipmi_sim per node, default) or "redfish" (the lab's Redfish emulator, one HTTPS server per node address). */
+  bmc?: LabBmcKind;
+  /** Port every BMC listens on (each BMC has its own address). Default 623 (IPMI, UDP) or 443 (Redfish, TCP). */
   bmcPort?: number;
   /** First TCP port (on the namespace's loopback) between a BMC and its VM. Default 9100. */
   bmcSerialPortBase?: number;
@@ -67,6 +69,7 @@ export interface ResolvedLabOptions {
   bmcInterface: string;
   bmcHeadAddress: string;
   bmcPrefixLength: number;
+  bmc: LabBmcKind;
   bmcPort: number;
   bmcSerialPortBase: number;
   macPrefix: string;
@@ -79,6 +82,8 @@ export interface ResolvedLabOptions {
 }
 
 export const DEFAULT_NAMESPACE = "mflab";
+
+export type LabBmcKind = "ipmi" | "redfish";
 
 export function defaultCacheDir(): string {
   return join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "metalform", "lab");
@@ -117,6 +122,8 @@ export function resolveLabOptions(o: LabOptions = {}): ResolvedLabOptions {
   for (const [what, n] of [["bridge", bridge], ["BMC interface", bmcInterface]] as const) {
     if (!IFNAME.test(n)) throw new Error(`the lab's ${what} name must be a valid interface name of at most 15 characters (got ${JSON.stringify(n)})`);
   }
+  const bmcKind = o.bmc ?? "ipmi";
+  if (bmcKind !== "ipmi" && bmcKind !== "redfish") throw new Error(`the lab's BMCs are "ipmi" or "redfish" (got ${JSON.stringify(o.bmc)})`);
   const macPrefix = (o.macPrefix ?? "52:54:00:4d:46").toLowerCase();
   if (!/^([0-9a-f]{2}:){4}[0-9a-f]{2}$/.test(macPrefix)) throw new Error(`macPrefix must be five octets like 52:54:00:4d:46 (got ${JSON.stringify(o.macPrefix)})`);
   return {
@@ -136,7 +143,8 @@ export function resolveLabOptions(o: LabOptions = {}): ResolvedLabOptions {
     bmcInterface,
     bmcHeadAddress: bmc.address,
     bmcPrefixLength: bmc.prefix,
-    bmcPort: o.bmcPort ?? 623,
+    bmc: bmcKind,
+    bmcPort: o.bmcPort ?? (bmcKind === "redfish" ? 443 : 623),
     bmcSerialPortBase: o.bmcSerialPortBase ?? 9100,
     macPrefix,
     powerOn: o.powerOn ?? true,

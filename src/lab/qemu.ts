@@ -16,8 +16,8 @@ export interface VmSpec {
   pidFile: string;
   /** QMP socket, for status queries. */
   qmpSocket: string;
-  /** ipmi_sim's VM port on the namespace's loopback. */
-  bmcSerialPort: number;
+  /** ipmi_sim's VM port on the namespace's loopback; absent: no in-band BMC (a Redfish lab). */
+  bmcSerialPort?: number;
   /** Default BIOS (SeaBIOS). */
   firmware?: VmFirmware;
   /** Extra arguments (e.g. -kernel/-initrd/-append for a direct boot). */
@@ -63,12 +63,19 @@ export function qemuArgv(v: VmSpec, bootOrder = "nc", index: { net: string; disk
     "-device", uefi ? `virtio-blk-pci,drive=disk0,serial=${v.name},bootindex=${index.disk}` : `virtio-blk-pci,drive=disk0,serial=${v.name}`,
     // Network first, then disk; when neither boots, retry after 5 s (SeaBIOS).
     ...(uefi ? [] : ["-boot", `order=${bootOrder},reboot-timeout=5000`]),
-    "-chardev", `socket,id=ipmi0,host=127.0.0.1,port=${v.bmcSerialPort},reconnect=2`,
-    "-device", "ipmi-bmc-extern,id=bmc0,chardev=ipmi0",
-    "-device", "isa-ipmi-kcs,bmc=bmc0",
+    ...(v.bmcSerialPort !== undefined ? ipmiArgs(v.bmcSerialPort) : []),
     "-qmp", `unix:${v.qmpSocket},server=on,wait=off`,
     "-pidfile", v.pidFile,
     ...(v.extra ?? []),
+  ];
+}
+
+/** The guest's KCS interface to its ipmi_sim BMC (which listens on `port`). */
+function ipmiArgs(port: number): string[] {
+  return [
+    "-chardev", `socket,id=ipmi0,host=127.0.0.1,port=${port},reconnect=2`,
+    "-device", "ipmi-bmc-extern,id=bmc0,chardev=ipmi0",
+    "-device", "isa-ipmi-kcs,bmc=bmc0",
   ];
 }
 

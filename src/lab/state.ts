@@ -43,7 +43,25 @@ export interface LabInfo {
   imageRoot: string;
   /** 0600 file holding the BMCs' password (user "admin"). */
   bmcPasswordFile: string;
+  /** The kind of BMCs (absent in labs made before Redfish: ipmi). */
+  bmc?: "ipmi" | "redfish";
+  /** The Redfish emulator, for a Redfish lab. */
+  redfish?: LabRedfish;
   radvdPid?: number;
+}
+
+/** The lab's Redfish emulator: one process serving every node's BMC address. */
+export interface LabRedfish {
+  pid?: number;
+  port: number;
+  /** Its configuration (redfish.json, 0600). */
+  config: string;
+  /** The self-signed certificate (the lab's cluster.yaml trusts it as `tls.ca`). */
+  cert: string;
+  /** Its SHA-256 fingerprint, for `tls.fingerprint`. */
+  fingerprint: string;
+  /** One line per request. */
+  log: string;
 }
 
 export const STATE_FILE = "lab.json";

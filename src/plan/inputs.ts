@@ -11,6 +11,7 @@ import { defaultRecipeCache } from "../images/recipe.js";
 import { resolveImages, type ResolvedDigest } from "../images/resolve.js";
 import { imageStoreDir } from "../images/store-location.js";
 import { SnapshotStore } from "../images/store.js";
+import { digestsInUse } from "./images-in-use.js";
 import { StateError } from "../state/errors.js";
 import { LocalStateStore } from "../state/local.js";
 import { defaultCacheDir, defaultStatePath } from "../state/paths.js";
@@ -19,6 +20,7 @@ import { PostgresStateStore } from "../state/postgres.js";
 import { selectStateStore, storeForTarget } from "../state/select.js";
 import type { ImportableStore } from "../state/store.js";
 import type { ClusterState } from "../state/types.js";
+import type { Logger } from "../util/log.js";
 
 export interface PlanInputOptions {
   /** --config (default: ./cluster.yaml, ./cluster/ or $METALFORM_CONFIG). */
@@ -34,6 +36,8 @@ export interface PlanInputOptions {
   snapshot?: boolean;
   /** The snapshot store (default $METALFORM_IMAGE_STORE, else images/ beside the local state). */
   imageStore?: string;
+  /** Says what takes long: recipe builds, imports, snapshots. */
+  logger?: Logger;
 }
 
 export interface PlanInputs {
@@ -97,7 +101,8 @@ export async function loadPlanInputs(opts: PlanInputOptions): Promise<{ inputs?:
     cacheDir: opts.cacheDir ?? defaultCacheDir(configPath),
     recipeCache: defaultRecipeCache(),
     snapshot: opts.snapshot ?? false,
-    state,
+    inUse: digestsInUse(state),
+    ...(opts.logger ? { logger: opts.logger } : {}),
   });
   return { inputs: { configPath, cluster, store, state, localDir, imageDigests, imageStore, inlineSecrets: loaded.inlineSecrets }, diagnostics: loaded.diagnostics, configPath };
 }

@@ -20,6 +20,8 @@ export interface PowerActionResult {
   /** Operator-facing message when !ok (never contains a password). */
   error?: string;
   errorKind?: PowerErrorKind;
+  /** What the BMC itself said about the failure, when it said anything (never a password). */
+  said?: string;
   ms: number;
 }
 
@@ -66,7 +68,7 @@ export async function powerAction(
       return done({ ok: true });
     } catch (err) {
       const e = err instanceof PowerError ? err : new PowerError("failed", `${node.name}: ${(err as Error).message}`);
-      return done({ ok: false, error: e.message, errorKind: e.kind });
+      return done({ ok: false, error: e.message, errorKind: e.kind, ...(e.said ? { said: e.said } : {}) });
     }
   };
 

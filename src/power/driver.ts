@@ -1,5 +1,5 @@
 // One interface for every way metalform can switch a node on and off: a BMC it
-// talks to (IPMI now, Redfish later) or a person it asks.
+// talks to (IPMI or Redfish) or a person it asks.
 
 export type PowerState = "on" | "off";
 export type BootDevice = "pxe" | "disk";
@@ -7,12 +7,15 @@ export type BootDevice = "pxe" | "disk";
 export interface BootDeviceOptions {
   /** Keep the setting for every boot, not just the next one (default false). */
   persistent?: boolean;
-  /** Ask for a UEFI boot rather than legacy BIOS (default false). */
+  /**
+   * Ask for a UEFI boot (true) or a legacy BIOS boot (false). IPMI treats unset as
+   * false; Redfish leaves the BMC's boot mode as it is when unset.
+   */
   efi?: boolean;
 }
 
 export interface PowerDriver {
-  /** "ipmi" or "manual". */
+  /** "ipmi", "redfish" or "manual". */
   readonly kind: string;
   /**
    * The node's power state. A manual driver cannot know it and answers
@@ -35,6 +38,8 @@ export type PowerErrorKind =
   | "unreachable"
   /** The BMC and ipmitool found no common cipher suite / algorithm. */
   | "cipher"
+  /** The BMC's HTTPS certificate is not trusted (unknown CA, wrong name, fingerprint not the pinned one). */
+  | "tls"
   /** The tool is not installed. */
   | "missing-tool"
   /** Settings are incomplete (no address, user or password). */
@@ -51,6 +56,8 @@ export class PowerError extends Error {
     message: string,
     /** Raw tool output for logs (never contains the password). */
     readonly detail?: string,
+    /** The BMC's own words about the failure (an IPMI completion or RAKP error, a Redfish error message), when it said any. */
+    readonly said?: string,
   ) {
     super(message);
     this.name = "PowerError";

@@ -4,6 +4,8 @@ export type { BootDevice, BootDeviceOptions, PowerDriver, PowerErrorKind, PowerS
 export { IpmiDriver } from "./ipmi.js";
 export type { IpmiDriverOptions } from "./ipmi.js";
 export { ManualDriver } from "./manual.js";
+export { RedfishDriver } from "./redfish/driver.js";
+export type { RedfishDriverOptions } from "./redfish/driver.js";
 export type { ManualAction, ManualDriverOptions, ManualRequest } from "./manual.js";
 export { createPowerDriver } from "./factory.js";
 export type { DriverFactoryOptions, PowerNode } from "./factory.js";

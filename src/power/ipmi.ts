@@ -2,7 +2,7 @@
 
 import { nullLogger, type Logger } from "../util/log.js";
 import { PowerError, type BootDevice, type BootDeviceOptions, type PowerDriver, type PowerState } from "./driver.js";
-import { answerBoundSec, bmcLabel, MAX_PASSWORD_BYTES, runIpmitool, type IpmiPrivilege, type IpmiTarget } from "./ipmitool.js";
+import { answerBoundSec, bmcLabel, MAX_PASSWORD_BYTES, runIpmitool, type IpmiInterface, type IpmiPrivilege, type IpmiTarget } from "./ipmitool.js";
 
 export interface IpmiDriverOptions {
   /** BMC address (IPv4, IPv6 or host name). */
@@ -12,6 +12,8 @@ export interface IpmiDriverOptions {
   user: string;
   /** The resolved password (from src/config/secrets.ts); passed to ipmitool via the environment only. */
   password: string;
+  /** ipmitool interface: "lanplus" (IPMI 2.0, default) or "lan" (IPMI 1.5, for old BMCs). */
+  interface?: IpmiInterface;
   /** RMCP+ cipher suite; default 3 (HMAC-SHA1/AES, supported by nearly every BMC). "auto" asks the BMC. */
   cipherSuite?: number | "auto";
   /** Seconds ipmitool waits for one answer; default 2. */
@@ -61,12 +63,16 @@ export class IpmiDriver implements PowerDriver {
     if (!Number.isInteger(retries) || retries < 1 || retries > 10) throw new PowerError("config", `BMC at ${label}: retries must be 1..10`);
     this.o = options;
     this.log = options.logger ?? nullLogger;
+    const cipherSuite = options.cipherSuite ?? 3;
+    if (cipherSuite !== "auto" && (!Number.isInteger(cipherSuite) || cipherSuite < 0 || cipherSuite > 255))
+      throw new PowerError("config", `BMC at ${label}: cipher suite must be 0..255 or "auto"`);
     this.target = {
+      ...(options.interface ? { interface: options.interface } : {}),
       host: options.host,
       port,
       user: options.user,
       password: options.password,
-      cipherSuite: options.cipherSuite ?? 3,
+      cipherSuite,
       timeoutSec,
       retries,
       ...(options.privilege ? { privilege: options.privilege } : {}),

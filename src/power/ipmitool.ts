@@ -7,6 +7,8 @@ import type { PowerErrorKind } from "./driver.js";
 import { PowerError } from "./driver.js";
 
 export interface IpmiTarget {
+  /** ipmitool's -I: "lanplus" (IPMI 2.0 RMCP+, the default) or "lan" (IPMI 1.5, no cipher suites). */
+  interface?: IpmiInterface;
   host: string;
   port: number;
   user: string;
@@ -22,21 +24,24 @@ export interface IpmiTarget {
 }
 
 export type IpmiPrivilege = "ADMINISTRATOR" | "OPERATOR" | "USER";
+export type IpmiInterface = "lanplus" | "lan";
 
 /** IPMI 2.0 passwords are at most 20 bytes. */
 export const MAX_PASSWORD_BYTES = 20;
 
 /** The argument vector for one ipmitool command. It never holds the password. */
 export function ipmitoolArgs(t: IpmiTarget, command: readonly string[]): string[] {
+  const iface = t.interface ?? "lanplus";
   return [
-    "-I", "lanplus",
+    "-I", iface,
     "-H", t.host,
     "-p", String(t.port),
     "-U", t.user,
     "-E",
     "-N", String(t.timeoutSec),
     "-R", String(t.retries),
-    ...(t.cipherSuite === "auto" ? [] : ["-C", String(t.cipherSuite)]),
+    // Cipher suites are RMCP+ (lanplus) only.
+    ...(t.cipherSuite === "auto" || iface !== "lanplus" ? [] : ["-C", String(t.cipherSuite)]),
     ...(t.privilege ? ["-L", t.privilege] : []),
     // Verbose: the only way ipmitool says *why* a session failed (wrong password
     // vs. unknown user vs. no answer). The extra lines go to stderr.
@@ -126,7 +131,8 @@ export function runIpmitool(t: IpmiTarget, command: readonly string[], opts: Run
       const output = scrub(`${stderr}\n${stdout}`, t.password);
       if (!killed && code === 0) return resolve(stdout);
       const kind = killed ? "unreachable" : classifyFailure(output);
-      reject(new PowerError(kind, message(kind, label, t.user, bound, command, output), output.trim()));
+      const said = killed ? undefined : bmcSaid(output);
+      reject(new PowerError(kind, message(kind, label, t.user, bound, command, output), output.trim(), said));
     });
   });
 }
@@ -149,6 +155,20 @@ function message(kind: PowerErrorKind, label: string, user: string, bound: numbe
 }
 
 const NOISE = /^(Loading IANA PEN Registry|Running Get VSO Capabilities|Invalid completion code received|Discovered IPMB address|Get HPM\.x Capabilities|>>|<<)/;
+
+// Lines in which ipmitool reports what the BMC answered (or that it did not).
+const SAID = /error|fail|invalid|unable|unauthori[sz]ed|insufficient|not supported|denied|busy|no response/i;
+
+/**
+ * What the BMC said, from ipmitool's verbose output: the last few lines that report
+ * an answer or its absence (the probes ipmitool makes on its own are left out), so
+ * that `metalform power` can show them beside its own summary.
+ */
+export function bmcSaid(output: string): string | undefined {
+  const lines = output.split("\n").map((l) => l.trim()).filter((l) => l !== "" && !NOISE.test(l) && SAID.test(l));
+  const unique = [...new Set(lines)].slice(-3);
+  return unique.length ? unique.join("; ").slice(0, 400) : undefined;
+}
 
 function lastMeaningfulLine(output: string): string | undefined {
   const lines = output.split("\n").map((l) => l.trim()).filter((l) => l !== "" && !NOISE.test(l));

@@ -29,7 +29,7 @@ export interface ServeRunOptions {
 }
 
 async function load(o: Pick<ServeRunOptions, "config" | "state">) {
-  // Snapshots: serve hands out the image as stored, never its source (images/resolve.ts).
+  // Snapshots of every image: what serve hands out cannot change while it runs.
   return loadPlanInputs({ ...(o.config ? { config: o.config } : {}), ...(o.state ? { state: o.state } : {}), snapshot: true });
 }
 

@@ -56,7 +56,9 @@ describe("image source mistakes", () => {
     ]);
   });
   it("a ref without oci", () => {
-    expect(errors(load("images: {img: {recipe: {suite: bookworm}, ref: v1}}").r)).toEqual(['2:43 image-source image "img": "ref" names an image inside an OCI archive or layout; this image has no "oci"']);
+    expect(errors(load("images: {img: {recipe: {suite: bookworm}, ref: v1}}").r)).toEqual([
+      '2:43 image-source image "img": "ref" names an image inside an OCI archive or layout; this image has no "oci"',
+    ]);
   });
   it("a root without its kernel (as always)", () => {
     expect(errors(load("images: {img: {root: /}}").r)).toEqual(['2:10 missing-field "images.img" is missing required field "kernel"']);

@@ -38,51 +38,63 @@ function labYaml(recipe = DEBIAN_LAB_RECIPE): string {
 }
 
 describe("the Debian 12 lab recipe", () => {
-  it("builds (or comes from the shared cache) with its own kernel, initrd and modules", async () => {
-    const b = await buildRecipe(DEBIAN_LAB_RECIPE, { cacheDir: defaultRecipeCache(), label: "debian" });
-    expect(b.boot.kernel).toMatch(/^boot\/vmlinuz-6\.1\.0-\d+-amd64$/);
-    expect(b.boot.initrd).toBe(`boot/initrd.img-${b.boot.version}`);
-    expect(existsSync(join(b.root, "lib/modules", b.boot.version!, "modules.dep"))).toBe(true);
-    expect(readFileSync(join(b.root, "etc/os-release"), "utf8")).toMatch(/VERSION_CODENAME=bookworm/);
-    expect(existsSync(join(b.root, "usr/sbin/sshd"))).toBe(true);
-    const again = await buildRecipe(DEBIAN_LAB_RECIPE, { cacheDir: defaultRecipeCache() });
-    expect(again).toMatchObject({ cached: true, root: b.root, digest: b.digest });
-  }, 30 * 60_000);
+  it(
+    "builds (or comes from the shared cache) with its own kernel, initrd and modules",
+    async () => {
+      const b = await buildRecipe(DEBIAN_LAB_RECIPE, { cacheDir: defaultRecipeCache(), label: "debian" });
+      expect(b.boot.kernel).toMatch(/^boot\/vmlinuz-6\.1\.0-\d+-amd64$/);
+      expect(b.boot.initrd).toBe(`boot/initrd.img-${b.boot.version}`);
+      expect(existsSync(join(b.root, "lib/modules", b.boot.version!, "modules.dep"))).toBe(true);
+      expect(readFileSync(join(b.root, "etc/os-release"), "utf8")).toMatch(/VERSION_CODENAME=bookworm/);
+      expect(existsSync(join(b.root, "usr/sbin/sshd"))).toBe(true);
+      const again = await buildRecipe(DEBIAN_LAB_RECIPE, { cacheDir: defaultRecipeCache() });
+      expect(again).toMatchObject({ cached: true, root: b.root, digest: b.digest });
+    },
+    30 * 60_000,
+  );
 
-  it("the lab's configuration declares the recipe; plan snapshots it with hard links into the cache", async () => {
-    writeFileSync(join(dir, "pw"), "x\n");
-    writeFileSync(join(dir, "cluster.yaml"), labYaml());
-    const first = await loadPlanInputs({ config: join(dir, "cluster.yaml") });
-    if (!first.inputs) throw new Error(JSON.stringify(first.diagnostics));
-    const img = first.inputs.cluster.images.get("debian")!;
-    expect(img.kernel).toMatch(/\/root\/boot\/vmlinuz-6\.1\.0-\d+-amd64$/);
-    expect(img.initrd).toMatch(/\/root\/boot\/initrd\.img-6\.1\.0-\d+-amd64$/);
-    const cached = (await buildRecipe(DEBIAN_LAB_RECIPE, { cacheDir: defaultRecipeCache() })).root;
-    expect(statSync(img.kernel).ino).toBe(statSync(join(cached, img.kernel.split("/root/")[1]!)).ino);
-    expect(first.inputs.imageDigests.get("debian")!.size).toBeGreaterThan(300 * 1024 ** 2);
-    // The second plan finds the snapshot by the recipe's digest: same digest, nothing copied.
-    const second = await loadPlanInputs({ config: join(dir, "cluster.yaml") });
-    expect(second.inputs!.imageDigests.get("debian")!.digest).toBe(first.inputs.imageDigests.get("debian")!.digest);
-    expect(readdirSync(join(dir, ".metalform/images/debian")).filter((n) => /^[0-9a-f]{64}$/.test(n))).toHaveLength(1);
-  }, 10 * 60_000);
+  it(
+    "the lab's configuration declares the recipe; plan snapshots it with hard links into the cache",
+    async () => {
+      writeFileSync(join(dir, "pw"), "x\n");
+      writeFileSync(join(dir, "cluster.yaml"), labYaml());
+      const first = await loadPlanInputs({ config: join(dir, "cluster.yaml") });
+      if (!first.inputs) throw new Error(JSON.stringify(first.diagnostics));
+      const img = first.inputs.cluster.images.get("debian")!;
+      expect(img.kernel).toMatch(/\/root\/boot\/vmlinuz-6\.1\.0-\d+-amd64$/);
+      expect(img.initrd).toMatch(/\/root\/boot\/initrd\.img-6\.1\.0-\d+-amd64$/);
+      const cached = (await buildRecipe(DEBIAN_LAB_RECIPE, { cacheDir: defaultRecipeCache() })).root;
+      expect(statSync(img.kernel).ino).toBe(statSync(join(cached, img.kernel.split("/root/")[1]!)).ino);
+      expect(first.inputs.imageDigests.get("debian")!.size).toBeGreaterThan(300 * 1024 ** 2);
+      // The second plan finds the snapshot by the recipe's digest: same digest, nothing copied.
+      const second = await loadPlanInputs({ config: join(dir, "cluster.yaml") });
+      expect(second.inputs!.imageDigests.get("debian")!.digest).toBe(first.inputs.imageDigests.get("debian")!.digest);
+      expect(readdirSync(join(dir, ".metalform/images/debian")).filter((n) => /^[0-9a-f]{64}$/.test(n))).toHaveLength(1);
+    },
+    10 * 60_000,
+  );
 
-  it("a recipe naming a package that does not exist is refused, naming the image and where it is declared", async () => {
-    const cache = join(dir, "recipes");
-    mkdirSync(cache);
-    const saved = process.env.METALFORM_RECIPE_CACHE;
-    process.env.METALFORM_RECIPE_CACHE = cache;
-    try {
-      const bad = { ...DEBIAN_LAB_RECIPE, packages: ["no-such-package-mfi"], variant: "essential" };
-      mkdirSync(join(dir, "bad"));
-      writeFileSync(join(dir, "bad", "cluster.yaml"), labYaml(bad));
-      await expect(loadPlanInputs({ config: join(dir, "bad", "cluster.yaml") })).rejects.toThrow(
-        /image debian: the recipe did not build \(mmdebstrap exited \d+\): .*no-such-package-mfi.* \(.*bad\/cluster\.yaml:\d+:\d+\)/,
-      );
-      expect(readdirSync(cache).filter((n) => !n.endsWith(".build.log"))).toEqual([]);
-      expect(existsSync(join(dir, "bad", ".metalform/images/debian")) ? readdirSync(join(dir, "bad", ".metalform/images/debian")) : []).toEqual([]);
-    } finally {
-      if (saved === undefined) delete process.env.METALFORM_RECIPE_CACHE;
-      else process.env.METALFORM_RECIPE_CACHE = saved;
-    }
-  }, 10 * 60_000);
+  it(
+    "a recipe naming a package that does not exist is refused, naming the image and where it is declared",
+    async () => {
+      const cache = join(dir, "recipes");
+      mkdirSync(cache);
+      const saved = process.env.METALFORM_RECIPE_CACHE;
+      process.env.METALFORM_RECIPE_CACHE = cache;
+      try {
+        const bad = { ...DEBIAN_LAB_RECIPE, packages: ["no-such-package-mfi"], variant: "essential" };
+        mkdirSync(join(dir, "bad"));
+        writeFileSync(join(dir, "bad", "cluster.yaml"), labYaml(bad));
+        await expect(loadPlanInputs({ config: join(dir, "bad", "cluster.yaml") })).rejects.toThrow(
+          /image debian: the recipe did not build \(mmdebstrap exited \d+\): .*no-such-package-mfi.* \(.*bad\/cluster\.yaml:\d+:\d+\)/,
+        );
+        expect(readdirSync(cache).filter((n) => !n.endsWith(".build.log"))).toEqual([]);
+        expect(existsSync(join(dir, "bad", ".metalform/images/debian")) ? readdirSync(join(dir, "bad", ".metalform/images/debian")) : []).toEqual([]);
+      } finally {
+        if (saved === undefined) delete process.env.METALFORM_RECIPE_CACHE;
+        else process.env.METALFORM_RECIPE_CACHE = saved;
+      }
+    },
+    10 * 60_000,
+  );
 });

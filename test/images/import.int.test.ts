@@ -9,10 +9,12 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadClusterSync } from "../../src/config/load.js";
 import { loadPlanInputs } from "../../src/plan/inputs.js";
 import { planChanges } from "../../src/plan/planner.js";
 import { recordApplied } from "../../src/plan/record.js";
 import { LocalStateStore } from "../../src/state/local.js";
+import { makeSnapshot } from "../../src/images/snapshot.js";
 import { SnapshotStore } from "../../src/images/store.js";
 import { newState } from "../../src/state/codec.js";
 
@@ -79,7 +81,7 @@ describe("importing images", () => {
     const i = await inputs(
       config(
         DIR_IMAGE +
-        `  tar: { root: img.tar.zst, kernel: /boot/vmlinuz-6.1.0-9-amd64, initrd: /boot/initrd.img-6.1.0-9-amd64 }
+          `  tar: { root: img.tar.zst, kernel: /boot/vmlinuz-6.1.0-9-amd64, initrd: /boot/initrd.img-6.1.0-9-amd64 }
   oci: { oci: img.oci.tar }
   docker: { oci: img.docker.tar }
   layout: { oci: layout, ref: v1 }
@@ -115,7 +117,11 @@ describe("bad archives change nothing and say which image", () => {
   it("a '..' member", async () => {
     sh("tar", ["-cf", "evil.tar", "--transform", "s,^x,../escape,", "-C", "src", "."]);
     sh("tar", ["-cf", "dotdot.tar", "-C", join(dir, "src"), "etc", "-C", dir, "--transform", "s,^evil,../../evil,", "evil.tar"]);
-    await refused("evil", "  evil: { root: dotdot.tar, kernel: /boot/vmlinuz }\n", /image evil: .*dotdot\.tar holds "\.\.\/\.\.\/evil\.tar", a '\.\.' component.*\(.*cluster\.yaml:\d+:\d+\)/);
+    await refused(
+      "evil",
+      "  evil: { root: dotdot.tar, kernel: /boot/vmlinuz }\n",
+      /image evil: .*dotdot\.tar holds "\.\.\/\.\.\/evil\.tar", a '\.\.' component.*\(.*cluster\.yaml:\d+:\d+\)/,
+    );
     expect(existsSync(join(dir, "..", "evil.tar"))).toBe(false);
   });
   it("an absolute member", async () => {
@@ -124,7 +130,11 @@ describe("bad archives change nothing and say which image", () => {
   });
   it("a corrupt archive", async () => {
     writeFileSync(join(dir, "corrupt.tar.gz"), Buffer.concat([Buffer.from([0x1f, 0x8b, 8, 0]), Buffer.alloc(100, 3)]));
-    await refused("corrupt", "  corrupt: { root: corrupt.tar.gz, kernel: /boot/vmlinuz }\n", /image corrupt: .*corrupt\.tar\.gz is not a readable tar archive: .*\(.*cluster\.yaml:\d+:\d+\)/);
+    await refused(
+      "corrupt",
+      "  corrupt: { root: corrupt.tar.gz, kernel: /boot/vmlinuz }\n",
+      /image corrupt: .*corrupt\.tar\.gz is not a readable tar archive: .*\(.*cluster\.yaml:\d+:\d+\)/,
+    );
     writeFileSync(join(dir, "junk.oci.tar"), "not an archive at all");
     await refused("junk", "  junk: { oci: junk.oci.tar }\n", /image junk: .*junk\.oci\.tar is not a readable tar archive/);
   });
@@ -153,6 +163,15 @@ describe("snapshots", () => {
     expect(readFileSync(join(second.root, "etc/hostname"), "utf8")).toBe("edited\n");
     expect(statSync(join(second.root, "etc/big")).ino).toBe(statSync(join(first.root, "etc/big")).ino);
     expect(statSync(join(second.root, "etc/hostname")).ino).not.toBe(statSync(join(first.root, "etc/hostname")).ino);
+  }, 60_000);
+
+  it("a new snapshot reads only the files that changed (the others are hard links to the previous one)", async () => {
+    writeFileSync(cfg, config(DIR_IMAGE));
+    const img = loadClusterSync(cfg).cluster!.images.get("dir")!;
+    writeFileSync(join(dir, "src/etc/hostname"), "one file changed\n");
+    const made = await makeSnapshot(img, { store: new SnapshotStore(storeDir), cacheDir: join(dir, ".metalform/cache"), recipeCache: join(dir, "recipes") });
+    expect(made.digest.read).toBe(1);
+    expect(made.digest.files).toBeGreaterThan(4);
   }, 60_000);
 
   it("keeps the newest N, and any a node runs; a pin rolls back and the plan says so", async () => {

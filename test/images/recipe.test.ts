@@ -52,12 +52,7 @@ describe("mmdebstrap command line", () => {
 
 describe("build errors", () => {
   it("reports apt's own words for a package that does not exist", () => {
-    const out = [
-      "I: running apt-get update...",
-      "E: Unable to locate package no-such-package-mf",
-      "E: apt-get --yes install failed",
-      "E: mmdebstrap failed",
-    ].join("\n");
+    const out = ["I: running apt-get update...", "E: Unable to locate package no-such-package-mf", "E: apt-get --yes install failed", "E: mmdebstrap failed"].join("\n");
     expect(buildErrorLines(out)).toEqual(["E: Unable to locate package no-such-package-mf"]);
   });
   it("falls back to the last lines when there is no E: line", () => {

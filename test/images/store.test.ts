@@ -8,10 +8,19 @@ import { afterAll, describe, expect, it } from "vitest";
 import { catalogRows, removalBlocker, renderCatalog } from "../../src/images/catalog.js";
 import { ArchiveError, checkMemberNames, unsafeMemberName } from "../../src/images/import-tar.js";
 import { SnapshotStore, snapshotsToPrune, type SnapshotMeta } from "../../src/images/store.js";
+import { appliedImages, digestsInUse, nodeImageRecords } from "../../src/plan/images-in-use.js";
 import { newState } from "../../src/state/codec.js";
 
 const hex = (c: string) => c.repeat(64);
-const meta = (c: string, createdAt: string): SnapshotMeta => ({ image: "compute", digest: `sha256:${hex(c)}`, size: 1024 ** 2 * 3, files: 10, createdAt, source: "directory /srv/compute", kernel: "root/boot/vmlinuz" });
+const meta = (c: string, createdAt: string): SnapshotMeta => ({
+  image: "compute",
+  digest: `sha256:${hex(c)}`,
+  size: 1024 ** 2 * 3,
+  files: 10,
+  createdAt,
+  source: "directory /srv/compute",
+  kernel: "root/boot/vmlinuz",
+});
 
 describe("archive member names", () => {
   it.each([
@@ -28,7 +37,7 @@ describe("archive member names", () => {
   it("a listing with one bad name refuses the whole archive, naming the member", () => {
     expect(() => checkMemberNames("./\n./etc/\n./etc/../../root/.ssh/authorized_keys\n", "img.tar")).toThrow(ArchiveError);
     expect(() => checkMemberNames("./\n./etc/\n./etc/../../root/.ssh/authorized_keys\n", "img.tar")).toThrow(
-      'img.tar holds "./etc/../../root/.ssh/authorized_keys", a \'..\' component: refusing the archive',
+      "img.tar holds \"./etc/../../root/.ssh/authorized_keys\", a '..' component: refusing the archive",
     );
     expect(() => checkMemberNames("./\n./etc/hostname\n", "img.tar")).not.toThrow();
   });
@@ -49,7 +58,10 @@ describe("the store", () => {
   const dir = mkdtempSync(join(tmpdir(), "mf-store-"));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const store = new SnapshotStore(dir);
-  for (const [c, t] of [["3f2a1c", "2026-12-01T00:00:00Z"], ["3f2b00", "2026-12-02T00:00:00Z"]] as const) {
+  for (const [c, t] of [
+    ["3f2a1c", "2026-12-01T00:00:00Z"],
+    ["3f2b00", "2026-12-02T00:00:00Z"],
+  ] as const) {
     const d = `${c}${"0".repeat(58)}`;
     mkdirSync(join(dir, "compute", d, "root"), { recursive: true });
     writeFileSync(join(dir, "compute", `${d}.json`), JSON.stringify({ ...meta("0", t), digest: `sha256:${d}` }));
@@ -65,7 +77,20 @@ describe("the store", () => {
   });
   it("serves the image from inside the snapshot", () => {
     const m = store.list("compute")[0]!;
-    const img = store.imageOf({ name: "compute", root: "/src", rootType: "directory", kernel: "/src/boot/vmlinuz", initrd: "/src/boot/initrd.img", kernelArgs: [], excludeSync: [], excludeFull: [], pos: { file: "c.yaml", line: 1, col: 1 } }, m);
+    const img = store.imageOf(
+      {
+        name: "compute",
+        root: "/src",
+        rootType: "directory",
+        kernel: "/src/boot/vmlinuz",
+        initrd: "/src/boot/initrd.img",
+        kernelArgs: [],
+        excludeSync: [],
+        excludeFull: [],
+        pos: { file: "c.yaml", line: 1, col: 1 },
+      },
+      m,
+    );
     expect(img.root).toBe(join(dir, "compute", m.digest.slice(7), "root"));
     expect(img.kernel).toBe(join(dir, "compute", m.digest.slice(7), "root/boot/vmlinuz"));
     expect(img.initrd).toBeUndefined();
@@ -74,12 +99,26 @@ describe("the store", () => {
 
 describe("image list", () => {
   const state = newState("c");
-  const applied = (digest: string) => ({ image: { name: "compute", digest }, diskLayout: { name: "l", digest: "sha256:1" }, network: { ip: "10.0.0.1", mac: "m", hostname: "h" }, boot: "pxe" as const, installMode: "auto" as const, kernelArgs: [], excludeSync: [], excludeFull: [] });
+  const applied = (digest: string) => ({
+    image: { name: "compute", digest },
+    diskLayout: { name: "l", digest: "sha256:1" },
+    network: { ip: "10.0.0.1", mac: "m", hostname: "h" },
+    boot: "pxe" as const,
+    installMode: "auto" as const,
+    kernelArgs: [],
+    excludeSync: [],
+    excludeFull: [],
+  });
   state.nodes["n01"] = { applied: applied(`sha256:${hex("b")}`) };
   // n02 was applied b but reports it runs a (it did not sync yet): it runs a.
   state.nodes["n02"] = { applied: applied(`sha256:${hex("b")}`), reported: { imageDigest: `sha256:${hex("a")}`, phase: "up", time: "2026-12-04T00:00:00Z" } };
   state.images["compute"] = { digest: `sha256:${hex("b")}`, size: 1 };
-  const rows = catalogRows({ snapshots: new Map([["compute", [meta("b", "2026-12-02T10:00:00Z"), meta("a", "2026-12-01T09:30:00Z")]]]), state, pins: new Map([["compute", "aaaaaa"]]) });
+  const rows = catalogRows({
+    snapshots: new Map([["compute", [meta("b", "2026-12-02T10:00:00Z"), meta("a", "2026-12-01T09:30:00Z")]]]),
+    nodes: nodeImageRecords(state),
+    applied: appliedImages(state),
+    pins: new Map([["compute", "aaaaaa"]]),
+  });
   it("says which nodes run each snapshot, which one was applied and which is pinned", () => {
     expect(rows.map((r) => [r.digest[7], r.nodes, r.applied, r.pinned])).toEqual([
       ["b", ["n01"], true, false],
@@ -95,6 +134,9 @@ describe("image list", () => {
         "",
       ].join("\n"),
     );
+  });
+  it("retention keeps what nodes run, applied or reported", () => {
+    expect(digestsInUse(state)).toEqual(new Map([["compute", new Set([`sha256:${hex("b")}`, `sha256:${hex("a")}`])]]));
   });
   it("refuses to remove a snapshot nodes run or the configuration pins", () => {
     expect(removalBlocker(rows[0]!)).toBe("nodes run it (n01)");

@@ -21,18 +21,22 @@ function common<T>(y: Argv<T>) {
 }
 
 async function context(argv: ImageArgs) {
-  const { openImageContext } = await import("../../images/context.js");
-  return openImageContext({ ...(argv.config ? { config: argv.config } : {}), ...(argv.state ? { state: argv.state } : {}), ...(argv.imageStore ? { imageStore: argv.imageStore } : {}) });
+  const { openImageContext } = await import("../../plan/image-context.js");
+  return openImageContext({
+    ...(argv.config ? { config: argv.config } : {}),
+    ...(argv.state ? { state: argv.state } : {}),
+    ...(argv.imageStore ? { imageStore: argv.imageStore } : {}),
+  });
 }
 
 const list: CommandModule<GlobalArgs, ImageArgs> = {
   command: "list",
   describe: "List the snapshots of every image: size, date, which nodes run each",
-  builder: (y) => common(y).example("$0 image list", "Snapshots with the nodes running them") as unknown as Argv<ImageArgs>,
+  builder: (y) => common(y).example("$0 image list", "Snapshots with the nodes running them"),
   handler: async (argv: ArgumentsCamelCase<ImageArgs>) => {
     try {
       const c = await context(argv);
-      const { contextRows } = await import("../../images/context.js");
+      const { contextRows } = await import("../../plan/image-context.js");
       const { renderCatalog } = await import("../../images/catalog.js");
       const rows = contextRows(c);
       process.stdout.write(argv.json ? JSON.stringify({ store: c.store.dir, snapshots: rows }, null, 2) + "\n" : renderCatalog(rows, c.store.dir));
@@ -45,11 +49,15 @@ const list: CommandModule<GlobalArgs, ImageArgs> = {
 const show: CommandModule<GlobalArgs, ImageArgs> = {
   command: "show <image> [snapshot]",
   describe: "Show an image's snapshots (or one of them, by digest prefix) in detail",
-  builder: (y) => common(y).positional("image", { type: "string" }).positional("snapshot", { type: "string", describe: "Digest or its first hex digits" }).example("$0 image show compute 3f2a1c", "One snapshot: source, kernel, path, nodes") as unknown as Argv<ImageArgs>,
+  builder: (y) =>
+    common(y)
+      .positional("image", { type: "string" })
+      .positional("snapshot", { type: "string", describe: "Digest or its first hex digits" })
+      .example("$0 image show compute 3f2a1c", "One snapshot: source, kernel, path, nodes"),
   handler: async (argv: ArgumentsCamelCase<ImageArgs>) => {
     try {
       const c = await context(argv);
-      const { contextRows } = await import("../../images/context.js");
+      const { contextRows } = await import("../../plan/image-context.js");
       const { renderSnapshot } = await import("../../images/catalog.js");
       const metas = argv.snapshot ? [c.store.find(argv.image!, argv.snapshot)] : c.store.list(argv.image!);
       if (!metas.length) {
@@ -58,7 +66,14 @@ const show: CommandModule<GlobalArgs, ImageArgs> = {
         return;
       }
       const rows = contextRows(c, argv.image).filter((r) => metas.some((m) => m.digest === r.digest));
-      if (argv.json) return void process.stdout.write(JSON.stringify(rows.map((r, i) => ({ ...r, ...metas[i], path: c.store.snapshotDir(r.image, r.digest) })), null, 2) + "\n");
+      if (argv.json)
+        return void process.stdout.write(
+          JSON.stringify(
+            rows.map((r, i) => ({ ...r, ...metas[i], path: c.store.snapshotDir(r.image, r.digest) })),
+            null,
+            2,
+          ) + "\n",
+        );
       process.stdout.write(rows.map((r, i) => renderSnapshot(r, metas[i]!, c.store.snapshotDir(r.image, r.digest))).join("\n"));
     } catch (e) {
       reportError(e);
@@ -69,14 +84,21 @@ const show: CommandModule<GlobalArgs, ImageArgs> = {
 const build: CommandModule<GlobalArgs, ImageArgs> = {
   command: "build [images..]",
   describe: "Make the snapshots of the configuration's images now: build recipes, unpack tarballs and OCI images, copy directories",
-  builder: (y) => common(y).positional("images", { type: "string", array: true, describe: "Image names (default: all)" }).example("$0 image build debian", "Build the recipe of image debian (cached by its digest)") as unknown as Argv<ImageArgs>,
+  builder: (y) =>
+    common(y)
+      .positional("images", { type: "string", array: true, describe: "Image names (default: all)" })
+      .example("$0 image build debian", "Build the recipe of image debian (cached by its digest)"),
   handler: async (argv: ArgumentsCamelCase<ImageArgs>) => {
     try {
       const c = await context(argv);
-      const { buildImages } = await import("../../images/build-command.js");
+      const { buildImages } = await import("../../plan/image-build.js");
       const out = await buildImages(c, { images: argv.images ?? [], ...(argv.json ? {} : { say: (l: string) => process.stderr.write(l + "\n") }) });
+      if (!out.ok) {
+        process.stderr.write(out.lines.join("\n") + "\n");
+        process.exitCode = 1;
+        return;
+      }
       process.stdout.write(argv.json ? JSON.stringify(out, null, 2) + "\n" : out.lines.join("\n") + "\n");
-      if (!out.ok) process.exitCode = 1;
     } catch (e) {
       reportError(e);
     }
@@ -91,11 +113,11 @@ const rm: CommandModule<GlobalArgs, ImageArgs> = {
       .positional("image", { type: "string" })
       .positional("snapshot", { type: "string", describe: "Digest or its first hex digits" })
       .option("force", { type: "boolean", default: false, describe: "Remove it even though nodes run it" })
-      .example("$0 image rm compute 3f2a1c", "Remove an old snapshot of compute") as unknown as Argv<ImageArgs>,
+      .example("$0 image rm compute 3f2a1c", "Remove an old snapshot of compute"),
   handler: async (argv: ArgumentsCamelCase<ImageArgs>) => {
     try {
       const c = await context(argv);
-      const { contextRows } = await import("../../images/context.js");
+      const { contextRows } = await import("../../plan/image-context.js");
       const { removalBlocker } = await import("../../images/catalog.js");
       const meta = c.store.find(argv.image!, argv.snapshot!);
       const row = contextRows(c, argv.image).find((r) => r.digest === meta.digest)!;
@@ -123,6 +145,6 @@ export const imageCommand: CommandModule<GlobalArgs, GlobalArgs> = {
       .command(build)
       .command(rm)
       .demandCommand(1, "Name an image command: list, show, build, rm.")
-      .example("$0 image build && $0 image list", "Make every image's snapshot, then list them") as Argv<GlobalArgs>,
+      .example("$0 image build && $0 image list", "Make every image's snapshot, then list them"),
   handler: () => undefined,
 };

@@ -27,7 +27,17 @@ const build: CommandModule<GlobalArgs, InstallerArgs> = {
       process.exitCode = 1;
       return;
     }
-    const images = [...loaded.cluster.images.values()].filter((i) => !argv.image || i.name === argv.image);
+    // Tarball, OCI and recipe images: their root (and kernel modules) is their snapshot.
+    const { resolveImages } = await import("../../images/resolve.js");
+    const { SnapshotStore } = await import("../../images/store.js");
+    const { imageStoreDir } = await import("../../images/store-location.js");
+    const { defaultRecipeCache } = await import("../../images/recipe.js");
+    const path = await import("node:path");
+    const { defaultStatePath } = await import("../../state/paths.js");
+    const wanted = new Map([...loaded.cluster.images].filter(([n, i]) => (!argv.image || n === argv.image) && i.source && i.source.kind !== "directory"));
+    const store = new SnapshotStore(imageStoreDir({ localDir: path.dirname(defaultStatePath(configPath)) }));
+    const resolved = await resolveImages({ ...loaded.cluster, images: wanted }, { store, cacheDir: defaultCacheDir(configPath), recipeCache: defaultRecipeCache(), snapshot: false });
+    const images = [...loaded.cluster.images.values()].map((i) => resolved.cluster.images.get(i.name) ?? i).filter((i) => !argv.image || i.name === argv.image);
     if (argv.image && images.length === 0) throw new Error(`no image "${argv.image}" in the configuration`);
     const results = [];
     for (const img of images) {

@@ -1,5 +1,5 @@
 // `metalform lab up|status|console|exec|down`: a virtual cluster of QEMU VMs with
-// ipmi_sim BMCs in one network namespace, to try metalform without a rack.
+// ipmi_sim or Redfish BMCs in one network namespace, to try metalform without a rack.
 import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
 import type { GlobalArgs } from "../globals.js";
 
@@ -11,6 +11,7 @@ interface LabArgs extends GlobalArgs {
   node?: string;
   cmd?: string[];
   powerOn?: boolean;
+  bmc?: "ipmi" | "redfish";
   firmware?: string;
 }
 
@@ -31,14 +32,20 @@ const up: CommandModule<GlobalArgs, LabArgs> = {
       .option("memory", { type: "number", describe: "RAM per VM in MiB (default 512; 1024 with --image debian)" })
       .option("image", { type: "string", choices: ["busybox", "debian"], default: "busybox", describe: "The cluster's image: a small busybox tree, or Debian 12 built from a recipe with mmdebstrap (cached; the first build takes minutes)" })
       .option("power-on", { type: "boolean", default: false, describe: "Start the VMs now (apply powers them through their BMCs anyway)" })
+      .option("bmc", {
+        choices: ["ipmi", "redfish"] as const,
+        default: "ipmi" as const,
+        describe: "The VMs' BMCs: ipmi_sim per node (IPMI), or metalform's Redfish emulator (HTTPS per node address)",
+      })
       .option("firmware", {
         type: "string",
         default: "bios",
         describe: "The VMs' firmware: bios (SeaBIOS, iPXE ROM), uefi (OVMF's own PXE), secureboot (OVMF, Microsoft keys, shim and signed GRUB); a comma list gives one per node",
       })
       .example("$0 lab up --nodes 2", "Two VMs, powered off, ready for `metalform lab exec -- metalform apply`")
-      .example("$0 lab up --nodes 1 --image debian", "One VM that installs Debian 12 (systemd, ssh) from a recipe")
-      .example("$0 lab up --nodes 3 --firmware bios,uefi,secureboot", "One VM of each firmware") as unknown as Argv<LabArgs>,
+      .example("$0 lab up --nodes 1 --bmc redfish", "One VM whose BMC speaks Redfish")
+      .example("$0 lab up --nodes 3 --firmware bios,uefi,secureboot", "One VM of each firmware")
+      .example("$0 lab up --nodes 1 --image debian", "One VM that installs Debian 12 (systemd, ssh) from a recipe") as unknown as Argv<LabArgs>,
   handler: async (argv: ArgumentsCamelCase<LabArgs>) => {
     const { labUp, formatLabUp, parseLabFirmware } = await lab();
     const firmware = parseLabFirmware(argv.firmware ?? "bios");
@@ -49,6 +56,7 @@ const up: CommandModule<GlobalArgs, LabArgs> = {
       image: argv.image as "busybox" | "debian",
       powerOn: argv.powerOn ?? false,
       firmware,
+      bmc: argv.bmc ?? "ipmi",
     });
     process.stdout.write(argv.json ? JSON.stringify(info, null, 2) + "\n" : formatLabUp(info) + "\n");
   },

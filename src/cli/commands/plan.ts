@@ -51,7 +51,10 @@ export const planCommand: CommandModule<GlobalArgs, PlanArgs> = {
     const { renderJson } = await import("../../plan/json.js");
     const { formatDiagnostics, summarizeDiagnostics } = await import("../../config/diagnostics.js");
     try {
-      const loaded = await loadPlanInputs({ config: argv.config, state: argv.state, strict: argv.strict });
+      const { createLogger } = await import("../../util/log.js");
+      // A recipe build or an import takes minutes: say so on stderr (the plan stays on stdout).
+      const logger = createLogger({ component: "images" });
+      const loaded = await loadPlanInputs({ config: argv.config, state: argv.state, strict: argv.strict, logger });
       if (loaded.diagnostics.length) {
         process.stderr.write(formatDiagnostics(loaded.diagnostics, { color: useColor(argv, process.stderr) }) + "\n\n");
       }

@@ -11,7 +11,7 @@ interface PowerArgs extends GlobalArgs {
 
 export const powerCommand: CommandModule<GlobalArgs, PowerArgs> = {
   command: "power <action> <nodes..>",
-  describe: "Read or switch nodes' power through their BMCs (IPMI); nodes without one are named for a person to handle",
+  describe: "Read or switch nodes' power through their BMCs (IPMI or Redfish); nodes without one are named for a person to handle",
   builder: (y: Argv<GlobalArgs>) =>
     y
       .positional("action", { choices: ["status", "on", "off", "cycle"] as const, describe: "What to do" })
@@ -46,7 +46,9 @@ export const powerCommand: CommandModule<GlobalArgs, PowerArgs> = {
     } else {
       const width = Math.max(4, ...results.map((r) => r.node.length));
       for (const r of results) {
-        const what = r.ok ? (r.state ?? "ok") : `FAILED: ${r.error}`;
+        // What the BMC said, unless the message already quotes it.
+        const said = r.said && !r.error?.includes(r.said) ? ` (the BMC said: ${r.said})` : "";
+        const what = r.ok ? (r.state ?? "ok") : `FAILED: ${r.error}${said}`;
         process.stdout.write(`${r.node.padEnd(width)}  ${what}\n`);
       }
     }

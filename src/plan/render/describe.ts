@@ -38,7 +38,8 @@ export function oneLiner(c: NodeChange): string | undefined {
   if (c.kind === "reimage") return undefined;
   if (c.fields.length === 0) return c.reasons.map((r) => r.message).join("; ");
   if (c.fields.length === 1 && c.fields[0]!.beforeText === undefined && c.reasons.every((r) => !/^(image-not-synced|install-skipped)$/.test(r.code))) {
-    return fieldLine(c.fields[0]!, { compact: true });
+    const rollback = c.reasons.find((r) => r.code === "image-rollback");
+    return fieldLine(c.fields[0]!, { compact: true }) + (rollback ? `; ${rollback.message}` : "");
   }
   return undefined;
 }
@@ -46,7 +47,7 @@ export function oneLiner(c: NodeChange): string | undefined {
 /** Reasons worth printing under a block: those the field lines do not already say. */
 export function extraReasons(c: NodeChange): string[] {
   return c.reasons
-    .filter((r) => c.kind === "reimage" || /^(image-drift|image-not-synced|install-skipped|install-mode-full|layout-mismatch-on-disk)$/.test(r.code))
+    .filter((r) => c.kind === "reimage" || /^(image-drift|image-rollback|image-not-synced|install-skipped|install-mode-full|layout-mismatch-on-disk)$/.test(r.code))
     .map((r) => r.message);
 }
 
@@ -58,7 +59,8 @@ export function driftLine(d: Drift): string {
 export function imageLine(c: ImageChange): string {
   if (c.kind === "create") return `digest ${shortDigest(c.after!.digest)}, size ${formatBytes(c.after!.size)}`;
   if (c.kind === "delete") return c.reasons.map((r) => r.message).join("; ");
-  return c.fields.map((f) => fieldLine(f, { compact: true })).join(", ");
+  const rollback = c.reasons.find((r) => r.code === "image-rollback");
+  return (rollback ? `${rollback.message}: ` : "") + c.fields.map((f) => fieldLine(f, { compact: true })).join(", ");
 }
 
 export const IMAGE_SYMBOL = { create: "+", update: "~", delete: "-" } as const;

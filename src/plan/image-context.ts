@@ -4,13 +4,14 @@ import { dirname } from "node:path";
 import { defaultConfigPath, loadCluster } from "../config/load.js";
 import type { Diagnostic } from "../config/diagnostics.js";
 import type { DesiredCluster } from "../config/types.js";
-import { openStateStore } from "../plan/inputs.js";
+import { openStateStore } from "./inputs.js";
 import { LocalStateStore } from "../state/local.js";
 import { defaultCacheDir, defaultStatePath } from "../state/paths.js";
 import type { ClusterState } from "../state/types.js";
-import { catalogRows, type SnapshotRow } from "./catalog.js";
-import { imageStoreDir } from "./store-location.js";
-import { SnapshotStore } from "./store.js";
+import { catalogRows, type SnapshotRow } from "../images/catalog.js";
+import { appliedImages, nodeImageRecords } from "./images-in-use.js";
+import { imageStoreDir } from "../images/store-location.js";
+import { SnapshotStore } from "../images/store.js";
 
 export interface ImageContextOptions {
   config?: string;
@@ -52,5 +53,5 @@ export async function openImageContext(o: ImageContextOptions): Promise<ImageCon
 export function contextRows(c: ImageContext, only?: string): SnapshotRow[] {
   const names = only ? [only] : [...new Set([...c.store.images(), ...(c.cluster?.images.keys() ?? [])])];
   const pins = new Map([...(c.cluster?.images.values() ?? [])].filter((i) => i.pin).map((i) => [i.name, i.pin!]));
-  return catalogRows({ snapshots: new Map(names.map((n) => [n, c.store.list(n)])), state: c.state, pins });
+  return catalogRows({ snapshots: new Map(names.map((n) => [n, c.store.list(n)])), nodes: nodeImageRecords(c.state), applied: appliedImages(c.state), pins });
 }

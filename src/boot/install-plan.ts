@@ -6,6 +6,7 @@ import { InstallPlanError } from "./errors.js";
 import { layoutFingerprint, type FingerprintInput } from "./fingerprint.js";
 import { mountDepth, renderFstab } from "./fstab.js";
 import { LabelAllocator } from "./labels.js";
+import { identityFiles, NODE_IDENTITY } from "./identity.js";
 import { networkFiles } from "./network-config.js";
 import { INSTALL_PLAN_VERSION, type DeviceRef, type InstallPlan, type PlanDisk, type PlanFile, type PlanFilesystem, type PlanRaid } from "./plan-types.js";
 import { isSafeWord } from "./shell-quote.js";
@@ -93,6 +94,7 @@ export function renderInstallPlan(input: InstallPlanInput): InstallPlan {
     mountPoints: filesystems.filter((f) => f.mount && f.mount !== "/").map((f) => f.mount!),
     files,
     symlinks,
+    identity: { ...NODE_IDENTITY },
   };
   const bmc = renderBmc(node.bmc);
   if (bmc) plan.bmc = bmc;
@@ -179,28 +181,34 @@ class StoragePlan {
   }
 }
 
-/** The files the installer writes into the installed system: network, fstab, the layout's fingerprint, the UP reporter. */
+/**
+ * The files the installer writes into the installed system: network (each stack's),
+ * fstab, the layout's fingerprint, the UP reporter, root's authorized keys.
+ */
 function installedFiles(input: InstallPlanInput, storage: { filesystems: PlanFilesystem[]; fingerprint: string }): { files: PlanFile[]; symlinks: InstallPlan["symlinks"] } {
   const up = upReporterFiles(input.apiUrl, input.nodeCredential, input.imageDigest);
+  const net = networkFiles(input.node, input.network);
   const files: PlanFile[] = [
-    ...networkFiles(input.node, input.network),
+    ...net.files,
     { path: "/etc/fstab", mode: "0644", content: renderFstab(storage.filesystems) },
     { path: FINGERPRINT_FILE, mode: "0644", content: storage.fingerprint + "\n" },
     ...up.files,
+    ...identityFiles(input.node),
   ];
-  return { files, symlinks: up.symlinks };
+  return { files, symlinks: [...up.symlinks, ...net.symlinks] };
 }
 
 /**
- * rsync must neither copy over nor delete what the installer writes itself, nor the
- * lost+found directories mkfs.ext4 makes at the root of each ext4 file system.
+ * rsync must neither copy over nor delete what the installer writes itself (nor the
+ * node's own identity: machine-id, SSH host keys), nor the lost+found directories
+ * mkfs.ext4 makes at the root of each ext4 file system.
  */
 function syncExcludes(
   input: InstallPlanInput,
   written: { filesystems: PlanFilesystem[]; files: PlanFile[]; symlinks: InstallPlan["symlinks"]; fail: (msg: string) => never },
 ): InstallPlan["exclude"] {
   const { image, node } = input;
-  const owned = [...written.files.map((f) => f.path), ...written.symlinks.map((s) => s.path)];
+  const owned = [...new Set(written.files.map((f) => f.path)), ...written.symlinks.map((s) => s.path), NODE_IDENTITY.machineId, NODE_IDENTITY.sshHostKeys];
   const lostFound = written.filesystems.filter((f) => f.fs === "ext4" && f.mount).map((f) => (f.mount === "/" ? "" : f.mount) + "/lost+found");
   const extra = [...lostFound, ...owned];
   for (const pat of [...image.excludeSync, ...node.excludeSync, ...image.excludeFull, ...node.excludeFull]) {

@@ -43,6 +43,7 @@ MF_MOUNTED=""
 MF_ASSEMBLED=""
 MF_STEP="init"
 MF_LOG=""
+MF_NET_STACK=""
 
 log() { echo "metalform: $*" >&2; }
 
@@ -232,6 +233,23 @@ cmdline_arg() { # name
 	done
 }
 
+# Drivers by device (NICs, HBAs, NVMe: the shipped driver classes): every modalias the
+# kernel reports goes through modprobe and modules.alias, again while loading drivers
+# makes new devices appear (virtio_pci's virtio devices, an HBA's disks).
+coldplug() {
+	[ -r "/lib/modules/$kver/modules.alias" ] || return 0
+	_cp_prev=""
+	_cp_i=0
+	while [ "$_cp_i" -lt 4 ]; do
+		_cp_now=$(find /sys/devices -name modalias -type f -exec cat {} + 2>/dev/null | sort -u)
+		[ "$_cp_now" = "$_cp_prev" ] && break
+		# shellcheck disable=SC2086 # one alias per word
+		modprobe -qa $_cp_now >>"$MF_WORK/modules.log" 2>&1
+		_cp_prev=$_cp_now
+		_cp_i=$((_cp_i + 1))
+	done
+}
+
 bootstrap() {
 	mkdir -p /proc /sys /dev /run /tmp
 	mount -t proc proc /proc
@@ -251,6 +269,7 @@ bootstrap() {
 			insmod "/lib/modules/$kver/$m" >>"$MF_WORK/modules.log" 2>&1 || log "insmod $m failed"
 		done <"/lib/modules/$kver/load.order"
 	fi
+	coldplug
 
 	MF_STEP=network
 	iface=""
@@ -270,7 +289,7 @@ bootstrap() {
 		fail "DHCP on $iface failed: $(tail -n 5 "$MF_WORK/network.log")"
 	claim_credentials
 	# Reports can only be sent once the network is up and the credential claimed: both go now.
-	report modules finished "$(wc -l <"/lib/modules/$kver/load.order" 2>/dev/null || echo 0) modules loaded"
+	report modules finished "$(wc -l </proc/modules 2>/dev/null || echo 0) modules loaded"
 	report network finished "$iface"
 }
 
@@ -623,28 +642,108 @@ sync_image() { # exclude-list
 	done_step "image $MF_IMAGE_NAME" "${bytes:-0}" "${files:-0}"
 }
 
+# The network stack of the installed system (src/boot/network-stacks.ts): the first of
+# netplan, an enabled NetworkManager, an enabled systemd-networkd, ifupdown with udev,
+# systemd with networkd (then enabled by the plan's links); else "unknown".
+network_stack() {
+	_ns_wants="$MF_ROOT/etc/systemd/system/multi-user.target.wants"
+	# Enablement links are tested as links: their absolute targets point into the installed system.
+	if in_root_program /usr/sbin/netplan /usr/bin/netplan; then
+		echo netplan
+	elif in_root_program /usr/sbin/NetworkManager && [ -L "$_ns_wants/NetworkManager.service" ]; then
+		echo networkmanager
+	elif in_root_program /usr/lib/systemd/systemd-networkd /lib/systemd/systemd-networkd && [ -L "$_ns_wants/systemd-networkd.service" ]; then
+		echo networkd
+	elif in_root_program /usr/lib/systemd/systemd-udevd /lib/systemd/systemd-udevd /sbin/udevd && in_root_program /usr/sbin/ifup /sbin/ifup; then
+		echo ifupdown
+	elif in_root_program /usr/lib/systemd/systemd /lib/systemd/systemd && in_root_program /usr/lib/systemd/systemd-networkd /lib/systemd/systemd-networkd; then
+		echo networkd
+	else
+		echo unknown
+	fi
+}
+
+# in_root_program PATH...: one of the installed system's PATHs is a program. A symlink
+# with an absolute target (Debian's systemd-udevd -> /bin/udevadm) is followed inside
+# the installed system, not in the installer.
+in_root_program() {
+	for _ip_p in "$@"; do
+		_ip_f="$MF_ROOT$_ip_p"
+		if [ -L "$_ip_f" ]; then
+			_ip_t=$(readlink "$_ip_f")
+			case "$_ip_t" in /*) _ip_f="$MF_ROOT$_ip_t" ;; esac
+		fi
+		[ -f "$_ip_f" ] && [ -x "$_ip_f" ] && return 0
+	done
+	return 1
+}
+
+# for_stack STACKS: true when a file or link tagged STACKS (empty: every stack) applies.
+for_stack() {
+	[ -z "$1" ] && return 0
+	case " $1 " in *" $MF_NET_STACK "*) return 0 ;; esac
+	return 1
+}
+
 write_files() {
 	step configure
 	iface=${MF_IFACE:-eth0}
+	MF_NET_STACK=$(network_stack)
+	written=0
 	i=0
 	while [ "$i" -lt "$MF_FILE_COUNT" ]; do
-		path="$MF_ROOT$(get "MF_FILE_${i}_PATH")"
-		mkdir -p "$(dirname "$path")"
-		# Created owner-only, then given its mode: a 0600 file is never readable by others.
-		(umask 077 && get "MF_FILE_${i}_CONTENT" | sed "s/@IFACE@/$iface/g" >"$path.mf-new") || fail "cannot write $path"
-		chmod "$(get "MF_FILE_${i}_MODE")" "$path.mf-new"
-		mv -f "$path.mf-new" "$path"
+		if for_stack "$(get "MF_FILE_${i}_STACKS")"; then
+			write_plan_file "$i"
+			written=$((written + 1))
+		fi
 		i=$((i + 1))
 	done
 	i=0
 	while [ "$i" -lt "$MF_LINK_COUNT" ]; do
 		path="$MF_ROOT$(get "MF_LINK_${i}_PATH")"
-		mkdir -p "$(dirname "$path")"
-		ln -sfn "$(get "MF_LINK_${i}_TARGET")" "$path"
+		if for_stack "$(get "MF_LINK_${i}_STACKS")"; then
+			mkdir -p "$(dirname "$path")"
+			ln -sfn "$(get "MF_LINK_${i}_TARGET")" "$path"
+		fi
 		i=$((i + 1))
 	done
+	node_identity
 	sync
-	done_step "$MF_FILE_COUNT files, hostname $MF_HOSTNAME"
+	done_step "$written files, hostname $MF_HOSTNAME, network $MF_NET_STACK"
+}
+
+write_plan_file() { # index
+	path="$MF_ROOT$(get "MF_FILE_${1}_PATH")"
+	dirmode=$(get "MF_FILE_${1}_DIRMODE")
+	mkdir -p "$(dirname "$path")"
+	if [ -n "$dirmode" ]; then chmod "$dirmode" "$(dirname "$path")"; fi
+	# Created owner-only, then given its mode: a 0600 file is never readable by others.
+	(umask 077 && get "MF_FILE_${1}_CONTENT" | sed "s/@IFACE@/$iface/g" >"$path.mf-new") || fail "cannot write $path"
+	chmod "$(get "MF_FILE_${1}_MODE")" "$path.mf-new"
+	mv -f "$path.mf-new" "$path"
+}
+
+# The node's own identity, made here once and kept by every later sync (the plan
+# excludes these paths from rsync): a machine-id, and SSH host keys from the
+# installed system's own ssh-keygen (-A makes only the missing ones).
+node_identity() {
+	mid="$MF_ROOT$MF_MACHINE_ID_FILE"
+	if [ -d "$(dirname "$mid")" ] && ! grep -qE '^[0-9a-f]{32}$' "$mid" 2>/dev/null; then
+		sed 's/-//g' /proc/sys/kernel/random/uuid >"$mid.mf-new" || fail "cannot write $mid"
+		chmod 0444 "$mid.mf-new"
+		mv -f "$mid.mf-new" "$mid"
+	fi
+	if [ -x "$MF_ROOT/usr/bin/ssh-keygen" ] && [ -d "$MF_ROOT/etc/ssh" ]; then
+		# ssh-keygen needs /dev/null (and a random source) inside the chroot.
+		_ni_made=""
+		[ -d "$MF_ROOT/dev" ] || { mkdir "$MF_ROOT/dev" && _ni_made=1; }
+		run mount --bind /dev "$MF_ROOT/dev"
+		_ni_rc=0
+		chroot "$MF_ROOT" /usr/bin/ssh-keygen -A >>"$MF_WORK/configure.log" 2>&1 || _ni_rc=$?
+		umount "$MF_ROOT/dev" || umount -l "$MF_ROOT/dev"
+		[ -z "$_ni_made" ] || rmdir "$MF_ROOT/dev"
+		[ "$_ni_rc" = 0 ] || fail "ssh-keygen -A in the installed system failed: $(tail -n 5 "$MF_WORK/configure.log")"
+	fi
 }
 
 configure_bmc() {
@@ -671,6 +770,19 @@ configure_bmc() {
 	done_step
 }
 
+# An installed system with a network stack of its own configures the boot NIC itself,
+# under its own name for it (prov0, ens3): the installer's address would make its ifup
+# fail ("address already assigned") and an interface that is up cannot be renamed.
+release_network() {
+	# nosync and skip wrote no files: the stack is looked up now.
+	[ -n "${MF_NET_STACK:-}" ] || MF_NET_STACK=$(network_stack)
+	case "$MF_NET_STACK" in unknown) return 0 ;; esac
+	[ -n "${MF_IFACE:-}" ] || return 0
+	ip addr flush dev "$MF_IFACE" 2>/dev/null
+	ip link set "$MF_IFACE" down 2>/dev/null
+	return 0
+}
+
 switch_to_root() {
 	if [ "$MF_NO_SWITCH_ROOT" = 1 ]; then
 		report switch-root finished "test mode: no switch_root"
@@ -680,6 +792,7 @@ switch_to_root() {
 	fi
 	report switch-root started "$MF_INIT"
 	forget_secrets
+	release_network
 	for m in dev proc sys run; do
 		if [ -d "$MF_ROOT/$m" ]; then mount --move "/$m" "$MF_ROOT/$m" 2>/dev/null; fi
 	done

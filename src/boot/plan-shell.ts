@@ -81,11 +81,15 @@ function fileVars(plan: InstallPlan): Assignment[] {
       ["PATH", safeCommandLine([f.path])],
       ["MODE", f.mode],
       ["CONTENT", f.content],
+      ["STACKS", f.stacks ? safeCommandLine(f.stacks) : ""],
+      ["DIRMODE", f.dirMode],
     ]),
     ...numbered("LINK", plan.symlinks, (l) => [
       ["PATH", safeCommandLine([l.path])],
       ["TARGET", l.target],
+      ["STACKS", l.stacks ? safeCommandLine(l.stacks) : ""],
     ]),
+    ["MF_MACHINE_ID_FILE", safeCommandLine([plan.identity.machineId])],
   ];
 }
 

@@ -50,6 +50,12 @@ export interface PlanFilesystem {
   options: string[];
 }
 
+/**
+ * The network stack the installer finds in the installed system (network-stacks.ts):
+ * files and links tagged with stacks are written only for those.
+ */
+export type NetworkStack = "netplan" | "networkmanager" | "networkd" | "ifupdown" | "unknown";
+
 export interface PlanFile {
   path: string;
   /** Octal permission bits, e.g. "0644". */
@@ -57,11 +63,17 @@ export interface PlanFile {
   content: string;
   /** Placeholders the installer fills in (e.g. `@IFACE@`, the boot interface's name). */
   placeholders?: string[];
+  /** Written only when the installed system's network stack is one of these. */
+  stacks?: NetworkStack[];
+  /** Octal mode of the file's directory (made when missing), e.g. "0700" for ~/.ssh. */
+  dirMode?: string;
 }
 
 export interface PlanSymlink {
   path: string;
   target: string;
+  /** Made only when the installed system's network stack is one of these. */
+  stacks?: NetworkStack[];
 }
 
 export interface PlanBmc {
@@ -97,5 +109,11 @@ export interface InstallPlan {
   mountPoints: string[];
   files: PlanFile[];
   symlinks: PlanSymlink[];
+  /**
+   * What the installer makes on the node itself, once, and keeps across syncs (rsync
+   * neither copies these paths from the image nor deletes them): a machine-id, and SSH
+   * host keys when the image has ssh-keygen.
+   */
+  identity: { machineId: string; sshHostKeys: string };
   bmc?: PlanBmc;
 }

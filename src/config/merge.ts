@@ -63,6 +63,7 @@ export interface RawSettings {
   installMode?: "auto" | "full" | "nosync" | "skip";
   boot?: "pxe" | "local";
   kernelArgs?: string[];
+  sshAuthorizedKeys?: string[];
   exclude?: RawExclude;
   bmc?: RawBmc;
   protect?: boolean;

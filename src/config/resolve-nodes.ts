@@ -201,6 +201,7 @@ function commonSettings(levels: Level[], scope: NodeScope) {
     installMode: pick(levels, "installMode")?.value ?? "auto",
     boot: pick(levels, "boot")?.value ?? "pxe",
     kernelArgs: pick(levels, "kernelArgs")?.value ?? [],
+    sshAuthorizedKeys: pick(levels, "sshAuthorizedKeys")?.value ?? [],
     excludeSync: exclude?.value.sync ?? img.excludeSync,
     excludeFull: exclude?.value.full ?? img.excludeFull,
   };

@@ -196,6 +196,8 @@ export interface Node {
   installMode: InstallMode;
   boot: BootMode;
   kernelArgs: string[];
+  /** OpenSSH public keys for root's authorized_keys on the installed system. */
+  sshAuthorizedKeys: string[];
   excludeSync: string[];
   excludeFull: string[];
   bmc?: BmcSettings;

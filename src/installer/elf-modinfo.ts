@@ -63,3 +63,23 @@ export function moduleDepends(elf: Buffer): string[] {
   const dep = readModinfo(elf).find(([k]) => k === "depends")?.[1] ?? "";
   return dep.split(",").filter(Boolean);
 }
+
+export interface ModuleInfo {
+  /** Modules it needs loaded first (`depends=`). */
+  depends: string[];
+  /** Device patterns it drives (`alias=`: pci:v…, virtio:d…), for modules.alias. */
+  aliases: string[];
+  /** Firmware files it may request (`firmware=`), relative to /lib/firmware. */
+  firmware: string[];
+}
+
+/** What the installer needs from one module's .modinfo. */
+export function moduleInfo(elf: Buffer): ModuleInfo {
+  const info: ModuleInfo = { depends: [], aliases: [], firmware: [] };
+  for (const [k, v] of readModinfo(elf)) {
+    if (k === "depends") info.depends.push(...v.split(",").filter(Boolean));
+    else if (k === "alias" && v && !/\s/.test(v)) info.aliases.push(v);
+    else if (k === "firmware" && v && !v.includes("..") && !v.startsWith("/")) info.firmware.push(v);
+  }
+  return info;
+}

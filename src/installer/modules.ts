@@ -1,134 +1,155 @@
-// Picks kernel modules for the installer from an unpacked kernel package
-// (`dpkg-deb -x linux-image-*.deb DIR`: DIR/lib/modules/<version>/kernel/...),
-// follows their dependencies, and writes the two index files the initramfs needs:
-// modules.dep (for modprobe) and load.order (the installer's /init insmods in it).
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+// Picks kernel modules for the installer from a kernel tree (an unpacked kernel package
+// or an image root: <tree>/lib/modules/<version>/kernel/...), follows their
+// dependencies, and writes the index files the initramfs needs: modules.dep (modprobe),
+// modules.alias (the installer's coldplug: device modalias -> driver) and load.order
+// (what /init loads on every boot, dependencies first). Modules may be compressed
+// (module-file.ts); the firmware names they declare are returned for firmware.ts.
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
-import { gunzipSync } from "node:zlib";
-import { moduleDepends } from "./elf-modinfo.js";
+import { moduleInfo, type ModuleInfo } from "./elf-modinfo.js";
+import { ALWAYS_LOAD, DRIVER_CLASSES, inDriverClass, type DriverClass } from "./module-classes.js";
+import { MODULE_FILE, moduleNameOf, plainModulePath, readModuleFile } from "./module-file.js";
 
-/**
- * What nodes commonly need, in load order: virtio (FACTS.md), common NICs and storage
- * controllers, ext4 / xfs / vfat, md RAID, and IPMI for the in-band BMC settings.
- * Names missing from a kernel are reported, not fatal: kernels differ in what they build in.
- */
-export const DEFAULT_MODULES = [
-  "virtio_ring", "virtio", "virtio_pci_legacy_dev", "virtio_pci_modern_dev", "virtio_pci",
-  "failover", "net_failover", "virtio_net", "virtio_blk", "virtio_scsi",
-  "scsi_mod", "sd_mod", "libata", "libahci", "ahci", "nvme_core", "nvme",
-  "e1000", "e1000e", "igb", "ixgbe", "i40e", "tg3", "bnx2", "r8169", "vmxnet3",
-  "crc32c_generic", "crc16", "mbcache", "jbd2", "ext4",
-  "libcrc32c", "xfs",
-  "fat", "vfat", "nls_cp437", "nls_ascii", "nls_utf8",
-  "md_mod", "raid0", "raid1", "raid10", "raid456",
-  "ipmi_msghandler", "ipmi_devintf", "ipmi_si",
-];
-
-const norm = (name: string) => name.replace(/-/g, "_");
+export { kernelVersions } from "./kernel-version.js";
+/** The modules every installer loads (kept under its old name for callers). */
+export const DEFAULT_MODULES = ALWAYS_LOAD;
 
 export interface KernelModules {
   version: string;
   /** Base directory `<tree>/lib/modules/<version>`. */
   base: string;
-  /** Modules to ship, paths relative to base, in load order (dependencies first). */
+  /** Modules /init loads on every boot, paths relative to base, dependencies first. */
   loadOrder: string[];
+  /** Every shipped module (load order first, then the driver classes), relative to base. */
+  shipped: string[];
   /** Requested names neither found as modules nor built into the kernel. */
   missing: string[];
   /** Requested names built into the kernel (nothing to load). */
   builtin: string[];
-  /** modules.dep content for the shipped modules. */
   modulesDep: string;
-  /** Module bytes by relative path (decompressed .ko). */
+  modulesAlias: string;
+  /** Firmware files the shipped modules may ask for (names under /lib/firmware), sorted. */
+  firmware: string[];
+  /** Module bytes (decompressed) by path relative to base (always `.ko`). */
   files: Map<string, Buffer>;
 }
 
-export function kernelVersions(tree: string): string[] {
-  const dir = join(tree, "lib/modules");
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir).filter((v) => statSync(join(dir, v)).isDirectory()).sort();
+export interface CollectOptions {
+  /** Module names loaded on every boot; default ALWAYS_LOAD. */
+  always?: readonly string[];
+  /** Driver classes shipped whole for the coldplug; default DRIVER_CLASSES ([] for none). */
+  classes?: readonly DriverClass[];
+}
+
+interface Indexed {
+  /** Absolute path of the module file (possibly compressed). */
+  path: string;
+  /** Shipped path relative to base (`kernel/.../x.ko`). */
+  rel: string;
 }
 
 function walk(dir: string, out: string[]): void {
-  for (const name of readdirSync(dir).sort()) {
-    const p = join(dir, name);
-    const st = statSync(p);
-    if (st.isDirectory()) walk(p, out);
-    else if (/\.ko(\.gz|\.xz|\.zst)?$/.test(name)) out.push(p);
+  for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) walk(p, out);
+    else if (MODULE_FILE.test(e.name)) out.push(p);
   }
 }
 
-function readModule(path: string): Buffer {
-  if (path.endsWith(".ko")) return readFileSync(path);
-  if (path.endsWith(".ko.gz")) return gunzipSync(readFileSync(path));
-  throw new Error(`${path}: xz/zstd-compressed modules are not supported; decompress the tree first (xz -d / zstd -d)`);
-}
-
-export function collectModules(tree: string, version: string, wanted: readonly string[]): KernelModules {
-  const base = join(tree, "lib/modules", version);
-  if (!existsSync(join(base, "kernel"))) throw new Error(`${base}/kernel not found: unpack a linux-image package with dpkg-deb -x`);
-  const index = new Map<string, string>(); // name -> absolute path
+function indexTree(base: string): Map<string, Indexed> {
   const all: string[] = [];
   walk(join(base, "kernel"), all);
-  for (const p of all) index.set(norm(p.slice(p.lastIndexOf("/") + 1).replace(/\.ko(\.gz|\.xz|\.zst)?$/, "")), p);
-  const builtinSet = new Set<string>();
-  const bpath = join(base, "modules.builtin");
-  if (existsSync(bpath)) {
-    for (const line of readFileSync(bpath, "utf8").split("\n")) {
-      const m = /([^/]+)\.ko$/.exec(line.trim());
-      if (m) builtinSet.add(norm(m[1]!));
-    }
-  }
+  const index = new Map<string, Indexed>();
+  for (const p of all) index.set(moduleNameOf(p), { path: p, rel: plainModulePath(relative(base, p)) });
+  return index;
+}
 
-  const files = new Map<string, Buffer>();
-  const deps = new Map<string, string[]>(); // name -> direct deps (module names)
-  const order: string[] = [];
-  const missing: string[] = [];
-  const builtin: string[] = [];
-  const state = new Map<string, "visiting" | "done">();
-  const rel = (name: string) => relative(base, index.get(name)!).replace(/\.ko\.gz$/, ".ko");
+function builtinNames(base: string): Set<string> {
+  const p = join(base, "modules.builtin");
+  const out = new Set<string>();
+  if (!existsSync(p)) return out;
+  for (const line of readFileSync(p, "utf8").split("\n")) if (/\.ko$/.test(line.trim())) out.add(moduleNameOf(line.trim()));
+  return out;
+}
 
-  const visit = (name: string, requested: boolean) => {
-    const n = norm(name);
-    if (state.get(n) === "done") return;
-    if (state.get(n) === "visiting") throw new Error(`module dependency cycle at ${n}`);
-    if (!index.has(n)) {
-      if (builtinSet.has(n)) {
-        if (requested) builtin.push(n);
-      } else if (requested) missing.push(n);
-      else throw new Error(`module dependency ${n} not found in ${base}`);
-      state.set(n, "done");
+/** The modules chosen and their closure under `depends`, in dependency order. */
+class Selection {
+  readonly order: string[] = [];
+  readonly info = new Map<string, ModuleInfo>();
+  readonly files = new Map<string, Buffer>();
+  readonly missing: string[] = [];
+  readonly builtin: string[] = [];
+  private readonly state = new Map<string, "visiting" | "done">();
+
+  constructor(
+    private readonly base: string,
+    readonly index: Map<string, Indexed>,
+    private readonly builtins: Set<string>,
+  ) {}
+
+  add(name: string, requested: boolean): void {
+    const n = name.replace(/-/g, "_");
+    const st = this.state.get(n);
+    if (st === "done") return;
+    if (st === "visiting") throw new Error(`module dependency cycle at ${n}`);
+    const entry = this.index.get(n);
+    if (!entry) {
+      if (this.builtins.has(n)) {
+        if (requested) this.builtin.push(n);
+      } else if (requested) this.missing.push(n);
+      else throw new Error(`module dependency ${n} not found in ${this.base}`);
+      this.state.set(n, "done");
       return;
     }
-    state.set(n, "visiting");
-    const data = readModule(index.get(n)!);
-    const d = moduleDepends(data).map(norm);
-    deps.set(n, d);
-    for (const x of d) visit(x, false);
-    state.set(n, "done");
-    files.set(rel(n), data);
-    order.push(n);
-  };
-  for (const w of wanted) visit(w, true);
+    this.state.set(n, "visiting");
+    const data = readModuleFile(entry.path);
+    const info = moduleInfo(data);
+    info.depends = info.depends.map((d) => d.replace(/-/g, "_"));
+    for (const d of info.depends) this.add(d, false);
+    this.state.set(n, "done");
+    this.info.set(n, info);
+    this.files.set(entry.rel, data);
+    this.order.push(n);
+  }
 
-  // modules.dep: every shipped module with its transitive dependencies, nearest first.
-  const trans = (n: string, acc: string[]) => {
-    for (const d of deps.get(n) ?? []) {
-      if (!index.has(d)) continue;
-      if (!acc.includes(d)) {
-        acc.push(d);
-        trans(d, acc);
-      }
+  rel(n: string): string {
+    return this.index.get(n)!.rel;
+  }
+
+  /** Transitive dependencies, nearest first (modules.dep's order). */
+  deps(n: string, acc: string[] = []): string[] {
+    for (const d of this.info.get(n)?.depends ?? []) {
+      if (!this.index.has(d) || acc.includes(d)) continue;
+      acc.push(d);
+      this.deps(d, acc);
     }
     return acc;
-  };
-  const depLines = order.map((n) => `${rel(n)}:${trans(n, []).map((d) => " " + rel(d)).join("")}`).sort();
-  return {
-    version,
-    base,
-    loadOrder: order.map(rel),
-    missing,
-    builtin,
-    modulesDep: depLines.join("\n") + "\n",
-    files,
-  };
+  }
+}
+
+function renderIndexes(sel: Selection): { modulesDep: string; modulesAlias: string; firmware: string[] } {
+  const dep = sel.order.map((n) => `${sel.rel(n)}:${sel.deps(n).map((d) => " " + sel.rel(d)).join("")}`).sort();
+  const alias: string[] = [];
+  const firmware = new Set<string>();
+  for (const n of [...sel.order].sort()) {
+    const info = sel.info.get(n)!;
+    for (const a of info.aliases) alias.push(`alias ${a} ${n}`);
+    for (const f of info.firmware) firmware.add(f);
+  }
+  return { modulesDep: dep.join("\n") + "\n", modulesAlias: alias.length ? alias.join("\n") + "\n" : "", firmware: [...firmware].sort() };
+}
+
+export function collectModules(tree: string, version: string, opts: CollectOptions = {}): KernelModules {
+  const base = join(tree, "lib/modules", version);
+  if (!existsSync(join(base, "kernel"))) throw new Error(`${base}/kernel not found: unpack a linux-image package with dpkg-deb -x`);
+  const sel = new Selection(base, indexTree(base), builtinNames(base));
+  for (const w of opts.always ?? ALWAYS_LOAD) sel.add(w, true);
+  const loadOrder = sel.order.map((n) => sel.rel(n));
+  const classes = opts.classes ?? DRIVER_CLASSES;
+  for (const [name, e] of sel.index) {
+    if (inDriverClass(e.rel.replace(/^kernel\//, "").replace(/\.ko$/, ""), classes)) sel.add(name, false);
+  }
+  const always = new Set(loadOrder);
+  const shipped = [...loadOrder, ...sel.order.map((n) => sel.rel(n)).filter((r) => !always.has(r)).sort()];
+  return { version, base, loadOrder, shipped, missing: sel.missing, builtin: sel.builtin, ...renderIndexes(sel), files: sel.files };
 }

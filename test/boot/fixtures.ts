@@ -43,6 +43,7 @@ export function node(over: Partial<Node> = {}): Node {
     installMode: "auto",
     boot: "pxe",
     kernelArgs: [],
+    sshAuthorizedKeys: [],
     excludeSync: [],
     excludeFull: [],
     protect: false,

@@ -103,5 +103,6 @@ describe("installer initramfs", () => {
     expect(c).toMatchObject({ digest: a.digest, cached: true, path: a.path });
     const d = await buildInstaller({ outDir: join(dir, "out"), kernelTree: tree, modules: ["xfs"] });
     expect(d.digest).not.toBe(a.digest);
-  });
+    // Four builds of a whole driver-class installer (~30 MB each) on a loaded 2-core machine.
+  }, 300_000);
 });

@@ -58,6 +58,7 @@ export function node(i: number, over: Partial<Node> = {}): Node {
     installMode: "auto",
     boot: "pxe",
     kernelArgs: [],
+    sshAuthorizedKeys: [],
     excludeSync: [],
     excludeFull: [],
     bmc: { driver: "ipmi", address: `10.1.${(i >> 8) & 255}.${i & 255}`, user: "admin", password: { kind: "env", name: "BMC_PASSWORD" }, port: 623 },

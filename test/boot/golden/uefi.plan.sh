@@ -59,7 +59,10 @@ MF_EXCLUDE_SYNC='/var/log/*
 /etc/hostname
 /etc/hosts
 /etc/network/interfaces
+/etc/systemd/network/10-metalform.link
 /etc/systemd/network/10-metalform.network
+/etc/NetworkManager/system-connections/metalform.nmconnection
+/etc/netplan/90-metalform.yaml
 /etc/resolv.conf
 /etc/fstab
 /etc/metalform/layout
@@ -68,13 +71,21 @@ MF_EXCLUDE_SYNC='/var/log/*
 /etc/metalform/report-up
 /etc/init.d/S99metalform-up
 /etc/systemd/system/metalform-up.service
-/etc/systemd/system/multi-user.target.wants/metalform-up.service'
+/etc/systemd/system/multi-user.target.wants/metalform-up.service
+/etc/systemd/system/multi-user.target.wants/systemd-networkd.service
+/etc/systemd/system/sockets.target.wants/systemd-networkd.socket
+/etc/systemd/system/network-online.target.wants/systemd-networkd-wait-online.service
+/etc/machine-id
+/etc/ssh/ssh_host_*'
 MF_EXCLUDE_FULL='/tmp/*
 /lost+found
 /etc/hostname
 /etc/hosts
 /etc/network/interfaces
+/etc/systemd/network/10-metalform.link
 /etc/systemd/network/10-metalform.network
+/etc/NetworkManager/system-connections/metalform.nmconnection
+/etc/netplan/90-metalform.yaml
 /etc/resolv.conf
 /etc/fstab
 /etc/metalform/layout
@@ -83,22 +94,57 @@ MF_EXCLUDE_FULL='/tmp/*
 /etc/metalform/report-up
 /etc/init.d/S99metalform-up
 /etc/systemd/system/metalform-up.service
-/etc/systemd/system/multi-user.target.wants/metalform-up.service'
+/etc/systemd/system/multi-user.target.wants/metalform-up.service
+/etc/systemd/system/multi-user.target.wants/systemd-networkd.service
+/etc/systemd/system/sockets.target.wants/systemd-networkd.socket
+/etc/systemd/system/network-online.target.wants/systemd-networkd-wait-online.service
+/etc/machine-id
+/etc/ssh/ssh_host_*'
 MF_MOUNT_POINTS='/var
 /boot/efi'
-MF_FILE_COUNT='12'
+MF_FILE_COUNT='16'
 MF_FILE_0_PATH='/etc/hostname'
 MF_FILE_0_MODE='0644'
 MF_FILE_0_CONTENT='node001.cluster.local
 '
+MF_FILE_0_STACKS=''
+MF_FILE_0_DIRMODE=''
 MF_FILE_1_PATH='/etc/hosts'
 MF_FILE_1_MODE='0644'
 MF_FILE_1_CONTENT='127.0.0.1	localhost
 10.141.0.11	node001.cluster.local node001
 '
+MF_FILE_1_STACKS=''
+MF_FILE_1_DIRMODE=''
 MF_FILE_2_PATH='/etc/network/interfaces'
 MF_FILE_2_MODE='0644'
 MF_FILE_2_CONTENT='# Written by metalform'\''s installer; rewritten on every install and sync.
+auto lo
+iface lo inet loopback
+
+auto prov0
+iface prov0 inet static
+	address 10.141.0.11
+	netmask 255.255.0.0
+	gateway 10.141.0.1
+'
+MF_FILE_2_STACKS='ifupdown'
+MF_FILE_2_DIRMODE=''
+MF_FILE_3_PATH='/etc/systemd/network/10-metalform.link'
+MF_FILE_3_MODE='0644'
+MF_FILE_3_CONTENT='# Written by metalform'\''s installer; rewritten on every install and sync.
+# ifupdown names interfaces; this gives the provisioning NIC a name that does not depend on its slot.
+[Match]
+MACAddress=52:54:00:12:34:01
+
+[Link]
+Name=prov0
+'
+MF_FILE_3_STACKS='ifupdown'
+MF_FILE_3_DIRMODE=''
+MF_FILE_4_PATH='/etc/network/interfaces'
+MF_FILE_4_MODE='0644'
+MF_FILE_4_CONTENT='# Written by metalform'\''s installer; rewritten on every install and sync.
 auto lo
 iface lo inet loopback
 
@@ -108,9 +154,11 @@ iface @IFACE@ inet static
 	netmask 255.255.0.0
 	gateway 10.141.0.1
 '
-MF_FILE_3_PATH='/etc/systemd/network/10-metalform.network'
-MF_FILE_3_MODE='0644'
-MF_FILE_3_CONTENT='# Written by metalform'\''s installer; rewritten on every install and sync.
+MF_FILE_4_STACKS='unknown'
+MF_FILE_4_DIRMODE=''
+MF_FILE_5_PATH='/etc/systemd/network/10-metalform.network'
+MF_FILE_5_MODE='0644'
+MF_FILE_5_CONTENT='# Written by metalform'\''s installer; rewritten on every install and sync.
 [Match]
 MACAddress=52:54:00:12:34:01
 
@@ -120,34 +168,91 @@ Gateway=10.141.0.1
 DNS=10.141.0.1
 Domains=cluster.local
 '
-MF_FILE_4_PATH='/etc/resolv.conf'
-MF_FILE_4_MODE='0644'
-MF_FILE_4_CONTENT='search cluster.local
+MF_FILE_5_STACKS='networkd unknown'
+MF_FILE_5_DIRMODE=''
+MF_FILE_6_PATH='/etc/NetworkManager/system-connections/metalform.nmconnection'
+MF_FILE_6_MODE='0600'
+MF_FILE_6_CONTENT='# Written by metalform'\''s installer; rewritten on every install and sync.
+[connection]
+id=metalform-provisioning
+uuid=c8021cba-2ea0-59de-bad5-df21cf8ba796
+type=ethernet
+autoconnect=true
+autoconnect-priority=100
+
+[ethernet]
+mac-address=52:54:00:12:34:01
+
+[ipv4]
+method=manual
+address1=10.141.0.11/16,10.141.0.1
+dns=10.141.0.1;
+dns-search=cluster.local;
+
+[ipv6]
+method=ignore
+'
+MF_FILE_6_STACKS='networkmanager'
+MF_FILE_6_DIRMODE=''
+MF_FILE_7_PATH='/etc/netplan/90-metalform.yaml'
+MF_FILE_7_MODE='0600'
+MF_FILE_7_CONTENT='# Written by metalform'\''s installer; rewritten on every install and sync.
+network:
+  version: 2
+  ethernets:
+    prov0:
+      match:
+        macaddress: "52:54:00:12:34:01"
+      set-name: prov0
+      dhcp4: false
+      addresses: ["10.141.0.11/16"]
+      routes:
+        - to: default
+          via: 10.141.0.1
+      nameservers:
+        addresses: [10.141.0.1]
+        search: [cluster.local]
+'
+MF_FILE_7_STACKS='netplan'
+MF_FILE_7_DIRMODE=''
+MF_FILE_8_PATH='/etc/resolv.conf'
+MF_FILE_8_MODE='0644'
+MF_FILE_8_CONTENT='search cluster.local
 nameserver 10.141.0.1
 '
-MF_FILE_5_PATH='/etc/fstab'
-MF_FILE_5_MODE='0644'
-MF_FILE_5_CONTENT='# Written by metalform'\''s installer; rewritten on every install and sync.
+MF_FILE_8_STACKS=''
+MF_FILE_8_DIRMODE=''
+MF_FILE_9_PATH='/etc/fstab'
+MF_FILE_9_MODE='0644'
+MF_FILE_9_CONTENT='# Written by metalform'\''s installer; rewritten on every install and sync.
 LABEL=root	/	ext4	defaults	0	1
 LABEL=var	/var	xfs	noatime	0	0
 LABEL=ESP	/boot/efi	vfat	umask=0077	0	2
 LABEL=swap	none	swap	sw	0	0
 '
-MF_FILE_6_PATH='/etc/metalform/layout'
-MF_FILE_6_MODE='0644'
-MF_FILE_6_CONTENT='4404da52128b24b7df649b1a8094b80dd308df2ed4e8d90ba13024a4753d1bdd
+MF_FILE_9_STACKS=''
+MF_FILE_9_DIRMODE=''
+MF_FILE_10_PATH='/etc/metalform/layout'
+MF_FILE_10_MODE='0644'
+MF_FILE_10_CONTENT='4404da52128b24b7df649b1a8094b80dd308df2ed4e8d90ba13024a4753d1bdd
 '
-MF_FILE_7_PATH='/etc/metalform/image'
-MF_FILE_7_MODE='0644'
-MF_FILE_7_CONTENT='sha256:abababababababababababababababababababababababababababababababab
+MF_FILE_10_STACKS=''
+MF_FILE_10_DIRMODE=''
+MF_FILE_11_PATH='/etc/metalform/image'
+MF_FILE_11_MODE='0644'
+MF_FILE_11_CONTENT='sha256:abababababababababababababababababababababababababababababababab
 '
-MF_FILE_8_PATH='/etc/metalform/node-credential'
-MF_FILE_8_MODE='0600'
-MF_FILE_8_CONTENT='node-credential-fixture
+MF_FILE_11_STACKS=''
+MF_FILE_11_DIRMODE=''
+MF_FILE_12_PATH='/etc/metalform/node-credential'
+MF_FILE_12_MODE='0600'
+MF_FILE_12_CONTENT='node-credential-fixture
 '
-MF_FILE_9_PATH='/etc/metalform/report-up'
-MF_FILE_9_MODE='0700'
-MF_FILE_9_CONTENT='#!/bin/sh
+MF_FILE_12_STACKS=''
+MF_FILE_12_DIRMODE=''
+MF_FILE_13_PATH='/etc/metalform/report-up'
+MF_FILE_13_MODE='0700'
+MF_FILE_13_CONTENT='#!/bin/sh
 # metalform: report UP and the image digest to the head node (runs on every boot).
 api='\''http://10.141.0.1:8080/api/v1/installer/nodes/node001'\''
 token=$(cat /etc/metalform/node-credential 2>/dev/null)
@@ -182,16 +287,20 @@ while [ "$i" -lt 10 ]; do
 done
 exit 1
 '
-MF_FILE_10_PATH='/etc/init.d/S99metalform-up'
-MF_FILE_10_MODE='0755'
-MF_FILE_10_CONTENT='#!/bin/sh
+MF_FILE_13_STACKS=''
+MF_FILE_13_DIRMODE=''
+MF_FILE_14_PATH='/etc/init.d/S99metalform-up'
+MF_FILE_14_MODE='0755'
+MF_FILE_14_CONTENT='#!/bin/sh
 # metalform: report UP in the background so boot never waits for the head node.
 case "${1:-start}" in start) /etc/metalform/report-up >/dev/null 2>&1 & ;; esac
 exit 0
 '
-MF_FILE_11_PATH='/etc/systemd/system/metalform-up.service'
-MF_FILE_11_MODE='0644'
-MF_FILE_11_CONTENT='[Unit]
+MF_FILE_14_STACKS=''
+MF_FILE_14_DIRMODE=''
+MF_FILE_15_PATH='/etc/systemd/system/metalform-up.service'
+MF_FILE_15_MODE='0644'
+MF_FILE_15_CONTENT='[Unit]
 Description=metalform: report UP to the head node
 Wants=network-online.target
 After=network-online.target
@@ -203,8 +312,21 @@ ExecStart=/etc/metalform/report-up
 [Install]
 WantedBy=multi-user.target
 '
-MF_LINK_COUNT='1'
+MF_FILE_15_STACKS=''
+MF_FILE_15_DIRMODE=''
+MF_LINK_COUNT='4'
 MF_LINK_0_PATH='/etc/systemd/system/multi-user.target.wants/metalform-up.service'
 MF_LINK_0_TARGET='/etc/systemd/system/metalform-up.service'
+MF_LINK_0_STACKS=''
+MF_LINK_1_PATH='/etc/systemd/system/multi-user.target.wants/systemd-networkd.service'
+MF_LINK_1_TARGET='/usr/lib/systemd/system/systemd-networkd.service'
+MF_LINK_1_STACKS='networkd'
+MF_LINK_2_PATH='/etc/systemd/system/sockets.target.wants/systemd-networkd.socket'
+MF_LINK_2_TARGET='/usr/lib/systemd/system/systemd-networkd.socket'
+MF_LINK_2_STACKS='networkd'
+MF_LINK_3_PATH='/etc/systemd/system/network-online.target.wants/systemd-networkd-wait-online.service'
+MF_LINK_3_TARGET='/usr/lib/systemd/system/systemd-networkd-wait-online.service'
+MF_LINK_3_STACKS='networkd'
+MF_MACHINE_ID_FILE='/etc/machine-id'
 MF_BMC_COUNT='0'
 MF_BMC_PASSWORD_USER=''

@@ -37,7 +37,7 @@ export async function openFleet(store: unknown, o: ApplyRunOptions, log: Logger)
   }
   const db = new ProvisioningDb(store.database, "metalform-apply");
   const failover = o.failoverTimeoutMs ?? 60_000;
-  let live = 0;
+  let live: number;
   try {
     live = (await db.liveProvisioners(failover)).length;
   } catch (e) {

@@ -1,9 +1,9 @@
 // Disk layouts, resolved: sizes parsed, partition names and types defaulted. (Images,
 // with their sources, are resolved in image.ts.)
 import { errorAt, type Diagnostic } from "./diagnostics.js";
-import { absPath, keyPosOf, posOf, type Located, type RawDisk, type RawImage, type RawLayout, type RawRaid } from "./merge.js";
+import { keyPosOf, posOf, type Located, type RawDisk, type RawLayout, type RawRaid } from "./merge.js";
 import { parseBytes, parseSizeSpec } from "./size.js";
-import type { Disk, DiskLayout, Image, RaidArray } from "./types.js";
+import type { Disk, DiskLayout, RaidArray } from "./types.js";
 
 /**
  * Sizes the schema's pattern admits but that mean nothing: zero, 0%, more than

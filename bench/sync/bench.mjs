@@ -10,7 +10,8 @@ const dist = process.env.MF_DIST;
 const src = process.env.MF_SRC;
 const { renderInstallPlan } = await import(join(dist, "boot/install-plan.js"));
 const { createInstallerApi, nodeApiUrl } = await import(join(dist, "services/installer-api/api.js"));
-const { NodeTokens } = await import(join(dist, "services/installer-api/tokens.js"));
+const { InstallSessions } = await import(join(dist, "services/installer-api/sessions.js"));
+const { NodeCredentials } = await import(join(dist, "services/installer-api/node-credentials.js"));
 const initScript = join(src, "boot/installer-init.sh");
 
 const MB = Number(process.argv[2] ?? 200);
@@ -52,9 +53,14 @@ try {
   cleanup.push(() => rsyncd.kill());
   for (let i = 0; i < 100 && spawnSync("rsync", [`rsync://127.0.0.1:${port}/`]).status !== 0; i++) await new Promise((r) => setTimeout(r, 50));
 
-  const tokens = new NodeTokens();
+  // The installer calls from loopback; every run is its own install attempt (claimed below).
+  const sessions = new InstallSessions({ windowMs: 3_600_000 });
   let plan;
-  const api = createInstallerApi({ tokens, plan: () => plan });
+  const api = createInstallerApi({ sessions, nodeCredentials: new NodeCredentials(), addressOf: () => "127.0.0.1", plan: () => plan });
+  const credential = () => {
+    sessions.open("bench01", "127.0.0.1");
+    return sessions.claim("bench01", "127.0.0.1").value.token;
+  };
   const reports = [];
   api.events.on("report", (r) => reports.push(r));
   const server = createServer((req, res) => void api.handle(req, res).then((h) => h || (res.writeHead(404), res.end())));
@@ -70,14 +76,14 @@ try {
   const node = { name: "bench01", category: "c", mac: "52:54:00:00:00:01", ip: "10.0.0.2", hostname: "bench01", image: "img", diskLayout: "bench", installMode: "auto", boot: "pxe", kernelArgs: [], excludeSync: [], excludeFull: [], protect: false, firmware: { mode: "bios", secureBoot: false, arch: "x86_64", persistentBootDevice: false }, pos };
   const network = { interface: "x", address: "10.0.0.1", prefix: 24, networkAddress: "10.0.0.0", netmask: "255.255.255.0", broadcast: "10.0.0.255", dns: [], dhcp: { mode: "authoritative", leaseTime: 60 }, ports: { dhcp: 67, proxyDhcp: 4011, tftp: 69, http: 80, rsync: 873 } };
   const image = { name: "img", root: img, rootType: "directory", kernel: "/k", kernelArgs: [], excludeSync: [], excludeFull: [], pos };
-  plan = renderInstallPlan({ node, layout, image, network, imageDigest: "sha256:bench", rsyncUrl: `rsync://127.0.0.1:${port}/img/`, apiUrl: nodeApiUrl(base, "bench01"), upToken: tokens.token("bench01", "up") });
+  plan = renderInstallPlan({ node, layout, image, network, imageDigest: "sha256:bench", rsyncUrl: `rsync://127.0.0.1:${port}/img/`, apiUrl: nodeApiUrl(base, "bench01"), nodeCredential: "bench-node-credential" });
 
   async function install(tag) {
     const first = reports.length;
     const t0 = process.hrtime.bigint();
     const child = spawn("unshare", ["-m", "--propagation", "private", "sh", initScript], {
       stdio: ["ignore", "ignore", "pipe"],
-      env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", MF_API: nodeApiUrl(base, "bench01"), MF_TOKEN: tokens.token("bench01", "install"), MF_ROOT: join(dir, "root"), MF_WORK: join(dir, `work-${tag}`), MF_CANDIDATES: dev, MF_SKIP_BOOTSTRAP: "1", MF_NO_SWITCH_ROOT: "1" },
+      env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", MF_API: nodeApiUrl(base, "bench01"), MF_TOKEN: credential(), MF_ROOT: join(dir, "root"), MF_WORK: join(dir, `work-${tag}`), MF_CANDIDATES: dev, MF_SKIP_BOOTSTRAP: "1", MF_NO_SWITCH_ROOT: "1" },
     });
     let err = "";
     child.stderr.on("data", (c) => (err += c));

@@ -123,7 +123,7 @@ export class ProvisioningDriver implements NodeDriver {
     try {
       driver = this.driverFor(node, signal);
     } catch (e) {
-      throw new Error((e as Error).message);
+      throw new Error((e as Error).message, { cause: e });
     }
     try {
       // UEFI nodes must be told so (options=efiboot), or many BMCs boot them in legacy mode.

@@ -26,6 +26,8 @@ export interface ApplyRunOptions {
   bindAddress?: string;
   bindInterface?: string | null;
   tftpRoot?: string;
+  /** Upper bound of one install attempt and its credentials (default 2 h; docs/security.md). */
+  installWindowMs?: number;
   /** Shows the plan before the question (terminal renderer chosen by the CLI). */
   showPlan: (plan: Plan) => void;
   /** Asks "apply?"; true to go on. */

@@ -159,6 +159,7 @@ function ownServices(x: HereApply): HeadServices {
     ...(o.tftpRoot ? { tftpRoot: o.tftpRoot } : {}),
     ...(o.bindAddress ? { address: o.bindAddress } : {}),
     ...(o.bindInterface !== undefined ? { bindInterface: o.bindInterface } : {}),
+    ...(o.installWindowMs ? { installWindowMs: o.installWindowMs } : {}),
     logger: x.log.child("serve"),
   });
 }

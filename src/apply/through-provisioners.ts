@@ -2,7 +2,7 @@
 // its images from an rsync daemon of its own, waits until the live provisioners
 // hold copies, then hands each node's install to one of them (ClusterBootControl)
 // and follows the nodes through what the provisioners post.
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { join } from "node:path";
 import type { PlanInputs } from "../plan/inputs.js";
 import type { Plan } from "../plan/types.js";
@@ -37,7 +37,7 @@ export async function openFleet(store: unknown, o: ApplyRunOptions, log: Logger)
   }
   const db = new ProvisioningDb(store.database, "metalform-apply");
   const failover = o.failoverTimeoutMs ?? 60_000;
-  let live = 0;
+  let live: number;
   try {
     live = (await db.liveProvisioners(failover)).length;
   } catch (e) {
@@ -68,12 +68,14 @@ export async function runWithProvisioners(x: FleetApply): Promise<ApplyResult> {
   const { cluster } = inputs;
   const applyId = randomUUID();
   const address = o.bindAddress ?? cluster.network.address;
-  // The head's images are the source the provisioners copy from.
+  // The head's images are the source the provisioners copy from, behind a password new
+  // for this apply that only the provisioners learn (through the database).
+  const auth = { user: "metalform-provisioner", password: randomBytes(32).toString("base64url") };
   const source = new RsyncDaemon({
     runDir: join(inputs.localDir, "image-source"),
     address,
     port: cluster.network.ports.rsync,
-    modules: imageModules(cluster.images.values()),
+    modules: imageModules(cluster.images.values()).map((m) => ({ ...m, access: [auth] })),
     logger: log.child("image-source"),
   });
   const control = new ClusterBootControl({
@@ -91,7 +93,7 @@ export async function runWithProvisioners(x: FleetApply): Promise<ApplyResult> {
     await fleet.db.publishImages(
       [...cluster.images.values()]
         .filter((i) => needed.has(i.name) && inputs.imageDigests.has(i.name))
-        .map((i) => ({ image: i.name, digest: inputs.imageDigests.get(i.name)!.digest, url: `rsync://${address}:${cluster.network.ports.rsync}/${imageModuleName(i.name)}/` })),
+        .map((i) => ({ image: i.name, digest: inputs.imageDigests.get(i.name)!.digest, url: `rsync://${address}:${cluster.network.ports.rsync}/${imageModuleName(i.name)}/`, auth })),
       applyId,
     );
     await waitForCopies(x, [...needed]);

@@ -61,10 +61,8 @@ export interface GrubInstallerInput {
   initrdPath: string;
   /** The TFTP server GRUB loads them from. */
   tftpServer: string;
-  /** This node's base URL in the installer API, no trailing slash. */
+  /** This node's base URL in the installer API, no trailing slash (no credential: the installer claims one). */
   apiUrl: string;
-  /** The node's install token. */
-  token: string;
   console?: string[];
   /** Why this boot runs the installer (a comment, for people reading it). */
   reason?: string;
@@ -88,7 +86,7 @@ function loadAndBoot(node: Node, kernel: string, args: string[], initrd: string,
 
 export function renderGrubInstaller(input: GrubInstallerInput): string {
   const { node } = input;
-  const args = [`mf.api=${input.apiUrl}`, `mf.token=${input.token}`, `mf.mac=${node.mac}`, ...(input.console ?? DEFAULT_CONSOLE), ...input.image.kernelArgs, ...node.kernelArgs];
+  const args = [`mf.api=${input.apiUrl}`, `mf.mac=${node.mac}`, ...(input.console ?? DEFAULT_CONSOLE), ...input.image.kernelArgs, ...node.kernelArgs];
   const kernel = tftpFile(input.tftpServer, input.kernelPath, node.name);
   const initrd = tftpFile(input.tftpServer, input.initrdPath, node.name);
   const fail = 'echo "metalform: could not load the installer; rebooting in 10 s"\nsleep 10\nreboot\n';

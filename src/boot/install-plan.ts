@@ -27,8 +27,8 @@ export interface InstallPlanInput {
   rsyncUrl: string;
   /** Base URL of this node in the installer API (api.ts routes), no trailing slash. */
   apiUrl: string;
-  /** The node's `up` token (tokens.ts), for the UP reporter in the installed system. */
-  upToken: string;
+  /** The node credential (installer-api/node-credentials.ts), for the UP reporter in the installed system. */
+  nodeCredential: string;
   /** The operator named this node with --allow-wipe: a protected node may be wiped. */
   allowWipe?: boolean;
 }
@@ -184,12 +184,15 @@ class StoragePlan {
   }
 }
 
-/** The files the installer writes into the installed system: network, fstab, the layout's fingerprint, the UP reporter, the node's identity, GRUB's settings. */
+/**
+ * The files the installer writes into the installed system: network (each stack's),
+ * fstab, the layout's fingerprint, the UP reporter, root's authorized keys, GRUB's settings.
+ */
 function installedFiles(
   input: InstallPlanInput,
   storage: { filesystems: PlanFilesystem[]; fingerprint: string; extra: PlanFile[] },
 ): { files: PlanFile[]; symlinks: InstallPlan["symlinks"] } {
-  const up = upReporterFiles(input.apiUrl, input.upToken, input.imageDigest);
+  const up = upReporterFiles(input.apiUrl, input.nodeCredential, input.imageDigest);
   const net = networkFiles(input.node, input.network);
   const files: PlanFile[] = [
     ...net.files,
@@ -204,8 +207,8 @@ function installedFiles(
 
 /**
  * rsync must neither copy over nor delete what the installer writes itself (nor the
- * node's own identity), nor the lost+found directories mkfs.ext4 makes at the root
- * of each ext4 file system.
+ * node's own identity: machine-id, SSH host keys), nor the lost+found directories
+ * mkfs.ext4 makes at the root of each ext4 file system.
  */
 function syncExcludes(
   input: InstallPlanInput,

@@ -8,7 +8,9 @@
 #
 # Test mode: every path and command can be overridden from the environment, so tests
 # run this very script as root against loop devices in a private mount namespace:
-#   MF_API, MF_TOKEN        API base URL of this node and its token (else from /proc/cmdline)
+#   MF_API                  API base URL of this node (else mf.api= from /proc/cmdline)
+#   MF_TOKEN                this attempt's credential (else claimed once from the API:
+#                           it is never on the kernel command line or in the iPXE script)
 #   MF_ROOT                 where the installed system is mounted (default /newroot)
 #   MF_WORK                 scratch directory (default /run/metalform)
 #   MF_CANDIDATES           disk devices to match against (default: scan $MF_SYS/block)
@@ -33,6 +35,8 @@ MF_SKIP_BOOTSTRAP=${MF_SKIP_BOOTSTRAP:-0}
 MF_RSYNC_ARGS=${MF_RSYNC_ARGS:-}
 MF_API=${MF_API:-}
 MF_TOKEN=${MF_TOKEN:-}
+MF_RSYNC_USER=${MF_RSYNC_USER:-}
+MF_RSYNC_PASSWORD=${MF_RSYNC_PASSWORD:-}
 MF_MAC=${MF_MAC:-}
 MF_INIT=${MF_INIT:-/sbin/init}
 MF_ONFAIL=${MF_ONFAIL:-shell}
@@ -188,6 +192,39 @@ ensure_parts() { # disk n
 	[ -b "$_ep_last" ]
 }
 
+# ---- credentials ---------------------------------------------------------------------
+
+# The scratch directory holds the plan and credentials: root-only, and emptied of
+# them before switch_root (/run moves into the installed system).
+make_work() {
+	(umask 077 && mkdir -p "$MF_WORK")
+	chmod 0700 "$MF_WORK"
+}
+
+# Claims this install attempt's credentials once, from the address DHCP gave us: the
+# head answers only the first claim, only from the node's address, only while apply
+# has the node installing. Nothing can be reported before (reports need the credential).
+claim_credentials() {
+	[ -n "$MF_TOKEN" ] && return 0
+	_cc="$MF_WORK/claim"
+	if command -v wget >/dev/null 2>&1; then
+		(umask 077 && timeout 60 wget -q -O "$_cc" --post-data '' "$MF_API/claim") || { rm -f "$_cc"; log "the head refused or did not answer the claim at $MF_API/claim"; halt_installer 1; }
+	else
+		(umask 077 && curl -fsS -m 20 -o "$_cc" -X POST "$MF_API/claim") || { rm -f "$_cc"; log "the head refused or did not answer the claim at $MF_API/claim"; halt_installer 1; }
+	fi
+	# shellcheck disable=SC1090 # generated: single-quoted assignments only
+	. "$_cc"
+	rm -f "$_cc"
+	[ -n "$MF_TOKEN" ] || { log "the claim answer held no credential"; halt_installer 1; }
+}
+
+# Nothing secret stays behind in the scratch directory the installed system inherits.
+forget_secrets() {
+	rm -f "$MF_WORK/plan.sh" "$MF_WORK/claim" "$MF_WORK/bmc-password"
+	MF_TOKEN=""
+	MF_RSYNC_PASSWORD=""
+}
+
 # ---- bootstrap (only as the real /init) --------------------------------------------
 
 cmdline_arg() { # name
@@ -221,11 +258,10 @@ bootstrap() {
 	mount -t devtmpfs devtmpfs /dev 2>/dev/null || mdev -s
 	mount -t tmpfs tmpfs /run
 	[ -n "$MF_API" ] || MF_API=$(cmdline_arg mf.api)
-	[ -n "$MF_TOKEN" ] || MF_TOKEN=$(cmdline_arg mf.token)
 	[ -n "$MF_MAC" ] || MF_MAC=$(cmdline_arg mf.mac)
 	_bs_onfail=$(cmdline_arg mf.onfail)
 	MF_ONFAIL=${_bs_onfail:-$MF_ONFAIL}
-	mkdir -p "$MF_WORK"
+	make_work
 
 	MF_STEP=modules
 	kver=$(uname -r)
@@ -252,7 +288,8 @@ bootstrap() {
 	ip link set "$iface" up
 	udhcpc -i "$iface" -n -q -t 10 -T 2 -s /etc/udhcpc.script >>"$MF_WORK/network.log" 2>&1 ||
 		fail "DHCP on $iface failed: $(tail -n 5 "$MF_WORK/network.log")"
-	# Reports can only be sent once the network is up: both go now.
+	claim_credentials
+	# Reports can only be sent once the network is up and the credential claimed: both go now.
 	report modules finished "$(wc -l </proc/modules 2>/dev/null || echo 0) modules loaded"
 	report network finished "$iface"
 }
@@ -582,9 +619,13 @@ sync_image() { # exclude-list
 	rc=0
 	# --modify-window=-1: compare modification times to the nanosecond; rsync's default
 	# (whole seconds) skips a file rewritten with the same size within the same second.
+	# This attempt's image credential: the user in the URL, the password in the
+	# environment (rsync reads RSYNC_PASSWORD; never on a command line).
+	src=$MF_RSYNC_URL
+	[ -z "$MF_RSYNC_USER" ] || src="rsync://$MF_RSYNC_USER@${MF_RSYNC_URL#rsync://}"
 	# shellcheck disable=SC2086 # MF_RSYNC_ARGS is a word list by design
-	rsync -aHAX --numeric-ids --delete --modify-window=-1 --stats --info=progress2 --filter="merge $filter" $MF_RSYNC_ARGS \
-		"$MF_RSYNC_URL" "$MF_ROOT/" >"$out" 2>"$err" &
+	RSYNC_PASSWORD=$MF_RSYNC_PASSWORD rsync -aHAX --numeric-ids --delete --modify-window=-1 --stats --info=progress2 --filter="merge $filter" $MF_RSYNC_ARGS \
+		"$src" "$MF_ROOT/" >"$out" 2>"$err" &
 	pid=$!
 	# Progress while it runs: progress2's last record (bytes so far, percent), every 2 s.
 	while kill -0 "$pid" 2>/dev/null; do
@@ -678,7 +719,8 @@ write_plan_file() { # index
 	dirmode=$(get "MF_FILE_${1}_DIRMODE")
 	mkdir -p "$(dirname "$path")"
 	if [ -n "$dirmode" ]; then chmod "$dirmode" "$(dirname "$path")"; fi
-	get "MF_FILE_${1}_CONTENT" | sed "s/@IFACE@/$iface/g" >"$path.mf-new" || fail "cannot write $path"
+	# Created owner-only, then given its mode: a 0600 file is never readable by others.
+	(umask 077 && get "MF_FILE_${1}_CONTENT" | sed "s/@IFACE@/$iface/g" >"$path.mf-new") || fail "cannot write $path"
 	chmod "$(get "MF_FILE_${1}_MODE")" "$path.mf-new"
 	mv -f "$path.mf-new" "$path"
 }
@@ -872,10 +914,12 @@ release_network() {
 switch_to_root() {
 	if [ "$MF_NO_SWITCH_ROOT" = 1 ]; then
 		report switch-root finished "test mode: no switch_root"
+		forget_secrets
 		cleanup_mounts
 		exit 0
 	fi
 	report switch-root started "$MF_INIT"
+	forget_secrets
 	release_network
 	for m in dev proc sys run; do
 		if [ -d "$MF_ROOT/$m" ]; then mount --move "/$m" "$MF_ROOT/$m" 2>/dev/null; fi
@@ -887,8 +931,9 @@ switch_to_root() {
 
 main() {
 	if [ "$MF_SKIP_BOOTSTRAP" != 1 ]; then bootstrap; fi
-	mkdir -p "$MF_WORK"
+	make_work
 	[ -n "$MF_API" ] || fail "no mf.api= on the kernel command line"
+	claim_credentials
 
 	step plan
 	http_get "$MF_API/plan.sh" "$MF_WORK/plan.sh" || fail "could not fetch the install plan from $MF_API"

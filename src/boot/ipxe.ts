@@ -1,5 +1,9 @@
 // iPXE scripts for one node (pure). A node either runs the installer (kernel and
 // initrd over HTTP, with the installer's kernel arguments) or boots its local disk.
+// A script is public (anyone on the provisioning network can fetch it by MAC, and
+// Debian's iPXE has no HTTPS), so it carries no secret: the installer claims its
+// credential over the API (services/installer-api/sessions.ts). The kernel command
+// line stays readable as /proc/cmdline in the installed system after switch_root.
 //
 // Local boot uses `exit` by default: iPXE returns to the firmware, which tries the
 // next boot device (the disk, since PXE must come first for re-provisioning). That
@@ -19,8 +23,6 @@ export interface IpxeInstallerInput {
   initrdUrl: string;
   /** This node's base URL in the installer API, no trailing slash. */
   apiUrl: string;
-  /** The node's install token. */
-  token: string;
   /** Console arguments; default serial + VGA. */
   console?: string[];
   /** Why this boot runs the installer (a comment in the script, for people reading it). */
@@ -46,7 +48,6 @@ export function renderIpxeInstaller(input: IpxeInstallerInput): string {
   const args = [
     "initrd=installer.img",
     `mf.api=${input.apiUrl}`,
-    `mf.token=${input.token}`,
     `mf.mac=${node.mac}`,
     ...(input.console ?? DEFAULT_CONSOLE),
     ...input.image.kernelArgs,

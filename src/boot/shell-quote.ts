@@ -8,7 +8,7 @@ export function shQuote(value: string): string {
 }
 
 /** Characters allowed in a word the script expands unquoted (command lines it word-splits). */
-const SAFE_WORD = /^[A-Za-z0-9_.,:=\/+@%-]+$/;
+const SAFE_WORD = /^[A-Za-z0-9_.,:=/+@%-]+$/;
 
 /** True when `word` survives unquoted word splitting and globbing unchanged. */
 export function isSafeWord(word: string): boolean {

@@ -3,7 +3,7 @@
 import { errorAt, type Diagnostic } from "./diagnostics.js";
 import { keyPosOf, posOf, type Located, type RawDisk, type RawLayout, type RawRaid } from "./merge.js";
 import { parseBytes, parseSizeSpec } from "./size.js";
-import type { Disk, DiskLayout, Image, RaidArray } from "./types.js";
+import type { Disk, DiskLayout, RaidArray } from "./types.js";
 
 /**
  * Sizes the schema's pattern admits but that mean nothing: zero, 0%, more than

@@ -126,7 +126,7 @@ export function validateAgainstSchema(src: SourceFile, damage?: SchemaDamage): D
     if (e.keyword !== "oneOf" && oneOfPaths.some((p) => e.instancePath === p || e.instancePath.startsWith(p + "/"))) continue;
     if (e.keyword === "if" || e.keyword === "propertyNames") continue;
     const path = pointerToPath(e.instancePath);
-    let code = "schema";
+    let code: string;
     let message: string;
     let pos = locate(src, path);
     const field = subject(src.data, path);

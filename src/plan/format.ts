@@ -41,7 +41,7 @@ export function valueText(v: unknown): string {
       .map(([k, x]) => `${k}=${valueText(x)}`)
       .join(" ");
   }
-  return String(v);
+  return String(v as string | number | boolean | bigint); // objects and arrays were handled above
 }
 
 /** `compute a1b2c3 → d4e5f6`: a name that did not change is said once. */

@@ -42,6 +42,8 @@ export interface AgentOptions {
   applyTimeoutMs?: number;
   workDir: string;
   tftpRoot?: string;
+  /** Upper bound of one install attempt and its credentials (default 2 h; docs/security.md). */
+  installWindowMs?: number;
   /** (Re)loads the configuration from disk. */
   load: () => Promise<LoadedConfig>;
   logger?: Logger;
@@ -129,6 +131,7 @@ export class ProvisionerAgent {
       address: this.o.address,
       ...(this.o.bindInterface !== undefined ? { bindInterface: this.o.bindInterface } : {}),
       ...(this.o.tftpRoot ? { tftpRoot: this.o.tftpRoot } : {}),
+      ...(this.o.installWindowMs ? { installWindowMs: this.o.installWindowMs } : {}),
       dhcp: false,
       scriptUrlFor: (node, own) => {
         const a = this.assignments.get(node.name);
@@ -231,7 +234,11 @@ export class ProvisionerAgent {
       }
       const t0 = Date.now();
       try {
-        const copy = await copyImage(img, s.url, s.digest, join(this.o.workDir, "images"), { cacheDir: join(this.o.workDir, "cache"), signal: this.stopping.signal });
+        const copy = await copyImage(img, s.url, s.digest, join(this.o.workDir, "images"), {
+          cacheDir: join(this.o.workDir, "cache"),
+          signal: this.stopping.signal,
+          ...(s.auth ? { auth: s.auth } : {}),
+        });
         const built = await buildImageInstaller(copy.image, join(this.o.workDir, "cache"), this.log.child("installer"));
         this.installers.set(s.image, built.path);
         this.copies.set(s.image, { image: copy.image, digest: copy.digest });

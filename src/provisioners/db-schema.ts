@@ -39,6 +39,8 @@ export const DDL = [
      apply_id text NOT NULL,
      published_at timestamptz NOT NULL DEFAULT now(),
      PRIMARY KEY (scope, image))`,
+  // The apply's image password for its provisioners (rsync auth); '' before it existed.
+  `ALTER TABLE metalform_image_sources ADD COLUMN IF NOT EXISTS secret text NOT NULL DEFAULT ''`,
   `CREATE TABLE IF NOT EXISTS metalform_assignments (
      scope text NOT NULL,
      node text NOT NULL,

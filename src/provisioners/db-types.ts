@@ -31,6 +31,11 @@ export interface ImageSource {
   digest: string;
   /** rsync://HOST:PORT/MODULE/ to copy it from. */
   url: string;
+  /**
+   * The apply's image credential (rsync user and password, new for every apply):
+   * the head's image source admits nobody else. Passed to rsync in its environment.
+   */
+  auth?: { user: string; password: string };
 }
 
 export interface Assignment {

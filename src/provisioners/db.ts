@@ -174,19 +174,23 @@ export class ProvisioningDb {
   async publishImages(sources: ImageSource[], applyId: string): Promise<void> {
     for (const s of sources) {
       await this.q(
-        `INSERT INTO metalform_image_sources (scope, image, digest, url, apply_id) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (scope, image) DO UPDATE SET digest = EXCLUDED.digest, url = EXCLUDED.url, apply_id = EXCLUDED.apply_id, published_at = now()`,
-        [this.scope, s.image, s.digest, s.url, applyId],
+        `INSERT INTO metalform_image_sources (scope, image, digest, url, apply_id, secret) VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (scope, image) DO UPDATE SET digest = EXCLUDED.digest, url = EXCLUDED.url, apply_id = EXCLUDED.apply_id, secret = EXCLUDED.secret, published_at = now()`,
+        [this.scope, s.image, s.digest, s.url, applyId, s.auth ? `${s.auth.user}:${s.auth.password}` : ""],
       );
     }
   }
 
   async imageSources(): Promise<ImageSource[]> {
-    return (await this.q<ImageSource>("SELECT image, digest, url FROM metalform_image_sources WHERE scope = $1 ORDER BY image", [this.scope])).map((r) => ({
-      image: r.image,
-      digest: r.digest,
-      url: r.url,
-    }));
+    const rows = await this.q<{ image: string; digest: string; url: string; secret: string }>(
+      "SELECT image, digest, url, secret FROM metalform_image_sources WHERE scope = $1 ORDER BY image",
+      [this.scope],
+    );
+    return rows.map((r) => {
+      const colon = r.secret.indexOf(":");
+      const auth = colon > 0 ? { user: r.secret.slice(0, colon), password: r.secret.slice(colon + 1) } : undefined;
+      return { image: r.image, digest: r.digest, url: r.url, ...(auth ? { auth } : {}) };
+    });
   }
 
   // --- assignments (the work queue) ----------------------------------------------------

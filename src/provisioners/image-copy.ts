@@ -22,10 +22,11 @@ export function copyDirName(image: string, digest: string): string {
   return `${image}@${digest.replace(/^sha256:/, "").slice(0, 16)}`;
 }
 
-function run(cmd: string, args: string[], timeoutMs: number, signal?: AbortSignal): Promise<void> {
+function run(cmd: string, args: string[], timeoutMs: number, o: { signal?: AbortSignal; env?: Record<string, string> } = {}): Promise<void> {
+  const signal = o.signal;
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(new Error(`${cmd}: stopped`));
-    const p = spawn(cmd, args, { stdio: ["ignore", "ignore", "pipe"] });
+    const p = spawn(cmd, args, { stdio: ["ignore", "ignore", "pipe"], ...(o.env ? { env: { ...process.env, ...o.env } } : {}) });
     // A provisioner told to stop does not wait for a long copy to end.
     const onAbort = () => p.kill("SIGTERM");
     signal?.addEventListener("abort", onAbort, { once: true });
@@ -69,7 +70,7 @@ export async function copyImage(
   url: string,
   digest: string,
   imagesDir: string,
-  opts: { cacheDir: string; timeoutMs?: number; keep?: number; signal?: AbortSignal },
+  opts: { cacheDir: string; timeoutMs?: number; keep?: number; signal?: AbortSignal; auth?: { user: string; password: string } },
 ): Promise<CopiedImage> {
   await mkdir(imagesDir, { recursive: true, mode: 0o700 });
   const final = join(imagesDir, copyDirName(img.name, digest));
@@ -84,12 +85,15 @@ export async function copyImage(
   // Nanosecond times (--modify-window=-1): by default rsync compares whole seconds and
   // would keep (or hard-link from the previous copy) a file rewritten with the same size
   // within the same second.
-  const args = ["-a", "--delete", "--numeric-ids", "--hard-links", "--modify-window=-1", "--timeout=120", ...linkDest, url, `${partial}/`];
-  await run("rsync", args, opts.timeoutMs ?? 60 * 60_000, opts.signal);
+  // The apply's image credential: the user in the URL, the password in rsync's environment (never argv).
+  const source = opts.auth ? url.replace(/^rsync:\/\//, `rsync://${opts.auth.user}@`) : url;
+  const args = ["-a", "--delete", "--numeric-ids", "--hard-links", "--modify-window=-1", "--timeout=120", ...linkDest, source, `${partial}/`];
+  const how = { ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.auth ? { env: { RSYNC_PASSWORD: opts.auth.password } } : {}) };
+  await run("rsync", args, opts.timeoutMs ?? 60 * 60_000, how);
   let got = await computeImageDigest(local(partial), { cacheDir: opts.cacheDir });
   if (got.digest !== digest) {
     // Times can lie (a file restored with its old time): compare contents once before giving up.
-    await run("rsync", ["--checksum", ...args], opts.timeoutMs ?? 60 * 60_000, opts.signal);
+    await run("rsync", ["--checksum", ...args], opts.timeoutMs ?? 60 * 60_000, how);
     got = await computeImageDigest(local(partial), { cacheDir: opts.cacheDir });
   }
   if (got.digest !== digest) {

@@ -26,6 +26,8 @@ export interface ProvisionerRunOptions {
   /** Where copies of images, installers and the services' files live (default .metalform/provisioner-NAME beside the configuration). */
   workDir?: string;
   tftpRoot?: string;
+  /** Upper bound of one install attempt and its credentials (default 2 h; docs/security.md). */
+  installWindowMs?: number;
   logger: Logger;
   /** Resolves when the provisioner should stop. */
   until: Promise<void>;
@@ -67,6 +69,7 @@ export async function runProvisioner(o: ProvisionerRunOptions): Promise<void> {
     ...(o.applyTimeoutMs ? { applyTimeoutMs: o.applyTimeoutMs } : {}),
     workDir: o.workDir ?? join(first.inputs.localDir, `provisioner-${o.name}`),
     ...(o.tftpRoot ? { tftpRoot: o.tftpRoot } : {}),
+    ...(o.installWindowMs ? { installWindowMs: o.installWindowMs } : {}),
     load: async () => {
       const { inputs } = reloads++ === 0 ? first : await load();
       return { cluster: inputs.cluster, inlineSecrets: inputs.inlineSecrets };

@@ -102,7 +102,7 @@ export class ControlServer {
     this.sessions.add(s);
     s.helloTimer = setTimeout(() => void this.end(s, "no hello"), this.o.helloTimeoutMs ?? 5000);
     const lines = new LineSplitter(
-      (line) => this.enqueue(s, () => this.onLine(s, line)),
+      (line) => void this.enqueue(s, () => this.onLine(s, line)),
       () => {
         this.send(s, { type: "error", message: "message too long" });
         void this.end(s, "message too long");

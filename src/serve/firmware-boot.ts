@@ -30,12 +30,17 @@ export interface FirmwareBootContext {
   bootMode(node: string): BootMode;
   installerFor(image: Image): string | undefined;
   apiUrl(node: Node): string;
-  installToken(node: Node): string;
   /** The installed root's label (for `boot: pxe` nodes with nothing to install). */
   rootLabel(node: Node): string | undefined;
   tftpServer: string;
   signedLoaders?: { shim: string; grub: string };
   logger: Logger;
+}
+
+/** The MAC a per-node GRUB configuration path names (grub/grub.cfg-01-aa-bb-…), or undefined. */
+export function macOfGrubConfig(path: string): string | undefined {
+  const m = /^grub\/grub\.cfg-01-((?:[0-9a-f]{2}-){5}[0-9a-f]{2})$/i.exec(path);
+  return m ? m[1]!.toLowerCase().replace(/-/g, ":") : undefined;
 }
 
 /** Refuses to start when a Secure Boot node is configured but Debian's signed loaders are missing. */
@@ -146,7 +151,6 @@ export class FirmwareBoot {
       initrdPath: `metalform/installer-${image.name}/${basename(installer)}`,
       tftpServer: server,
       apiUrl: this.ctx.apiUrl(node),
-      token: this.ctx.installToken(node),
       ...(mode.reason ? { reason: mode.reason } : {}),
     });
   }

@@ -5,11 +5,14 @@
 // (one module per image). Which nodes run the installer on their next boot is set by `apply`
 // (setBootMode); everyone else boots the local disk. The services themselves know
 // nothing of plans: this is where configuration becomes their options.
+// Who may read what (docs/security.md): an install attempt opens when a node set to
+// install fetches its script from its own address; its credentials (installer API,
+// rsync) are claimed once by the installer and end with the attempt. Image modules
+// admit only the nodes installing that image, files only the cluster's nodes.
 import { EventEmitter } from "node:events";
 import { existsSync } from "node:fs";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { randomBytes } from "node:crypto";
 import type { DesiredCluster, Image, Node } from "../config/types.js";
 import { resolveSecret } from "../config/secrets.js";
 import { nullLogger, type Logger } from "../util/log.js";
@@ -17,12 +20,14 @@ import { DhcpServer } from "../services/dhcp/server.js";
 import { dhcpOptionsFromNetwork } from "../services/dhcp/from-config.js";
 import { HttpBootServer } from "../services/http/server.js";
 import { DEFAULT_PREFIX, createInstallerApi, nodeApiUrl, type InstallerApi } from "../services/installer-api/api.js";
-import { NodeTokens } from "../services/installer-api/tokens.js";
+import { NodeCredentials } from "../services/installer-api/node-credentials.js";
+import { DEFAULT_INSTALL_WINDOW_MS, InstallSessions } from "../services/installer-api/sessions.js";
+import type { RsyncModule } from "../services/rsync/config.js";
 import { RsyncDaemon } from "../services/rsync/daemon.js";
 import { TftpServer } from "../services/tftp/server.js";
 import type { Service } from "../services/service.js";
 import type { BootControl, BootMode } from "./boot-control.js";
-import { checkSignedLoaders, FirmwareBoot } from "./firmware-boot.js";
+import { checkSignedLoaders, FirmwareBoot, macOfGrubConfig } from "./firmware-boot.js";
 import { imageModuleName, imageModules } from "./image-modules.js";
 import { bootScript, initrdRoot, installerRoot, installPlanFor, kernelRoot, rootLabel, type ServingContext } from "./node-boot.js";
 import { reapOrphanRsync } from "./orphans.js";
@@ -37,7 +42,7 @@ export type { BootMode } from "./boot-control.js";
 export interface HeadServicesOptions {
   cluster: DesiredCluster;
   inlineSecrets?: ReadonlyMap<string, string>;
-  /** Leases, the token key and generated files live here. */
+  /** Leases, the node credentials' hashes and generated files live here. */
   workDir: string;
   /** Content digest of every image (what installed nodes will report). */
   imageDigests: ReadonlyMap<string, { digest: string }>;
@@ -59,6 +64,8 @@ export interface HeadServicesOptions {
    * DHCP authority of several provisioners points a node at the one installing it.
    */
   scriptUrlFor?: (node: Node, own: string) => string;
+  /** Upper bound of one install attempt and its credentials (default 2 h). */
+  installWindowMs?: number;
   logger?: Logger;
 }
 
@@ -79,7 +86,12 @@ export class HeadServices extends EventEmitter<HeadServicesEvents> implements Bo
   private inlineSecrets: ReadonlyMap<string, string> | undefined;
   /** Installers handed over while running (serve, on behalf of an apply). */
   private readonly installers = new Map<string, string>();
-  private tokens!: NodeTokens;
+  private readonly sessions: InstallSessions;
+  private nodeCredentials = new NodeCredentials();
+  /** The node credential issued to each running attempt, for its plan (memory only). */
+  private readonly issued = new Map<string, string>();
+  private expiryTimer?: NodeJS.Timeout;
+  private accessChain: Promise<unknown> = Promise.resolve();
   private dhcp?: DhcpServer;
   private tftp?: TftpServer;
   private http?: HttpBootServer;
@@ -98,6 +110,7 @@ export class HeadServices extends EventEmitter<HeadServicesEvents> implements Bo
     this.imageDigests = opts.imageDigests;
     this.inlineSecrets = opts.inlineSecrets;
     this.dhcpWanted = opts.dhcp ?? true;
+    this.sessions = new InstallSessions({ windowMs: opts.installWindowMs ?? DEFAULT_INSTALL_WINDOW_MS });
     this.index();
     this.firmwareBoot = this.makeFirmwareBoot();
   }
@@ -111,7 +124,6 @@ export class HeadServices extends EventEmitter<HeadServicesEvents> implements Bo
       bootMode: (name) => this.bootMode(name),
       installerFor: (image) => this.installerFor(image),
       apiUrl: (node) => nodeApiUrl(this.httpBase, node.name),
-      installToken: (node) => this.tokens.token(node.name, "install"),
       rootLabel: (node) => rootLabel(this.serving(), node),
       tftpServer: this.address,
       logger: this.log.child("firmware"),
@@ -160,9 +172,55 @@ export class HeadServices extends EventEmitter<HeadServicesEvents> implements Bo
     return imageModuleName(image);
   }
 
-  /** What a node boots next: the installer, or its local disk. */
+  /** What a node boots next: the installer, or its local disk (which ends its install attempt). */
   setBootMode(node: string, mode: BootMode): void {
     this.modes.set(node, mode);
+    if (mode.mode === "local") this.endAttempt(node);
+  }
+
+  /**
+   * An install attempt opens when a node set to install fetches its boot
+   * configuration (the iPXE script; any other loader's per-node configuration, such
+   * as GRUB's over TFTP, must call this too) from its own address.
+   */
+  bootConfigFetched(mac: string, remote: string): void {
+    const node = this.nodeByMac(mac);
+    if (!node || this.bootMode(node.name).mode !== "install") return;
+    if (remote.replace(/^::ffff:/, "") !== node.ip) {
+      this.log.warn("script-from-elsewhere", { node: node.name, remote, expected: node.ip });
+      return;
+    }
+    this.sessions.open(node.name, node.ip);
+    this.issued.delete(node.name);
+    this.log.info("install-attempt", { node: node.name, address: node.ip });
+    this.refreshAccess();
+  }
+
+  /** Ends a node's attempt (the API may have ended it already: UP, a failed step) and its image access. */
+  private endAttempt(node: string): void {
+    this.issued.delete(node);
+    this.sessions.close(node);
+    this.refreshAccess();
+  }
+
+  /** The rsync modules, each readable only by the nodes installing its image right now. */
+  private rsyncModules(): RsyncModule[] {
+    const active = this.sessions.active();
+    return imageModules(this.cluster.images.values()).map((m) => ({
+      ...m,
+      access: active
+        .filter((a) => this.cluster.nodes.some((n) => n.name === a.node && imageModuleName(n.image) === m.name))
+        .map((a) => ({ user: a.rsyncUser, password: a.rsyncPassword, host: a.ip })),
+    }));
+  }
+
+  /** Rewrites the rsync daemon's modules and secrets (in order; rsync rereads them per connection). */
+  private refreshAccess(): void {
+    const rsync = this.rsync;
+    if (!rsync) return;
+    this.accessChain = this.accessChain
+      .then(() => rsync.reload(this.rsyncModules()))
+      .catch((e: Error) => this.log.error("rsync-access", { error: e.message }));
   }
 
   bootMode(node: string): BootMode {
@@ -173,6 +231,7 @@ export class HeadServices extends EventEmitter<HeadServicesEvents> implements Bo
   removeNode(name: string): void {
     this.cluster = { ...this.cluster, nodes: this.cluster.nodes.filter((n) => n.name !== name) };
     this.modes.delete(name);
+    this.endAttempt(name);
     this.index();
     this.dhcp?.setReservations(this.reservations());
   }
@@ -182,8 +241,7 @@ export class HeadServices extends EventEmitter<HeadServicesEvents> implements Bo
    * reservations, kernel roots and the rsync modules follow.
    */
   async reconfigure(cluster: DesiredCluster, update: { imageDigests?: ReadonlyMap<string, { digest: string }>; inlineSecrets?: ReadonlyMap<string, string> } = {}): Promise<void> {
-    const modules = (c: DesiredCluster) => imageModules(c.images.values());
-    const before = JSON.stringify(modules(this.cluster));
+    const before = JSON.stringify(imageModules(this.cluster.images.values()));
     this.cluster = cluster;
     if (update.imageDigests) this.imageDigests = update.imageDigests;
     if (update.inlineSecrets) this.inlineSecrets = update.inlineSecrets;
@@ -193,7 +251,10 @@ export class HeadServices extends EventEmitter<HeadServicesEvents> implements Bo
       this.http?.setRoot(kernelRoot(img.name), dirname(img.kernel));
       if (img.initrd) this.http?.setRoot(initrdRoot(img.name), dirname(img.initrd));
     }
-    if (this.rsync && JSON.stringify(modules(cluster)) !== before) await this.rsync.reload(modules(cluster));
+    if (this.rsync && JSON.stringify(imageModules(cluster.images.values())) !== before) {
+      this.refreshAccess();
+      await this.accessChain;
+    }
     this.log.info("reconfigured", { cluster: cluster.name, digest: cluster.digest, nodes: cluster.nodes.length });
   }
 
@@ -211,7 +272,6 @@ export class HeadServices extends EventEmitter<HeadServicesEvents> implements Bo
       cluster: this.cluster,
       httpBase: this.httpBase,
       address: this.address,
-      tokens: this.tokens,
       imageDigests: this.imageDigests,
       installerFor: (image) => this.installerFor(image),
       noInstaller: (node, image) => this.log.error("no-installer", { node: node.name, image: image.name }),
@@ -224,21 +284,13 @@ export class HeadServices extends EventEmitter<HeadServicesEvents> implements Bo
     return node ? bootScript(this.serving(), node, this.bootMode(node.name)) : undefined;
   }
 
-  /** The install plan of a node set to install (undefined: none, 404). */
+  /** The install plan of a node in a claimed install attempt (undefined: none, 404). */
   private installPlan(name: string) {
     const node = this.cluster.nodes.find((n) => n.name === name);
     const mode = this.bootMode(name);
-    if (!node || mode.mode !== "install") return undefined;
-    return installPlanFor(this.serving(), node, { allowWipe: mode.allowWipe });
-  }
-
-  /** The token key persists so that installed nodes' UP reporters keep working across restarts. */
-  private async loadTokenKey(): Promise<Buffer> {
-    const p = join(this.opts.workDir, "token.key");
-    if (existsSync(p)) return Buffer.from(await readFile(p, "utf8"), "base64");
-    const key = randomBytes(32);
-    await writeFile(p, key.toString("base64"), { mode: 0o600 });
-    return key;
+    const credential = this.issued.get(name);
+    if (!node || mode.mode !== "install" || !credential) return undefined;
+    return installPlanFor(this.serving(), node, { allowWipe: mode.allowWipe, nodeCredential: credential });
   }
 
   /** Refuses what cannot be served before anything binds a port. */
@@ -275,14 +327,20 @@ export class HeadServices extends EventEmitter<HeadServicesEvents> implements Bo
       runDir: rsyncRunDir,
       address: this.address,
       port: this.cluster.network.ports.rsync,
-      modules: imageModules(this.cluster.images.values()),
+      modules: this.rsyncModules(),
       logger: this.log.child("rsync"),
     });
   }
 
   private makeApi(): InstallerApi {
     return createInstallerApi({
-      tokens: this.tokens,
+      sessions: this.sessions,
+      nodeCredentials: this.nodeCredentials,
+      addressOf: (name) => this.cluster.nodes.find((n) => n.name === name)?.ip,
+      // A new node credential for every attempt; the plan carries it into the installed system.
+      claimed: async (name) => {
+        this.issued.set(name, await this.nodeCredentials.issue(name));
+      },
       plan: (node) => this.installPlan(node),
       bmcPassword: async (name) => {
         const ref = this.cluster.nodes.find((n) => n.name === name)?.bmc?.password;
@@ -296,11 +354,19 @@ export class HeadServices extends EventEmitter<HeadServicesEvents> implements Bo
     const c = this.cluster;
     const net = c.network;
     await mkdir(this.opts.workDir, { recursive: true, mode: 0o700 });
-    this.tokens = new NodeTokens(await this.loadTokenKey());
+    // Installed nodes' UP reporters keep working across restarts: the hashes persist.
+    this.nodeCredentials = new NodeCredentials(join(this.opts.workDir, "node-credentials.json"));
     const tftpRoot = this.opts.tftpRoot ?? IPXE_DIR;
     this.checkServable(tftpRoot);
     this.rsync = await this.makeRsync();
-    this.http = new HttpBootServer({ address: this.address, port: net.ports.http, scripts: (mac) => this.script(mac), roots: this.httpRoots(tftpRoot), logger: this.log.child("http") });
+    this.http = new HttpBootServer({
+      address: this.address,
+      port: net.ports.http,
+      scripts: (mac) => this.script(mac),
+      roots: this.httpRoots(tftpRoot),
+      fileClients: (remote) => this.byIp.has(remote.replace(/^::ffff:/, "")),
+      logger: this.log.child("http"),
+    });
     this.api = this.makeApi();
     const api = this.api;
     this.http.addRoute("*", DEFAULT_PREFIX, async (ctx) => {
@@ -308,12 +374,27 @@ export class HeadServices extends EventEmitter<HeadServicesEvents> implements Bo
     });
     this.tftp = new TftpServer({ address: this.address, port: net.ports.tftp, root: tftpRoot, provider: this.firmwareBoot.provider, logger: this.log.child("tftp") });
     this.dhcp = this.makeDhcp();
-    this.http.on("script-served", (payload) => this.observe({ event: "script-served", payload }));
+    // GRUB (Secure Boot) fetches its per-node configuration over TFTP: that opens the attempt as the iPXE script does.
+    this.tftp.on("transfer-complete", (payload) => {
+      const mac = macOfGrubConfig(payload.path);
+      if (mac) this.bootConfigFetched(mac, payload.remote.address);
+    });
+    this.http.on("script-served", (payload) => {
+      this.bootConfigFetched(payload.mac, payload.remote);
+      this.observe({ event: "script-served", payload });
+    });
     this.http.on("file-served", (payload) => this.observe({ event: "file-served", payload }));
     this.tftp.on("transfer-complete", (payload) => this.observe({ event: "transfer-complete", payload }));
     this.api.events.on("plan", (payload) => this.observe({ event: "plan", payload }));
-    this.api.events.on("report", (payload) => this.observe({ event: "report", payload }));
-    this.api.events.on("up", (payload) => this.observe({ event: "up", payload }));
+    this.api.events.on("report", (payload) => {
+      if (payload.status === "failed") this.endAttempt(payload.node);
+      this.observe({ event: "report", payload });
+    });
+    this.api.events.on("up", (payload) => {
+      this.endAttempt(payload.node);
+      this.observe({ event: "up", payload });
+    });
+    this.expiryTimer = setInterval(() => this.expireAttempts(), 5_000).unref();
     try {
       for (const s of [this.rsync, this.http, this.tftp, ...(this.dhcpWanted ? [this.dhcp] : [])] as Service[]) {
         await s.start();
@@ -324,6 +405,16 @@ export class HeadServices extends EventEmitter<HeadServicesEvents> implements Bo
       throw e;
     }
     this.log.info("serving", { cluster: c.name, address: this.address, http: this.httpBase, nodes: c.nodes.length });
+  }
+
+  /** Attempts past their upper bound end, with their credentials and image access. */
+  private expireAttempts(): void {
+    const gone = this.sessions.expire();
+    for (const node of gone) {
+      this.issued.delete(node);
+      this.log.warn("install-attempt-expired", { node });
+    }
+    if (gone.length) this.refreshAccess();
   }
 
   private observe(e: ServiceEvent): void {
@@ -387,7 +478,9 @@ export class HeadServices extends EventEmitter<HeadServicesEvents> implements Bo
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.expiryTimer);
     await this.dhcpChain;
+    await this.accessChain;
     const started = this.started.reverse();
     this.started = [];
     for (const s of started) {

@@ -1,7 +1,8 @@
 // What the head's services hand one node, given what it boots next: its iPXE script
 // (installer, local disk, or the image's kernel for diskless-style `boot: pxe` nodes)
 // and its install plan. Pure apart from the installer lookup: the caller passes
-// the configuration, its own URLs and the node's tokens.
+// the configuration, its own URLs and the node credential the plan carries. The
+// script carries no secret (it is public).
 import { basename } from "node:path";
 import { renderInstallPlan } from "../boot/install-plan.js";
 import { renderIpxeInstaller, renderIpxeLocal, renderIpxeNetboot } from "../boot/ipxe.js";
@@ -9,7 +10,6 @@ import type { InstallPlan } from "../boot/plan-types.js";
 import type { DesiredCluster, Image, Node } from "../config/types.js";
 import { filePath } from "../services/http/server.js";
 import { nodeApiUrl } from "../services/installer-api/api.js";
-import type { NodeTokens } from "../services/installer-api/tokens.js";
 import type { BootMode } from "./boot-control.js";
 import { imageModuleName } from "./image-modules.js";
 
@@ -20,7 +20,6 @@ export interface ServingContext {
   httpBase: string;
   /** The address nodes reach the rsync daemon at. */
   address: string;
-  tokens: NodeTokens;
   imageDigests: ReadonlyMap<string, { digest: string }>;
   /** The installer initramfs for an image, if one was built. */
   installerFor: (image: Image) => string | undefined;
@@ -50,7 +49,6 @@ export function bootScript(ctx: ServingContext, node: Node, mode: BootMode): str
     kernelUrl: ctx.httpBase + filePath(kernelRoot(image.name), basename(image.kernel)),
     initrdUrl: ctx.httpBase + filePath(installerRoot(image.name), basename(installer)),
     apiUrl: nodeApiUrl(ctx.httpBase, node.name),
-    token: ctx.tokens.token(node.name, "install"),
     reason: mode.reason,
   });
 }
@@ -75,14 +73,14 @@ function localScript(ctx: ServingContext, node: Node, image: Image): string {
 /** The label the installer gives the node's root file system (it is in the install plan). */
 export function rootLabel(ctx: ServingContext, node: Node): string | undefined {
   try {
-    return installPlanFor(ctx, node, { allowWipe: false }).filesystems.find((f) => f.mount === "/")?.label;
+    return installPlanFor(ctx, node, { allowWipe: false, nodeCredential: "" }).filesystems.find((f) => f.mount === "/")?.label;
   } catch {
     return undefined;
   }
 }
 
-/** The node's install plan (throws when its image has no digest yet). */
-export function installPlanFor(ctx: ServingContext, node: Node, opts: { allowWipe: boolean }): InstallPlan {
+/** The node's install plan, carrying its node credential (throws when its image has no digest yet). */
+export function installPlanFor(ctx: ServingContext, node: Node, opts: { allowWipe: boolean; nodeCredential: string }): InstallPlan {
   const image = ctx.cluster.images.get(node.image)!;
   const digest = ctx.imageDigests.get(image.name)?.digest;
   if (!digest) throw new NodeBootError(`image ${image.name} has no digest`);
@@ -94,7 +92,7 @@ export function installPlanFor(ctx: ServingContext, node: Node, opts: { allowWip
     imageDigest: digest,
     rsyncUrl: `rsync://${ctx.address}:${ctx.cluster.network.ports.rsync}/${imageModuleName(image.name)}/`,
     apiUrl: nodeApiUrl(ctx.httpBase, node.name),
-    upToken: ctx.tokens.token(node.name, "up"),
+    nodeCredential: opts.nodeCredential,
     allowWipe: opts.allowWipe,
   });
 }

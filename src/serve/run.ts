@@ -20,6 +20,8 @@ export interface ServeRunOptions {
   /** null: DHCP binds to no interface. */
   bindInterface?: string | null;
   tftpRoot?: string;
+  /** Upper bound of one install attempt and its credentials (default 2 h; docs/security.md). */
+  installWindowMs?: number;
   logger: Logger;
   /** Resolves when serve should stop. */
   until: Promise<void>;
@@ -56,6 +58,7 @@ export async function runServe(o: ServeRunOptions): Promise<void> {
     ...(o.tftpRoot ? { tftpRoot: o.tftpRoot } : {}),
     ...(o.bindAddress ? { address: o.bindAddress } : {}),
     ...(o.bindInterface !== undefined ? { bindInterface: o.bindInterface } : {}),
+    ...(o.installWindowMs ? { installWindowMs: o.installWindowMs } : {}),
     logger: o.logger,
   });
   services.on("observation", (obs) => o.logger.info("node", { ...obs }));

@@ -75,14 +75,23 @@ async function main() {
   const [, kernelUrl, ...args] = kernelLine.replace(/ \|\| goto failed$/, "").split(" ");
   const arg = (k) => args.find((a) => a.startsWith(k + "="))?.slice(k.length + 1);
   const api = arg("mf.api");
-  const token = arg("mf.token");
   const initrdUrl = script.split("\n").find((l) => l.startsWith("initrd "))?.split(" ")[3];
   const kernel = curl([kernelUrl]);
   const initrd = curl([initrdUrl]);
   log("boot-files", { kernel: kernel.length, initrd: initrd.length });
+  // 3. The installer claims this attempt's credentials once, from its leased address
+  // (the script holds none).
+  const claim = await fetch(`${api}/claim`, { method: "POST", signal: AbortSignal.timeout(30_000) });
+  const claimed = await claim.text();
+  if (!claim.ok) throw new Error(`claim: HTTP ${claim.status} ${claimed}`);
+  // Kept in the scratch directory, owner-only, as the installer does (attack tests replay it).
+  writeFileSync(join(work, "claim"), claimed, { mode: 0o600 });
+  const cred = (k) => new RegExp(`^${k}='([^']*)'$`, "m").exec(claimed)?.[1];
+  const token = cred("MF_TOKEN");
+  log("claimed", { rsyncUser: cred("MF_RSYNC_USER") });
   // The installer's reports and its plan: plain HTTP from this namespace (one
   // process per node is lighter than a curl per report when twenty nodes run).
-  const headers = { authorization: `Bearer ${token}` };
+  let headers = { authorization: `Bearer ${token}` };
   // A keep-alive connection left idle through a long (synchronous) rsync may have been
   // closed by the server: a request that fails on the wire is sent again.
   const call = async (path, body, tries = 3) => {
@@ -105,7 +114,6 @@ async function main() {
       signal: AbortSignal.timeout(30_000),
     });
   const report = (step, status, extra = {}) => call("report", { step, status, ...extra });
-  // 3. The installer.
   for (const s of ["modules", "network"]) {
     await report(s, "started");
     await report(s, "finished");
@@ -130,7 +138,11 @@ async function main() {
   }
   const target = join(work, "root");
   mkdirSync(target, { recursive: true });
-  const out = execFileSync("rsync", ["-a", "--delete", "--stats", "--numeric-ids", plan.image.rsync, target + "/"], { encoding: "utf8" });
+  const source = plan.image.rsync.replace("rsync://", `rsync://${cred("MF_RSYNC_USER")}@`);
+  const out = execFileSync("rsync", ["-a", "--delete", "--stats", "--numeric-ids", source, target + "/"], {
+    encoding: "utf8",
+    env: { ...process.env, RSYNC_PASSWORD: cred("MF_RSYNC_PASSWORD") },
+  });
   const received = Number(/Total bytes received: ([\d,]+)/.exec(out)?.[1]?.replace(/,/g, "") ?? "0");
   const files = Number(/Number of regular files transferred: ([\d,]+)/.exec(out)?.[1]?.replace(/,/g, "") ?? "0");
   if (behaviour === "slow-sync" || hangFrom) await new Promise((r) => setTimeout(r, 2000));
@@ -140,7 +152,9 @@ async function main() {
     await report(s, "started");
     await report(s, "finished");
   }
-  // 4. The installed system's reporter.
+  // 4. The installed system's reporter, with the node credential the plan gave it.
+  const nodeCredential = plan.files.find((f) => f.path === "/etc/metalform/node-credential")?.content.trim();
+  headers = { authorization: `Bearer ${nodeCredential}` };
   log("up-posting", { image: plan.image.digest });
   await call("up", { image: plan.image.digest });
   log("up", { image: plan.image.digest });

@@ -129,7 +129,7 @@ export const planInputBase = {
   network,
   imageDigest: "sha256:" + "ab".repeat(32),
   rsyncUrl: "rsync://10.141.0.1:873/img-compute/",
-  upToken: "up-token-fixture",
+  nodeCredential: "node-credential-fixture",
 };
 
 export function apiUrlFor(n: string): string {

@@ -29,7 +29,6 @@ const installer = (over: Partial<Parameters<typeof renderGrubInstaller>[0]> = {}
     initrdPath: "metalform/installer-compute/installer-0123abcd.img",
     tftpServer: "10.141.0.1",
     apiUrl: apiUrlFor("node001"),
-    token: "tok123",
     ...over,
   });
 
@@ -49,7 +48,9 @@ describe("GRUB configurations (golden)", () => {
     const cfg = installer({ reason: "install: new node" });
     golden("node001.installer.grub.cfg", cfg);
     expect(cfg).toContain("linux '(tftp,10.141.0.1)/metalform/kernel-compute/vmlinuz' mf.api=");
-    expect(cfg).toContain("mf.token=tok123 mf.mac=52:54:00:12:34:01");
+    // No credential: the configuration is public (TFTP) and its command line stays in /proc/cmdline.
+    expect(cfg).toContain("mf.api=http://10.141.0.1:8080/api/v1/installer/nodes/node001 mf.mac=52:54:00:12:34:01");
+    expect(cfg).not.toMatch(/token|password|secret|credential/i);
     // GRUB's `initrd` names the file itself: no initrd= argument as iPXE on UEFI needs.
     expect(cfg).not.toContain("initrd=");
   });

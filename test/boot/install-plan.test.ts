@@ -102,9 +102,12 @@ describe("iPXE scripts (golden)", () => {
         kernelUrl: "http://10.141.0.1:8080/boot/images/compute/vmlinuz",
         initrdUrl: "http://10.141.0.1:8080/boot/installer/installer-0123abcd.img",
         apiUrl: apiUrlFor(n.name),
-        token: "tok123",
       }),
     );
+  });
+  it("carries no credential: the script is public (fetched by MAC) and its command line stays in /proc/cmdline", () => {
+    const s = renderIpxeInstaller({ node: n, image, kernelUrl: "http://x/k", initrdUrl: "http://x/i", apiUrl: apiUrlFor(n.name) });
+    expect(s).not.toMatch(/token|password|secret|credential/i);
   });
   it("boots the local disk with exit or sanboot", () => {
     golden("node001.local.ipxe", renderIpxeLocal(n));
@@ -112,7 +115,7 @@ describe("iPXE scripts (golden)", () => {
   });
   it("refuses kernel arguments that are not plain words", () => {
     expect(() =>
-      renderIpxeInstaller({ node: node({ kernelArgs: ["a b"] }), image, kernelUrl: "http://x/k", initrdUrl: "http://x/i", apiUrl: "http://x", token: "t" }),
+      renderIpxeInstaller({ node: node({ kernelArgs: ["a b"] }), image, kernelUrl: "http://x/k", initrdUrl: "http://x/i", apiUrl: "http://x" }),
     ).toThrow(/plain word/);
   });
 });

@@ -199,7 +199,7 @@ describe("end to end in the virtual lab", () => {
       expect(console).not.toMatch(/net0: 10\.77\.0\.\d+/);
       // The server did hear it: the DISCOVERs reached it and were left unanswered.
       const lines = log.split("\n").filter((l) => l.includes(mac));
-      expect(lines.some((l) => /"event":"seen"/.test(l)), log.slice(-3000)).toBe(true);
+      expect(lines.some((l) => /"event":"ignored"/.test(l) && /"reason":"unknown-mac"/.test(l)), log.slice(-3000)).toBe(true);
     } finally {
       serve.kill("SIGTERM");
       await new Promise((r) => serve.once("exit", r));

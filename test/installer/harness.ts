@@ -12,7 +12,8 @@ import type { InstallPlan } from "../../src/boot/plan-types.js";
 import { installerInitPath } from "../../src/boot/installer-init.js";
 import { createInstallerApi, nodeApiUrl, type InstallerApi } from "../../src/services/installer-api/api.js";
 import type { NodeReport } from "../../src/services/installer-api/reports.js";
-import { NodeTokens } from "../../src/services/installer-api/tokens.js";
+import { NodeCredentials } from "../../src/services/installer-api/node-credentials.js";
+import { InstallSessions } from "../../src/services/installer-api/sessions.js";
 
 /** Tool -> Debian package; a missing tool fails the test with the package to install. */
 export const TOOL_PACKAGES: Record<string, string> = {
@@ -126,7 +127,12 @@ export async function startRsyncDaemon(dir: string, modules: Record<string, stri
 
 export interface ApiServer {
   base: string;
-  tokens: NodeTokens;
+  sessions: InstallSessions;
+  nodeCredentials: NodeCredentials;
+  /** Opens an install attempt for a node calling from this host (the installer claims it). */
+  open(node: string): void;
+  /** Opens an attempt and claims it: the credential a test-mode installer gets as MF_TOKEN. */
+  credential(node: string): string;
   api: InstallerApi;
   reports: NodeReport[];
   plans: Map<string, InstallPlan>;
@@ -135,9 +141,11 @@ export interface ApiServer {
 }
 
 export async function startApi(): Promise<ApiServer> {
-  const tokens = new NodeTokens();
+  // Every node calls from this host (loopback, or QEMU's user network, which is loopback here).
+  const sessions = new InstallSessions({ windowMs: 3_600_000 });
+  const nodeCredentials = new NodeCredentials();
   const plans = new Map<string, InstallPlan>();
-  const api = createInstallerApi({ tokens, plan: (n) => plans.get(n) });
+  const api = createInstallerApi({ sessions, nodeCredentials, addressOf: () => "127.0.0.1", plan: (n) => plans.get(n) });
   const reports: NodeReport[] = [];
   api.events.on("report", (r) => reports.push(r));
   const server: Server = createServer((req, res) => {
@@ -150,9 +158,18 @@ export async function startApi(): Promise<ApiServer> {
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const open = (n: string) => sessions.open(n, "127.0.0.1");
   return {
     base,
-    tokens,
+    sessions,
+    nodeCredentials,
+    open,
+    credential: (n) => {
+      open(n);
+      const c = sessions.claim(n, "127.0.0.1");
+      if (!c.ok) throw new Error(`claim refused: ${c.refusal}`);
+      return c.value.token;
+    },
     api,
     reports,
     plans,
@@ -178,7 +195,7 @@ export async function runInstaller(opts: { api: ApiServer; node: string; disks: 
   const env = {
     PATH: "/usr/sbin:/usr/bin:/sbin:/bin",
     MF_API: opts.api.nodeUrl(opts.node),
-    MF_TOKEN: opts.api.tokens.token(opts.node, "install"),
+    MF_TOKEN: opts.extraEnv?.MF_TOKEN ?? opts.api.credential(opts.node),
     MF_ROOT: root,
     MF_WORK: work,
     MF_CANDIDATES: opts.disks.join(" "),

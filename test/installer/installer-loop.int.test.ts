@@ -65,7 +65,7 @@ function setPlan(name: string, l: DiskLayout, over: Parameters<typeof node>[0] =
       imageDigest: "sha256:" + "cd".repeat(32),
       rsyncUrl: rsyncd.url("img"),
       apiUrl: api.nodeUrl(name),
-      upToken: api.tokens.token(name, "up"),
+      nodeCredential: "test-node-credential",
     }),
   );
 }

@@ -64,11 +64,12 @@ poweroff -f
 }
 
 async function boot(disks: string[], timeoutMs = 240_000): Promise<string> {
+  api.open(NODE); // a new install attempt: the installer claims its credential
   const args = [
     "-accel", "tcg", "-cpu", "max", "-m", "512", "-smp", "1",
     "-display", "none", "-monitor", "none", "-serial", "stdio", "-no-reboot",
     "-kernel", kernel, "-initrd", initrd,
-    "-append", `console=ttyS0 loglevel=3 panic=-1 mf.api=http://10.0.2.2:${new URL(api.base).port}/api/v1/installer/nodes/${NODE} mf.token=${api.tokens.token(NODE, "install")} mf.mac=${MAC} mf.onfail=poweroff`,
+    "-append", `console=ttyS0 loglevel=3 panic=-1 mf.api=http://10.0.2.2:${new URL(api.base).port}/api/v1/installer/nodes/${NODE} mf.mac=${MAC} mf.onfail=poweroff`,
     "-netdev", "user,id=n0,restrict=off", "-device", `virtio-net-pci,netdev=n0,mac=${MAC}`,
     ...disks.flatMap((d) => ["-drive", `file=${d},format=raw,if=virtio,cache=unsafe`]),
   ];
@@ -96,7 +97,7 @@ beforeAll(async () => {
   for (const d of ["bin", "proc", "sys", "dev", "run"]) mkdirSync(join(img, d), { recursive: true });
   copyFileSync("/bin/busybox", join(img, "bin/busybox"));
   chmodSync(join(img, "bin/busybox"), 0o755);
-  for (const a of ["sh", "mount", "cat", "wget", "sleep", "poweroff"]) symlinkSync("busybox", join(img, "bin", a));
+  for (const a of ["sh", "mount", "cat", "wget", "sleep", "poweroff", "nc", "timeout", "head", "grep"]) symlinkSync("busybox", join(img, "bin", a));
   writeFileSync(join(img, "sbin/init"), imageInit(), { mode: 0o755 });
 
   api = await startApi();
@@ -112,7 +113,7 @@ beforeAll(async () => {
       imageDigest: "sha256:" + "ef".repeat(32),
       rsyncUrl: `rsync://10.0.2.2:${rsyncd.port}/img/`,
       apiUrl: `http://10.0.2.2:${new URL(api.base).port}/api/v1/installer/nodes/${NODE}`,
-      upToken: api.tokens.token(NODE, "up"),
+      nodeCredential: await api.nodeCredentials.issue(NODE),
     }),
   );
 }, 300_000);

@@ -230,11 +230,11 @@ describe("provisioners sharing installs", () => {
       return sh("ip", ["netns", "exec", lab.head, "curl", "-sS", "--max-time", "5", `http://${p.address}:${lab.httpPort}/boot/${lab.mac(node)}.ipxe`]);
     };
     // While the apply runs, a node that reboots gets the installer again.
-    expect(script("n01")).toMatch(/run the installer[\s\S]*mf\.token=/);
+    expect(script("n01")).toMatch(/run the installer[\s\S]*mf\.api=/);
     run.proc.kill("SIGKILL");
     await run.killNodes();
     const killedAt = Date.now();
-    await until("every node back to local boot", () => lab.names.every((n) => !script(n).includes("mf.token=")), 30_000);
+    await until("every node back to local boot", () => lab.names.every((n) => !script(n).includes("mf.api=")), 30_000);
     const after = Date.now() - killedAt;
     expect(after).toBeLessThan(3000 + 4000);
     // The node's normal boot (the sim's nodes boot their installed root with the image's kernel).

@@ -1,8 +1,10 @@
 // Node-facing endpoints, what the existing suites do not already show:
-// - installer API: a node's token is good for that node only, for every route — it can
-//   neither post another node's reports or UP, nor read another's BMC password; a
-//   forged token of the right shape gets nothing. (Reading another's plan is in
-//   test/boot/installer-api.test.ts; live, through apply, in secrets.int.test.ts.)
+// - installer API: a node's credentials are good for that node only, for every route —
+//   they can neither post another node's reports or UP, nor read another's BMC
+//   password; a forged one of the right shape gets nothing. Both nodes call from the
+//   same address here, so only the credential tells them apart. (Reading another's
+//   plan and calls from other addresses are in test/boot/installer-api.test.ts; live,
+//   through apply, in test/security/attacks.int.test.ts and secrets.int.test.ts.)
 // - TFTP over the wire: every spelling of an escape is refused and nothing outside
 //   the root is ever sent. (Normalization rules are unit-tested in
 //   test/services/tftp/path.test.ts; HTTP escapes, oversized heads, URLs and bodies and
@@ -17,16 +19,22 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renderInstallPlan } from "../../src/boot/install-plan.js";
 import { createInstallerApi, nodeApiUrl } from "../../src/services/installer-api/api.js";
-import { NodeTokens } from "../../src/services/installer-api/tokens.js";
+import { NodeCredentials } from "../../src/services/installer-api/node-credentials.js";
+import { InstallSessions } from "../../src/services/installer-api/sessions.js";
 import { TftpServer } from "../../src/services/tftp/server.js";
 import { layouts, node, planInputBase } from "../boot/fixtures.js";
 
-describe("installer API tokens are per node and per route", () => {
-  const tokens = new NodeTokens();
+describe("installer API credentials are per node and per route", () => {
+  const sessions = new InstallSessions({ windowMs: 3_600_000 });
+  const nodeCredentials = new NodeCredentials();
   const names = ["node001", "node002"];
   const plans = new Map(names.map((n) => [n, renderInstallPlan({ ...planInputBase, node: node({ name: n }), layout: layouts.single!, apiUrl: `http://h/${n}` })]));
+  const install: Record<string, string> = {};
+  const nodeCred: Record<string, string> = {};
   const api = createInstallerApi({
-    tokens,
+    sessions,
+    nodeCredentials,
+    addressOf: () => "127.0.0.1",
     plan: (n) => plans.get(n),
     bmcPassword: async (n) => (names.includes(n) ? `pw-of-${n}` : undefined),
   });
@@ -39,6 +47,13 @@ describe("installer API tokens are per node and per route", () => {
     server = createServer((req, res) => void api.handle(req, res).then((h) => h || (res.writeHead(404), res.end())));
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    for (const n of names) {
+      sessions.open(n, "127.0.0.1");
+      const c = sessions.claim(n, "127.0.0.1");
+      if (!c.ok) throw new Error(c.refusal);
+      install[n] = c.value.token;
+      nodeCred[n] = await nodeCredentials.issue(n);
+    }
   });
   afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
@@ -49,10 +64,11 @@ describe("installer API tokens are per node and per route", () => {
       ...(body === undefined ? {} : { body }),
     });
 
-  it("node002's tokens cannot post node001's reports or UP, nor read its password; node001's own can", async () => {
+  it("node002's credentials cannot post node001's reports or UP, nor read its password; node001's own can", async () => {
     const report = JSON.stringify({ step: "rsync", status: "finished", bytes: 1 });
     const up = JSON.stringify({ image: "sha256:abc" });
-    const wrong = [tokens.token("node002", "install"), tokens.token("node002", "up"), "A".repeat(43), undefined];
+    sessions.reported("node001", "bmc", "started"); // the password is only ever served in the BMC step
+    const wrong = [install.node002, nodeCred.node002, "A".repeat(43), undefined];
     for (const t of wrong) {
       expect((await call("node001", "report", t, report)).status).toBe(403);
       expect((await call("node001", "up", t, up)).status).toBe(403);
@@ -61,16 +77,17 @@ describe("installer API tokens are per node and per route", () => {
       expect(await pw.text()).not.toContain("pw-of-node001");
     }
     expect(events).toEqual([]);
-    // The same requests with node001's own tokens go through: the refusals above were about the token.
-    expect((await call("node001", "report", tokens.token("node001", "install"), report)).status).toBe(204);
-    expect((await call("node001", "up", tokens.token("node001", "up"), up)).status).toBe(204);
-    expect(await (await call("node001", "bmc-password", tokens.token("node001", "install"))).text()).toBe("pw-of-node001");
+    // The same requests with node001's own credentials go through: the refusals above were about the credential.
+    expect((await call("node001", "report", install.node001, report)).status).toBe(204);
+    sessions.reported("node001", "bmc", "started");
+    expect(await (await call("node001", "bmc-password", install.node001)).text()).toBe("pw-of-node001");
+    expect((await call("node001", "up", nodeCred.node001, up)).status).toBe(204);
     expect(events).toEqual(["report node001", "up node001"]);
   });
 
   it("a node name that tries to escape the API's path space is not routed", async () => {
     for (const n of ["..%2fnode001", "node001%2f..%2fnode002", "%00", "node001/../node002"]) {
-      const r = await fetch(`${base}/api/v1/installer/nodes/${n}/plan`, { headers: { authorization: `Bearer ${tokens.token("node001", "install")}` } });
+      const r = await fetch(`${base}/api/v1/installer/nodes/${n}/plan`, { headers: { authorization: `Bearer ${install.node001}` } });
       expect([400, 403, 404]).toContain(r.status);
       expect(await r.text()).not.toContain('"node":"node002"');
     }

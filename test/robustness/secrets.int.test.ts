@@ -6,13 +6,17 @@
 // State and plan files are 0600. While ipmitool runs, no process's command line
 // holds a password (it gets it through IPMI_PASSWORD, -E).
 // The one place a password is served by design is the installer API's bmc-password
-// endpoint, to the node's own install token (test/boot/installer-api.test.ts).
+// endpoint, to the node's own install credential during its BMC step
+// (test/boot/installer-api.test.ts). The install credentials claimed here (as n01,
+// from n01's address) must not show up in any output or file either.
 import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inNs } from "../helpers/netns.js";
 import { QUICK_APPLY, makeLab, requireTool, runCli, startCli, type Lab, type Run } from "./harness.js";
 
+/** n01's address, given to the lab's namespace so requests can come from it (as n01's installer's would). */
+const N01_IP = "10.77.0.11";
 const PW_ENV = "Env-Pw-7f3a9c21e";
 const PW_FILE = "File-Pw-b81d55e0";
 const PW_INLINE = "Inline-Pw-4c02e9d7";
@@ -22,6 +26,8 @@ const ENV = { MFRB_BMC_PW: PW_ENV };
 let lab: Lab;
 let secretFile: string;
 const outputs: { what: string; text: string }[] = [];
+/** Install credentials claimed during the apply: never in an output or a file. */
+const claimed: string[] = [];
 
 function record(what: string, r: Run): Run {
   outputs.push({ what, text: r.stdout + r.stderr });
@@ -80,6 +86,7 @@ describe("BMC passwords never leak", () => {
   }, 60_000);
 
   it("apply: ipmitool runs with -E and no command line holds a password; the served installer plans hold none", async () => {
+    inNs(lab.ns, "ip", ["addr", "add", `${N01_IP}/24`, "dev", "mfd0"]);
     const apply = startCli(lab, ["apply", "-c", lab.cfg, ...QUICK_APPLY, "--phase-timeout", "power=30s", "--json", "--log-level", "debug"], ENV);
     const seen = { ipmitool: 0, withE: 0, leaks: [] as string[] };
     const served: { what: string; text: string }[] = [];
@@ -102,17 +109,20 @@ describe("BMC passwords never leak", () => {
         for (const pw of PASSWORDS) if (cmd.includes(pw)) seen.leaks.push(cmd);
       }
       if (!fetched) {
-        // n01's iPXE script names its installer API and token: fetch its plan both ways.
+        // As n01 (from its address): its iPXE script names its installer API; the
+        // installer's claim gives the credential; fetch its plan both ways.
         try {
-          const script = curlInNs(["http://10.77.0.1:18080/boot/52:54:00:bb:00:01.ipxe"]);
+          const script = curlInNs(["--interface", N01_IP, "http://10.77.0.1:18080/boot/52:54:00:bb:00:01.ipxe"]);
           const api = /mf\.api=(\S+)/.exec(script)?.[1];
-          const token = /mf\.token=(\S+)/.exec(script)?.[1];
+          const answer = api ? curlInNs(["--interface", N01_IP, "-X", "POST", `${api}/claim`]) : "";
+          const token = /^MF_TOKEN='([^']+)'$/m.exec(answer)?.[1];
           if (api && token) {
+            claimed.push(token, /^MF_RSYNC_PASSWORD='([^']+)'$/m.exec(answer)![1]!);
             served.push({ what: "ipxe script", text: script });
-            for (const p of ["plan", "plan.sh"]) served.push({ what: p, text: curlInNs(["-H", `Authorization: Bearer ${token}`, `${api}/${p}`]) });
-            // Another node's plan with n01's token is refused.
+            for (const p of ["plan", "plan.sh"]) served.push({ what: p, text: curlInNs(["--interface", N01_IP, "-H", `Authorization: Bearer ${token}`, `${api}/${p}`]) });
+            // Another node's plan with n01's credential is refused.
             const other = api.replace(/\/n01$/, "/n02");
-            const code = curlInNs(["-o", "/dev/null", "-w", "%{http_code}", "-H", `Authorization: Bearer ${token}`, `${other}/plan`]);
+            const code = curlInNs(["--interface", N01_IP, "-o", "/dev/null", "-w", "%{http_code}", "-H", `Authorization: Bearer ${token}`, `${other}/plan`]);
             expect(Number(code)).toBeGreaterThanOrEqual(401);
             expect(Number(code)).toBeLessThan(404);
             fetched = true;
@@ -156,14 +166,17 @@ describe("BMC passwords never leak", () => {
 
   it("no output and no file metalform wrote holds a password; state and plans are 0600", () => {
     expect(outputs.length).toBeGreaterThanOrEqual(14);
-    for (const o of outputs) for (const pw of PASSWORDS) expect(o.text.includes(pw), `${o.what} printed a password`).toBe(false);
+    expect(claimed.length).toBe(2);
+    for (const o of outputs) for (const pw of [...PASSWORDS, ...claimed]) expect(o.text.includes(pw), `${o.what} printed a secret`).toBe(false);
     const files = walk(lab.dir).filter((f) => f !== secretFile && f !== join(lab.cfg, "cluster.yaml"));
     const written = files.filter((f) => f.includes("/.metalform/") || f.endsWith(".plan"));
-    // state, backup, image cache, installer cache, rsyncd config and log, token key, saved plan
+    // state, backup, image cache, installer cache, rsyncd config, secrets and log, node credentials' hashes, saved plan
     expect(written.length).toBeGreaterThanOrEqual(6);
     for (const f of files) {
       const data = readFileSync(f);
       for (const pw of PASSWORDS) expect(data.includes(pw), `${f} holds a password`).toBe(false);
+      // The rsync daemon's secrets file held n01's image password while its install ran; it is rewritten without it when the install ends.
+      for (const c of claimed) expect(data.includes(c), `${f} holds an install credential`).toBe(false);
     }
     for (const f of [lab.statePath, `${lab.statePath}.backup`, join(lab.dir, "saved.plan")]) expect(statSync(f).mode & 0o777, f).toBe(0o600);
   });

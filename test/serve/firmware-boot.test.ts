@@ -11,7 +11,7 @@ import { ARCH } from "../../src/services/dhcp/codec/constants.js";
 import type { DhcpOptions } from "../../src/services/dhcp/codec/options.js";
 import { bootReplyFor } from "../../src/services/dhcp/pxe.js";
 import type { BootMode } from "../../src/serve/boot-control.js";
-import { checkSignedLoaders, FirmwareBoot } from "../../src/serve/firmware-boot.js";
+import { checkSignedLoaders, FirmwareBoot, macOfGrubConfig } from "../../src/serve/firmware-boot.js";
 import { createLogger, memorySink, type LogRecord } from "../../src/util/log.js";
 import { image as imageFixture, node as nodeFixture } from "../boot/fixtures.js";
 
@@ -40,7 +40,6 @@ const fb = new FirmwareBoot({
   bootMode: (name) => modes.get(name) ?? { mode: "local" },
   installerFor: () => installer,
   apiUrl: (n) => `http://10.141.0.1:8080/api/v1/installer/nodes/${n.name}`,
-  installToken: (n) => `token-of-${n.name}`,
   rootLabel: () => "root",
   tftpServer: "10.141.0.1",
   signedLoaders: { shim, grub },
@@ -84,15 +83,22 @@ describe("TFTP files of the signed chain", () => {
     expect(get("grub/grub.cfg")).toContain("configfile");
   });
 
-  it("a node's grub.cfg-01-<mac>: the installer with its own token, or back to the firmware", () => {
+  it("a node's grub.cfg-01-<mac>: the installer (no credential: the installer claims it), or back to the firmware", () => {
     const cfg = get("grub/grub.cfg-01-52-54-00-00-00-01")!;
     expect(cfg).toContain("'(tftp,10.141.0.1)/metalform/kernel-compute/vmlinuz'");
     expect(cfg).toContain("'(tftp,10.141.0.1)/metalform/installer-compute/installer-abc.img'");
-    expect(cfg).toContain("mf.token=token-of-sb1");
+    expect(cfg).toContain("mf.api=");
+    expect(cfg).not.toContain("token");
     expect(cfg).toContain("install: new node");
     // efi1 has nothing to install and boots pxe: the image's kernel with its installed root.
     expect(get("grub/grub.cfg-01-52-54-00-00-00-02")).toContain("root=LABEL=root");
     expect(get("grub/grub.cfg-01-52-54-00-00-00-99")).toBeUndefined();
+  });
+
+  it("names the node a per-node GRUB configuration belongs to (its fetch opens the install attempt)", () => {
+    expect(macOfGrubConfig("grub/grub.cfg-01-52-54-00-00-00-01")).toBe("52:54:00:00:00:01");
+    expect(macOfGrubConfig("grub/grub.cfg")).toBeUndefined();
+    expect(macOfGrubConfig("grub/grub.cfg-01-52-54-00-00-00")).toBeUndefined();
   });
 
   it("serves exactly the kernel, initrd and installer the configuration names, nothing beside them", () => {

@@ -52,6 +52,7 @@ describe("apply through metalform serve's control socket", () => {
     const st = statSync(socket());
     expect(st.isSocket()).toBe(true);
     expect(st.mode & 0o777).toBe(0o600);
+    expect(st.uid).toBe(0); // serve runs as root: only root may drive it (docs/security.md)
     expect(bootsInstaller("n01")).toBe(false);
   });
 

@@ -15,6 +15,7 @@ interface ApplyArgs extends GlobalArgs {
   canary: number;
   retries: number;
   lockTimeout: string;
+  installWindow: string;
   provisioners: "auto" | "none" | "required";
   failoverTimeout: string;
   phaseTimeout: string[];
@@ -38,6 +39,7 @@ export const applyCommand: CommandModule<GlobalArgs, ApplyArgs> = {
       .option("parallelism", { type: "number", default: 10, describe: "Nodes provisioned at once (Bright's provisioning slots)" })
       .option("canary", { type: "number", default: 0, describe: "This many nodes must succeed before the others start" })
       .option("retries", { type: "number", default: 2, describe: "Power-cycle a stuck node again this many times" })
+      .option("install-window", { type: "string", default: "2h", describe: "Upper bound of one install attempt: its credentials end then at the latest (e.g. 90m)" })
       .option("lock-timeout", { type: "string", default: "0s", describe: "Wait this long for another holder of the state lock (e.g. 30s, 5m)" })
       .option("phase-timeout", { type: "string", array: true, default: [], describe: "Per-phase timeout, PHASE=DURATION (e.g. dhcp=5m sync=30m); repeatable" })
       .option("bind-address", { type: "string", describe: "Address the services bind to (default: network.address)" })
@@ -70,6 +72,8 @@ export const applyCommand: CommandModule<GlobalArgs, ApplyArgs> = {
     const failoverTimeoutMs = parseDuration(argv.failoverTimeout);
     if (!failoverTimeoutMs) throw new Error(`--failover-timeout ${argv.failoverTimeout}: expected a duration such as 60s or 2m`);
     const phaseTimeouts = await parsePhaseTimeouts(argv.phaseTimeout);
+    const installWindowMs = parseDuration(argv.installWindow);
+    if (!installWindowMs) throw new Error(`--install-window ${argv.installWindow}: expected a duration such as 2h or 90m`);
     const color = useColor(argv);
     const out = (s: string) => process.stdout.write(s + "\n");
     const display = await chooseDisplay(argv, out);
@@ -89,6 +93,7 @@ export const applyCommand: CommandModule<GlobalArgs, ApplyArgs> = {
         retries: argv.retries,
         lockTimeoutMs,
         phaseTimeouts,
+        installWindowMs,
         ...(argv.bindAddress ? { bindAddress: argv.bindAddress } : {}),
         ...(argv.bindInterface ? { bindInterface: argv.bindInterface === "none" ? null : argv.bindInterface } : {}),
         ...(argv.tftpRoot ? { tftpRoot: argv.tftpRoot } : {}),

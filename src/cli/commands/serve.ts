@@ -8,6 +8,7 @@ interface ServeArgs extends GlobalArgs {
   bindAddress?: string;
   bindInterface?: string;
   tftpRoot?: string;
+  installWindow: string;
   logLevel: "debug" | "info" | "warn" | "error";
   role: "head" | "provisioner";
   name?: string;
@@ -30,6 +31,7 @@ export const serveCommand: CommandModule<GlobalArgs, ServeArgs> = {
       .option("bind-address", { type: "string", describe: "Address the services bind to (default: network.address)" })
       .option("bind-interface", { type: "string", describe: "Interface DHCP binds to (default: network.interface; 'none' for no binding)" })
       .option("tftp-root", { type: "string", describe: "Directory with the iPXE loaders (default: /usr/lib/ipxe)" })
+      .option("install-window", { type: "string", default: "2h", describe: "Upper bound of one install attempt: its credentials end then at the latest (e.g. 90m)" })
       .option("log-level", { choices: ["debug", "info", "warn", "error"] as const, default: "info" as const, describe: "Log level" })
       .option("role", {
         choices: ["head", "provisioner"] as const,
@@ -54,8 +56,12 @@ export const serveCommand: CommandModule<GlobalArgs, ServeArgs> = {
     const { liveProvisionersOf } = await import("../../provisioners/registered.js");
     const { formatDiagnostics } = await import("../../config/diagnostics.js");
     const { createLogger, lineSink, jsonSink } = await import("../../util/log.js");
+    const { parseDuration } = await import("../../state/duration.js");
     try {
+      const installWindowMs = parseDuration(argv.installWindow);
+      if (!installWindowMs) throw new ServeWillNotRun(`--install-window ${argv.installWindow}: expected a duration such as 2h or 90m`);
       await runServe({
+        installWindowMs,
         ...(argv.config ? { config: argv.config } : {}),
         ...(argv.state ? { state: argv.state } : {}),
         ...(argv.bindAddress ? { bindAddress: argv.bindAddress } : {}),
@@ -96,6 +102,8 @@ async function serveProvisioner(argv: ArgumentsCamelCase<ServeArgs>): Promise<vo
     if (!address) throw new ProvisionerRefused("--address: the provisioner's address on the provisioning network is needed");
     const heartbeatMs = parseDuration(argv.heartbeat);
     if (!heartbeatMs) throw new ProvisionerRefused(`--heartbeat ${argv.heartbeat}: expected a duration such as 5s`);
+    const installWindowMs = parseDuration(argv.installWindow);
+    if (!installWindowMs) throw new ProvisionerRefused(`--install-window ${argv.installWindow}: expected a duration such as 2h or 90m`);
     const applyTimeoutMs = parseDuration(argv.applyTimeout);
     if (!applyTimeoutMs) throw new ProvisionerRefused(`--apply-timeout ${argv.applyTimeout}: expected a duration such as 30s`);
     const logger = createLogger({ component: "provisioner", level: argv.logLevel, sink: argv.json ? jsonSink(process.stdout) : lineSink(process.stdout) });
@@ -111,6 +119,7 @@ async function serveProvisioner(argv: ArgumentsCamelCase<ServeArgs>): Promise<vo
       dhcpCandidate: argv.dhcp,
       heartbeatMs,
       applyTimeoutMs,
+      installWindowMs,
       ...(argv.workDir ? { workDir: argv.workDir } : {}),
       ...(argv.tftpRoot ? { tftpRoot: argv.tftpRoot } : {}),
       logger,

@@ -66,7 +66,7 @@ export function renderTerminal(plan: Plan, opts: TerminalOptions): string {
     const w = Math.max(...plan.imageChanges.map((c) => c.image.length));
     for (const c of plan.imageChanges) {
       const sym = IMAGE_SYMBOL[c.kind];
-      const paint = c.kind === "create" ? st.green : c.kind === "update" ? st.yellow : st.red;
+      const paint = (s: string) => (c.kind === "create" ? st.green(s) : c.kind === "update" ? st.yellow(s) : st.red(s));
       out.push(`  ${paint(sym)} ${c.image.padEnd(w)}  ${paint(c.kind)}  ${imageLine(c)}`);
     }
     out.push("");

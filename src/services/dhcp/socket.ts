@@ -56,8 +56,8 @@ async function openOnDevice(opts: UdpBindOptions): Promise<dgram.Socket> {
     });
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    if (err.code === "ENODEV") throw new Error(`interface ${opts.device} does not exist`);
-    if (err.code === "EADDRINUSE") throw new Error(`UDP port ${opts.port} on ${opts.device ?? "every interface"} is already in use`);
+    if (err.code === "ENODEV") throw new Error(`interface ${opts.device} does not exist`, { cause: err });
+    if (err.code === "EADDRINUSE") throw new Error(`UDP port ${opts.port} on ${opts.device ?? "every interface"} is already in use`, { cause: err });
     throw err;
   }
   return wrapFd(addon, fd, { type: "udp4", reuseAddr: opts.reuseAddress ?? false });

@@ -55,6 +55,11 @@ export interface HttpBootServerOptions {
   idleTimeoutMs?: number;
   /** Cap on simultaneous connections; default 4096. */
   maxConnections?: number;
+  /**
+   * Who may download files (kernels, installers, loaders): by the client's address.
+   * Default: anyone. Scripts and mounted routes decide for themselves.
+   */
+  fileClients?: (remote: string) => boolean;
 }
 
 export interface HttpBootServerEvents {
@@ -71,7 +76,8 @@ const ROOT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 export class HttpBootServer extends EventEmitter<HttpBootServerEvents> implements Service {
   readonly name = "http";
-  private readonly opts: Required<Omit<HttpBootServerOptions, "roots" | "logger" | "scripts">>;
+  private readonly opts: Required<Omit<HttpBootServerOptions, "roots" | "logger" | "scripts" | "fileClients">>;
+  private readonly fileClients: (remote: string) => boolean;
   private readonly scripts: ScriptProvider;
   private readonly roots = new Map<string, string>();
   private readonly realRoots = new Map<string, string>();
@@ -94,6 +100,7 @@ export class HttpBootServer extends EventEmitter<HttpBootServerEvents> implement
       maxConnections: options.maxConnections ?? 4096,
     };
     this.scripts = options.scripts;
+    this.fileClients = options.fileClients ?? (() => true);
     this.log = options.logger ?? nullLogger;
     for (const [name, dir] of Object.entries(options.roots ?? {})) this.setRoot(name, dir);
   }
@@ -231,6 +238,10 @@ export class HttpBootServer extends EventEmitter<HttpBootServerEvents> implement
 
   private async serveFile(req: IncomingMessage, res: ServerResponse, method: string, rest: string, remote: string): Promise<void> {
     if (method !== "GET" && method !== "HEAD") throw new HttpError(405, "method not allowed");
+    if (!this.fileClients(remote)) {
+      this.log.warn("file-refused", { path: rest.slice(0, 200), reason: "not a known node's address", remote });
+      throw new HttpError(403, "files are served to the cluster's nodes only");
+    }
     const located = await this.locateFile(rest, remote);
     await sendFile({
       req,

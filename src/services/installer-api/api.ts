@@ -1,11 +1,14 @@
 // HTTP handlers of the installer API, to mount on metalform's HTTP server. Routes,
-// under `prefix` (default /api/v1/installer), each for one node and that node's token
-// (`Authorization: Bearer <token>`; any other node's token is refused with 403):
-//   GET  nodes/<node>/plan          the install plan (JSON)             install token
-//   GET  nodes/<node>/plan.sh       the same plan as shell assignments  install token
-//   GET  nodes/<node>/bmc-password  the BMC password (text/plain)       install token
-//   POST nodes/<node>/report        {step, status, bytes?, files?, message?}  install token
-//   POST nodes/<node>/up            {image}                             up or install token
+// under `prefix` (default /api/v1/installer), each for one node (sessions.ts says how
+// an install attempt's credential is claimed and when it ends):
+//   POST nodes/<node>/claim         the attempt's credentials (shell form), once  node's address, install running
+//   GET  nodes/<node>/plan          the install plan (JSON)             install credential
+//   GET  nodes/<node>/plan.sh       the same plan as shell assignments  install credential
+//   GET  nodes/<node>/bmc-password  the BMC password (text/plain)       install credential, BMC step, once
+//   POST nodes/<node>/report        {step, status, bytes?, files?, message?}  install credential
+//   POST nodes/<node>/up            {image}                             node credential
+// Every call must come from the node's configured address. A refusal is answered 403
+// and logged with the remote address and the reason, never with what was presented.
 // `handle` answers the request and resolves true when the path is one of these, false
 // otherwise (the server tries its next handler). Malformed input never throws.
 import { EventEmitter } from "node:events";
@@ -13,10 +16,12 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { InstallPlan } from "../../boot/plan-types.js";
 import { renderPlanShell } from "../../boot/plan-shell.js";
 import { nullLogger, type Logger } from "../../util/log.js";
+import { shQuote } from "../../boot/shell-quote.js";
 import { bearer, readJson, send, sendError } from "./io.js";
+import type { NodeCredentials } from "./node-credentials.js";
 import { parseReport, parseUp, type NodeReport, type NodeUp, type Parsed } from "./reports.js";
-import { methodOf, route, scopesOf, type ApiRoute } from "./route.js";
-import type { NodeTokens } from "./tokens.js";
+import { admissionOf, methodOf, route, type ApiRoute } from "./route.js";
+import { normalizeIp, type InstallSessions, type Refusal } from "./sessions.js";
 
 export const DEFAULT_PREFIX = "/api/v1/installer";
 export const DEFAULT_MAX_BODY = 16 * 1024;
@@ -28,12 +33,30 @@ export interface InstallerApiEventMap {
   up: [NodeUp];
   /** A node fetched its plan (form: "json" or "sh"). */
   plan: [{ node: string; form: "json" | "sh"; time: string }];
+  /** A node's installer claimed its attempt's credential. */
+  claim: [{ node: string; remote: string }];
+  /** A call was refused (and why); never carries what was presented. */
+  refused: [RefusedCall];
+}
+
+export interface RefusedCall {
+  node: string;
+  what: string;
+  remote: string;
+  reason: Refusal | "bad-node-credential";
 }
 
 export class InstallerApiEvents extends EventEmitter<InstallerApiEventMap> {}
 
 export interface InstallerApiOptions {
-  tokens: NodeTokens;
+  /** Install attempts and their credentials. */
+  sessions: InstallSessions;
+  /** The installed systems' long-lived credentials (UP, a node agent). */
+  nodeCredentials: NodeCredentials;
+  /** The address a node's calls must come from (its configured address); undefined: unknown node. */
+  addressOf: (node: string) => string | undefined;
+  /** Runs after a successful claim, before the answer (the head issues the node credential the plan carries). */
+  claimed?: (node: string) => Promise<void>;
   /** The plan of a node, or undefined for a node without one (404). */
   plan: (node: string) => InstallPlan | undefined | Promise<InstallPlan | undefined>;
   /** Resolves a node's BMC password (from its secret reference); undefined: 404. */
@@ -90,7 +113,7 @@ export function createInstallerApi(opts: InstallerApiOptions): InstallerApi {
   return { handle, events: api.events };
 }
 
-/** Right method and a token of this node with a scope the endpoint takes; else answered 405/403. */
+/** Right method and the credential the endpoint takes; else answered 405/403 (and the refusal logged). */
 function admitted(api: Api, { r, req, res }: Call): boolean {
   const method = methodOf(r.what);
   if (req.method !== method) {
@@ -99,29 +122,84 @@ function admitted(api: Api, { r, req, res }: Call): boolean {
     sendError(res, 405, "method not allowed");
     return false;
   }
-  const token = bearer(req);
-  if (!scopesOf(r.what).some((s) => api.opts.tokens.verify(r.node, s, token))) {
-    req.resume();
-    api.log.warn("installer-api.forbidden", { node: r.node, what: r.what, remote: req.socket.remoteAddress });
-    sendError(res, 403, "token not valid for this node");
-    return false;
+  const check = admission(api, r, req);
+  if (check.ok) return true;
+  req.resume();
+  refuse(api, { r, req, res }, check.refusal);
+  return false;
+}
+
+type Admit = { ok: true } | { ok: false; refusal: RefusedCall["reason"] };
+
+function admission(api: Api, r: ApiRoute, req: IncomingMessage): Admit {
+  const remote = req.socket.remoteAddress;
+  switch (admissionOf(r.what)) {
+    case "address":
+      return { ok: true }; // the claim itself decides (claim())
+    case "install":
+      return r.what === "bmc-password" ? api.opts.sessions.bmcPassword(r.node, remote, bearer(req)) : api.opts.sessions.check(r.node, remote, bearer(req));
+    case "node": {
+      const ip = api.opts.addressOf(r.node);
+      if (!ip || normalizeIp(remote) !== ip) return { ok: false, refusal: "wrong-address" };
+      return api.opts.nodeCredentials.verify(r.node, bearer(req)) ? { ok: true } : { ok: false, refusal: "bad-node-credential" };
+    }
   }
-  return true;
+}
+
+function refuse(api: Api, { r, req, res }: Call, reason: RefusedCall["reason"]): void {
+  const remote = normalizeIp(req.socket.remoteAddress) ?? "unknown";
+  api.log.warn("installer-api.refused", { node: r.node, what: r.what, remote, reason });
+  api.events.emit("refused", { node: r.node, what: r.what, remote, reason });
+  sendError(res, 403, `refused: ${reason}`);
 }
 
 async function answer(api: Api, call: Call): Promise<void> {
   const { r } = call;
   switch (r.what) {
+    case "claim":
+      return claim(api, call);
     case "plan":
     case "plan.sh":
       return servePlan(api, call);
     case "bmc-password":
       return serveBmcPassword(api, call);
     case "report":
-      return accept(api, call, (body) => parseReport(r.node, body, api.now()), (v) => api.events.emit("report", v));
+      return accept(
+        api,
+        call,
+        (body) => parseReport(r.node, body, api.now()),
+        (v) => {
+          api.opts.sessions.reported(v.node, v.step, v.status);
+          api.events.emit("report", v);
+        },
+      );
     case "up":
-      return accept(api, call, (body) => parseUp(r.node, body, api.now()), (v) => api.events.emit("up", v));
+      return accept(
+        api,
+        call,
+        (body) => parseUp(r.node, body, api.now()),
+        (v) => {
+          // The installed system is up: its install credential ends here.
+          api.opts.sessions.close(v.node);
+          api.events.emit("up", v);
+        },
+      );
   }
+}
+
+/** The first claim from the node's address during its install gets the attempt's credentials. */
+async function claim(api: Api, call: Call): Promise<void> {
+  const { r, req, res } = call;
+  req.resume();
+  const c = api.opts.sessions.claim(r.node, req.socket.remoteAddress);
+  if (!c.ok) return refuse(api, call, c.refusal);
+  if (api.opts.claimed) await api.opts.claimed(r.node);
+  const v = c.value;
+  const text = [`MF_TOKEN=${shQuote(v.token)}`, `MF_RSYNC_USER=${shQuote(v.rsyncUser)}`, `MF_RSYNC_PASSWORD=${shQuote(v.rsyncPassword)}`, ""].join("\n");
+  send(res, 200, "text/plain; charset=utf-8", text);
+  const remote = normalizeIp(req.socket.remoteAddress) ?? "unknown";
+  api.log.info("installer-api.claimed", { node: r.node, remote }); // never the credential
+  api.events.emit("claim", { node: r.node, remote });
 }
 
 async function servePlan(api: Api, { r, res }: Call): Promise<void> {

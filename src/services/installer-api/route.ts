@@ -1,9 +1,8 @@
 // Which installer API endpoint a request names, and what it takes: the method and the
-// token scopes that may call it. Pure.
-import type { TokenScope } from "./tokens.js";
+// credential that may call it. Pure.
 
 const NODE_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
-const ENDPOINTS = ["plan", "plan.sh", "bmc-password", "report", "up"] as const;
+const ENDPOINTS = ["claim", "plan", "plan.sh", "bmc-password", "report", "up"] as const;
 
 export type Endpoint = (typeof ENDPOINTS)[number];
 
@@ -11,6 +10,13 @@ export interface ApiRoute {
   node: string;
   what: Endpoint;
 }
+
+/**
+ * What admits a call: `address` — no credential yet, the node's own address during an
+ * install (the claim); `install` — the attempt's credential from that address;
+ * `node` — the installed system's long-lived node credential from that address.
+ */
+export type Admission = "address" | "install" | "node";
 
 /** The endpoint under `prefix` a URL names, or undefined when it is none of them. */
 export function route(prefix: string, url: string | undefined): ApiRoute | undefined {
@@ -25,10 +31,9 @@ export function route(prefix: string, url: string | undefined): ApiRoute | undef
 }
 
 export function methodOf(what: Endpoint): "GET" | "POST" {
-  return what === "report" || what === "up" ? "POST" : "GET";
+  return what === "report" || what === "up" || what === "claim" ? "POST" : "GET";
 }
 
-/** An installed system's UP reporter holds an "up" token; everything else needs "install". */
-export function scopesOf(what: Endpoint): TokenScope[] {
-  return what === "up" ? ["up", "install"] : ["install"];
+export function admissionOf(what: Endpoint): Admission {
+  return what === "claim" ? "address" : what === "up" ? "node" : "install";
 }

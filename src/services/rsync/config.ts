@@ -9,6 +9,19 @@ export interface RsyncModule {
   /** Absolute path of the image's root tree. */
   path: string;
   comment?: string;
+  /**
+   * Who may read it (absent: anyone who reaches the port). Each client needs its
+   * user's password (the daemon's secrets file) and, when `host` is set, to connect
+   * from that address. An empty list lets nobody in. Restricted modules are never listed.
+   */
+  access?: RsyncClient[];
+}
+
+export interface RsyncClient {
+  user: string;
+  password: string;
+  /** The one address this user may connect from (undefined: any). */
+  host?: string;
 }
 
 export interface RsyncdConfigInput {
@@ -24,7 +37,11 @@ export interface RsyncdConfigInput {
   maxConnections: number;
   /** Seconds of I/O silence after which the daemon drops a client; 0 disables. */
   timeoutSec: number;
+  /** The daemon's secrets file (user:password lines), for modules with `access`. */
+  secretsFile: string;
 }
+
+const USER = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 const MODULE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 // Names rsyncd.conf treats specially as sections.
@@ -44,14 +61,36 @@ export function checkModules(modules: readonly RsyncModule[]): string[] {
       problems.push(`rsync module ${m.name}: path must be absolute and on one line: ${JSON.stringify(m.path)}`);
     }
     if (m.comment !== undefined && /[\n\r\0]/.test(m.comment)) problems.push(`rsync module ${m.name}: comment must be on one line`);
+    for (const c of m.access ?? []) {
+      if (!USER.test(c.user)) problems.push(`rsync module ${m.name}: user ${JSON.stringify(c.user)} must be 1-64 letters, digits, '.', '_' or '-'`);
+      if (!/^[\x21-\x7e]{16,}$/.test(c.password)) problems.push(`rsync module ${m.name}: the password of ${c.user} must be at least 16 printable characters without spaces`);
+      if (c.host !== undefined && !/^[0-9A-Fa-f.:]+$/.test(c.host)) problems.push(`rsync module ${m.name}: host of ${c.user} must be an IP address`);
+    }
   }
   return problems;
+}
+
+/** The secrets file: one `user:password` line per user of a restricted module. */
+export function renderSecrets(modules: readonly RsyncModule[]): string {
+  const byUser = new Map<string, string>();
+  for (const m of modules) for (const c of m.access ?? []) byUser.set(c.user, c.password);
+  return [...byUser].map(([u, p]) => `${u}:${p}\n`).join("");
+}
+
+/** A restricted module's lines: unlisted, its users, the secrets file, and the addresses they connect from. */
+function accessLines(access: readonly RsyncClient[], secretsFile: string): string[] {
+  const lines = ["list = no"];
+  if (access.length === 0) return [...lines, "hosts deny = *"];
+  lines.push(`auth users = ${[...new Set(access.map((c) => c.user))].join(", ")}`, `secrets file = ${secretsFile}`);
+  // A client without a host binding may connect from anywhere (its password still counts).
+  if (access.every((c) => c.host)) lines.push(`hosts allow = ${[...new Set(access.map((c) => c.host))].join(" ")}`, "hosts deny = *");
+  return lines;
 }
 
 export function renderRsyncdConf(c: RsyncdConfigInput): string {
   const problems = checkModules(c.modules);
   if (problems.length > 0) throw new Error(problems.join("; "));
-  for (const [k, v] of [["address", c.address], ["pid file", c.pidFile], ["log file", c.logFile], ["lock file", c.lockFile]] as const) {
+  for (const [k, v] of [["address", c.address], ["pid file", c.pidFile], ["log file", c.logFile], ["lock file", c.lockFile], ["secrets file", c.secretsFile]] as const) {
     if (/[\n\r\0]/.test(v) || v.trim() !== v || v === "") throw new Error(`rsync ${k} is not a single-line value: ${JSON.stringify(v)}`);
   }
   const lines = [
@@ -80,6 +119,7 @@ export function renderRsyncdConf(c: RsyncdConfigInput): string {
   for (const m of [...c.modules].sort((a, b) => a.name.localeCompare(b.name))) {
     lines.push(`[${m.name}]`, `path = ${m.path}`);
     if (m.comment) lines.push(`comment = ${m.comment}`);
+    if (m.access) lines.push(...accessLines(m.access, c.secretsFile));
     lines.push("");
   }
   return lines.join("\n");

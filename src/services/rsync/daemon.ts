@@ -11,7 +11,7 @@ import path from "node:path";
 import { createInterface } from "node:readline";
 import { nullLogger, type Logger } from "../../util/log.js";
 import type { Service } from "../service.js";
-import { checkModules, renderRsyncdConf, type RsyncModule } from "./config.js";
+import { checkModules, renderRsyncdConf, renderSecrets, type RsyncModule } from "./config.js";
 
 export interface RsyncDaemonOptions {
   /** Address to bind (the provisioning address). */
@@ -223,7 +223,8 @@ export class RsyncDaemon extends EventEmitter<RsyncDaemonEvents> implements Serv
     if (problems.length > 0) throw new Error(problems.join("; "));
     if (this.runDir) await this.writeConfig(modules);
     this.current = [...modules];
-    this.log.info("reloaded", { modules: modules.map((m) => m.name) });
+    // Who may read each module, by user name only (never a password).
+    this.log.info("reloaded", { modules: modules.map((m) => (m.access ? `${m.name} (${m.access.map((c) => c.user).join(", ") || "nobody"})` : m.name)) });
   }
 
   private async prepareRunDir(): Promise<void> {
@@ -252,11 +253,12 @@ export class RsyncDaemon extends EventEmitter<RsyncDaemonEvents> implements Serv
       modules,
       maxConnections: this.opts.maxConnections ?? 0,
       timeoutSec: this.opts.timeoutSec ?? 600,
+      secretsFile: path.join(runDir, "rsyncd.secrets"),
     });
-    // Atomic replace: a connection arriving mid-write must read the old or the new file.
-    const tmp = path.join(runDir, `rsyncd.conf.${process.pid}.tmp`);
-    await writeFile(tmp, text, { mode: 0o600 });
-    await rename(tmp, path.join(runDir, "rsyncd.conf"));
+    // Secrets first, so a new module never names a user the file does not hold yet.
+    // rsync rereads both for every connection; `strict modes` wants the file 0600.
+    await replaceFile(path.join(runDir, "rsyncd.secrets"), renderSecrets(modules));
+    await replaceFile(path.join(runDir, "rsyncd.conf"), text);
   }
 
   /** Follows the daemon's log file from its current end, line by line. */
@@ -308,7 +310,8 @@ export class RsyncDaemon extends EventEmitter<RsyncDaemonEvents> implements Serv
     const m = /^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d \[(\d+)\] (.*)$/.exec(line);
     const message = m ? m[2]! : line;
     const fields = { pid: m ? Number(m[1]) : undefined, message };
-    if (/error|failed|refused|denied|unable/i.test(message)) this.log.warn("rsyncd", fields);
+    // Refusals ("denied", "auth failed", "unknown module" for a hidden one) are warnings: they carry the client's address.
+    if (/error|failed|refused|denied|unable|unknown module/i.test(message)) this.log.warn("rsyncd", fields);
     else this.log.debug("rsyncd", fields);
   }
 
@@ -324,6 +327,13 @@ export class RsyncDaemon extends EventEmitter<RsyncDaemonEvents> implements Serv
     const lines = this.output.slice(-6).map((l) => l.replace(/^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d \[\d+\] /, ""));
     return lines.length > 0 ? `; rsync said: ${lines.join(" / ")}` : "";
   }
+}
+
+/** Atomic replace, owner-only: a connection arriving mid-write reads the old or the new file. */
+async function replaceFile(file: string, text: string): Promise<void> {
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, text, { mode: 0o600 });
+  await rename(tmp, file);
 }
 
 function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {

@@ -68,6 +68,7 @@ MF_EXCLUDE_SYNC='/var/log/*
 /etc/fstab
 /etc/metalform/layout
 /etc/metalform/image
+/etc/metalform/node-credential
 /etc/metalform/report-up
 /etc/init.d/S99metalform-up
 /etc/systemd/system/metalform-up.service
@@ -91,6 +92,7 @@ MF_EXCLUDE_FULL='/tmp/*
 /etc/fstab
 /etc/metalform/layout
 /etc/metalform/image
+/etc/metalform/node-credential
 /etc/metalform/report-up
 /etc/init.d/S99metalform-up
 /etc/systemd/system/metalform-up.service
@@ -102,7 +104,7 @@ MF_EXCLUDE_FULL='/tmp/*
 /etc/ssh/ssh_host_*'
 MF_MOUNT_POINTS='/data
 /scratch'
-MF_FILE_COUNT='15'
+MF_FILE_COUNT='16'
 MF_FILE_0_PATH='/etc/hostname'
 MF_FILE_0_MODE='0644'
 MF_FILE_0_CONTENT='store01.cluster.local
@@ -243,20 +245,41 @@ MF_FILE_11_CONTENT='sha256:ababababababababababababababababababababababababababa
 '
 MF_FILE_11_STACKS=''
 MF_FILE_11_DIRMODE=''
-MF_FILE_12_PATH='/etc/metalform/report-up'
-MF_FILE_12_MODE='0700'
-MF_FILE_12_CONTENT='#!/bin/sh
+MF_FILE_12_PATH='/etc/metalform/node-credential'
+MF_FILE_12_MODE='0600'
+MF_FILE_12_CONTENT='node-credential-fixture
+'
+MF_FILE_12_STACKS=''
+MF_FILE_12_DIRMODE=''
+MF_FILE_13_PATH='/etc/metalform/report-up'
+MF_FILE_13_MODE='0700'
+MF_FILE_13_CONTENT='#!/bin/sh
 # metalform: report UP and the image digest to the head node (runs on every boot).
 api='\''http://10.141.0.1:8080/api/v1/installer/nodes/store01'\''
-token='\''up-token-fixture'\''
+token=$(cat /etc/metalform/node-credential 2>/dev/null)
 image=$(cat /etc/metalform/image 2>/dev/null)
 body="{\"image\":\"$image\"}"
+# The credential never goes on a command line (every user can read /proc/*/cmdline):
+# curl reads it from its config on stdin; without curl, busybox nc gets the request on stdin.
+post_curl() {
+	printf '\''header = "Authorization: Bearer %s"\n'\'' "$token" |
+		curl -fsS -m 10 -o /dev/null -K - -H "Content-Type: application/json" --data "$body" "$api/up"
+}
+post_nc() {
+	rest=${api#http://}
+	hostport=${rest%%/*}
+	host=${hostport%:*}
+	port=${hostport##*:}
+	[ "$port" = "$hostport" ] && port=80
+	printf '\''POST /%s/up HTTP/1.0\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %s\r\n\r\n%s'\'' \
+		"${rest#*/}" "$hostport" "$token" "${#body}" "$body" | timeout 10 nc "$host" "$port" 2>/dev/null | head -n 1 | grep -q '\'' 204 '\''
+}
 i=0
 while [ "$i" -lt 10 ]; do
-	if command -v wget >/dev/null 2>&1; then
-		wget -q -O /dev/null --header "Authorization: Bearer $token" --header "Content-Type: application/json" --post-data "$body" "$api/up" && exit 0
-	elif command -v curl >/dev/null 2>&1; then
-		curl -fsS -o /dev/null -H "Authorization: Bearer $token" -H "Content-Type: application/json" --data "$body" "$api/up" && exit 0
+	if command -v curl >/dev/null 2>&1; then
+		post_curl && exit 0
+	elif command -v nc >/dev/null 2>&1; then
+		post_nc && exit 0
 	else
 		exit 1
 	fi
@@ -265,20 +288,20 @@ while [ "$i" -lt 10 ]; do
 done
 exit 1
 '
-MF_FILE_12_STACKS=''
-MF_FILE_12_DIRMODE=''
-MF_FILE_13_PATH='/etc/init.d/S99metalform-up'
-MF_FILE_13_MODE='0755'
-MF_FILE_13_CONTENT='#!/bin/sh
+MF_FILE_13_STACKS=''
+MF_FILE_13_DIRMODE=''
+MF_FILE_14_PATH='/etc/init.d/S99metalform-up'
+MF_FILE_14_MODE='0755'
+MF_FILE_14_CONTENT='#!/bin/sh
 # metalform: report UP in the background so boot never waits for the head node.
 case "${1:-start}" in start) /etc/metalform/report-up >/dev/null 2>&1 & ;; esac
 exit 0
 '
-MF_FILE_13_STACKS=''
-MF_FILE_13_DIRMODE=''
-MF_FILE_14_PATH='/etc/systemd/system/metalform-up.service'
-MF_FILE_14_MODE='0644'
-MF_FILE_14_CONTENT='[Unit]
+MF_FILE_14_STACKS=''
+MF_FILE_14_DIRMODE=''
+MF_FILE_15_PATH='/etc/systemd/system/metalform-up.service'
+MF_FILE_15_MODE='0644'
+MF_FILE_15_CONTENT='[Unit]
 Description=metalform: report UP to the head node
 Wants=network-online.target
 After=network-online.target
@@ -290,8 +313,8 @@ ExecStart=/etc/metalform/report-up
 [Install]
 WantedBy=multi-user.target
 '
-MF_FILE_14_STACKS=''
-MF_FILE_14_DIRMODE=''
+MF_FILE_15_STACKS=''
+MF_FILE_15_DIRMODE=''
 MF_LINK_COUNT='4'
 MF_LINK_0_PATH='/etc/systemd/system/multi-user.target.wants/metalform-up.service'
 MF_LINK_0_TARGET='/etc/systemd/system/metalform-up.service'

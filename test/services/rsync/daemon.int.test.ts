@@ -195,6 +195,7 @@ describe("renderRsyncdConf", () => {
     lockFile: "/run/mf/rsyncd.lock",
     maxConnections: 0,
     timeoutSec: 600,
+    secretsFile: "/run/mf/rsyncd.secrets",
   };
   it("writes the settings an image server needs", () => {
     const text = renderRsyncdConf({ ...base, modules: [{ name: "compute", path: "/srv/images/compute" }] });
@@ -213,5 +214,22 @@ describe("renderRsyncdConf", () => {
       expect(() => renderRsyncdConf({ ...base, modules: [m] })).toThrow();
     }
     expect(() => renderRsyncdConf({ ...base, modules: [{ name: "a", path: "/x" }, { name: "a", path: "/y" }] })).toThrow(/twice/);
+    for (const c of [{ user: "n1\nx", password: "p".repeat(20) }, { user: "n1", password: "short" }, { user: "n1", password: "p".repeat(20), host: "10.0.0.1\nhosts allow = *" }]) {
+      expect(() => renderRsyncdConf({ ...base, modules: [{ name: "a", path: "/x", access: [c] }] })).toThrow();
+    }
+  });
+  it("a restricted module is unlisted, names its users, and admits only their addresses", () => {
+    const access = [
+      { user: "n1", password: "p".repeat(20), host: "10.0.0.11" },
+      { user: "n2", password: "q".repeat(20), host: "10.0.0.12" },
+    ];
+    const text = renderRsyncdConf({ ...base, modules: [{ name: "img", path: "/x", access }, { name: "open", path: "/y" }] });
+    const img = text.slice(text.indexOf("[img]"), text.indexOf("[open]")).split("\n");
+    for (const line of ["list = no", "auth users = n1, n2", "secrets file = /run/mf/rsyncd.secrets", "hosts allow = 10.0.0.11 10.0.0.12", "hosts deny = *"]) expect(img).toContain(line);
+    expect(text).not.toContain("p".repeat(20)); // passwords live in the secrets file only
+    expect(text.slice(text.indexOf("[open]"))).not.toContain("list = no");
+    const none = renderRsyncdConf({ ...base, modules: [{ name: "img", path: "/x", access: [] }] });
+    expect(none.split("\n")).toContain("hosts deny = *");
+    expect(none).not.toContain("auth users");
   });
 });

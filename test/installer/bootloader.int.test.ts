@@ -60,7 +60,7 @@ async function install(module: string, disk: LoopDisk) {
       imageDigest: "sha256:" + "cd".repeat(32),
       rsyncUrl: rsyncd.url(module),
       apiUrl: api.nodeUrl("node001"),
-      upToken: api.tokens.token("node001", "up"),
+      nodeCredential: "test-node-credential",
     }),
   );
   const run = await runInstaller({ api, node: "node001", disks: [disk.dev], work: join(dir, `w${Date.now()}`) });

@@ -66,7 +66,7 @@ async function install(): Promise<{ configure: string; read: (cmd: string) => st
       imageDigest: "sha256:" + "cd".repeat(32),
       rsyncUrl: rsyncd.url("img"),
       apiUrl: api.nodeUrl("node001"),
-      upToken: api.tokens.token("node001", "up"),
+      nodeCredential: "test-node-credential",
     }),
   );
   const run = await runInstaller({ api, node: "node001", disks: [disk.dev], work: join(dir, `w${Date.now()}`) });

@@ -33,7 +33,7 @@ export default tseslint.config(
     extends: [tseslint.configs.recommendedTypeChecked],
     languageOptions: {
       parserOptions: {
-        projectService: { allowDefaultProject: ["vitest.config.ts", "bench/scale/*.ts"] },
+        projectService: { allowDefaultProject: ["vitest.config.ts", "bench/scale/*.ts", "bench/*/vitest.config.ts", "bench/*/*.run.ts"] },
         tsconfigRootDir: import.meta.dirname,
       },
     },

@@ -2,7 +2,8 @@ import { defineConfig } from "vitest/config";
 
 // Three tiers, chosen by file name (see README "Tests"):
 //   unit         test/**/NAME.test.ts      no root, namespaces, QEMU, PostgreSQL or real peers; `npm test`
-//   integration  test/**/NAME.int.test.ts  root, network namespaces, real Debian peers, loop devices, PostgreSQL
+//   integration  test/**/NAME.int.test.ts  root, network namespaces, real Debian peers, loop devices, PostgreSQL;
+//                                          also the built CLI spawned against large hostile inputs (seconds each)
 //   e2e          test/**/NAME.e2e.test.ts  QEMU virtual machines (TCG), real OS installs
 // `npx vitest run FILE` finds the tier from the name; `--project NAME` runs one tier.
 const INT = "test/**/*.int.test.ts";

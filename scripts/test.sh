@@ -5,6 +5,7 @@
 # (CI reads it; the exit status is non-zero if anything failed).
 #   TIERS="unit integration" bash scripts/test.sh   # only some tiers
 #   bash scripts/test.sh test/config                # extra arguments go to every tier
+#   LINT=0 bash scripts/test.sh                     # without the lint and format check
 # Run as root, the unit tier runs as the unprivileged user `nobody`: a unit test that
 # quietly needs root would otherwise only be found on a laptop.
 set -uo pipefail
@@ -14,6 +15,15 @@ npm run build --silent || exit 1
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 status=0
+
+# The house style is checked like a test: ESLint with type information (zero warnings)
+# and Prettier. A failure counts as one failed test in the closing line. LINT=0 skips it.
+lint_failed=0
+if [ "${LINT:-1}" != 0 ]; then
+  echo "=== lint and format"
+  npm run --silent lint || lint_failed=1
+  npm run --silent format:check || lint_failed=1
+fi
 
 # The command prefix that runs the unit tier without root, or nothing when we are not
 # root (or nobody cannot read the checkout: then say so and run it as we are).
@@ -48,9 +58,9 @@ for tier in ${TIERS:-unit integration e2e}; do
   fi
 done
 
-WORK="$work" node -e '
+WORK="$work" LINT_FAILED="$lint_failed" node -e '
   const fs = require("fs");
-  let passed = 0, failed = 0, skipped = 0;
+  let passed = 0, failed = Number(process.env.LINT_FAILED), skipped = 0;
   for (const tier of process.argv.slice(1)) {
     const file = `${process.env.WORK}/${tier}.json`;
     if (!fs.existsSync(file)) { console.error(`${tier}: no results (vitest did not finish)`); failed++; continue; }

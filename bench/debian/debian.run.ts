@@ -58,9 +58,25 @@ it("Debian 12: install and one-package sync, metalform vs rsync by hand", async 
   if (sync.run.code !== 0) throw new Error(sync.run.stderr.slice(-3000));
   const ds = sync.events.find((e) => e.type === "node_complete")!;
   const rs = rsyncByHand("plus", copy);
-  rows.push([`sync (+tree, ${String(ds.change)})`, sync.seconds.toFixed(1), String(ds.bytes), String(ds.elapsed_s), rs.seconds.toFixed(1), String(rs.bytes), String(treeBytes(plus.root))]);
+  rows.push([
+    `sync (+tree, ${String(ds.change)})`,
+    sync.seconds.toFixed(1),
+    String(ds.bytes),
+    String(ds.elapsed_s),
+    rs.seconds.toFixed(1),
+    String(rs.bytes),
+    String(treeBytes(plus.root)),
+  ]);
 
   // The installer for this image's kernel, built cold (no cache), and its size.
   const built = await buildInstaller({ outDir: join(dir, "installer"), kernelTree: base.root, kernelFile: base.kernel });
-  rows.push(["installer", (built.buildMs / 1000).toFixed(1) + " build", `${built.bytes} gz`, `${built.uncompressedBytes} cpio`, `${built.shippedModules.length} modules`, `${built.modules.length} always`, `${built.firmware.length} firmware`]);
+  rows.push([
+    "installer",
+    (built.buildMs / 1000).toFixed(1) + " build",
+    `${built.bytes} gz`,
+    `${built.uncompressedBytes} cpio`,
+    `${built.shippedModules.length} modules`,
+    `${built.modules.length} always`,
+    `${built.firmware.length} firmware`,
+  ]);
 });

@@ -64,13 +64,36 @@ export function dhcpSeeds() {
   const mac = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56];
   return [
     dhcpPacket({ mac, type: 1, options: PXE_OPTS }),
-    dhcpPacket({ mac, type: 1, flags: 0x8000, options: [[61, [1, ...mac]], [12, bytes("node001")]] }),
+    dhcpPacket({
+      mac,
+      type: 1,
+      flags: 0x8000,
+      options: [
+        [61, [1, ...mac]],
+        [12, bytes("node001")],
+      ],
+    }),
     dhcpPacket({ mac, type: 3, options: [[50, [127, 0, 0, 2]], [54, [127, 0, 0, 1]], ...PXE_OPTS] }),
     dhcpPacket({ mac, type: 3, ciaddr: [127, 0, 0, 2] }),
-    dhcpPacket({ mac, type: 3, options: [[50, [127, 0, 0, 9]], [77, bytes("\x04iPXE")], [175, [176, 1, 1]]] }),
+    dhcpPacket({
+      mac,
+      type: 3,
+      options: [
+        [50, [127, 0, 0, 9]],
+        [77, bytes("\x04iPXE")],
+        [175, [176, 1, 1]],
+      ],
+    }),
     dhcpPacket({ mac, type: 8, ciaddr: [127, 0, 0, 2] }),
     dhcpPacket({ mac, type: 7, ciaddr: [127, 0, 0, 2], options: [[54, [127, 0, 0, 1]]] }),
-    dhcpPacket({ mac, type: 4, options: [[50, [127, 0, 0, 2]], [54, [127, 0, 0, 1]]] }),
+    dhcpPacket({
+      mac,
+      type: 4,
+      options: [
+        [50, [127, 0, 0, 2]],
+        [54, [127, 0, 0, 1]],
+      ],
+    }),
     dhcpPacket({ mac, type: 1, giaddr: [127, 0, 0, 1], options: [[82, [1, 4, 1, 2, 3, 4, 2, 2, 9, 9]], ...PXE_OPTS] }),
     // Option overload (52): options continue in file and sname.
     (() => {

@@ -8,7 +8,10 @@ import { dirname, join } from "node:path";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
 const mf = (args, opts = {}) => spawnSync(process.execPath, [join(root, "bin/metalform"), ...args], { encoding: "utf8", maxBuffer: 64 << 20, ...opts });
-const counts = process.argv.slice(2).map(Number).filter((n) => n > 0);
+const counts = process.argv
+  .slice(2)
+  .map(Number)
+  .filter((n) => n > 0);
 const sizes = counts.length ? counts : [1, 4];
 const PHASES = ["power", "dhcp", "boot-files", "installer", "disks", "filesystems", "sync", "config", "bmc", "switch-root", "up"];
 const rows = [];
@@ -23,7 +26,10 @@ for (const n of sizes) {
   const r = mf(["lab", "exec", "--namespace", ns, "--", "metalform", "apply", "-c", info.configPath, "--auto-approve", "--json"]);
   const wall = (Date.now() - t0) / 1000;
   mf(["lab", "down", "--namespace", ns]);
-  const evs = r.stdout.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
+  const evs = r.stdout
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l));
   const ok = evs.filter((e) => e.type === "node_complete").length;
   // Per node: seconds from power to each phase.
   const perNode = new Map();

@@ -58,17 +58,46 @@ it(`provisions ${NODES} nodes (${IMAGE_MIB} MiB image) through k provisioners ca
   for (const k of KS) {
     const url = `${pg.url()}#scale-${k}-${Date.now()}`;
     const env = { METALFORM_STATE_URL: url };
-    const procs = hosts.slice(0, k).map((h, i) =>
-      lab.spawnIn(h.ns, ["serve", "--role", "provisioner", "--config", lab.cfgDir, "--name", `p${i + 1}`, "--address", h.address, "--bind-interface", "eth0", "--heartbeat", "1s", "--slots", String(NODES), "--log-level", "warn"], env),
-    );
+    const procs = hosts
+      .slice(0, k)
+      .map((h, i) =>
+        lab.spawnIn(
+          h.ns,
+          [
+            "serve",
+            "--role",
+            "provisioner",
+            "--config",
+            lab.cfgDir,
+            "--name",
+            `p${i + 1}`,
+            "--address",
+            h.address,
+            "--bind-interface",
+            "eth0",
+            "--heartbeat",
+            "1s",
+            "--slots",
+            String(NODES),
+            "--log-level",
+            "warn",
+          ],
+          env,
+        ),
+      );
     const scope = url.slice(url.indexOf("#") + 1);
-    await waitFor(`${k} provisioners`, () => {
-      try {
-        return pg.psql(`SELECT count(*) FROM metalform_provisioners WHERE scope = '${scope}' AND now() - heartbeat_at < interval '3 s'`).trim() === String(k);
-      } catch {
-        return false;
-      }
-    }, 120_000, 200);
+    await waitFor(
+      `${k} provisioners`,
+      () => {
+        try {
+          return pg.psql(`SELECT count(*) FROM metalform_provisioners WHERE scope = '${scope}' AND now() - heartbeat_at < interval '3 s'`).trim() === String(k);
+        } catch {
+          return false;
+        }
+      },
+      120_000,
+      200,
+    );
     // Every node starts with empty disks (the simulated node keeps its root in its work directory).
     for (const n of lab.names) rmSync(join(lab.dir, `work-${n}`), { recursive: true, force: true });
     const t0 = Date.now();
@@ -78,16 +107,26 @@ it(`provisions ${NODES} nodes (${IMAGE_MIB} MiB image) through k provisioners ca
     const start = Date.parse(String(ev.find((e) => e.type === "apply_start")?.time));
     const ends = ev.filter((e) => e.type === "node_complete").map((e) => Date.parse(String(e.time)));
     const per = new Map<string, number>();
-    for (const e of ev) if (e.type === "node_message" && /^assigned to provisioner /.test(String(e.message))) per.set(String(e.message).slice(24), (per.get(String(e.message).slice(24)) ?? 0) + 1);
+    for (const e of ev)
+      if (e.type === "node_message" && /^assigned to provisioner /.test(String(e.message))) per.set(String(e.message).slice(24), (per.get(String(e.message).slice(24)) ?? 0) + 1);
     rows.push({
       k,
       wall,
       install: ends.length ? (Math.max(...ends) - start) / 1000 : NaN,
       ok: ends.length,
-      perProvisioner: [...per].sort().map(([p, n]) => `${p}:${n}`).join(" "),
+      perProvisioner: [...per]
+        .sort()
+        .map(([p, n]) => `${p}:${n}`)
+        .join(" "),
     });
     const errors = ev.filter((e) => e.type === "node_errored");
-    if (errors.length) process.stderr.write(`k=${k}: ${errors.length} node errors, e.g. ${errors.slice(0, 3).map((e) => `${String(e.node)}: ${String(e.error)}`).join(" | ")}\n`);
+    if (errors.length)
+      process.stderr.write(
+        `k=${k}: ${errors.length} node errors, e.g. ${errors
+          .slice(0, 3)
+          .map((e) => `${String(e.node)}: ${String(e.error)}`)
+          .join(" | ")}\n`,
+      );
     if (r.code !== 0) process.stderr.write(`apply with ${k} provisioner(s) exited ${r.code}\n${r.stderr.slice(-3000)}\n`);
     await Promise.all(procs.map(stop));
   }

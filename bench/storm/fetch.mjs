@@ -88,7 +88,9 @@ function httpGet() {
         hash.update(d);
         bytes += d.length;
       });
-      res.on("end", () => resolve({ ok: res.statusCode === 200, why: `status ${res.statusCode}`, bytes, sha256: hash.digest("hex"), firstReplyMs: firstReply, ms: performance.now() - t0 }));
+      res.on("end", () =>
+        resolve({ ok: res.statusCode === 200, why: `status ${res.statusCode}`, bytes, sha256: hash.digest("hex"), firstReplyMs: firstReply, ms: performance.now() - t0 }),
+      );
       res.on("error", (e) => resolve({ ok: false, why: e.message, bytes, firstReplyMs: firstReply, ms: performance.now() - t0 }));
     });
     req.on("timeout", () => req.destroy(new Error("timeout")));

@@ -73,17 +73,61 @@ try {
     raid: [],
     disks: [{ name: "sda", match: { minSize: 1 }, table: "gpt", partitions: [{ name: "root", size: { kind: "rest" }, fs: "ext4", type: "linux", mount: "/", mountOptions: [] }] }],
   };
-  const node = { name: "bench01", category: "c", mac: "52:54:00:00:00:01", ip: "10.0.0.2", hostname: "bench01", image: "img", diskLayout: "bench", installMode: "auto", boot: "pxe", kernelArgs: [], excludeSync: [], excludeFull: [], protect: false, firmware: { mode: "bios", secureBoot: false, arch: "x86_64", persistentBootDevice: false }, pos };
-  const network = { interface: "x", address: "10.0.0.1", prefix: 24, networkAddress: "10.0.0.0", netmask: "255.255.255.0", broadcast: "10.0.0.255", dns: [], dhcp: { mode: "authoritative", leaseTime: 60 }, ports: { dhcp: 67, proxyDhcp: 4011, tftp: 69, http: 80, rsync: 873 } };
+  const node = {
+    name: "bench01",
+    category: "c",
+    mac: "52:54:00:00:00:01",
+    ip: "10.0.0.2",
+    hostname: "bench01",
+    image: "img",
+    diskLayout: "bench",
+    installMode: "auto",
+    boot: "pxe",
+    kernelArgs: [],
+    excludeSync: [],
+    excludeFull: [],
+    protect: false,
+    firmware: { mode: "bios", secureBoot: false, arch: "x86_64", persistentBootDevice: false },
+    pos,
+  };
+  const network = {
+    interface: "x",
+    address: "10.0.0.1",
+    prefix: 24,
+    networkAddress: "10.0.0.0",
+    netmask: "255.255.255.0",
+    broadcast: "10.0.0.255",
+    dns: [],
+    dhcp: { mode: "authoritative", leaseTime: 60 },
+    ports: { dhcp: 67, proxyDhcp: 4011, tftp: 69, http: 80, rsync: 873 },
+  };
   const image = { name: "img", root: img, rootType: "directory", kernel: "/k", kernelArgs: [], excludeSync: [], excludeFull: [], pos };
-  plan = renderInstallPlan({ node, layout, image, network, imageDigest: "sha256:bench", rsyncUrl: `rsync://127.0.0.1:${port}/img/`, apiUrl: nodeApiUrl(base, "bench01"), nodeCredential: "bench-node-credential" });
+  plan = renderInstallPlan({
+    node,
+    layout,
+    image,
+    network,
+    imageDigest: "sha256:bench",
+    rsyncUrl: `rsync://127.0.0.1:${port}/img/`,
+    apiUrl: nodeApiUrl(base, "bench01"),
+    nodeCredential: "bench-node-credential",
+  });
 
   async function install(tag) {
     const first = reports.length;
     const t0 = process.hrtime.bigint();
     const child = spawn("unshare", ["-m", "--propagation", "private", "sh", initScript], {
       stdio: ["ignore", "ignore", "pipe"],
-      env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", MF_API: nodeApiUrl(base, "bench01"), MF_TOKEN: credential(), MF_ROOT: join(dir, "root"), MF_WORK: join(dir, `work-${tag}`), MF_CANDIDATES: dev, MF_SKIP_BOOTSTRAP: "1", MF_NO_SWITCH_ROOT: "1" },
+      env: {
+        PATH: "/usr/sbin:/usr/bin:/sbin:/bin",
+        MF_API: nodeApiUrl(base, "bench01"),
+        MF_TOKEN: credential(),
+        MF_ROOT: join(dir, "root"),
+        MF_WORK: join(dir, `work-${tag}`),
+        MF_CANDIDATES: dev,
+        MF_SKIP_BOOTSTRAP: "1",
+        MF_NO_SWITCH_ROOT: "1",
+      },
     });
     let err = "";
     child.stderr.on("data", (c) => (err += c));
@@ -114,7 +158,7 @@ try {
   rows.push(["full install", await install("full"), byHand("full")]);
   // 1 % change: replace 1 % of the files (incompressible) with new content.
   const changed = Math.max(1, Math.round(count / 100));
-  for (let i = 0; i < changed; i++) writeFileSync(join(img, "usr/lib", `f${i * 97 % count}.bin`), randomBytes(FILE));
+  for (let i = 0; i < changed; i++) writeFileSync(join(img, "usr/lib", `f${(i * 97) % count}.bin`), randomBytes(FILE));
   rows.push(["sync after 1 % change", await install("delta"), byHand("delta")]);
   rows.push(["sync, nothing changed", await install("same"), byHand("same")]);
 
@@ -122,7 +166,9 @@ try {
   console.log("| case | mode | installer bytes | rsync by hand bytes | ratio | installer total s | installer rsync s | rsync by hand s |");
   console.log("|---|---|---:|---:|---:|---:|---:|---:|");
   for (const [name, a, b] of rows) {
-    console.log(`| ${name} | ${a.mode} | ${a.bytes} | ${b.bytes} | ${(a.bytes / b.bytes).toFixed(3)} | ${(a.ms / 1000).toFixed(2)} | ${(a.rsyncMs / 1000).toFixed(2)} | ${(b.ms / 1000).toFixed(2)} |`);
+    console.log(
+      `| ${name} | ${a.mode} | ${a.bytes} | ${b.bytes} | ${(a.bytes / b.bytes).toFixed(3)} | ${(a.ms / 1000).toFixed(2)} | ${(a.rsyncMs / 1000).toFixed(2)} | ${(b.ms / 1000).toFixed(2)} |`,
+    );
   }
 } finally {
   for (const f of cleanup.reverse()) {

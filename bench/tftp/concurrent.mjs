@@ -20,7 +20,15 @@ function get() {
     const sock = dgram.createSocket("udp4");
     const hash = createHash("sha256");
     const rrq = Buffer.from(`\0\x01${file}\0octet\0blksize\0${blkS}\0windowsize\0${winS}\0`, "latin1");
-    let blksize = 512, windowsize = 1, expected = 1, inWindow = 0, bytes = 0, server, lastAck = 0, idle = 0, done = false;
+    let blksize = 512,
+      windowsize = 1,
+      expected = 1,
+      inWindow = 0,
+      bytes = 0,
+      server,
+      lastAck = 0,
+      idle = 0,
+      done = false;
     const end = (ok, why) => {
       if (done) return;
       done = true;
@@ -43,7 +51,8 @@ function get() {
     sock.on("message", (m, r) => {
       if (server === undefined) server = r.port;
       if (r.port !== server || m.length < 4) return;
-      const op = m.readUInt16BE(0), blk = m.readUInt16BE(2);
+      const op = m.readUInt16BE(0),
+        blk = m.readUInt16BE(2);
       idle = 0;
       silent = 0;
       if (op === 5) return end(false, `error ${blk} ${m.subarray(4).toString()}`);
@@ -78,5 +87,7 @@ const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
 const intact = results.filter((r) => r.ok && r.sha256 === want).length;
 const failed = results.filter((r) => !r.ok).map((r) => r.why);
 const totalBytes = results.reduce((n, r) => n + r.bytes, 0);
-console.log(JSON.stringify({ count, intact, failed: failed.length, reasons: [...new Set(failed)].slice(0, 5), seconds: +seconds.toFixed(2), mbps: +((totalBytes / seconds / 1e6).toFixed(1)) }));
+console.log(
+  JSON.stringify({ count, intact, failed: failed.length, reasons: [...new Set(failed)].slice(0, 5), seconds: +seconds.toFixed(2), mbps: +(totalBytes / seconds / 1e6).toFixed(1) }),
+);
 process.exit(intact === count ? 0 : 1);

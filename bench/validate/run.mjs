@@ -23,7 +23,10 @@ if (!existsSync(loader)) {
 }
 const RUNS = 3;
 const RANGE = 128; // nodes per host range (a rack)
-const counts = process.argv.slice(2).map(Number).filter((n) => n > 0);
+const counts = process.argv
+  .slice(2)
+  .map(Number)
+  .filter((n) => n > 0);
 if (!counts.length) counts.push(1000, 10_000);
 
 const mac = (n) => "52:54:" + [24, 16, 8, 0].map((s) => ((n >>> s) & 255).toString(16).padStart(2, "0")).join(":");

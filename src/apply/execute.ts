@@ -36,14 +36,17 @@ export async function execute(x: ExecuteOptions): Promise<ApplyResult> {
   const interrupt = x.interrupt ?? o.interruptSignal;
   try {
     const state = x.inputs.state ?? newState(cluster.name);
-    const exec = new Executor({ plan: x.plan, desired: cluster, store: x.inputs.store, state, driver, events: o.events }, {
-      parallelism: o.parallelism,
-      canary: o.canary,
-      retries: o.retries,
-      ...(o.phaseTimeouts ? { phaseTimeouts: o.phaseTimeouts } : {}),
-      ...(stop ? { stopSignal: stop } : {}),
-      ...(interrupt ? { interruptSignal: interrupt } : {}),
-    });
+    const exec = new Executor(
+      { plan: x.plan, desired: cluster, store: x.inputs.store, state, driver, events: o.events },
+      {
+        parallelism: o.parallelism,
+        canary: o.canary,
+        retries: o.retries,
+        ...(o.phaseTimeouts ? { phaseTimeouts: o.phaseTimeouts } : {}),
+        ...(stop ? { stopSignal: stop } : {}),
+        ...(interrupt ? { interruptSignal: interrupt } : {}),
+      },
+    );
     x.control.on("observation", (obs) => exec.observe(obs.node, obs));
     return await exec.run();
   } finally {

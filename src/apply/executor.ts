@@ -76,9 +76,13 @@ export class Executor {
     this.serial = parts.state.serial;
     this.explicitTimeouts = { ...opts.phaseTimeouts };
     // One listener on the caller's signal, however many nodes wait.
-    opts.interruptSignal?.addEventListener("abort", () => {
-      for (const f of [...this.onInterrupt]) f();
-    }, { once: true });
+    opts.interruptSignal?.addEventListener(
+      "abort",
+      () => {
+        for (const f of [...this.onInterrupt]) f();
+      },
+      { once: true },
+    );
   }
 
   private timeout(change: NodeChange, phase: Phase): number {
@@ -86,7 +90,7 @@ export class Executor {
   }
 
   private emit(e: WithoutTime<ApplyEvent>): void {
-    this.parts.events({ ...e, time: (this.opts.now?.() ?? new Date()).toISOString() } as ApplyEvent);
+    this.parts.events({ ...e, time: (this.opts.now?.() ?? new Date()).toISOString() });
   }
 
   /** Feed what a node reported. Unknown or finished nodes are ignored. */
@@ -276,7 +280,11 @@ export class Executor {
       const stopTrigger = new AbortController();
       try {
         const triggered = this.driver.trigger(c, r.attempt, stopTrigger.signal);
-        await waitUntilUp(r, triggered, { timeout: (ch, p) => this.timeout(ch, p), onInterrupt: this.onInterrupt, ...(this.opts.interruptSignal ? { interruptSignal: this.opts.interruptSignal } : {}) });
+        await waitUntilUp(r, triggered, {
+          timeout: (ch, p) => this.timeout(ch, p),
+          onInterrupt: this.onInterrupt,
+          ...(this.opts.interruptSignal ? { interruptSignal: this.opts.interruptSignal } : {}),
+        });
         // An earlier attempt's error is history now (the attempt count tells of it).
         return { outcome: "succeeded" };
       } catch (e) {

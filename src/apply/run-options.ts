@@ -54,4 +54,3 @@ export interface ApplyRunOptions {
   /** How long installs wait for every live provisioner to copy the images (default 30 min). */
   copyTimeoutMs?: number;
 }
-

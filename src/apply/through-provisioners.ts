@@ -93,7 +93,12 @@ export async function runWithProvisioners(x: FleetApply): Promise<ApplyResult> {
     await fleet.db.publishImages(
       [...cluster.images.values()]
         .filter((i) => needed.has(i.name) && inputs.imageDigests.has(i.name))
-        .map((i) => ({ image: i.name, digest: inputs.imageDigests.get(i.name)!.digest, url: `rsync://${address}:${cluster.network.ports.rsync}/${imageModuleName(i.name)}/`, auth })),
+        .map((i) => ({
+          image: i.name,
+          digest: inputs.imageDigests.get(i.name)!.digest,
+          url: `rsync://${address}:${cluster.network.ports.rsync}/${imageModuleName(i.name)}/`,
+          auth,
+        })),
       applyId,
     );
     await waitForCopies(x, [...needed]);

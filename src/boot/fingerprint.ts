@@ -46,5 +46,7 @@ export function canonicalJson(v: unknown): string {
 }
 
 export function layoutFingerprint(input: FingerprintInput): string {
-  return createHash("sha256").update("metalform-layout-v1\n" + canonicalJson(input)).digest("hex");
+  return createHash("sha256")
+    .update("metalform-layout-v1\n" + canonicalJson(input))
+    .digest("hex");
 }

@@ -173,7 +173,8 @@ class StoragePlan {
     const { fs, mount, mountOptions: options } = spec;
     const what = of.what;
     if (fs === "none") return undefined;
-    if (mount !== undefined && (!mount.startsWith("/") || !isSafeWord(mount))) this.fail(`${what}: mount point ${JSON.stringify(mount)} is not an absolute path of plain characters`);
+    if (mount !== undefined && (!mount.startsWith("/") || !isSafeWord(mount)))
+      this.fail(`${what}: mount point ${JSON.stringify(mount)} is not an absolute path of plain characters`);
     if (fs === "swap" && mount !== undefined) this.fail(`${what}: swap has no mount point`);
     for (const o of options) if (!isSafeWord(o)) this.fail(`${what}: mount option ${JSON.stringify(o)} has unusual characters`);
     const l = this.labels.label(fs, spec.label, mount, of.name);

@@ -45,14 +45,9 @@ function header(node: Node, what: string): string {
 
 export function renderIpxeInstaller(input: IpxeInstallerInput): string {
   const { node } = input;
-  const args = [
-    "initrd=installer.img",
-    `mf.api=${input.apiUrl}`,
-    `mf.mac=${node.mac}`,
-    ...(input.console ?? DEFAULT_CONSOLE),
-    ...input.image.kernelArgs,
-    ...node.kernelArgs,
-  ].map((a) => checkArg(node.name, a));
+  const args = ["initrd=installer.img", `mf.api=${input.apiUrl}`, `mf.mac=${node.mac}`, ...(input.console ?? DEFAULT_CONSOLE), ...input.image.kernelArgs, ...node.kernelArgs].map(
+    (a) => checkArg(node.name, a),
+  );
   for (const u of [input.kernelUrl, input.initrdUrl]) checkArg(node.name, u);
   return (
     header(node, `run the installer (${input.reason ?? `mode ${node.installMode}`})`) +

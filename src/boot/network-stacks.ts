@@ -33,7 +33,17 @@ export function renderInterfaces(node: Node, net: Network, ifname: string = IFAC
 
 /** systemd.link(5): the NIC with the node's MAC is called STABLE_IFNAME, whatever its slot. */
 export function renderLinkFile(node: Node): string {
-  return [HEADER, "# ifupdown names interfaces; this gives the provisioning NIC a name that does not depend on its slot.", "[Match]", `MACAddress=${node.mac}`, "", "[Link]", `Name=${STABLE_IFNAME}`].join("\n") + "\n";
+  return (
+    [
+      HEADER,
+      "# ifupdown names interfaces; this gives the provisioning NIC a name that does not depend on its slot.",
+      "[Match]",
+      `MACAddress=${node.mac}`,
+      "",
+      "[Link]",
+      `Name=${STABLE_IFNAME}`,
+    ].join("\n") + "\n"
+  );
 }
 
 /** systemd.network(5): matched by MAC address. */
@@ -53,7 +63,22 @@ function connectionUuid(node: Node): string {
 
 /** NetworkManager keyfile (nm-settings-keyfile(5)), bound to the MAC. */
 export function renderNmKeyfile(node: Node, net: Network): string {
-  const lines = [HEADER, "[connection]", "id=metalform-provisioning", `uuid=${connectionUuid(node)}`, "type=ethernet", "autoconnect=true", "autoconnect-priority=100", "", "[ethernet]", `mac-address=${node.mac.toUpperCase()}`, "", "[ipv4]", "method=manual", `address1=${node.ip}/${net.prefix}${net.gateway ? `,${net.gateway}` : ""}`];
+  const lines = [
+    HEADER,
+    "[connection]",
+    "id=metalform-provisioning",
+    `uuid=${connectionUuid(node)}`,
+    "type=ethernet",
+    "autoconnect=true",
+    "autoconnect-priority=100",
+    "",
+    "[ethernet]",
+    `mac-address=${node.mac.toUpperCase()}`,
+    "",
+    "[ipv4]",
+    "method=manual",
+    `address1=${node.ip}/${net.prefix}${net.gateway ? `,${net.gateway}` : ""}`,
+  ];
   if (net.dns.length) lines.push(`dns=${net.dns.join(";")};`);
   if (net.domain) lines.push(`dns-search=${net.domain};`);
   lines.push("", "[ipv6]", "method=ignore");
@@ -62,7 +87,18 @@ export function renderNmKeyfile(node: Node, net: Network): string {
 
 /** netplan(5) version 2, matched by MAC; set-name gives the same stable name as ifupdown's .link. */
 export function renderNetplan(node: Node, net: Network): string {
-  const lines = [HEADER, "network:", "  version: 2", "  ethernets:", `    ${STABLE_IFNAME}:`, "      match:", `        macaddress: "${node.mac}"`, `      set-name: ${STABLE_IFNAME}`, "      dhcp4: false", `      addresses: ["${node.ip}/${net.prefix}"]`];
+  const lines = [
+    HEADER,
+    "network:",
+    "  version: 2",
+    "  ethernets:",
+    `    ${STABLE_IFNAME}:`,
+    "      match:",
+    `        macaddress: "${node.mac}"`,
+    `      set-name: ${STABLE_IFNAME}`,
+    "      dhcp4: false",
+    `      addresses: ["${node.ip}/${net.prefix}"]`,
+  ];
   if (net.gateway) lines.push("      routes:", "        - to: default", `          via: ${net.gateway}`);
   if (net.dns.length || net.domain) {
     lines.push("      nameservers:");

@@ -50,7 +50,8 @@ export function repairData(data: unknown, damage: SchemaDamage, broken: Broken):
     deleteAt(copy, p);
     // A misspelt top-level key ("netwrok", "node") hides a whole section.
     if (p.length === 1) broken.partial = true;
-    const owner = p[0] === "defaults" ? copy.defaults : p[0] === "nodes" || p[0] === "categories" ? (copy[p[0]] as Record<string | number, unknown> | undefined)?.[p[1]!] : undefined;
+    const owner =
+      p[0] === "defaults" ? copy.defaults : p[0] === "nodes" || p[0] === "categories" ? (copy[p[0]] as Record<string | number, unknown> | undefined)?.[p[1]!] : undefined;
     if (p.length > 1 && owner && typeof owner === "object") broken.incomplete.add(owner);
   }
   const badNodes = new Set<number>();
@@ -66,7 +67,7 @@ export function repairData(data: unknown, damage: SchemaDamage, broken: Broken):
     } else if (top === "images" || top === "diskLayouts" || top === "categories") {
       if (typeof second === "string") {
         broken[top].add(second);
-        if (isObj(copy[top])) delete (copy[top] as Obj)[second];
+        if (isObj(copy[top])) delete copy[top][second];
       } else {
         delete copy[top];
         broken.partial = true;

@@ -38,13 +38,7 @@ export function hasErrors(diags: readonly Diagnostic[]): boolean {
 }
 
 export function sortDiagnostics(diags: Diagnostic[]): Diagnostic[] {
-  return diags.sort(
-    (a, b) =>
-      (a.file ?? "").localeCompare(b.file ?? "") ||
-      (a.line ?? 0) - (b.line ?? 0) ||
-      (a.col ?? 0) - (b.col ?? 0) ||
-      a.code.localeCompare(b.code),
-  );
+  return diags.sort((a, b) => (a.file ?? "").localeCompare(b.file ?? "") || (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0) || a.code.localeCompare(b.code));
 }
 
 export function formatLocation(file?: string, line?: number, col?: number, cwd = process.cwd()): string {
@@ -78,10 +72,7 @@ function codeFrame(d: Diagnostic, opts: { color: boolean; sources: Map<string, s
 }
 
 /** One diagnostic per block; with `frames`, the offending line is shown under it. */
-export function formatDiagnostics(
-  diags: readonly Diagnostic[],
-  opts: { color?: boolean; frames?: boolean; cwd?: string } = {},
-): string {
+export function formatDiagnostics(diags: readonly Diagnostic[], opts: { color?: boolean; frames?: boolean; cwd?: string } = {}): string {
   const color = opts.color ?? false;
   const sources = new Map<string, string[]>();
   const out: string[] = [];

@@ -7,7 +7,6 @@ export function isIPv4(s: string): boolean {
   return IPV4.test(s);
 }
 
-
 /** Parses dotted-quad to an unsigned integer; undefined when malformed (same grammar as IPV4). */
 export function ipToInt(s: string): number | undefined {
   // Hand-rolled: called for every node's addresses, where a regex and split show in profiles.
@@ -59,7 +58,7 @@ export function subnetOf(address: string, prefix: number): Subnet | undefined {
 }
 
 export function inSubnet(ip: number, s: Subnet): boolean {
-  return ((ip & s.mask) >>> 0) === s.network;
+  return (ip & s.mask) >>> 0 === s.network;
 }
 
 /** "10.0.0.1/16" → {address, prefix}; undefined when malformed. */

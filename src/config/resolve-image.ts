@@ -13,7 +13,13 @@ export function checkSizes(name: string, l: Located<RawLayout>, diags: Diagnosti
   let ok = true;
   l.value.disks.forEach((d, di) => {
     const bad = (what: string, value: string, ...sub: (string | number)[]) => {
-      diags.push(errorAt("invalid-size", `disk layout "${name}": ${what} "${value}" of disk "${d.name}" must be more than zero and at most 8 PiB (or a percentage up to 100%)`, posOf(l.where, "disks", di, ...sub)));
+      diags.push(
+        errorAt(
+          "invalid-size",
+          `disk layout "${name}": ${what} "${value}" of disk "${d.name}" must be more than zero and at most 8 PiB (or a percentage up to 100%)`,
+          posOf(l.where, "disks", di, ...sub),
+        ),
+      );
       ok = false;
     };
     if (d.match.minSize !== undefined && parseBytes(d.match.minSize) === undefined) bad("minimum size", d.match.minSize, "match", "minSize");

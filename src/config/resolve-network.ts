@@ -70,7 +70,9 @@ function resolvePostgres(l: Located<RawBackend>, ctx: { misplaced: boolean; diag
   }
   if (typeof b.url === "string") {
     // Not even the value goes into the message: it may hold the password.
-    diags.push(errorAt("inline-secret", `backend.url must be {env: NAME} or {file: PATH}: a URL written inline would put the database password in version control`, posOf(l.where, "url")));
+    diags.push(
+      errorAt("inline-secret", `backend.url must be {env: NAME} or {file: PATH}: a URL written inline would put the database password in version control`, posOf(l.where, "url")),
+    );
     return undefined;
   }
   if (misplaced) return undefined;

@@ -43,7 +43,19 @@ export function nodeScope(
   opts: { domain?: string; maxNodes: number; diags: Diagnostic[]; inlineSecrets: Map<string, string> },
 ): NodeScope {
   const { domain, maxNodes, diags, inlineSecrets } = opts;
-  return { merged, images, ...(domain ? { domain } : {}), maxNodes, diags, inlineSecrets, total: 0, reportedRefs: new Set(), warnedInline: new Set(), warnedNoAddress: new Set(), reportedFirmware: new Set() };
+  return {
+    merged,
+    images,
+    ...(domain ? { domain } : {}),
+    maxNodes,
+    diags,
+    inlineSecrets,
+    total: 0,
+    reportedRefs: new Set(),
+    warnedInline: new Set(),
+    warnedNoAddress: new Set(),
+    reportedFirmware: new Set(),
+  };
 }
 
 /** One entry of `nodes:` (a single node or a host range) as nodes, or undefined after reporting why not. */
@@ -66,7 +78,12 @@ export function resolveNodeEntry(ln: Located<RawNode>, scope: NodeScope): { node
   const bmc = bmcTemplate(ln, levels, namePos, scope);
   const common = commonSettings(levels, scope);
   const protect = pick(levels, "protect")?.value ?? false;
-  const firmware = resolveFirmware(raw.name, levels.map((l) => ({ firmware: l.settings.firmware, where: l.where })), scope.reportedFirmware, scope.diags);
+  const firmware = resolveFirmware(
+    raw.name,
+    levels.map((l) => ({ firmware: l.settings.firmware, where: l.where })),
+    scope.reportedFirmware,
+    scope.diags,
+  );
   if (!firmware) return undefined;
   const ip0 = ipToInt(raw.ip)!;
   const range = isHostRange(raw.name);

@@ -27,13 +27,17 @@ interface Reporter {
 export function checkSemantics(merged: MergedConfig, r: Resolved, opts: SemanticOptions): Diagnostic[] {
   const diags: Diagnostic[] = [];
   const report: Reporter = {
-    error: (code, message, pos, related) =>
-      diags.push({ severity: "error", code, message, ...pos, ...(related ? { related: { message: related.message, ...related.pos } } : {}) }),
+    error: (code, message, pos, related) => diags.push({ severity: "error", code, message, ...pos, ...(related ? { related: { message: related.message, ...related.pos } } : {}) }),
     warning: (code, message, pos) => diags.push({ severity: "warning", code, message, ...pos }),
   };
   if (!merged.network && !merged.broken.network && !merged.broken.partial) {
     const first = merged.nodes[0]?.where.src.path ?? merged.cluster?.where.src.path;
-    diags.push({ severity: "error", code: "missing-network", message: 'the configuration has no "network" section (the provisioning network)', ...(first ? { file: first, line: 1, col: 1 } : {}) });
+    diags.push({
+      severity: "error",
+      code: "missing-network",
+      message: 'the configuration has no "network" section (the provisioning network)',
+      ...(first ? { file: first, line: 1, col: 1 } : {}),
+    });
   }
   const network = r.network && merged.network ? checkNetwork(r.network, merged.network.where, report) : undefined;
   new NodeChecks(r, network, report).run(merged);
@@ -60,7 +64,11 @@ function checkNetwork(net: Network, w: Where, report: Reporter): NetworkFacts {
   const subnet = subnetOf(net.address, net.prefix)!;
   const head = ipToInt(net.address)!;
   if (net.prefix < 31 && (head === subnet.network || head === subnet.broadcast)) {
-    report.error("invalid-address", `network.address ${net.address} is the ${head === subnet.network ? "network" : "broadcast"} address of ${net.networkAddress}/${net.prefix}`, posOf(w, "address"));
+    report.error(
+      "invalid-address",
+      `network.address ${net.address} is the ${head === subnet.network ? "network" : "broadcast"} address of ${net.networkAddress}/${net.prefix}`,
+      posOf(w, "address"),
+    );
   }
   const reserved = new Map<number, string>();
   reserved.set(subnet.network, "the network address");
@@ -85,11 +93,16 @@ function checkDynamicRange({ net, subnet, reserved }: NetworkFacts, w: Where, re
     report.error("proxy-dynamic-range", "network.dhcp.dynamicRange has no effect in proxy mode: the existing DHCP server hands out addresses", keyPosOf(w, "dhcp", "dynamicRange"));
   }
   if (s > e) report.error("dynamic-range-invalid", `dynamic range starts (${dr.start}) after it ends (${dr.end})`, posOf(w, "dhcp", "dynamicRange", "start"));
-  for (const [k, v] of [["start", s], ["end", e]] as const) {
-    if (!inSubnet(v, subnet)) report.error("ip-outside-subnet", `dynamic range ${k} ${intToIp(v)} is outside ${net.networkAddress}/${net.prefix}`, posOf(w, "dhcp", "dynamicRange", k));
+  for (const [k, v] of [
+    ["start", s],
+    ["end", e],
+  ] as const) {
+    if (!inSubnet(v, subnet))
+      report.error("ip-outside-subnet", `dynamic range ${k} ${intToIp(v)} is outside ${net.networkAddress}/${net.prefix}`, posOf(w, "dhcp", "dynamicRange", k));
   }
   for (const [addr, what] of reserved) {
-    if (addr >= s && addr <= e) report.error("dynamic-range-overlap", `dynamic range ${dr.start}-${dr.end} contains ${what} (${intToIp(addr)})`, keyPosOf(w, "dhcp", "dynamicRange"));
+    if (addr >= s && addr <= e)
+      report.error("dynamic-range-overlap", `dynamic range ${dr.start}-${dr.end} contains ${what} (${intToIp(addr)})`, keyPosOf(w, "dhcp", "dynamicRange"));
   }
 }
 
@@ -264,7 +277,14 @@ export function checkLayout(layout: DiskLayout, report: Report): void {
     if (percent > 100) report("size-exceeds-disk", `disk "${disk.name}": percentages add up to ${percent}%`, "disks", d, "partitions");
     const min = disk.match.minSize;
     if (min !== undefined && fixed > min) {
-      report("size-exceeds-disk", `disk "${disk.name}": fixed partition sizes add up to ${formatBytes(fixed)}, more than its minimum size ${formatBytes(min)}`, "disks", d, "match", "minSize");
+      report(
+        "size-exceeds-disk",
+        `disk "${disk.name}": fixed partition sizes add up to ${formatBytes(fixed)}, more than its minimum size ${formatBytes(min)}`,
+        "disks",
+        d,
+        "match",
+        "minSize",
+      );
     }
   });
   const usedMembers = new Set<string>();

@@ -238,6 +238,6 @@ export function locate(src: SourceFile, path: readonly PathSeg[], which: "key" |
       node = item;
     } else break;
   }
-  const target = which === "key" && keyNode ? keyNode : node ?? keyNode;
+  const target = which === "key" && keyNode ? keyNode : (node ?? keyNode);
   return posOfNode(src, target as YamlNode);
 }

@@ -65,10 +65,7 @@ export interface Network {
 
 /** Where an image comes from (src/images/sources.ts turns each into a snapshot). */
 export type ImageSourceSpec =
-  | { kind: "directory"; path: string }
-  | { kind: "tarball"; path: string }
-  | { kind: "oci"; path: string; ref?: string }
-  | { kind: "recipe"; recipe: Recipe };
+  { kind: "directory"; path: string } | { kind: "tarball"; path: string } | { kind: "oci"; path: string; ref?: string } | { kind: "recipe"; recipe: Recipe };
 
 export interface Image {
   name: string;
@@ -102,10 +99,7 @@ export interface Image {
 }
 
 /** Partition sizes as written: fixed bytes, a percentage of the disk, or the rest. */
-export type SizeSpec =
-  | { kind: "bytes"; bytes: number }
-  | { kind: "percent"; percent: number }
-  | { kind: "rest" };
+export type SizeSpec = { kind: "bytes"; bytes: number } | { kind: "percent"; percent: number } | { kind: "rest" };
 
 export interface Partition {
   /** Name used to refer to the partition from RAID arrays; defaults to `<disk>p<n>`. */
@@ -215,7 +209,13 @@ export interface Category {
 /** Where the state is kept (`backend:`); absent means the local file beside the configuration. */
 export type StateBackendConfig =
   | { type: "local"; /** Absolute path of the state file. */ path?: string; pos: SourcePos }
-  | { type: "postgres"; /** The connection URL (a secret: it may carry a password). */ url: SecretRef; name?: string; /** Versions kept (default all). */ keepVersions?: number; pos: SourcePos };
+  | {
+      type: "postgres";
+      /** The connection URL (a secret: it may carry a password). */ url: SecretRef;
+      name?: string;
+      /** Versions kept (default all). */ keepVersions?: number;
+      pos: SourcePos;
+    };
 
 export interface DesiredCluster {
   /** Name of the cluster (from `cluster.name`, default the config directory's name). */

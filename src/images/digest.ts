@@ -119,10 +119,7 @@ export async function computeImageDigest(image: ImageSource, opts: { cacheDir: s
 }
 
 /** Digests of several images, one after the other (they share disks; parallel reads would not help). */
-export async function computeImageDigests(
-  images: Iterable<ImageSource>,
-  opts: { cacheDir: string },
-): Promise<Map<string, ImageDigestResult>> {
+export async function computeImageDigests(images: Iterable<ImageSource>, opts: { cacheDir: string }): Promise<Map<string, ImageDigestResult>> {
   const out = new Map<string, ImageDigestResult>();
   for (const img of images) {
     try {

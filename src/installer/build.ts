@@ -174,7 +174,16 @@ export async function buildInstaller(opts: BuildInstallerOptions): Promise<Build
   const digest = createHash("sha256").update(gz).digest("hex");
   const { path, cached } = store(opts.outDir, gz, digest);
   const buildMs = Date.now() - t0;
-  log.info("installer.built", { path, digest, bytes: gz.length, cached, kernel: mods.kernelVersion, modules: mods.shippedModules.length, firmware: mods.firmware.length, ms: buildMs });
+  log.info("installer.built", {
+    path,
+    digest,
+    bytes: gz.length,
+    cached,
+    kernel: mods.kernelVersion,
+    modules: mods.shippedModules.length,
+    firmware: mods.firmware.length,
+    ms: buildMs,
+  });
   const { kernelVersion, ...rest } = mods;
   return { path, digest, bytes: gz.length, cached, ...rest, ...(kernelVersion ? { kernelVersion } : {}), uncompressedBytes: cpio.length, buildMs };
 }

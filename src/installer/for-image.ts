@@ -27,7 +27,8 @@ export function imageKernelTree(image: Image): string | undefined {
 
 export async function buildImageInstaller(image: Image, cacheDir: string, logger?: Logger): Promise<BuildInstallerResult> {
   const k = imageKernel(image);
-  if ("error" in k) logger?.warn("image-without-modules", { image: image.name, reason: k.error, note: "the installer ships no kernel modules: the kernel must have its drivers built in" });
+  if ("error" in k)
+    logger?.warn("image-without-modules", { image: image.name, reason: k.error, note: "the installer ships no kernel modules: the kernel must have its drivers built in" });
   const kernel = "error" in k ? {} : { kernelTree: k.tree, kernelVersion: k.version };
   return buildInstaller({ outDir: join(cacheDir, "installer"), ...kernel, ...(logger ? { logger } : {}) });
 }

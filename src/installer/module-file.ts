@@ -24,8 +24,8 @@ function decompress(tool: string, args: string[], path: string, pkg: string): Bu
     return execFileSync(tool, [...args, path], { maxBuffer: 256 << 20, stdio: ["ignore", "pipe", "pipe"] });
   } catch (e) {
     const err = e as NodeJS.ErrnoException & { stderr?: Buffer };
-    if (err.code === "ENOENT") throw new Error(`${path}: ${tool} is needed to read it (apt-get install -y ${pkg})`);
-    throw new Error(`${path}: ${tool} failed: ${String(err.stderr ?? err.message).trim()}`);
+    if (err.code === "ENOENT") throw new Error(`${path}: ${tool} is needed to read it (apt-get install -y ${pkg})`, { cause: e });
+    throw new Error(`${path}: ${tool} failed: ${String(err.stderr ?? err.message).trim()}`, { cause: e });
   }
 }
 

@@ -128,7 +128,15 @@ class Selection {
 }
 
 function renderIndexes(sel: Selection): { modulesDep: string; modulesAlias: string; firmware: string[] } {
-  const dep = sel.order.map((n) => `${sel.rel(n)}:${sel.deps(n).map((d) => " " + sel.rel(d)).join("")}`).sort();
+  const dep = sel.order
+    .map(
+      (n) =>
+        `${sel.rel(n)}:${sel
+          .deps(n)
+          .map((d) => " " + sel.rel(d))
+          .join("")}`,
+    )
+    .sort();
   const alias: string[] = [];
   const firmware = new Set<string>();
   for (const n of [...sel.order].sort()) {
@@ -150,6 +158,12 @@ export function collectModules(tree: string, version: string, opts: CollectOptio
     if (inDriverClass(e.rel.replace(/^kernel\//, "").replace(/\.ko$/, ""), classes)) sel.add(name, false);
   }
   const always = new Set(loadOrder);
-  const shipped = [...loadOrder, ...sel.order.map((n) => sel.rel(n)).filter((r) => !always.has(r)).sort()];
+  const shipped = [
+    ...loadOrder,
+    ...sel.order
+      .map((n) => sel.rel(n))
+      .filter((r) => !always.has(r))
+      .sort(),
+  ];
   return { version, base, loadOrder, shipped, missing: sel.missing, builtin: sel.builtin, ...renderIndexes(sel), files: sel.files };
 }

@@ -4,13 +4,21 @@ import type { LabInfo } from "./state.js";
 
 function table(rows: string[][]): string[] {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join("  ").trimEnd());
+  return rows.map((r) =>
+    r
+      .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join("  ")
+      .trimEnd(),
+  );
 }
 
 export function formatLabUp(info: LabInfo): string {
   const lines = [
     `Lab ${info.namespace} is up: ${info.nodes.length} node${info.nodes.length === 1 ? "" : "s"} on ${info.bridge} (head ${info.headAddress}/${info.prefixLength}).`,
-    ...table([["NODE", "MAC", "IP", "BMC", "FIRMWARE", "SERIAL LOG"], ...info.nodes.map((n) => [n.name, n.mac, n.ip, `${n.bmcAddress}:${n.bmcPort}`, n.firmware ?? "bios", n.serialLog])]).map((l) => "  " + l),
+    ...table([
+      ["NODE", "MAC", "IP", "BMC", "FIRMWARE", "SERIAL LOG"],
+      ...info.nodes.map((n) => [n.name, n.mac, n.ip, `${n.bmcAddress}:${n.bmcPort}`, n.firmware ?? "bios", n.serialLog]),
+    ]).map((l) => "  " + l),
     `Cluster configuration: ${info.configPath}`,
     `Kernel ${info.kernel.version}: ${info.kernel.path}`,
     `Image: ${info.imageRoot}`,
@@ -25,9 +33,7 @@ export function formatLabUp(info: LabInfo): string {
 
 export function formatLabStatus(s: LabStatus): string {
   if (!s.namespaceExists && s.nodes.length === 0) return `Lab ${s.namespace} is down.`;
-  const lines = [
-    `Lab ${s.namespace}: ${s.namespaceExists ? (s.phase ?? "up") : "namespace missing"}; router advertisements ${s.radvdRunning ? "on" : "off"}.`,
-  ];
+  const lines = [`Lab ${s.namespace}: ${s.namespaceExists ? (s.phase ?? "up") : "namespace missing"}; router advertisements ${s.radvdRunning ? "on" : "off"}.`];
   if (s.configPath) lines.push(`Cluster configuration: ${s.configPath}`);
   if (s.nodes.length > 0) {
     const rows = [["NODE", "MAC", "IP", "BMC", "BMC PROCESS", "VM", "POWER"]];

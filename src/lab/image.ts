@@ -34,11 +34,33 @@ export interface BuildImageOptions {
 }
 
 const DIRS: [string, number][] = [
-  ["bin", 0o755], ["sbin", 0o755], ["usr", 0o755], ["usr/bin", 0o755], ["usr/sbin", 0o755],
-  ["etc", 0o755], ["etc/init.d", 0o755], ["etc/metalform", 0o755], ["etc/network", 0o755],
-  ["etc/network/if-pre-up.d", 0o755], ["etc/network/if-up.d", 0o755], ["etc/network/if-down.d", 0o755], ["etc/network/if-post-down.d", 0o755],
-  ["dev", 0o755], ["proc", 0o555], ["sys", 0o555], ["run", 0o755], ["tmp", 0o1777], ["root", 0o700],
-  ["var", 0o755], ["var/log", 0o755], ["var/tmp", 0o1777], ["mnt", 0o755], ["home", 0o755], ["boot", 0o755], ["lib", 0o755], ["lib/modules", 0o755],
+  ["bin", 0o755],
+  ["sbin", 0o755],
+  ["usr", 0o755],
+  ["usr/bin", 0o755],
+  ["usr/sbin", 0o755],
+  ["etc", 0o755],
+  ["etc/init.d", 0o755],
+  ["etc/metalform", 0o755],
+  ["etc/network", 0o755],
+  ["etc/network/if-pre-up.d", 0o755],
+  ["etc/network/if-up.d", 0o755],
+  ["etc/network/if-down.d", 0o755],
+  ["etc/network/if-post-down.d", 0o755],
+  ["dev", 0o755],
+  ["proc", 0o555],
+  ["sys", 0o555],
+  ["run", 0o755],
+  ["tmp", 0o1777],
+  ["root", 0o700],
+  ["var", 0o755],
+  ["var/log", 0o755],
+  ["var/tmp", 0o1777],
+  ["mnt", 0o755],
+  ["home", 0o755],
+  ["boot", 0o755],
+  ["lib", 0o755],
+  ["lib/modules", 0o755],
 ];
 
 const FILES: [string, number, string][] = [
@@ -55,7 +77,12 @@ const FILES: [string, number, string][] = [
 ];
 
 function complete(img: LabImage): boolean {
-  return existsSync(img.kernel) && existsSync(img.initrd) && existsSync(join(img.root, "bin", "busybox")) && existsSync(join(img.root, "lib", "modules", img.kernelVersion, "modules.dep"));
+  return (
+    existsSync(img.kernel) &&
+    existsSync(img.initrd) &&
+    existsSync(join(img.root, "bin", "busybox")) &&
+    existsSync(join(img.root, "lib", "modules", img.kernelVersion, "modules.dep"))
+  );
 }
 
 export async function buildLabImage(o: BuildImageOptions): Promise<LabImage> {
@@ -72,7 +99,10 @@ export async function buildLabImage(o: BuildImageOptions): Promise<LabImage> {
   const busybox = o.busybox ?? "/bin/busybox";
   copyFileSync(busybox, join(tmp, "bin", "busybox"));
   chmodSync(join(tmp, "bin", "busybox"), 0o755);
-  const applets = (await mustRun([busybox, "--list-full"])).split("\n").map((l) => l.trim()).filter((l) => l && l !== "linuxrc" && l !== "bin/busybox");
+  const applets = (await mustRun([busybox, "--list-full"]))
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l && l !== "linuxrc" && l !== "bin/busybox");
   for (const a of applets) {
     if (a.includes("..")) continue;
     const p = join(tmp, a);
@@ -116,7 +146,14 @@ function stampTree(root: string, mtime: number): void {
 
 /** The image's initrd: busybox, the image's modules and an /init that mounts root= (gzip'd cpio). */
 function localBootInitrd(imageRoot: string): Buffer {
-  const keep = (e: CpioEntry) => e.path === "bin" || e.path.startsWith("bin/") || e.path.startsWith("sbin") || e.path.startsWith("usr") || e.path.startsWith("lib") || e.path === "etc" || e.path === "etc/modules";
+  const keep = (e: CpioEntry) =>
+    e.path === "bin" ||
+    e.path.startsWith("bin/") ||
+    e.path.startsWith("sbin") ||
+    e.path.startsWith("usr") ||
+    e.path.startsWith("lib") ||
+    e.path === "etc" ||
+    e.path === "etc/modules";
   const entries = treeEntries(imageRoot).filter(keep);
   entries.push(
     { path: "init", mode: S_IFREG | 0o755, data: Buffer.from(LOCAL_BOOT_INIT) },

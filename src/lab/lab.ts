@@ -183,7 +183,18 @@ function startLabNode(o: ResolvedLabOptions, n: LabNode, at: { index: number; bm
   writeFileSync(
     startScript,
     vmStartScript(
-      { name: n.name, memoryMiB: o.memoryMiB, tap: n.tap, mac: n.mac, disk: n.diskPath, serialLog: n.serialLog, pidFile: n.qemuPidFile, qmpSocket: n.qmpSocket, ...(serialPort !== undefined ? { bmcSerialPort: serialPort } : {}), firmware },
+      {
+        name: n.name,
+        memoryMiB: o.memoryMiB,
+        tap: n.tap,
+        mac: n.mac,
+        disk: n.diskPath,
+        serialLog: n.serialLog,
+        pidFile: n.qemuPidFile,
+        qmpSocket: n.qmpSocket,
+        ...(serialPort !== undefined ? { bmcSerialPort: serialPort } : {}),
+        firmware,
+      },
       bootFile,
     ),
     { mode: 0o755 },
@@ -223,15 +234,19 @@ function labConfig(o: ResolvedLabOptions, lab: { image: LabClusterImage; bmcPass
 
 async function powerOnWhenBmcAnswers(info: LabInfo, n: LabNode): Promise<void> {
   let last: RunResult | undefined;
-  const ok = await waitFor(async () => {
-    if (info.redfish) {
-      const a = await labRedfishReset(info, n.name, "On");
-      last = a.result;
-      return a.status === 204 ? true : undefined;
-    }
-    last = await labIpmitool(info, n.name, ["chassis", "power", "on"]);
-    return last.code === 0 ? true : undefined;
-  }, 15_000, 300);
+  const ok = await waitFor(
+    async () => {
+      if (info.redfish) {
+        const a = await labRedfishReset(info, n.name, "On");
+        last = a.result;
+        return a.status === 204 ? true : undefined;
+      }
+      last = await labIpmitool(info, n.name, ["chassis", "power", "on"]);
+      return last.code === 0 ? true : undefined;
+    },
+    15_000,
+    300,
+  );
   if (!ok) throw new Error(`the BMC of ${n.name} (${n.bmcAddress}) did not power it on: ${(last?.stderr || last?.stdout || "").trim()}`);
   const running = await waitFor(() => (vmPid(n) ? true : undefined), 10_000, 100);
   if (!running) throw new Error(`the VM ${n.name} did not start; see ${join(n.dir, "qemu.log")}`);
@@ -381,7 +396,11 @@ export function labExecArgv(opts: LabOptions, argv: string[]): string[] {
  */
 export async function labExec(opts: LabOptions, argv: string[], how: { capture: true; input?: string; timeoutMs?: number }): Promise<RunResult>;
 export async function labExec(opts: LabOptions, argv: string[], how?: { capture?: false; env?: NodeJS.ProcessEnv }): Promise<number>;
-export async function labExec(opts: LabOptions, argv: string[], how: { capture?: boolean; input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult | number> {
+export async function labExec(
+  opts: LabOptions,
+  argv: string[],
+  how: { capture?: boolean; input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
+): Promise<RunResult | number> {
   if (argv.length === 0) throw new Error("lab exec needs a command");
   const { namespace } = resolvedDir(opts);
   if (!(await namespaceExists(namespace))) throw new LabNotFoundError(`no lab namespace ${namespace}; run \`metalform lab up\``);

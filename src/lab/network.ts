@@ -30,7 +30,11 @@ export async function namespaceExists(ns: string): Promise<boolean> {
 export async function namespacePids(ns: string): Promise<number[]> {
   const r = await runCommand(["ip", "netns", "pids", ns]);
   if (r.code !== 0) return [];
-  return r.stdout.split(/\s+/).filter(Boolean).map(Number).filter((n) => Number.isInteger(n) && n > 1);
+  return r.stdout
+    .split(/\s+/)
+    .filter(Boolean)
+    .map(Number)
+    .filter((n) => Number.isInteger(n) && n > 1);
 }
 
 export async function createLabNetwork(s: LabNetworkSpec): Promise<void> {

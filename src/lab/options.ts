@@ -119,7 +119,10 @@ export function resolveLabOptions(o: LabOptions = {}): ResolvedLabOptions {
   }
   const bridge = o.bridge ?? "mfbr0";
   const bmcInterface = o.bmcInterface ?? "mfbmc0";
-  for (const [what, n] of [["bridge", bridge], ["BMC interface", bmcInterface]] as const) {
+  for (const [what, n] of [
+    ["bridge", bridge],
+    ["BMC interface", bmcInterface],
+  ] as const) {
     if (!IFNAME.test(n)) throw new Error(`the lab's ${what} name must be a valid interface name of at most 15 characters (got ${JSON.stringify(n)})`);
   }
   const bmcKind = o.bmc ?? "ipmi";

@@ -27,11 +27,14 @@ export interface VmSpec {
 /** Machine and firmware drives of a UEFI VM (the boot order is bootindex on the devices). */
 function uefiArgs(fw: Extract<VmFirmware, { kind: "uefi" }>): string[] {
   return [
-    "-machine", fw.secureBoot ? "q35,smm=on" : "q35",
+    "-machine",
+    fw.secureBoot ? "q35,smm=on" : "q35",
     // Secure Boot: only SMM code may write the variable store (else the OS could change the keys).
     ...(fw.secureBoot ? ["-global", "driver=cfi.pflash01,property=secure,value=on"] : []),
-    "-drive", `if=pflash,format=raw,unit=0,readonly=on,file=${fw.code}`,
-    "-drive", `if=pflash,format=raw,unit=1,file=${fw.vars}`,
+    "-drive",
+    `if=pflash,format=raw,unit=0,readonly=on,file=${fw.code}`,
+    "-drive",
+    `if=pflash,format=raw,unit=1,file=${fw.vars}`,
   ];
 }
 
@@ -45,38 +48,49 @@ export function qemuArgv(v: VmSpec, bootOrder = "nc", index: { net: string; disk
   const uefi = fw.kind === "uefi";
   return [
     "qemu-system-x86_64",
-    "-name", v.name,
+    "-name",
+    v.name,
     ...(uefi ? uefiArgs(fw) : ["-machine", "pc"]),
-    "-accel", "tcg",
-    "-cpu", "max",
-    "-smp", "1",
-    "-m", String(v.memoryMiB),
+    "-accel",
+    "tcg",
+    "-cpu",
+    "max",
+    "-smp",
+    "1",
+    "-m",
+    String(v.memoryMiB),
     "-nographic",
-    "-monitor", "none",
-    "-parallel", "none",
-    "-chardev", `file,id=serial0,path=${v.serialLog},append=on`,
-    "-serial", "chardev:serial0",
-    "-netdev", `tap,id=n0,ifname=${v.tap},script=no,downscript=no`,
+    "-monitor",
+    "none",
+    "-parallel",
+    "none",
+    "-chardev",
+    `file,id=serial0,path=${v.serialLog},append=on`,
+    "-serial",
+    "chardev:serial0",
+    "-netdev",
+    `tap,id=n0,ifname=${v.tap},script=no,downscript=no`,
     // UEFI: an empty romfile leaves the NIC to OVMF's own PXE, as on a real server.
-    "-device", uefi ? `virtio-net-pci,netdev=n0,mac=${v.mac},romfile=,bootindex=${index.net}` : `virtio-net-pci,netdev=n0,mac=${v.mac}`,
-    "-drive", `file=${v.disk},if=none,id=disk0,format=raw,cache=unsafe`,
-    "-device", uefi ? `virtio-blk-pci,drive=disk0,serial=${v.name},bootindex=${index.disk}` : `virtio-blk-pci,drive=disk0,serial=${v.name}`,
+    "-device",
+    uefi ? `virtio-net-pci,netdev=n0,mac=${v.mac},romfile=,bootindex=${index.net}` : `virtio-net-pci,netdev=n0,mac=${v.mac}`,
+    "-drive",
+    `file=${v.disk},if=none,id=disk0,format=raw,cache=unsafe`,
+    "-device",
+    uefi ? `virtio-blk-pci,drive=disk0,serial=${v.name},bootindex=${index.disk}` : `virtio-blk-pci,drive=disk0,serial=${v.name}`,
     // Network first, then disk; when neither boots, retry after 5 s (SeaBIOS).
     ...(uefi ? [] : ["-boot", `order=${bootOrder},reboot-timeout=5000`]),
     ...(v.bmcSerialPort !== undefined ? ipmiArgs(v.bmcSerialPort) : []),
-    "-qmp", `unix:${v.qmpSocket},server=on,wait=off`,
-    "-pidfile", v.pidFile,
+    "-qmp",
+    `unix:${v.qmpSocket},server=on,wait=off`,
+    "-pidfile",
+    v.pidFile,
     ...(v.extra ?? []),
   ];
 }
 
 /** The guest's KCS interface to its ipmi_sim BMC (which listens on `port`). */
 function ipmiArgs(port: number): string[] {
-  return [
-    "-chardev", `socket,id=ipmi0,host=127.0.0.1,port=${port},reconnect=2`,
-    "-device", "ipmi-bmc-extern,id=bmc0,chardev=ipmi0",
-    "-device", "isa-ipmi-kcs,bmc=bmc0",
-  ];
+  return ["-chardev", `socket,id=ipmi0,host=127.0.0.1,port=${port},reconnect=2`, "-device", "ipmi-bmc-extern,id=bmc0,chardev=ipmi0", "-device", "isa-ipmi-kcs,bmc=bmc0"];
 }
 
 function shWord(s: string): string {

@@ -53,12 +53,7 @@ function appliedBmc(node: Node): AppliedBmc | undefined {
  * image's followed by the node's (exact duplicates dropped), which is what the boot
  * script and the installer use.
  */
-export function desiredApplied(
-  node: Node,
-  cluster: DesiredCluster,
-  digests: ReadonlyMap<string, ImageDigest>,
-  layouts: LayoutIndex,
-): AppliedNode {
+export function desiredApplied(node: Node, cluster: DesiredCluster, digests: ReadonlyMap<string, ImageDigest>, layouts: LayoutIndex): AppliedNode {
   const image = cluster.images.get(node.image);
   if (!image) throw new PlanError("unknown-reference", `node ${node.name}: image "${node.image}" is not defined`, [node.name]);
   const digest = digests.get(node.image);

@@ -21,11 +21,14 @@ export function secretRefText(r: SecretRef): string {
 const isRef = (v: unknown): v is { name: string; digest: string } =>
   typeof v === "object" && v !== null && typeof (v as { digest?: unknown }).digest === "string" && typeof (v as { name?: unknown }).name === "string";
 
-const isSecretRef = (v: unknown): v is SecretRef =>
-  typeof v === "object" && v !== null && ["env", "file", "inline"].includes((v as { kind?: string }).kind ?? "");
+const isSecretRef = (v: unknown): v is SecretRef => typeof v === "object" && v !== null && ["env", "file", "inline"].includes((v as { kind?: string }).kind ?? "");
 
 const isFirmware = (v: unknown): v is { mode: string; secureBoot: boolean } =>
-  typeof v === "object" && v !== null && Object.keys(v).length === 2 && typeof (v as { mode?: unknown }).mode === "string" && typeof (v as { secureBoot?: unknown }).secureBoot === "boolean";
+  typeof v === "object" &&
+  v !== null &&
+  Object.keys(v).length === 2 &&
+  typeof (v as { mode?: unknown }).mode === "string" &&
+  typeof (v as { secureBoot?: unknown }).secureBoot === "boolean";
 
 /** One-line text of a field value, as people read it. */
 export function valueText(v: unknown): string {
@@ -41,7 +44,8 @@ export function valueText(v: unknown): string {
       .map(([k, x]) => `${k}=${valueText(x)}`)
       .join(" ");
   }
-  return String(v as string | number | boolean | bigint); // objects and arrays were handled above
+  // Objects and arrays were handled above; what is left prints as itself.
+  return typeof v === "string" ? v : typeof v === "number" || typeof v === "boolean" || typeof v === "bigint" ? String(v) : typeof v;
 }
 
 /** `compute a1b2c3 → d4e5f6`: a name that did not change is said once. */

@@ -10,17 +10,7 @@ import { diffApplied, type LayoutTexts } from "./fields.js";
 import { changeText, shortDigest } from "./format.js";
 import { planImages } from "./image-changes.js";
 import { markRollbacks } from "./rollback.js";
-import {
-  ACTIONS,
-  PLAN_FORMAT_VERSION,
-  type Drift,
-  type FieldChange,
-  type NodeChange,
-  type NodeChangeKind,
-  type Plan,
-  type Reason,
-  type ReasonCode,
-} from "./types.js";
+import { ACTIONS, PLAN_FORMAT_VERSION, type Drift, type FieldChange, type NodeChange, type NodeChangeKind, type Plan, type Reason, type ReasonCode } from "./types.js";
 
 export interface PlanOptions {
   /** Content digest and size of every image of the configuration. */
@@ -58,10 +48,7 @@ export function allFields(a: AppliedNode, side: "before" | "after", layoutText?:
   if (a.bmc) vals.push(["bmc", { ...a.bmc }]);
   if (a.firmware) vals.push(["firmware", { ...a.firmware }]);
   return vals.map(([field, v]) => {
-    const fc: FieldChange =
-      side === "after"
-        ? { field, before: null, after: v, forcesReimage: false }
-        : { field, before: v, after: null, forcesReimage: false };
+    const fc: FieldChange = side === "after" ? { field, before: null, after: v, forcesReimage: false } : { field, before: v, after: null, forcesReimage: false };
     if (field === "disk_layout" && layoutText !== undefined) {
       if (side === "after") fc.afterText = layoutText;
       else fc.beforeText = layoutText;
@@ -249,9 +236,7 @@ function planNodes(desired: DesiredCluster, state: ClusterState | undefined, ctx
 
 /** A configured node never installed: new to the state, or known to it but never applied. */
 function firstInstall(node: Node, s: { known: boolean; want: AppliedNode; layoutText: string | undefined }): NodeChange {
-  const reason: Reason = s.known
-    ? { code: "never-installed", message: "known to the state but never installed" }
-    : { code: "new-node", message: "new node: not in the state" };
+  const reason: Reason = s.known ? { code: "never-installed", message: "known to the state but never installed" } : { code: "new-node", message: "new node: not in the state" };
   return nodeChange({ node: node.name, kind: "install", protect: node.protect, reasons: [reason], before: null, after: s.want, fields: allFields(s.want, "after", s.layoutText) });
 }
 

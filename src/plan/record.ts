@@ -13,12 +13,7 @@ export interface RecordOptions {
 
 const isNodeChange = (c: NodeChange | ImageChange): c is NodeChange => "node" in c;
 
-export function recordApplied(
-  state: ClusterState,
-  change: NodeChange | ImageChange,
-  desired: DesiredCluster,
-  opts: RecordOptions = {},
-): ClusterState {
+export function recordApplied(state: ClusterState, change: NodeChange | ImageChange, desired: DesiredCluster, opts: RecordOptions = {}): ClusterState {
   if (!isNodeChange(change)) {
     if (change.kind === "delete" || !change.after) {
       delete state.images[change.image];

@@ -6,9 +6,7 @@ import addFormatsModule from "ajv-formats";
 import type { ValidateFunction } from "ajv";
 
 // ajv-formats is CommonJS: its default export arrives as module.exports under NodeNext.
-const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as unknown as (
-  ajv: Ajv2020,
-) => Ajv2020;
+const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as unknown as (ajv: Ajv2020) => Ajv2020;
 
 /** The schema file; two levels up from src/plan and dist/plan alike. */
 export const PLAN_SCHEMA_URL = new URL("../../schemas/plan.schema.json", import.meta.url);

@@ -33,13 +33,19 @@ export const MAX_PASSWORD_BYTES = 20;
 export function ipmitoolArgs(t: IpmiTarget, command: readonly string[]): string[] {
   const iface = t.interface ?? "lanplus";
   return [
-    "-I", iface,
-    "-H", t.host,
-    "-p", String(t.port),
-    "-U", t.user,
+    "-I",
+    iface,
+    "-H",
+    t.host,
+    "-p",
+    String(t.port),
+    "-U",
+    t.user,
     "-E",
-    "-N", String(t.timeoutSec),
-    "-R", String(t.retries),
+    "-N",
+    String(t.timeoutSec),
+    "-R",
+    String(t.retries),
     // Cipher suites are RMCP+ (lanplus) only.
     ...(t.cipherSuite === "auto" || iface !== "lanplus" ? [] : ["-C", String(t.cipherSuite)]),
     ...(t.privilege ? ["-L", t.privilege] : []),
@@ -165,13 +171,19 @@ const SAID = /error|fail|invalid|unable|unauthori[sz]ed|insufficient|not support
  * that `metalform power` can show them beside its own summary.
  */
 export function bmcSaid(output: string): string | undefined {
-  const lines = output.split("\n").map((l) => l.trim()).filter((l) => l !== "" && !NOISE.test(l) && SAID.test(l));
+  const lines = output
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l !== "" && !NOISE.test(l) && SAID.test(l));
   const unique = [...new Set(lines)].slice(-3);
   return unique.length ? unique.join("; ").slice(0, 400) : undefined;
 }
 
 function lastMeaningfulLine(output: string): string | undefined {
-  const lines = output.split("\n").map((l) => l.trim()).filter((l) => l !== "" && !NOISE.test(l));
+  const lines = output
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l !== "" && !NOISE.test(l));
   return lines.at(-1);
 }
 

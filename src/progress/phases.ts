@@ -1,20 +1,7 @@
 // The phases a node goes through during an apply, in order. Bright's provisioning
 // phases, as metalform observes them: from the DHCP server, the TFTP/HTTP servers
 // and the installer's own reports.
-export const PHASES = [
-  "queued",
-  "power",
-  "dhcp",
-  "boot-files",
-  "installer",
-  "disks",
-  "filesystems",
-  "sync",
-  "config",
-  "bmc",
-  "switch-root",
-  "up",
-] as const;
+export const PHASES = ["queued", "power", "dhcp", "boot-files", "installer", "disks", "filesystems", "sync", "config", "bmc", "switch-root", "up"] as const;
 
 export type Phase = (typeof PHASES)[number];
 

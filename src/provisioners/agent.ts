@@ -170,7 +170,7 @@ export class ProvisionerAgent {
     const a = this.assignments.get(o.node);
     if (!a) return;
     const { node, ...body } = o;
-    this.outbox.push({ applyId: a.applyId, node, generation: a.generation, provisioner: this.o.name, body: body as Record<string, unknown> });
+    this.outbox.push({ applyId: a.applyId, node, generation: a.generation, provisioner: this.o.name, body: body });
   }
 
   /** Heartbeat, DHCP authority, image copies. */

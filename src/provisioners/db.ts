@@ -221,10 +221,9 @@ export class ProvisioningDb {
       allow_wipe: boolean;
       generation: number;
       rejected: string | null;
-    }>(
-      "SELECT node, apply_id, provisioner, image, digest, config_digest, reason, allow_wipe, generation, rejected FROM metalform_assignments WHERE scope = $1 ORDER BY node",
-      [this.scope],
-    );
+    }>("SELECT node, apply_id, provisioner, image, digest, config_digest, reason, allow_wipe, generation, rejected FROM metalform_assignments WHERE scope = $1 ORDER BY node", [
+      this.scope,
+    ]);
     return rows.map((r) => ({
       node: r.node,
       applyId: r.apply_id,

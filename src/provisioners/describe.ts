@@ -26,7 +26,10 @@ export function provisionerRows(list: ProvisionerInfo[], assignments: Assignment
     heartbeatAgeS: Math.round(p.ageMs / 100) / 10,
     slots: p.slots,
     installing: assignments.filter((a) => a.provisioner === p.name && !a.rejected).length,
-    dhcpAuthority: [...authorities].filter(([, holder]) => holder === p.name).map(([network]) => network).sort(),
+    dhcpAuthority: [...authorities]
+      .filter(([, holder]) => holder === p.name)
+      .map(([network]) => network)
+      .sort(),
     images: p.images,
     affinity: [...p.categories.map((c) => `category ${c}`), ...p.nodePatterns],
     host: p.host,
@@ -45,7 +48,9 @@ export function renderProvisionerList(rows: ProvisionerRow[]): string {
       `${r.heartbeatAgeS.toFixed(1)} s ago`,
       `${r.installing}/${r.slots}`,
       r.dhcpAuthority.join(" ") || "-",
-      Object.entries(r.images).map(([i, d]) => `${i}@${d.replace(/^sha256:/, "").slice(0, 12)}`).join(" ") || "-",
+      Object.entries(r.images)
+        .map(([i, d]) => `${i}@${d.replace(/^sha256:/, "").slice(0, 12)}`)
+        .join(" ") || "-",
       r.affinity.join(", ") || "-",
     ]),
   ];

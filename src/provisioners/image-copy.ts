@@ -32,7 +32,7 @@ function run(cmd: string, args: string[], timeoutMs: number, o: { signal?: Abort
     signal?.addEventListener("abort", onAbort, { once: true });
     p.once("close", () => signal?.removeEventListener("abort", onAbort));
     let err = "";
-    p.stderr!.on("data", (d) => (err = (err + d).slice(-2000)));
+    p.stderr.on("data", (d) => (err = (err + d).slice(-2000)));
     const t = setTimeout(() => p.kill("SIGKILL"), timeoutMs);
     p.on("error", (e) => {
       clearTimeout(t);
@@ -52,7 +52,10 @@ const marker = (imagesDir: string, copy: string) => join(imagesDir, `.${copy}.do
 async function copiesNewestFirst(imagesDir: string, image: string, except: string): Promise<string[]> {
   const names = (await readdir(imagesDir)).filter((n) => n.startsWith(`${image}@`) && !n.endsWith(".partial") && n !== except);
   const made = await Promise.all(names.map(async (n) => (await stat(marker(imagesDir, n)).catch(() => undefined))?.mtimeMs ?? 0));
-  return names.map((n, i) => ({ n, t: made[i]! })).sort((a, b) => b.t - a.t || (a.n < b.n ? 1 : -1)).map((x) => x.n);
+  return names
+    .map((n, i) => ({ n, t: made[i]! }))
+    .sort((a, b) => b.t - a.t || (a.n < b.n ? 1 : -1))
+    .map((x) => x.n);
 }
 
 export interface CopiedImage {

@@ -64,7 +64,7 @@ export class ServeSession extends EventEmitter<ServeSessionEvents> implements Bo
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.socket.write(encodeClient({ ...m, id } as ClientMessage));
+      this.socket.write(encodeClient({ ...m, id }));
     });
   }
 

@@ -38,11 +38,7 @@ export interface Hello {
   installers: Record<string, string>;
 }
 
-export type ClientMessage =
-  | Hello
-  | { type: "boot"; id: number; node: string; bootMode: BootMode }
-  | { type: "remove"; id: number; node: string }
-  | { type: "release"; id: number };
+export type ClientMessage = Hello | { type: "boot"; id: number; node: string; bootMode: BootMode } | { type: "remove"; id: number; node: string } | { type: "release"; id: number };
 
 export type ServerMessage =
   | { type: "welcome"; protocol: number; pid: number; cluster: string; configDigest: string; reconfigured: boolean }

@@ -177,7 +177,10 @@ export class ControlServer {
 
   private async hello(s: Session, h: Hello): Promise<void> {
     if (h.protocol !== CONTROL_PROTOCOL) {
-      this.send(s, { type: "error", message: `control protocol ${h.protocol} is not spoken here (serve speaks ${CONTROL_PROTOCOL}); use the same metalform version for serve and apply` });
+      this.send(s, {
+        type: "error",
+        message: `control protocol ${h.protocol} is not spoken here (serve speaks ${CONTROL_PROTOCOL}); use the same metalform version for serve and apply`,
+      });
       return this.finish(s, "protocol");
     }
     const busy = this.active;

@@ -4,33 +4,30 @@
 // scripts, kernels, the installer initramfs, the installer API) and the rsync daemon
 // (one module per image). Which nodes run the installer on their next boot is set by `apply`
 // (setBootMode); everyone else boots the local disk. The services themselves know
-// nothing of plans: this is where configuration becomes their options.
-// Who may read what (docs/security.md): an install attempt opens when a node set to
-// install fetches its script from its own address; its credentials (installer API,
-// rsync) are claimed once by the installer and end with the attempt. Image modules
-// admit only the nodes installing that image, files only the cluster's nodes.
+// nothing of plans: this is where configuration becomes their options (built by
+// head-setup.ts; this file composes them and runs their life cycle).
+// Who may read what (docs/security.md): install attempts, their credentials and the
+// image modules' access are InstallAccess's (install-access.ts); files only the
+// cluster's nodes.
 import { EventEmitter } from "node:events";
-import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { DesiredCluster, Image, Node } from "../config/types.js";
 import { resolveSecret } from "../config/secrets.js";
 import { nullLogger, type Logger } from "../util/log.js";
 import { DhcpServer } from "../services/dhcp/server.js";
-import { dhcpOptionsFromNetwork } from "../services/dhcp/from-config.js";
 import { HttpBootServer } from "../services/http/server.js";
 import { DEFAULT_PREFIX, createInstallerApi, nodeApiUrl, type InstallerApi } from "../services/installer-api/api.js";
-import { NodeCredentials } from "../services/installer-api/node-credentials.js";
-import { DEFAULT_INSTALL_WINDOW_MS, InstallSessions } from "../services/installer-api/sessions.js";
-import type { RsyncModule } from "../services/rsync/config.js";
+import { DEFAULT_INSTALL_WINDOW_MS } from "../services/installer-api/sessions.js";
 import { RsyncDaemon } from "../services/rsync/daemon.js";
 import { TftpServer } from "../services/tftp/server.js";
 import type { Service } from "../services/service.js";
 import type { BootControl, BootMode } from "./boot-control.js";
-import { checkSignedLoaders, FirmwareBoot, macOfGrubConfig } from "./firmware-boot.js";
+import { FirmwareBoot, macOfGrubConfig } from "./firmware-boot.js";
 import { imageModuleName, imageModules } from "./image-modules.js";
+import { InstallAccess } from "./install-access.js";
 import { bootScript, initrdRoot, installerRoot, installPlanFor, kernelRoot, rootLabel, type ServingContext } from "./node-boot.js";
-import { reapOrphanRsync } from "./orphans.js";
+import { checkServable, httpRoots, makeDhcp, makeRsync } from "./head-setup.js";
 import type { NodeObservation } from "../progress/observation.js";
 import { observationsFrom, type ServiceEvent } from "./tracker.js";
 
@@ -73,7 +70,7 @@ export interface HeadServicesEvents {
   observation: [NodeObservation];
 }
 
-export class HeadServicesError extends Error {}
+export { HeadServicesError } from "./head-setup.js";
 
 export class HeadServices extends EventEmitter<HeadServicesEvents> implements BootControl {
   private cluster: DesiredCluster;
@@ -86,12 +83,7 @@ export class HeadServices extends EventEmitter<HeadServicesEvents> implements Bo
   private inlineSecrets: ReadonlyMap<string, string> | undefined;
   /** Installers handed over while running (serve, on behalf of an apply). */
   private readonly installers = new Map<string, string>();
-  private readonly sessions: InstallSessions;
-  private nodeCredentials = new NodeCredentials();
-  /** The node credential issued to each running attempt, for its plan (memory only). */
-  private readonly issued = new Map<string, string>();
-  private expiryTimer?: NodeJS.Timeout;
-  private accessChain: Promise<unknown> = Promise.resolve();
+  private readonly access: InstallAccess;
   private dhcp?: DhcpServer;
   private tftp?: TftpServer;
   private http?: HttpBootServer;
@@ -110,7 +102,14 @@ export class HeadServices extends EventEmitter<HeadServicesEvents> implements Bo
     this.imageDigests = opts.imageDigests;
     this.inlineSecrets = opts.inlineSecrets;
     this.dhcpWanted = opts.dhcp ?? true;
-    this.sessions = new InstallSessions({ windowMs: opts.installWindowMs ?? DEFAULT_INSTALL_WINDOW_MS });
+    this.access = new InstallAccess({
+      windowMs: opts.installWindowMs ?? DEFAULT_INSTALL_WINDOW_MS,
+      cluster: () => this.cluster,
+      nodeByMac: (mac) => this.nodeByMac(mac),
+      bootMode: (name) => this.bootMode(name),
+      rsync: () => this.rsync,
+      logger: this.log,
+    });
     this.index();
     this.firmwareBoot = this.makeFirmwareBoot();
   }
@@ -175,7 +174,7 @@ export class HeadServices extends EventEmitter<HeadServicesEvents> implements Bo
   /** What a node boots next: the installer, or its local disk (which ends its install attempt). */
   setBootMode(node: string, mode: BootMode): void {
     this.modes.set(node, mode);
-    if (mode.mode === "local") this.endAttempt(node);
+    if (mode.mode === "local") this.access.endAttempt(node);
   }
 
   /**
@@ -184,43 +183,7 @@ export class HeadServices extends EventEmitter<HeadServicesEvents> implements Bo
    * as GRUB's over TFTP, must call this too) from its own address.
    */
   bootConfigFetched(mac: string, remote: string): void {
-    const node = this.nodeByMac(mac);
-    if (!node || this.bootMode(node.name).mode !== "install") return;
-    if (remote.replace(/^::ffff:/, "") !== node.ip) {
-      this.log.warn("script-from-elsewhere", { node: node.name, remote, expected: node.ip });
-      return;
-    }
-    this.sessions.open(node.name, node.ip);
-    this.issued.delete(node.name);
-    this.log.info("install-attempt", { node: node.name, address: node.ip });
-    this.refreshAccess();
-  }
-
-  /** Ends a node's attempt (the API may have ended it already: UP, a failed step) and its image access. */
-  private endAttempt(node: string): void {
-    this.issued.delete(node);
-    this.sessions.close(node);
-    this.refreshAccess();
-  }
-
-  /** The rsync modules, each readable only by the nodes installing its image right now. */
-  private rsyncModules(): RsyncModule[] {
-    const active = this.sessions.active();
-    return imageModules(this.cluster.images.values()).map((m) => ({
-      ...m,
-      access: active
-        .filter((a) => this.cluster.nodes.some((n) => n.name === a.node && imageModuleName(n.image) === m.name))
-        .map((a) => ({ user: a.rsyncUser, password: a.rsyncPassword, host: a.ip })),
-    }));
-  }
-
-  /** Rewrites the rsync daemon's modules and secrets (in order; rsync rereads them per connection). */
-  private refreshAccess(): void {
-    const rsync = this.rsync;
-    if (!rsync) return;
-    this.accessChain = this.accessChain
-      .then(() => rsync.reload(this.rsyncModules()))
-      .catch((e: Error) => this.log.error("rsync-access", { error: e.message }));
+    this.access.bootConfigFetched(mac, remote);
   }
 
   bootMode(node: string): BootMode {
@@ -231,7 +194,7 @@ export class HeadServices extends EventEmitter<HeadServicesEvents> implements Bo
   removeNode(name: string): void {
     this.cluster = { ...this.cluster, nodes: this.cluster.nodes.filter((n) => n.name !== name) };
     this.modes.delete(name);
-    this.endAttempt(name);
+    this.access.endAttempt(name);
     this.index();
     this.dhcp?.setReservations(this.reservations());
   }
@@ -251,10 +214,7 @@ export class HeadServices extends EventEmitter<HeadServicesEvents> implements Bo
       this.http?.setRoot(kernelRoot(img.name), dirname(img.kernel));
       if (img.initrd) this.http?.setRoot(initrdRoot(img.name), dirname(img.initrd));
     }
-    if (this.rsync && JSON.stringify(imageModules(cluster.images.values())) !== before) {
-      this.refreshAccess();
-      await this.accessChain;
-    }
+    if (this.rsync && JSON.stringify(imageModules(cluster.images.values())) !== before) await this.access.imagesChanged();
     this.log.info("reconfigured", { cluster: cluster.name, digest: cluster.digest, nodes: cluster.nodes.length });
   }
 
@@ -288,59 +248,20 @@ export class HeadServices extends EventEmitter<HeadServicesEvents> implements Bo
   private installPlan(name: string) {
     const node = this.cluster.nodes.find((n) => n.name === name);
     const mode = this.bootMode(name);
-    const credential = this.issued.get(name);
+    const credential = this.access.credential(name);
     if (!node || mode.mode !== "install" || !credential) return undefined;
     return installPlanFor(this.serving(), node, { allowWipe: mode.allowWipe, nodeCredential: credential });
   }
 
-  /** Refuses what cannot be served before anything binds a port. */
-  private checkServable(tftpRoot: string): void {
-    if (!existsSync(join(tftpRoot, "undionly.kpxe"))) {
-      throw new HeadServicesError(`iPXE loaders not found in ${tftpRoot}: install the Debian package ipxe (apt-get install ipxe)`);
-    }
-    const signed = checkSignedLoaders(this.cluster.nodes);
-    if (signed) throw new HeadServicesError(signed);
-    for (const img of this.cluster.images.values()) {
-      if (img.rootType !== "directory") throw new HeadServicesError(`image ${img.name}: tarball roots are not served yet; unpack ${img.root} into a directory`);
-    }
-  }
-
-  /** HTTP roots: the loaders, and every image's kernel, initrd and installer directory. */
-  private httpRoots(tftpRoot: string): Record<string, string> {
-    // The loaders also over HTTP: UEFI HTTP boot clients get their URL from DHCP.
-    const roots: Record<string, string> = { loaders: tftpRoot };
-    for (const img of this.cluster.images.values()) {
-      roots[kernelRoot(img.name)] = dirname(img.kernel);
-      if (img.initrd) roots[initrdRoot(img.name)] = dirname(img.initrd);
-      const inst = this.installerFor(img);
-      if (inst) roots[installerRoot(img.name)] = dirname(inst);
-    }
-    return roots;
-  }
-
-  private async makeRsync(): Promise<RsyncDaemon> {
-    // The daemon's files live in the state directory, so that a daemon orphaned by a
-    // killed metalform is found (and ended) by the next one.
-    const rsyncRunDir = join(this.opts.workDir, "rsyncd");
-    await reapOrphanRsync(join(rsyncRunDir, "rsyncd.conf"), this.log);
-    return new RsyncDaemon({
-      runDir: rsyncRunDir,
-      address: this.address,
-      port: this.cluster.network.ports.rsync,
-      modules: this.rsyncModules(),
-      logger: this.log.child("rsync"),
-    });
+  private makeRsync(): Promise<RsyncDaemon> {
+    const ports = this.cluster.network.ports;
+    return makeRsync({ workDir: this.opts.workDir, address: this.address, port: ports.rsync, modules: () => this.access.rsyncModules(), logger: this.log });
   }
 
   private makeApi(): InstallerApi {
     return createInstallerApi({
-      sessions: this.sessions,
-      nodeCredentials: this.nodeCredentials,
+      ...this.access.apiAccess(),
       addressOf: (name) => this.cluster.nodes.find((n) => n.name === name)?.ip,
-      // A new node credential for every attempt; the plan carries it into the installed system.
-      claimed: async (name) => {
-        this.issued.set(name, await this.nodeCredentials.issue(name));
-      },
       plan: (node) => this.installPlan(node),
       bmcPassword: async (name) => {
         const ref = this.cluster.nodes.find((n) => n.name === name)?.bmc?.password;
@@ -355,15 +276,15 @@ export class HeadServices extends EventEmitter<HeadServicesEvents> implements Bo
     const net = c.network;
     await mkdir(this.opts.workDir, { recursive: true, mode: 0o700 });
     // Installed nodes' UP reporters keep working across restarts: the hashes persist.
-    this.nodeCredentials = new NodeCredentials(join(this.opts.workDir, "node-credentials.json"));
+    this.access.persistCredentials(join(this.opts.workDir, "node-credentials.json"));
     const tftpRoot = this.opts.tftpRoot ?? IPXE_DIR;
-    this.checkServable(tftpRoot);
+    checkServable(this.cluster, tftpRoot);
     this.rsync = await this.makeRsync();
     this.http = new HttpBootServer({
       address: this.address,
       port: net.ports.http,
       scripts: (mac) => this.script(mac),
-      roots: this.httpRoots(tftpRoot),
+      roots: httpRoots(this.cluster, tftpRoot, (image) => this.installerFor(image)),
       fileClients: (remote) => this.byIp.has(remote.replace(/^::ffff:/, "")),
       logger: this.log.child("http"),
     });
@@ -387,14 +308,14 @@ export class HeadServices extends EventEmitter<HeadServicesEvents> implements Bo
     this.tftp.on("transfer-complete", (payload) => this.observe({ event: "transfer-complete", payload }));
     this.api.events.on("plan", (payload) => this.observe({ event: "plan", payload }));
     this.api.events.on("report", (payload) => {
-      if (payload.status === "failed") this.endAttempt(payload.node);
+      if (payload.status === "failed") this.access.endAttempt(payload.node);
       this.observe({ event: "report", payload });
     });
     this.api.events.on("up", (payload) => {
-      this.endAttempt(payload.node);
+      this.access.endAttempt(payload.node);
       this.observe({ event: "up", payload });
     });
-    this.expiryTimer = setInterval(() => this.expireAttempts(), 5_000).unref();
+    this.access.startExpiry();
     try {
       for (const s of [this.rsync, this.http, this.tftp, ...(this.dhcpWanted ? [this.dhcp] : [])] as Service[]) {
         await s.start();
@@ -407,42 +328,23 @@ export class HeadServices extends EventEmitter<HeadServicesEvents> implements Bo
     this.log.info("serving", { cluster: c.name, address: this.address, http: this.httpBase, nodes: c.nodes.length });
   }
 
-  /** Attempts past their upper bound end, with their credentials and image access. */
-  private expireAttempts(): void {
-    const gone = this.sessions.expire();
-    for (const node of gone) {
-      this.issued.delete(node);
-      this.log.warn("install-attempt-expired", { node });
-    }
-    if (gone.length) this.refreshAccess();
-  }
-
   private observe(e: ServiceEvent): void {
     const o = observationsFrom(e, { byMac: (m: string) => this.nodeByMac(m)?.name, byIp: (ip: string) => this.byIp.get(ip)?.name });
     if (o) this.emit("observation", o);
   }
 
   private makeDhcp(): DhcpServer {
-    const net = this.cluster.network;
-    // Unknown MACs get no script: without a reservation they get no answer at all.
-    const scriptUrl = (mac: string) => {
-      const node = this.nodeByMac(mac);
-      if (!node) return undefined;
-      const own = `${this.httpBase}/boot/${mac}.ipxe`;
-      return this.opts.scriptUrlFor ? this.opts.scriptUrlFor(node, own) : own;
-    };
-    const dhcp = new DhcpServer(
-      dhcpOptionsFromNetwork(net, this.cluster.nodes, {
-        scriptUrl,
-        ...(net.dhcp.dynamicRange ? { leaseFile: join(this.opts.workDir, "dhcp-leases.jsonl") } : {}),
-        overrides: {
-          serverAddress: this.address,
-          pxe: { tftpServer: this.address, scriptUrl, bootFile: this.firmwareBoot.bootFile, httpLoaderBase: `${this.httpBase}/files/loaders` },
-          logger: this.log.child("dhcp"),
-          ...(this.opts.bindInterface === null ? { interface: undefined } : this.opts.bindInterface ? { interface: this.opts.bindInterface } : {}),
-        },
-      }),
-    );
+    const dhcp = makeDhcp({
+      cluster: this.cluster,
+      workDir: this.opts.workDir,
+      address: this.address,
+      httpBase: () => this.httpBase,
+      nodeByMac: (mac) => this.nodeByMac(mac),
+      ...(this.opts.scriptUrlFor ? { scriptUrlFor: this.opts.scriptUrlFor } : {}),
+      bootFile: this.firmwareBoot.bootFile,
+      ...(this.opts.bindInterface !== undefined ? { bindInterface: this.opts.bindInterface } : {}),
+      logger: this.log,
+    });
     for (const event of ["ack", "offer"] as const) dhcp.on(event, (payload) => this.observe({ event, payload }));
     return dhcp;
   }
@@ -478,9 +380,9 @@ export class HeadServices extends EventEmitter<HeadServicesEvents> implements Bo
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.expiryTimer);
+    this.access.stopExpiry();
     await this.dhcpChain;
-    await this.accessChain;
+    await this.access.settled();
     const started = this.started.reverse();
     this.started = [];
     for (const s of started) {

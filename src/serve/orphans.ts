@@ -54,7 +54,10 @@ export async function reapOrphanRsync(configPath: string, log: Logger = nullLogg
   }
   for (const p of found) {
     log.warn("orphan-rsync", { pid: p.pid, note: "left by a metalform that died; ending it" });
-    for (const [signal, waitMs] of [["SIGTERM", 2000], ["SIGKILL", 2000]] as const) {
+    for (const [signal, waitMs] of [
+      ["SIGTERM", 2000],
+      ["SIGKILL", 2000],
+    ] as const) {
       try {
         process.kill(p.pid, signal);
       } catch {

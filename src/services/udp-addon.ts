@@ -67,7 +67,7 @@ export async function wrapFd(addon: UdpAddon, fd: number, options: dgram.SocketO
         if (!options.reuseAddr) addon.setReuseAddress(fd, false);
         res();
       } catch (e) {
-        rej(e as Error);
+        rej(e instanceof Error ? e : new Error(String(e)));
       }
     });
   }).catch((e: unknown) => {

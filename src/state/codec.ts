@@ -35,8 +35,7 @@ export function parseState(text: string, where: string): ClusterState {
   const corrupt: Corrupt = (why) =>
     new StateError(
       "corrupt",
-      `state file ${where} is corrupt (${why}); it was left untouched. ` +
-        `Restore it from ${where}.backup or from version control, or move it aside to start afresh.`,
+      `state file ${where} is corrupt (${why}); it was left untouched. ` + `Restore it from ${where}.backup or from version control, or move it aside to start afresh.`,
     );
   let doc: unknown;
   try {

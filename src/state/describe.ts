@@ -80,12 +80,7 @@ export function renderNodeState(name: string, n: NodeState): string {
   const r = n.reported;
   if (!r) out.push("  reported: nothing yet");
   else {
-    out.push(
-      `  reported at ${r.time}:`,
-      `    phase:        ${reportedPhase(r)}`,
-      `    image:        ${r.imageDigest ?? "-"}`,
-      `    disk layout:  ${r.layoutFingerprint ?? "-"}`,
-    );
+    out.push(`  reported at ${r.time}:`, `    phase:        ${reportedPhase(r)}`, `    image:        ${r.imageDigest ?? "-"}`, `    disk layout:  ${r.layoutFingerprint ?? "-"}`);
   }
   return out.join("\n") + "\n";
 }

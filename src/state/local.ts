@@ -78,16 +78,10 @@ export class LocalStateStore implements ImportableStore {
     const current = currentText === undefined ? undefined : parseState(currentText, this.path);
     const currentSerial = current?.serial ?? 0;
     if (current && current.lineage !== state.lineage) {
-      throw new StateError(
-        "conflict",
-        `state ${this.path} has lineage ${current.lineage}, not ${state.lineage}: it is a different state; nothing written`,
-      );
+      throw new StateError("conflict", `state ${this.path} has lineage ${current.lineage}, not ${state.lineage}: it is a different state; nothing written`);
     }
     if (currentSerial !== expectedSerial) {
-      throw new StateError(
-        "conflict",
-        `state ${this.path} moved on: serial is ${currentSerial}, expected ${expectedSerial}; nothing written`,
-      );
+      throw new StateError("conflict", `state ${this.path} moved on: serial is ${currentSerial}, expected ${expectedSerial}; nothing written`);
     }
     const next: ClusterState = {
       ...state,

@@ -17,8 +17,7 @@ export interface MigrateResult {
 }
 
 const where = (s: ImportableStore) => (s instanceof LocalStateStore ? resolve(s.path) : s.location);
-const sameContent = (a: ClusterState, b: ClusterState) =>
-  serializeState({ ...a, metalformVersion: "" }) === serializeState({ ...b, metalformVersion: "" });
+const sameContent = (a: ClusterState, b: ClusterState) => serializeState({ ...a, metalformVersion: "" }) === serializeState({ ...b, metalformVersion: "" });
 
 export async function migrateState(from: ImportableStore, to: ImportableStore, lockTimeoutMs: number): Promise<MigrateResult> {
   if (where(from) === where(to)) throw new StateError("conflict", `the source and the target are the same state (${from.location}); nothing to do`);

@@ -88,10 +88,10 @@ export async function ensureSchema(client: pg.ClientBase, opts: { location: stri
   try {
     await client.query("SELECT pg_advisory_xact_lock($1, $2)", [ADVISORY_CLASS, SCHEMA_KEY]);
     for (const sql of DDL) await client.query(sql);
-    await client.query(
-      `INSERT INTO metalform_schema (component, version, written_by) VALUES ('state', $1, $2) ON CONFLICT (component) DO NOTHING`,
-      [PG_SCHEMA_VERSION, METALFORM_VERSION],
-    );
+    await client.query(`INSERT INTO metalform_schema (component, version, written_by) VALUES ('state', $1, $2) ON CONFLICT (component) DO NOTHING`, [
+      PG_SCHEMA_VERSION,
+      METALFORM_VERSION,
+    ]);
     await client.query("COMMIT");
   } catch (e) {
     await client.query("ROLLBACK").catch(() => {});
@@ -100,4 +100,3 @@ export async function ensureSchema(client: pg.ClientBase, opts: { location: stri
   await checkVersion(client, location);
   return true;
 }
-

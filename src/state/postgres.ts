@@ -135,11 +135,7 @@ export class PostgresStateStore implements ImportableStore {
     } catch (e) {
       if (e instanceof StateError && e.code === "corrupt") {
         const why = /is corrupt \((.*)\); it was left untouched/s.exec(e.message)?.[1] ?? "unreadable";
-        throw new StateError(
-          "corrupt",
-          `the state in ${where} is corrupt (${why}); it was left untouched. Earlier versions are kept: ` +
-            `see metalform state history.`,
-        );
+        throw new StateError("corrupt", `the state in ${where} is corrupt (${why}); it was left untouched. Earlier versions are kept: ` + `see metalform state history.`);
       }
       throw e;
     }
@@ -148,10 +144,9 @@ export class PostgresStateStore implements ImportableStore {
   }
 
   private async latest(q: Pick<pg.ClientBase, "query">): Promise<ClusterState | undefined> {
-    const r = await q.query<{ serial: string; document: string }>(
-      "SELECT serial, document FROM metalform_state_versions WHERE name = $1 ORDER BY serial DESC LIMIT 1",
-      [this.target.name],
-    );
+    const r = await q.query<{ serial: string; document: string }>("SELECT serial, document FROM metalform_state_versions WHERE name = $1 ORDER BY serial DESC LIMIT 1", [
+      this.target.name,
+    ]);
     const row = r.rows[0];
     return row ? this.parse(Number(row.serial), row.document) : undefined;
   }
@@ -196,8 +191,7 @@ export class PostgresStateStore implements ImportableStore {
     const first = this.held.entries().next();
     if (first.done) throw new StateError("not-locked", `refusing to write ${this.location} without holding its lock`);
     const [, session] = first.value;
-    const lost = (now: string) =>
-      new StateError("not-locked", `the lock on ${this.location} was taken away (now: ${now}); nothing written`);
+    const lost = (now: string) => new StateError("not-locked", `the lock on ${this.location} was taken away (now: ${now}); nothing written`);
     if (session.dead) throw lost("its database session ended");
     const c = session.client;
     try {
@@ -384,7 +378,7 @@ export class PostgresStateStore implements ImportableStore {
     return this.withClient(async (c) => {
       if (!(await ensureSchema(c, { location: this.location, create: false }))) return undefined;
       const row = await this.readLockRow(c);
-      return row ? PostgresStateStore.info(row) : await this.anonymousHolder(c);
+      return row ? PostgresStateStore.info(row) : this.anonymousHolder(c);
     });
   }
 
@@ -396,4 +390,3 @@ export class PostgresStateStore implements ImportableStore {
     await p?.end().catch(() => {});
   }
 }
-

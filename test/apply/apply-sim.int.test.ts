@@ -144,10 +144,9 @@ describe("apply with simulated nodes", () => {
   });
 
   it("installs the nodes that boot, fails the others with clear reasons, and records which is which", async () => {
-    const r = await metalform(
-      ["apply", "-c", join(dir, "cfg"), "--auto-approve", "--json", "--parallelism", "4", "--retries", "0", "--phase-timeout", "dhcp=60s"],
-      { n4: "fail-sync" },
-    );
+    const r = await metalform(["apply", "-c", join(dir, "cfg"), "--auto-approve", "--json", "--parallelism", "4", "--retries", "0", "--phase-timeout", "dhcp=60s"], {
+      n4: "fail-sync",
+    });
     const evs = events(r.stdout);
     const detail = `stderr:\n${r.stderr}\nnodes:\n${[...r.nodeOutput].map(([n, o]) => `${n}: ${o}`).join("\n")}`;
     expect(r.code, detail).toBe(1);
@@ -166,7 +165,12 @@ describe("apply with simulated nodes", () => {
     const phases = evs.filter((e) => e.type === "node_phase" && e.node === "n1").map((e) => e.phase);
     expect(phases).toEqual(["power", "dhcp", "boot-files", "installer", "disks", "filesystems", "sync", "config", "switch-root", "up"]);
     // The sync moved the image for real and its bytes were reported.
-    const n1sync = JSON.parse(r.nodeOutput.get("n1")!.split("\n").find((l) => l.includes('"step":"rsync"'))!) as { bytes: number };
+    const n1sync = JSON.parse(
+      r.nodeOutput
+        .get("n1")!
+        .split("\n")
+        .find((l) => l.includes('"step":"rsync"'))!,
+    ) as { bytes: number };
     expect(n1sync.bytes).toBeGreaterThan(1_000_000);
     expect(evs.find((e) => e.type === "node_progress" && e.node === "n1")).toMatchObject({ bytes: n1sync.bytes });
 

@@ -94,13 +94,16 @@ async function setup(n: number, script: Script, opts: Partial<ConstructorParamet
   const plan: Plan = planChanges(desired, undefined, { imageDigests });
   const events: ApplyEvent[] = [];
   const d = scriptedDriver(script, onTrigger);
-  const exec = new Executor({ plan, desired, store, state: initial, driver: d.driver, events: (e) => events.push(e) }, {
-    parallelism: 2,
-    canary: 0,
-    retries: 2,
-    phaseTimeouts: fastTimeouts,
-    ...opts,
-  });
+  const exec = new Executor(
+    { plan, desired, store, state: initial, driver: d.driver, events: (e) => events.push(e) },
+    {
+      parallelism: 2,
+      canary: 0,
+      retries: 2,
+      phaseTimeouts: fastTimeouts,
+      ...opts,
+    },
+  );
   d.bind(exec);
   return { desired, store, lock, plan, events, d, exec, imageDigests };
 }

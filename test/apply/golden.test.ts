@@ -123,7 +123,10 @@ function checkJson(jsonl: string, events: ApplyEvent[]): void {
   const validate = ajv.compile(JSON.parse(readFileSync(new URL("../../schemas/events.schema.json", import.meta.url), "utf8")));
   for (const e of events) expect(validate(e) ? null : { e, errors: validate.errors }).toBeNull();
   // The stream: a version line first, the summary last, one object per line.
-  const parsed = jsonl.trimEnd().split("\n").map((l) => JSON.parse(l) as { type: string });
+  const parsed = jsonl
+    .trimEnd()
+    .split("\n")
+    .map((l) => JSON.parse(l) as { type: string });
   expect(parsed[0]!.type).toBe("version");
   expect(parsed.at(-1)!.type).toBe("change_summary");
   expect(parsed).toHaveLength(events.length);
@@ -152,7 +155,10 @@ describe("apply output without a terminal (golden)", () => {
           setTimeout(() => observe({ phase: "dhcp" }), 1);
           setTimeout(() => observe({ phase: "sync", bytes: 1 << 20, total: 4 << 20 }), 2);
           setTimeout(
-            () => observe({ failed: 'installer step "rsync" failed: rsync: connection unexpectedly closed\n\u001b[31mrsync error\u001b[0m: error in rsync protocol data stream (code 12)\r' }),
+            () =>
+              observe({
+                failed: 'installer step "rsync" failed: rsync: connection unexpectedly closed\n\u001b[31mrsync error\u001b[0m: error in rsync protocol data stream (code 12)\r',
+              }),
             3,
           );
         },

@@ -55,18 +55,30 @@ describe("apply's knobs against simulated nodes", () => {
     expect(maxConcurrent(ev), d).toBe(2);
 
     // n03 never booted: asked twice (1 + 1 retry), the power timeout each time, then failed.
-    expect(r.asked.filter((n) => n === "n03"), d).toEqual(["n03", "n03"]);
+    expect(
+      r.asked.filter((n) => n === "n03"),
+      d,
+    ).toEqual(["n03", "n03"]);
     const n03 = ev.filter((e) => e.type === "node_errored" && e.node === "n03");
-    expect(n03.map((e) => [e.phase, e.attempt, e.final]), d).toEqual([
+    expect(
+      n03.map((e) => [e.phase, e.attempt, e.final]),
+      d,
+    ).toEqual([
       ["power", 1, false],
       ["power", 2, true],
     ]);
     expect(n03[1]!.error).toBe('no progress in phase "power" for 3 s (attempt 2)');
 
     // n04 hung in the sync: the sync timeout, a new power-cycle, then it came up.
-    expect(r.asked.filter((n) => n === "n04"), d).toEqual(["n04", "n04"]);
+    expect(
+      r.asked.filter((n) => n === "n04"),
+      d,
+    ).toEqual(["n04", "n04"]);
     const n04 = ev.filter((e) => e.type === "node_errored" && e.node === "n04");
-    expect(n04.map((e) => [e.phase, e.attempt, e.final, e.error]), d).toEqual([["sync", 1, false, 'no progress in phase "sync" for 2 s (attempt 1)']]);
+    expect(
+      n04.map((e) => [e.phase, e.attempt, e.final, e.error]),
+      d,
+    ).toEqual([["sync", 1, false, 'no progress in phase "sync" for 2 s (attempt 1)']]);
     expect(ev.filter((e) => e.type === "node_phase" && e.node === "n04" && e.phase === "power").map((e) => e.attempt)).toEqual([1, 2]);
 
     const complete = ev.filter((e) => e.type === "node_complete").map((e) => e.node);

@@ -8,7 +8,11 @@ const names = (pre: string, n: number) => Array.from({ length: n }, (_, i) => `$
 
 describe("groupNodes", () => {
   it("groups by change kind and host-range stem", () => {
-    const planned = [...names("rack1-n", 3).map((node) => ({ node, change: "install" })), ...names("rack2-n", 2).map((node) => ({ node, change: "sync" })), { node: "login", change: "install" }];
+    const planned = [
+      ...names("rack1-n", 3).map((node) => ({ node, change: "install" })),
+      ...names("rack2-n", 2).map((node) => ({ node, change: "sync" })),
+      { node: "login", change: "install" },
+    ];
     expect(groupNodes(planned, 24)).toEqual([
       { label: "rack1-n[01-03] install", nodes: ["rack1-n01", "rack1-n02", "rack1-n03"] },
       { label: "rack2-n[01-02] sync", nodes: ["rack2-n01", "rack2-n02"] },
@@ -60,7 +64,7 @@ describe("listrRenderer with many nodes", () => {
     await new Promise((r) => setTimeout(r, 50));
     for (const node of r1) emit({ type: "node_complete", node, change: "install", elapsed_s: 10 });
     for (const node of r2.slice(0, 14)) emit({ type: "node_complete", node, change: "sync", elapsed_s: 5 });
-    emit({ type: "node_errored", node: "rack2-n15", change: "sync", phase: "sync", error: "installer step \"rsync\" failed", attempt: 1, final: true, outcome: "failed" });
+    emit({ type: "node_errored", node: "rack2-n15", change: "sync", phase: "sync", error: 'installer step "rsync" failed', attempt: 1, final: true, outcome: "failed" });
     emit({ type: "change_summary", installed: 15, reimaged: 0, synced: 14, updated: 0, removed: 0, failed: 1, skipped: 0, interrupted: false });
     await closed;
     vi.restoreAllMocks();

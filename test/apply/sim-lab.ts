@@ -157,7 +157,12 @@ export class SimLab {
     this.hosts.push(ns);
     sh("ip", ["link", "add", veth, "netns", this.head, "type", "veth", "peer", "name", "eth0", "netns", ns]);
     inNs(this.head, "ip", ["link", "set", veth, "master", "br0", "up"]);
-    for (const a of [["link", "set", "lo", "up"], ["addr", "add", `${address}/24`, "dev", "eth0"], ["link", "set", "eth0", "up"]]) inNs(ns, "ip", a);
+    for (const a of [
+      ["link", "set", "lo", "up"],
+      ["addr", "add", `${address}/24`, "dev", "eth0"],
+      ["link", "set", "eth0", "up"],
+    ])
+      inNs(ns, "ip", a);
     return { ns, address };
   }
 

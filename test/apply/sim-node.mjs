@@ -75,7 +75,10 @@ async function main() {
   const [, kernelUrl, ...args] = kernelLine.replace(/ \|\| goto failed$/, "").split(" ");
   const arg = (k) => args.find((a) => a.startsWith(k + "="))?.slice(k.length + 1);
   const api = arg("mf.api");
-  const initrdUrl = script.split("\n").find((l) => l.startsWith("initrd "))?.split(" ")[3];
+  const initrdUrl = script
+    .split("\n")
+    .find((l) => l.startsWith("initrd "))
+    ?.split(" ")[3];
   const kernel = curl([kernelUrl]);
   const initrd = curl([initrdUrl]);
   log("boot-files", { kernel: kernel.length, initrd: initrd.length });
@@ -132,7 +135,9 @@ async function main() {
     await new Promise((r) => setTimeout(r, 600_000));
   }
   if (behaviour === "fail-sync") {
-    await report("rsync", "failed", { message: "rsync: connection unexpectedly closed (0 bytes received so far) [receiver]\nrsync error: error in rsync protocol data stream (code 12)" });
+    await report("rsync", "failed", {
+      message: "rsync: connection unexpectedly closed (0 bytes received so far) [receiver]\nrsync error: error in rsync protocol data stream (code 12)",
+    });
     log("failed", { step: "rsync" });
     return;
   }

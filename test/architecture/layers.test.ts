@@ -49,7 +49,9 @@ export function violations(files: readonly SourceFile[], layers: ReadonlyMap<str
       continue;
     }
     for (const { spec, line } of importsOf(f)) {
-      const target = relative(".", join(dirname(f.path), spec)).split(sep).join("/");
+      const target = relative(".", join(dirname(f.path), spec))
+        .split(sep)
+        .join("/");
       const to = target.split("/")[0]!;
       if (to === from || to === "..") continue;
       const theirs = layers.get(to);
@@ -80,9 +82,15 @@ describe("layers (docs/architecture.md)", () => {
   const layers = layersFromDoc(readFileSync(DOC, "utf8"));
 
   it("the table places every folder of src/ and names only folders that exist", () => {
-    const folders = readdirSync(SRC, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort();
+    const folders = readdirSync(SRC, { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => e.name)
+      .sort();
     expect([...layers.keys()].sort()).toEqual(folders);
-    expect(readdirSync(SRC).filter((n) => n.endsWith(".ts")), "files directly in src/ belong in a folder").toEqual([]);
+    expect(
+      readdirSync(SRC).filter((n) => n.endsWith(".ts")),
+      "files directly in src/ belong in a folder",
+    ).toEqual([]);
   });
 
   it("no file imports from a layer above its own, or from a peer", () => {
@@ -90,7 +98,12 @@ describe("layers (docs/architecture.md)", () => {
   });
 
   it("reports an upward import, a peer import and an unknown folder with file and line", () => {
-    const table = new Map([["apply", 1], ["serve", 2], ["boot", 3], ["plan", 3]]);
+    const table = new Map([
+      ["apply", 1],
+      ["serve", 2],
+      ["boot", 3],
+      ["plan", 3],
+    ]);
     const files: SourceFile[] = [
       { path: "serve/tracker.ts", text: `// x\nimport type { Phase } from "../apply/phases.js";\nimport { a } from "./b.js";\n` },
       { path: "boot/x.ts", text: `export { y } from "../plan/y.js";\n` },

@@ -88,10 +88,7 @@ export const layouts: Record<string, DiskLayout> = {
       name: d,
       match: { minSize: 10 * GiB },
       table: "gpt" as const,
-      partitions: [
-        part({ name: `${d}-boot`, size: { kind: "bytes", bytes: 1 * MiB }, fs: "none", type: "bios" }),
-        part({ name: `${d}-root`, fs: "none", type: "raid" }),
-      ],
+      partitions: [part({ name: `${d}-boot`, size: { kind: "bytes", bytes: 1 * MiB }, fs: "none", type: "bios" }), part({ name: `${d}-root`, fs: "none", type: "raid" })],
     })),
     raid: [{ name: "root", level: 1, members: ["sda-root", "sdb-root"], fs: "ext4", mount: "/", mountOptions: [], label: "root" }],
     pos,
@@ -99,7 +96,12 @@ export const layouts: Record<string, DiskLayout> = {
   protected: {
     name: "protected",
     disks: [
-      { name: "sda", match: { serial: "SYS-0001" }, table: "gpt", partitions: [part({ name: "root", size: { kind: "bytes", bytes: 20 * GiB }, mount: "/" }), part({ name: "scratch", mount: "/scratch" })] },
+      {
+        name: "sda",
+        match: { serial: "SYS-0001" },
+        table: "gpt",
+        partitions: [part({ name: "root", size: { kind: "bytes", bytes: 20 * GiB }, mount: "/" }), part({ name: "scratch", mount: "/scratch" })],
+      },
       { name: "sdb", match: { serial: "DATA-0001", model: "BigDisk 8T" }, table: "gpt", partitions: [part({ name: "data", fs: "xfs", mount: "/data", label: "data" })] },
     ],
     raid: [],

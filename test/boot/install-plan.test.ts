@@ -21,12 +21,16 @@ const cases: Array<[string, InstallPlanInput]> = [
   ["raid1", input("raid1", {}, { name: "node002", hostname: "node002.cluster.local", ip: "10.141.0.12" })],
   [
     "protected",
-    input("protected", {}, {
-      name: "store01",
-      hostname: "store01.cluster.local",
-      protect: true,
-      bmc: { driver: "ipmi", address: "10.148.0.21", netmask: "255.255.0.0", gateway: "10.148.0.1", user: "admin", password: { kind: "env", name: "BMC_PW" }, port: 623 },
-    }),
+    input(
+      "protected",
+      {},
+      {
+        name: "store01",
+        hostname: "store01.cluster.local",
+        protect: true,
+        bmc: { driver: "ipmi", address: "10.148.0.21", netmask: "255.255.0.0", gateway: "10.148.0.1", user: "admin", password: { kind: "env", name: "BMC_PW" }, port: 623 },
+      },
+    ),
   ],
   ["msdos", input("msdos", {}, { installMode: "full", excludeSync: ["/home/*"] })],
 ];
@@ -114,8 +118,6 @@ describe("iPXE scripts (golden)", () => {
     expect(renderIpxeLocal(n, "sanboot")).toContain("sanboot --no-describe --drive 0x80");
   });
   it("refuses kernel arguments that are not plain words", () => {
-    expect(() =>
-      renderIpxeInstaller({ node: node({ kernelArgs: ["a b"] }), image, kernelUrl: "http://x/k", initrdUrl: "http://x/i", apiUrl: "http://x" }),
-    ).toThrow(/plain word/);
+    expect(() => renderIpxeInstaller({ node: node({ kernelArgs: ["a b"] }), image, kernelUrl: "http://x/k", initrdUrl: "http://x/i", apiUrl: "http://x" })).toThrow(/plain word/);
   });
 });

@@ -60,7 +60,12 @@ describe("network configuration per stack", () => {
 });
 
 describe("the node's identity in the install plan", () => {
-  const plan = renderInstallPlan({ ...planInputBase, node: node({ sshAuthorizedKeys: [KEY, "from=\"10.141.0.0/16\" ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7 backup"] }), layout: layouts.single!, apiUrl: apiUrlFor("node001") });
+  const plan = renderInstallPlan({
+    ...planInputBase,
+    node: node({ sshAuthorizedKeys: [KEY, 'from="10.141.0.0/16" ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7 backup'] }),
+    layout: layouts.single!,
+    apiUrl: apiUrlFor("node001"),
+  });
 
   it("keeps machine-id and SSH host keys out of every rsync (never copied from the image, never deleted)", () => {
     for (const list of [plan.exclude.sync, plan.exclude.full]) {
@@ -73,7 +78,7 @@ describe("the node's identity in the install plan", () => {
   it("writes root's authorized keys from the configuration, 0600 in a 0700 ~/.ssh, excluded from rsync", () => {
     const f = plan.files.find((x) => x.path === "/root/.ssh/authorized_keys")!;
     expect(f).toMatchObject({ mode: "0600", dirMode: "0700" });
-    expect(f.content.split("\n").filter((l) => l && !l.startsWith("#"))).toEqual([KEY, "from=\"10.141.0.0/16\" ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7 backup"]);
+    expect(f.content.split("\n").filter((l) => l && !l.startsWith("#"))).toEqual([KEY, 'from="10.141.0.0/16" ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7 backup']);
     expect(plan.exclude.sync).toContain("/root/.ssh/authorized_keys");
     const sh = renderPlanShell(plan);
     expect(sh).toMatch(/MF_FILE_\d+_DIRMODE='0700'/);

@@ -73,14 +73,26 @@ describe("expandHostRange", () => {
 
 describe("compressHostnames", () => {
   it.each([
-    [["node001", "node002", "node003", "login01"], ["login01", "node[001-003]"]],
+    [
+      ["node001", "node002", "node003", "login01"],
+      ["login01", "node[001-003]"],
+    ],
     [["node099", "node100", "node101"], ["node[099-101]"]],
     [["n1", "n2", "n3", "n5", "n7", "n8"], ["n[1-3,5,7-8]"]],
     [["n3", "n1", "n2", "n2"], ["n[1-3]"]],
-    [["r1-n01", "r1-n02", "r2-n01"], ["r1-n[01-02]", "r2-n01"]],
-    [["gpu1a", "gpu2a", "head"], ["gpu[1-2]a", "head"]],
+    [
+      ["r1-n01", "r1-n02", "r2-n01"],
+      ["r1-n[01-02]", "r2-n01"],
+    ],
+    [
+      ["gpu1a", "gpu2a", "head"],
+      ["gpu[1-2]a", "head"],
+    ],
     // 8 and 08 are different names: both survive.
-    [["n8", "n9", "n10", "n08", "n09"], ["n[08-10]", "n[8-9]"]],
+    [
+      ["n8", "n9", "n10", "n08", "n09"],
+      ["n[08-10]", "n[8-9]"],
+    ],
   ])("%j", (names, ranges) => {
     expect(compressHostnames(names)).toEqual(ranges);
   });
@@ -94,7 +106,14 @@ const suffix = fc.stringMatching(/^([.-][a-z]{1,4})?$/);
 
 /** One bracket group: lo < hi, optionally zero-padded to a width at which lo has a leading zero. */
 const singleGroup = fc
-  .record({ pre: prefix, post: suffix, lo: fc.integer({ min: 0, max: 5000 }), span: fc.integer({ min: 1, max: 300 }), extraWidth: fc.integer({ min: 0, max: 3 }), padded: fc.boolean() })
+  .record({
+    pre: prefix,
+    post: suffix,
+    lo: fc.integer({ min: 0, max: 5000 }),
+    span: fc.integer({ min: 1, max: 300 }),
+    extraWidth: fc.integer({ min: 0, max: 3 }),
+    padded: fc.boolean(),
+  })
   .filter((r) => !r.padded || String(r.lo).length < String(r.lo + r.span).length + r.extraWidth)
   .map(({ pre, post, lo, span, extraWidth, padded }) => {
     const hi = lo + span;
@@ -104,18 +123,16 @@ const singleGroup = fc
   });
 
 /** Several groups of disjoint, increasing items (lists and ranges). */
-const group = fc
-  .array(fc.record({ gap: fc.integer({ min: 0, max: 20 }), len: fc.integer({ min: 0, max: 6 }) }), { minLength: 1, maxLength: 4 })
-  .map((items) => {
-    let at = 0;
-    return items
-      .map(({ gap, len }, i) => {
-        const lo = at + (i === 0 ? gap : gap + 1);
-        at = lo + len;
-        return len ? `${lo}-${lo + len}` : `${lo}`;
-      })
-      .join(",");
-  });
+const group = fc.array(fc.record({ gap: fc.integer({ min: 0, max: 20 }), len: fc.integer({ min: 0, max: 6 }) }), { minLength: 1, maxLength: 4 }).map((items) => {
+  let at = 0;
+  return items
+    .map(({ gap, len }, i) => {
+      const lo = at + (i === 0 ? gap : gap + 1);
+      at = lo + len;
+      return len ? `${lo}-${lo + len}` : `${lo}`;
+    })
+    .join(",");
+});
 const multiGroup = fc
   .tuple(prefix, fc.array(fc.tuple(group, fc.stringMatching(/^[a-z-]{1,3}$/)), { minLength: 1, maxLength: 3 }))
   .map(([pre, groups]) => pre + groups.map(([g, sep]) => `[${g}]${sep}`).join(""));
@@ -144,9 +161,9 @@ describe("host range properties", () => {
   it("expanding the compressed form gives back the same set of names", () => {
     const name = fc.oneof(
       fc.stringMatching(/^[a-z]{1,3}$/),
-      fc.tuple(fc.constantFrom("n", "node", "r1-n", "gpu"), fc.integer({ min: 0, max: 200 }), fc.constantFrom(0, 2, 3), fc.constantFrom("", "a", "-x")).map(
-        ([pre, n, w, post]) => `${pre}${String(n).padStart(w, "0")}${post}`,
-      ),
+      fc
+        .tuple(fc.constantFrom("n", "node", "r1-n", "gpu"), fc.integer({ min: 0, max: 200 }), fc.constantFrom(0, 2, 3), fc.constantFrom("", "a", "-x"))
+        .map(([pre, n, w, post]) => `${pre}${String(n).padStart(w, "0")}${post}`),
     );
     fc.assert(
       fc.property(fc.array(name, { maxLength: 40 }), (names) => {

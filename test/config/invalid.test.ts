@@ -124,7 +124,8 @@ const cases: Case[] = [
   },
   {
     name: "bad pattern: partition size",
-    files: withLayout(`diskLayouts:
+    files:
+      withLayout(`diskLayouts:
   one:
     disks:
       - name: sda
@@ -176,7 +177,10 @@ const cases: Case[] = [
   },
   {
     name: "duplicate node name after range expansion",
-    files: HEAD + `  - name: n[1-3]\n    category: compute\n    ip: 10.0.0.10\n    macs: ["52:54:00:00:00:01", "52:54:00:00:00:02", "52:54:00:00:00:03"]\n` + node("n2", "52:54:00:00:00:09", "10.0.0.50"),
+    files:
+      HEAD +
+      `  - name: n[1-3]\n    category: compute\n    ip: 10.0.0.10\n    macs: ["52:54:00:00:00:01", "52:54:00:00:00:02", "52:54:00:00:00:03"]\n` +
+      node("n2", "52:54:00:00:00:09", "10.0.0.50"),
     expect: [{ code: "duplicate-node", at: "c.yaml:16:11", msg: 'node "n2" is defined twice', related: "first defined at c.yaml:12:11" }],
   },
   {
@@ -186,7 +190,9 @@ const cases: Case[] = [
       "nodes/r1.yaml": "nodes:\n" + node("login01", "52:54:00:00:00:01", "10.0.0.10"),
       "nodes/r2.yaml": "# rack 2\nnodes:\n" + node("n1", "52:54:00:00:00:01", "10.0.0.11"),
     },
-    expect: [{ code: "duplicate-mac", at: "nodes/r2.yaml:5:10", msg: 'MAC 52:54:00:00:00:01 of node "n1" is already used', related: 'also used by node "login01" at nodes/r1.yaml:4:10' }],
+    expect: [
+      { code: "duplicate-mac", at: "nodes/r2.yaml:5:10", msg: 'MAC 52:54:00:00:00:01 of node "n1" is already used', related: 'also used by node "login01" at nodes/r1.yaml:4:10' },
+    ],
   },
   {
     name: "duplicate MAC inside a range's list (case and separator normalized)",
@@ -195,7 +201,10 @@ const cases: Case[] = [
   },
   {
     name: "duplicate IP after range expansion",
-    files: HEAD + `  - name: n[1-3]\n    category: compute\n    ip: 10.0.0.10\n    macs: ["52:54:00:00:00:01", "52:54:00:00:00:02", "52:54:00:00:00:03"]\n` + node("login01", "52:54:00:00:00:09", "10.0.0.12"),
+    files:
+      HEAD +
+      `  - name: n[1-3]\n    category: compute\n    ip: 10.0.0.10\n    macs: ["52:54:00:00:00:01", "52:54:00:00:00:02", "52:54:00:00:00:03"]\n` +
+      node("login01", "52:54:00:00:00:09", "10.0.0.12"),
     expect: [{ code: "duplicate-ip", at: "c.yaml:19:9", msg: 'address 10.0.0.12 of node "login01" is already used', related: 'also used by node "n3" at c.yaml:14:9' }],
   },
   {
@@ -205,7 +214,14 @@ const cases: Case[] = [
       `  - name: n[1-2]\n    category: compute\n    ip: 10.0.0.10\n    macs: ["52:54:00:00:00:01", "52:54:00:00:00:02"]\n    bmc: {address: 10.1.0.1}\n` +
       node("login01", "52:54:00:00:00:09", "10.0.0.50") +
       `    bmc: {address: 10.1.0.2}\n`,
-    expect: [{ code: "duplicate-bmc-address", at: "c.yaml:21:20", msg: 'BMC address 10.1.0.2 of node "login01" is already used', related: 'also used by the BMC of node "n2" at c.yaml:16:20' }],
+    expect: [
+      {
+        code: "duplicate-bmc-address",
+        at: "c.yaml:21:20",
+        msg: 'BMC address 10.1.0.2 of node "login01" is already used',
+        related: 'also used by the BMC of node "n2" at c.yaml:16:20',
+      },
+    ],
   },
   {
     name: "node address outside the provisioning subnet",
@@ -230,20 +246,20 @@ const cases: Case[] = [
   {
     name: "node address equal to the head node's",
     files: HEAD + node("n1", "52:54:00:00:00:01", "10.0.0.254"),
-    expect: [{ code: "ip-reserved", at: "c.yaml:15:9", msg: "address 10.0.0.254 of node \"n1\" is the head node's address" }],
+    expect: [{ code: "ip-reserved", at: "c.yaml:15:9", msg: 'address 10.0.0.254 of node "n1" is the head node\'s address' }],
   },
   {
     name: "range whose addresses run into the head node and the broadcast address",
     files: HEAD + `  - name: n[1-3]\n    category: compute\n    ip: 10.0.0.253\n    macs: ["52:54:00:00:00:01", "52:54:00:00:00:02", "52:54:00:00:00:03"]\n`,
     expect: [
-      { code: "ip-reserved", at: "c.yaml:14:9", msg: "address 10.0.0.254 of node \"n2\" is the head node's address" },
+      { code: "ip-reserved", at: "c.yaml:14:9", msg: 'address 10.0.0.254 of node "n2" is the head node\'s address' },
       { code: "ip-reserved", at: "c.yaml:14:9", msg: 'address 10.0.0.255 of node "n3" is the broadcast address' },
     ],
   },
   {
     name: "BMC address equal to the head node's",
     files: HEAD + N1 + `    bmc: {address: 10.0.0.254}\n`,
-    expect: [{ code: "ip-reserved", at: "c.yaml:16:20", msg: "BMC address 10.0.0.254 of node \"n1\" is the head node's address" }],
+    expect: [{ code: "ip-reserved", at: "c.yaml:16:20", msg: 'BMC address 10.0.0.254 of node "n1" is the head node\'s address' }],
   },
   {
     name: "dynamic range overlapping a node's static address",
@@ -341,7 +357,8 @@ const cases: Case[] = [
   // --- disk layouts ----------------------------------------------------------------------------
   {
     name: "layout with two rest partitions",
-    files: withLayout(`diskLayouts:
+    files:
+      withLayout(`diskLayouts:
   one:
     disks:
       - name: sda
@@ -354,7 +371,8 @@ const cases: Case[] = [
   },
   {
     name: "layout with a duplicate mount point",
-    files: withLayout(`diskLayouts:
+    files:
+      withLayout(`diskLayouts:
   one:
     disks:
       - name: sda
@@ -367,7 +385,8 @@ const cases: Case[] = [
   },
   {
     name: "layout without /",
-    files: withLayout(`diskLayouts:
+    files:
+      withLayout(`diskLayouts:
   one:
     disks:
       - name: sda
@@ -379,7 +398,8 @@ const cases: Case[] = [
   },
   {
     name: "swap with a mount point",
-    files: withLayout(`diskLayouts:
+    files:
+      withLayout(`diskLayouts:
   one:
     disks:
       - name: sda
@@ -392,7 +412,8 @@ const cases: Case[] = [
   },
   {
     name: "RAID array naming a partition that does not exist",
-    files: withLayout(`diskLayouts:
+    files:
+      withLayout(`diskLayouts:
   one:
     disks:
       - name: sda
@@ -410,7 +431,8 @@ const cases: Case[] = [
   },
   {
     name: "RAID array with too few members for its level",
-    files: withLayout(`diskLayouts:
+    files:
+      withLayout(`diskLayouts:
   one:
     disks:
       - name: sda
@@ -428,7 +450,8 @@ const cases: Case[] = [
   },
   {
     name: "fixed sizes larger than the disk's minimum size",
-    files: withLayout(`diskLayouts:
+    files:
+      withLayout(`diskLayouts:
   one:
     disks:
       - name: sda
@@ -442,7 +465,8 @@ const cases: Case[] = [
   },
   {
     name: "percentages adding up to more than 100%",
-    files: withLayout(`diskLayouts:
+    files:
+      withLayout(`diskLayouts:
   one:
     disks:
       - name: sda
@@ -455,7 +479,8 @@ const cases: Case[] = [
   },
   {
     name: "mount point on a partition without a file system",
-    files: withLayout(`diskLayouts:
+    files:
+      withLayout(`diskLayouts:
   one:
     disks:
       - name: sda
@@ -471,7 +496,8 @@ const cases: Case[] = [
 
   {
     name: "sizes the pattern admits but that mean nothing (zero, 0%, beyond 8 PiB)",
-    files: withLayout(`diskLayouts:
+    files:
+      withLayout(`diskLayouts:
   one:
     disks:
       - name: sda
@@ -566,7 +592,12 @@ const cases: Case[] = [
   },
   {
     name: "text of a block scalar is not taken for nesting",
-    files: "notes: |\n" + Array.from({ length: 100 }, (_, i) => " ".repeat(i + 2) + "x").join("\n") + "\n" + HEAD.slice(HEAD.indexOf("\n") + 1).replace(/^/, HEAD.split("\n")[0] + "\n") + N1,
+    files:
+      "notes: |\n" +
+      Array.from({ length: 100 }, (_, i) => " ".repeat(i + 2) + "x").join("\n") +
+      "\n" +
+      HEAD.slice(HEAD.indexOf("\n") + 1).replace(/^/, HEAD.split("\n")[0] + "\n") +
+      N1,
     expect: [{ code: "unknown-field", at: "c.yaml:1:1", msg: 'unknown field "notes"' }],
   },
   {
@@ -581,7 +612,15 @@ const cases: Case[] = [
     hostile: true,
     files:
       'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' +
-      "bcdefghi".split("").map((c, i) => `${c}: &${c} [${Array(9).fill("*" + "abcdefghi"[i]).join(",")}]\n`).join(""),
+      "bcdefghi"
+        .split("")
+        .map(
+          (c, i) =>
+            `${c}: &${c} [${Array(9)
+              .fill("*" + "abcdefghi"[i])
+              .join(",")}]\n`,
+        )
+        .join(""),
     expect: [{ code: "yaml-alias-bomb", at: "c.yaml", msg: 'too many alias expansions (limit 1000): refusing a possible "billion laughs" document' }],
   },
   {

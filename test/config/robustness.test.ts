@@ -42,8 +42,17 @@ describe("the loader never throws", () => {
       fc.record({ op: fc.constant("delete" as const), at: fc.nat(lines.length - 1) }),
       fc.record({ op: fc.constant("dup" as const), at: fc.nat(lines.length - 1) }),
       fc.record({ op: fc.constant("indent" as const), at: fc.nat(lines.length - 1), by: fc.integer({ min: -4, max: 4 }) }),
-      fc.record({ op: fc.constant("char" as const), at: fc.nat(lines.length - 1), pos: fc.nat(200), ch: fc.constantFrom("[", "]", "{", "}", ":", "-", "#", '"', "'", "&a", "*a", "!!str ", "0", "x", " ", "\t", "%", "@", "|") }),
-      fc.record({ op: fc.constant("replace" as const), at: fc.nat(lines.length - 1), value: fc.constantFrom("null", "~", "[]", "{}", "0", "-1", "1e400", "true", '""', "rest", "0%", "9999TB", "0.0.0.0", "n[1-0]", "x[1-99999999]") }),
+      fc.record({
+        op: fc.constant("char" as const),
+        at: fc.nat(lines.length - 1),
+        pos: fc.nat(200),
+        ch: fc.constantFrom("[", "]", "{", "}", ":", "-", "#", '"', "'", "&a", "*a", "!!str ", "0", "x", " ", "\t", "%", "@", "|"),
+      }),
+      fc.record({
+        op: fc.constant("replace" as const),
+        at: fc.nat(lines.length - 1),
+        value: fc.constantFrom("null", "~", "[]", "{}", "0", "-1", "1e400", "true", '""', "rest", "0%", "9999TB", "0.0.0.0", "n[1-0]", "x[1-99999999]"),
+      }),
     );
     fc.assert(
       fc.property(fc.array(edit, { minLength: 1, maxLength: 4 }), (edits) => {
@@ -72,7 +81,30 @@ describe("the loader never throws", () => {
     };
     walk(base, []);
     const replacement = fc.oneof(
-      fc.constantFrom("rest", "0%", "100%", "101%", "0MiB", "9999TB", "1GiB", "10.0.0.0", "10.0.0.254", "10.0.0.1", "10.0.1.1", "n[1-0]", "n[1-2]", "x[1-99999999]", "one", "img", "compute", "/", "swap", "none", "", "52:54:00:00:00:01"),
+      fc.constantFrom(
+        "rest",
+        "0%",
+        "100%",
+        "101%",
+        "0MiB",
+        "9999TB",
+        "1GiB",
+        "10.0.0.0",
+        "10.0.0.254",
+        "10.0.0.1",
+        "10.0.1.1",
+        "n[1-0]",
+        "n[1-2]",
+        "x[1-99999999]",
+        "one",
+        "img",
+        "compute",
+        "/",
+        "swap",
+        "none",
+        "",
+        "52:54:00:00:00:01",
+      ),
       fc.constantFrom(null, 0, -1, 1, 5, true, [], {}, ["a"], { env: "X" }, { file: "f" }),
     );
     fc.assert(
@@ -92,9 +124,50 @@ describe("the loader never throws", () => {
   });
 
   it("on random documents of plausible shape", () => {
-    const scalar = fc.oneof(fc.constantFrom("img", "one", "compute", "/", "rest", "10GiB", "50%", "10.0.0.5", "52:54:00:00:00:09", "n[1-3]", "eth1", "10.0.0.254/24"), fc.integer(), fc.boolean(), fc.constant(null), fc.string({ maxLength: 8 }));
+    const scalar = fc.oneof(
+      fc.constantFrom("img", "one", "compute", "/", "rest", "10GiB", "50%", "10.0.0.5", "52:54:00:00:00:09", "n[1-3]", "eth1", "10.0.0.254/24"),
+      fc.integer(),
+      fc.boolean(),
+      fc.constant(null),
+      fc.string({ maxLength: 8 }),
+    );
     const value = fc.letrec((tie) => ({
-      v: fc.oneof({ depthSize: "small" }, scalar, fc.array(tie("v"), { maxLength: 3 }), fc.dictionary(fc.constantFrom("name", "image", "diskLayout", "mac", "macs", "ip", "bmc", "address", "password", "env", "file", "size", "fs", "mount", "members", "level", "disks", "partitions", "match", "device", "minSize", "raid", "category", "exclude", "sync"), tie("v"), { maxKeys: 4 })),
+      v: fc.oneof(
+        { depthSize: "small" },
+        scalar,
+        fc.array(tie("v"), { maxLength: 3 }),
+        fc.dictionary(
+          fc.constantFrom(
+            "name",
+            "image",
+            "diskLayout",
+            "mac",
+            "macs",
+            "ip",
+            "bmc",
+            "address",
+            "password",
+            "env",
+            "file",
+            "size",
+            "fs",
+            "mount",
+            "members",
+            "level",
+            "disks",
+            "partitions",
+            "match",
+            "device",
+            "minSize",
+            "raid",
+            "category",
+            "exclude",
+            "sync",
+          ),
+          tie("v"),
+          { maxKeys: 4 },
+        ),
+      ),
     })).v;
     const doc = fc.record(
       {

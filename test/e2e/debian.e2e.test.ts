@@ -49,7 +49,7 @@ describe.sequential("a Debian 12 node in the lab", () => {
     expect(run.code, `${detail(run)}\nconsole:\n${consoleText.slice(-4000)}`).toBe(0);
     const done = events.find((e) => e.type === "node_complete");
     expect(done, detail(run)).toMatchObject({ node: lab.node.name, change: "install" });
-    numbers.push(`install: ${seconds.toFixed(0)} s, ${done!.bytes} bytes received (image ${treeBytes(base.root)} bytes of files)`);
+    numbers.push(`install: ${seconds.toFixed(0)} s, ${Number(done!.bytes)} bytes received (image ${treeBytes(base.root)} bytes of files)`);
     expect(lab.state().nodes[lab.node.name]!.reported!.phase).toBe("up");
     // The installer found Debian's ifupdown and said so.
     expect(consoleText).toMatch(/configure finished: .*network ifupdown/);
@@ -92,7 +92,7 @@ describe.sequential("a Debian 12 node in the lab", () => {
     const done = events.find((e) => e.type === "node_complete");
     expect(done).toMatchObject({ change: "sync" });
     const full = treeBytes(plusTree.root);
-    numbers.push(`sync after adding a package: ${seconds.toFixed(0)} s, ${done!.bytes} bytes received of ${full} bytes of files`);
+    numbers.push(`sync after adding a package: ${seconds.toFixed(0)} s, ${Number(done!.bytes)} bytes received of ${full} bytes of files`);
     expect(done!.bytes as number).toBeGreaterThan(0);
     // Two separate mmdebstrap runs differ in more than the package (logs, caches, the
     // rebuilt initrd), yet far less than the whole tree moves.

@@ -53,7 +53,11 @@ async function apply(extra: string[] = []): Promise<{ run: Run; evs: Array<Recor
   return { run, evs };
 }
 
-function state(): { serial: number; images: Record<string, { digest: string }>; nodes: Record<string, { applied?: { image: { digest: string } }; reported?: { phase: string; imageDigest?: string } }> } {
+function state(): {
+  serial: number;
+  images: Record<string, { digest: string }>;
+  nodes: Record<string, { applied?: { image: { digest: string } }; reported?: { phase: string; imageDigest?: string } }>;
+} {
   return JSON.parse(readFileSync(join(lab.dir, ".metalform/state.json"), "utf8"));
 }
 
@@ -95,7 +99,12 @@ describe("end to end in the virtual lab", () => {
     const { run, evs } = await apply();
     expect(run.code, detail(run)).toBe(0);
     const done = evs.filter((e) => e.type === "node_complete");
-    expect(done.map((e) => [e.node, e.change])).toEqual(expect.arrayContaining([["lab1", "sync"], ["lab2", "sync"]]));
+    expect(done.map((e) => [e.node, e.change])).toEqual(
+      expect.arrayContaining([
+        ["lab1", "sync"],
+        ["lab2", "sync"],
+      ]),
+    );
     // The image is ~24 MiB; a sync of one small file moves a few KiB of rsync protocol.
     for (const e of done) expect(e.bytes as number).toBeLessThan(200_000);
     for (const e of done) expect(e.bytes as number).toBeGreaterThan(0);
@@ -119,7 +128,9 @@ describe("end to end in the virtual lab", () => {
     expect(evs.filter((e) => e.type === "node_complete").map((e) => e.change)).toEqual(["reimage", "reimage"]);
     // The disk itself now carries the new layout: a 48 MiB swap partition first.
     for (const n of lab.nodes) {
-      const table = JSON.parse(execFileSync("sfdisk", ["-J", n.diskPath], { encoding: "utf8" })) as { partitiontable: { sectorsize?: number; partitions: Array<{ size: number }> } };
+      const table = JSON.parse(execFileSync("sfdisk", ["-J", n.diskPath], { encoding: "utf8" })) as {
+        partitiontable: { sectorsize?: number; partitions: Array<{ size: number }> };
+      };
       const sector = table.partitiontable.sectorsize ?? 512;
       expect(table.partitiontable.partitions[0]!.size * sector).toBe(48 * 1024 * 1024);
     }
@@ -199,7 +210,10 @@ describe("end to end in the virtual lab", () => {
       expect(console).not.toMatch(/net0: 10\.77\.0\.\d+/);
       // The server did hear it: the DISCOVERs reached it and were left unanswered.
       const lines = log.split("\n").filter((l) => l.includes(mac));
-      expect(lines.some((l) => /"event":"ignored"/.test(l) && /"reason":"unknown-mac"/.test(l)), log.slice(-3000)).toBe(true);
+      expect(
+        lines.some((l) => /"event":"ignored"/.test(l) && /"reason":"unknown-mac"/.test(l)),
+        log.slice(-3000),
+      ).toBe(true);
     } finally {
       serve.kill("SIGTERM");
       await new Promise((r) => serve.once("exit", r));

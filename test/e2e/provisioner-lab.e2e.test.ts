@@ -50,7 +50,12 @@ beforeAll(async () => {
   sh("ip", ["netns", "add", PROV_NS]);
   sh("ip", ["link", "add", VETH, "netns", NS, "type", "veth", "peer", "name", "eth0", "netns", PROV_NS]);
   sh("ip", ["netns", "exec", NS, "ip", "link", "set", VETH, "master", lab.bridge, "up"]);
-  for (const a of [["link", "set", "lo", "up"], ["addr", "add", `${provAddress}/${lab.prefixLength}`, "dev", "eth0"], ["link", "set", "eth0", "up"]]) sh("ip", ["netns", "exec", PROV_NS, "ip", ...a]);
+  for (const a of [
+    ["link", "set", "lo", "up"],
+    ["addr", "add", `${provAddress}/${lab.prefixLength}`, "dev", "eth0"],
+    ["link", "set", "eth0", "up"],
+  ])
+    sh("ip", ["netns", "exec", PROV_NS, "ip", ...a]);
   prov = startMetalformInNs(
     PROV_NS,
     ["serve", "--role", "provisioner", "-c", lab.configPath, "--name", "prov1", "--address", provAddress, "--bind-interface", "eth0", "--heartbeat", "1s", "--json"],
@@ -86,12 +91,29 @@ describe("a real VM provisioned by a provisioner", () => {
   it("PXE-boots from the provisioner, installs from its image copy and comes UP; the apply records it", async () => {
     const r = await run(
       NS,
-      ["apply", "-c", lab.configPath, "--auto-approve", "--json", "--provisioners", "required", "--retries", "1", "--phase-timeout", "dhcp=90s", "--phase-timeout", "installer=120s"],
+      [
+        "apply",
+        "-c",
+        lab.configPath,
+        "--auto-approve",
+        "--json",
+        "--provisioners",
+        "required",
+        "--retries",
+        "1",
+        "--phase-timeout",
+        "dhcp=90s",
+        "--phase-timeout",
+        "installer=120s",
+      ],
       280_000,
     );
     const detail = `exit ${r.code}\n${r.stderr.slice(-3000)}\n${r.stdout.slice(-3000)}\n--- provisioner\n${provLog.slice(-4000)}`;
     expect(r.code, detail).toBe(0);
-    const evs = r.stdout.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const evs = r.stdout
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(evs.filter((e) => e.type === "node_message").map((e) => e.message)).toContain("assigned to provisioner prov1");
     const done = evs.filter((e) => e.type === "node_complete");
     expect(done.map((e) => e.node)).toEqual(["lab1"]);
@@ -102,7 +124,10 @@ describe("a real VM provisioned by a provisioner", () => {
     for (const p of ["dhcp", "boot-files", "installer", "disks", "filesystems", "sync", "up"]) expect(phases, p).toContain(p);
     const said = evs.filter((e) => e.type === "node_phase" || e.type === "node_message").map((e) => (typeof e.message === "string" ? e.message : ""));
     // QEMU's ROM is iPXE already: it asks for the script at once (no TFTP loader stage).
-    expect(said.some((m) => /acknowledged .* \(iPXE\)/.test(m)), said.join("\n")).toBe(true);
+    expect(
+      said.some((m) => /acknowledged .* \(iPXE\)/.test(m)),
+      said.join("\n"),
+    ).toBe(true);
     expect(said).toContain("iPXE script fetched");
     const vmIp = lab.nodes[0]!.ip.replace(/\./g, "\\.");
     expect(provLog).toMatch(new RegExp(`"event":"script-served".*"remote":"(::ffff:)?${vmIp}"`));

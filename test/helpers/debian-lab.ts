@@ -51,12 +51,12 @@ export class DebianLab {
    * the next plan shows as a sync.
    */
   useImage(root: DebianRoot): void {
-    const doc = parse(readFileSync(this.lab.configPath, "utf8")) as Record<string, any>;
+    const doc = parse(readFileSync(this.lab.configPath, "utf8")) as { images?: unknown; categories: { default: Record<string, unknown> } };
     const { suite, variant, packages } = root.recipe;
     // The serial console only (no `quiet`): systemd's [FAILED] lines are part of what is checked.
     doc.images = { debian: { recipe: { suite, variant, packages }, kernelArgs: [], exclude: { sync: ["/var/log/journal/*", "/tmp/*"] } } };
-    doc.categories.default.image = "debian";
-    doc.categories.default.sshAuthorizedKeys = [readFileSync(`${this.key}.pub`, "utf8").trim()];
+    doc.categories.default["image"] = "debian";
+    doc.categories.default["sshAuthorizedKeys"] = [readFileSync(`${this.key}.pub`, "utf8").trim()];
     writeFileSync(this.config, stringify(doc, { lineWidth: 0 }));
   }
 
@@ -83,8 +83,8 @@ export class DebianLab {
   serve(): { child: ChildProcess; log: () => string; stop: () => Promise<void> } {
     const child = spawn("ip", ["netns", "exec", this.namespace, process.execPath, METALFORM_BIN, "serve", "-c", this.config, "--json"], { stdio: ["ignore", "pipe", "pipe"] });
     let log = "";
-    child.stdout!.on("data", (d) => (log += d));
-    child.stderr!.on("data", (d) => (log += d));
+    child.stdout.on("data", (d) => (log += d));
+    child.stderr.on("data", (d) => (log += d));
     return {
       child,
       log: () => log,
@@ -103,7 +103,23 @@ export class DebianLab {
 
   /** Runs a command on the node as root over SSH from the head's namespace (with the configured key). */
   async ssh(command: string, timeoutMs = 120_000): Promise<Run> {
-    const argv = ["ssh", "-i", this.key, "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=10", "-o", "LogLevel=ERROR", `root@${this.node.ip}`, command];
+    const argv = [
+      "ssh",
+      "-i",
+      this.key,
+      "-o",
+      "BatchMode=yes",
+      "-o",
+      "StrictHostKeyChecking=no",
+      "-o",
+      "UserKnownHostsFile=/dev/null",
+      "-o",
+      "ConnectTimeout=10",
+      "-o",
+      "LogLevel=ERROR",
+      `root@${this.node.ip}`,
+      command,
+    ];
     const r = await labExec({ namespace: this.namespace, dir: this.lab.dir }, argv, { capture: true, timeoutMs });
     return { code: r.code ?? 1, stdout: r.stdout, stderr: r.stderr };
   }

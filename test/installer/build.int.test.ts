@@ -22,7 +22,9 @@ afterAll(() => {
 });
 
 function listing(cpioFile: string): string[] {
-  return execFileSync("sh", ["-c", `gzip -dc "$0" | cpio -t --quiet`, cpioFile], { encoding: "utf8", maxBuffer: 64 << 20 }).split("\n").filter(Boolean);
+  return execFileSync("sh", ["-c", `gzip -dc "$0" | cpio -t --quiet`, cpioFile], { encoding: "utf8", maxBuffer: 64 << 20 })
+    .split("\n")
+    .filter(Boolean);
 }
 
 describe("cpio writer", () => {
@@ -66,7 +68,23 @@ describe("installer initramfs", () => {
   it("holds the tools, libraries, modules and modules.dep, and builds reproducibly", async () => {
     const a = await buildInstaller({ outDir: join(dir, "out"), kernelTree: tree });
     const files = listing(a.path);
-    for (const f of ["init", "bin/busybox", "bin/sh", "usr/sbin/sfdisk", "usr/sbin/mkfs.ext4", "usr/sbin/e2fsck", "usr/sbin/mkfs.xfs", "usr/sbin/mkfs.vfat", "usr/sbin/mkswap", "usr/sbin/mdadm", "usr/sbin/blkid", "usr/sbin/rsync", "usr/sbin/ipmitool", "dev/console", "etc/udhcpc.script"]) {
+    for (const f of [
+      "init",
+      "bin/busybox",
+      "bin/sh",
+      "usr/sbin/sfdisk",
+      "usr/sbin/mkfs.ext4",
+      "usr/sbin/e2fsck",
+      "usr/sbin/mkfs.xfs",
+      "usr/sbin/mkfs.vfat",
+      "usr/sbin/mkswap",
+      "usr/sbin/mdadm",
+      "usr/sbin/blkid",
+      "usr/sbin/rsync",
+      "usr/sbin/ipmitool",
+      "dev/console",
+      "etc/udhcpc.script",
+    ]) {
       expect(files, f).toContain(f);
     }
     expect(files.some((f) => /^lib\/x86_64-linux-gnu\/libc\.so\.6$/.test(f))).toBe(true);

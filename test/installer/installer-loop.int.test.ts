@@ -8,7 +8,20 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DiskLayout } from "../../src/config/types.js";
 import { renderInstallPlan } from "../../src/boot/install-plan.js";
 import { image as baseImage, network, node } from "../boot/fixtures.js";
-import { blkid, cleanupStaleLoops, LoopDisk, makeImage, pseudoRandom, requireTools, runInstaller, startApi, startRsyncDaemon, withMounted, type ApiServer, type RsyncDaemon } from "./harness.js";
+import {
+  blkid,
+  cleanupStaleLoops,
+  LoopDisk,
+  makeImage,
+  pseudoRandom,
+  requireTools,
+  runInstaller,
+  startApi,
+  startRsyncDaemon,
+  withMounted,
+  type ApiServer,
+  type RsyncDaemon,
+} from "./harness.js";
 
 const MiB = 1024 * 1024;
 const pos = { file: "t.yaml", line: 1, col: 1 };
@@ -23,7 +36,14 @@ let rsyncd: RsyncDaemon;
 
 /** The test layout: every file system type the installer makes. `changed` drops the swap partition. */
 function layout(changed = false): DiskLayout {
-  const p = (name: string, size: DiskLayout["disks"][number]["partitions"][number]["size"], fs: "ext4" | "xfs" | "vfat" | "swap", type: "linux" | "esp" | "swap", mount?: string, mountOptions: string[] = []) => ({
+  const p = (
+    name: string,
+    size: DiskLayout["disks"][number]["partitions"][number]["size"],
+    fs: "ext4" | "xfs" | "vfat" | "swap",
+    type: "linux" | "esp" | "swap",
+    mount?: string,
+    mountOptions: string[] = [],
+  ) => ({
     name,
     size,
     fs,
@@ -94,10 +114,14 @@ describe.sequential("installer /init against loop devices", () => {
     const run = await runInstaller({ api, node: "node001", disks: [disk.dev], work: join(dir, "w1") });
     expect(run.code, run.output).toBe(0);
     const steps = run.reports.map((r) => `${r.step}:${r.status}`);
-    expect(steps).toEqual(expect.arrayContaining(["plan:finished", "disks:finished", "mode:finished", "partition:finished", "mkfs:finished", "mount:finished", "rsync:finished", "configure:finished"]));
+    expect(steps).toEqual(
+      expect.arrayContaining(["plan:finished", "disks:finished", "mode:finished", "partition:finished", "mkfs:finished", "mount:finished", "rsync:finished", "configure:finished"]),
+    );
     expect(run.reports.find((r) => r.step === "mode" && r.status === "finished")?.message).toMatch(/^full: layout on disk differs/);
 
-    const table = JSON.parse(execFileSync("sfdisk", ["--json", disk.dev], { encoding: "utf8" })) as { partitiontable: { label: string; partitions: Array<{ size: number; name: string }> } };
+    const table = JSON.parse(execFileSync("sfdisk", ["--json", disk.dev], { encoding: "utf8" })) as {
+      partitiontable: { label: string; partitions: Array<{ size: number; name: string }> };
+    };
     expect(table.partitiontable.label).toBe("gpt");
     expect(table.partitiontable.partitions.map((p) => p.name)).toEqual(["swap", "esp", "var", "srv", "root"]);
     expect(table.partitiontable.partitions[0]!.size * 512).toBe(8 * MiB);
@@ -113,7 +137,11 @@ describe.sequential("installer /init against loop devices", () => {
       ["ext4", "root"],
     ]);
 
-    const text = withMounted(disk.part(5), `cat etc/hostname etc/fstab etc/metalform/layout etc/network/interfaces etc/systemd/network/10-metalform.network; ls usr/lib | wc -l; cmp usr/lib/blob0042.bin ${join(imgDir, "usr/lib/blob0042.bin")} && echo SAME`, dir);
+    const text = withMounted(
+      disk.part(5),
+      `cat etc/hostname etc/fstab etc/metalform/layout etc/network/interfaces etc/systemd/network/10-metalform.network; ls usr/lib | wc -l; cmp usr/lib/blob0042.bin ${join(imgDir, "usr/lib/blob0042.bin")} && echo SAME`,
+      dir,
+    );
     expect(text).toContain("node001.cluster.local\n");
     expect(text).toMatch(/LABEL=root\t\/\text4\tdefaults\t0\t1/);
     expect(text).toMatch(/LABEL=var\t\/var\text4\tnoatime\t0\t2/);
@@ -148,7 +176,11 @@ describe.sequential("installer /init against loop devices", () => {
     expect(rs.bytes).toBeGreaterThan(FILE_SIZE * 0.9);
     expect(rs.bytes).toBeLessThan(FILE_SIZE * 1.1 + 32 * 1024);
     expect(rs.files).toBe(2);
-    const text = withMounted(disk.part(5), `cat etc/new-file; ls usr/lib | wc -l; cmp usr/lib/blob0007.bin ${join(imgDir, "usr/lib/blob0007.bin")} && echo SAME; cat etc/hostname`, dir);
+    const text = withMounted(
+      disk.part(5),
+      `cat etc/new-file; ls usr/lib | wc -l; cmp usr/lib/blob0007.bin ${join(imgDir, "usr/lib/blob0007.bin")} && echo SAME; cat etc/hostname`,
+      dir,
+    );
     expect(text).toBe(`added\n${FILES - 1}\nSAME\nnode001.cluster.local\n`);
     expect(await disk.sha256()).not.toBe(before);
   });

@@ -27,7 +27,9 @@ const layout: DiskLayout = {
   name: "one",
   pos: { file: "t.yaml", line: 1, col: 1 },
   raid: [],
-  disks: [{ name: "sda", match: { minSize: 64 * MiB }, table: "gpt", partitions: [{ name: "root", size: { kind: "rest" }, fs: "ext4", type: "linux", mount: "/", mountOptions: [] }] }],
+  disks: [
+    { name: "sda", match: { minSize: 64 * MiB }, table: "gpt", partitions: [{ name: "root", size: { kind: "rest" }, fs: "ext4", type: "linux", mount: "/", mountOptions: [] }] },
+  ],
 };
 
 /** An executable stand-in for a program the detection looks for. */
@@ -110,7 +112,9 @@ describe.sequential("node identity and the network stack, installer against a lo
     program("sbin/ifup");
     const { configure, read } = await install();
     expect(configure).toMatch(/network ifupdown$/);
-    const text = read("cat etc/network/interfaces etc/systemd/network/10-metalform.link; ls etc/systemd/network; stat -c '%a %n' root/.ssh root/.ssh/authorized_keys; cat root/.ssh/authorized_keys");
+    const text = read(
+      "cat etc/network/interfaces etc/systemd/network/10-metalform.link; ls etc/systemd/network; stat -c '%a %n' root/.ssh root/.ssh/authorized_keys; cat root/.ssh/authorized_keys",
+    );
     expect(text).toContain("iface prov0 inet static");
     expect(text).toMatch(/\[Match\]\nMACAddress=52:54:00:12:34:01\n\n\[Link\]\nName=prov0/);
     expect(text).not.toContain("10-metalform.network");
@@ -129,7 +133,9 @@ describe.sequential("node identity and the network stack, installer against a lo
     writeFileSync(join(img, "etc/motd"), "image version 2\n");
     const { configure, read } = await install();
     expect(configure).toMatch(/network networkd$/);
-    const text = read("cat etc/systemd/network/10-metalform.network; readlink etc/systemd/system/multi-user.target.wants/systemd-networkd.service etc/systemd/system/network-online.target.wants/systemd-networkd-wait-online.service");
+    const text = read(
+      "cat etc/systemd/network/10-metalform.network; readlink etc/systemd/system/multi-user.target.wants/systemd-networkd.service etc/systemd/system/network-online.target.wants/systemd-networkd-wait-online.service",
+    );
     expect(text).toMatch(/\[Match\]\nMACAddress=52:54:00:12:34:01\n\n\[Network\]\nAddress=10\.141\.0\.11\/16\n/);
     expect(text).toContain("/usr/lib/systemd/system/systemd-networkd.service\n/usr/lib/systemd/system/systemd-networkd-wait-online.service");
     expect(read(IDENTITY)).toBe(identity);
@@ -157,7 +163,14 @@ describe.sequential("node identity and the network stack, installer against a lo
   }, 120_000);
 
   it("a busybox image (no udev, no systemd): interfaces with the kernel's name and the networkd unit, as before", async () => {
-    remove("usr/sbin/netplan", "usr/sbin/NetworkManager", "usr/lib/systemd/systemd", "usr/lib/systemd/systemd-udevd", "usr/libexec/mf-test-udevadm", "usr/lib/systemd/systemd-networkd");
+    remove(
+      "usr/sbin/netplan",
+      "usr/sbin/NetworkManager",
+      "usr/lib/systemd/systemd",
+      "usr/lib/systemd/systemd-udevd",
+      "usr/libexec/mf-test-udevadm",
+      "usr/lib/systemd/systemd-networkd",
+    );
     unlinkSync(join(img, "etc/systemd/system/multi-user.target.wants/NetworkManager.service"));
     program("sbin/ifup");
     const { configure, read } = await install();

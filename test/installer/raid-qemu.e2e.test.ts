@@ -35,7 +35,9 @@ const layout: DiskLayout = {
     table: "gpt" as const,
     partitions: [
       // An ESP on the first disk: vfat made, checked and mounted by the installer's kernel.
-      ...(d === "a" ? [{ name: "esp", size: { kind: "bytes" as const, bytes: 32 * MiB }, fs: "vfat" as const, type: "esp" as const, mount: "/boot/efi", mountOptions: ["umask=0077"] }] : []),
+      ...(d === "a"
+        ? [{ name: "esp", size: { kind: "bytes" as const, bytes: 32 * MiB }, fs: "vfat" as const, type: "esp" as const, mount: "/boot/efi", mountOptions: ["umask=0077"] }]
+        : []),
       { name: `root-${d}`, size: { kind: "rest" as const }, fs: "none" as const, type: "raid" as const, mountOptions: [] },
     ],
   })),
@@ -66,11 +68,31 @@ poweroff -f
 async function boot(disks: string[], timeoutMs = 240_000): Promise<string> {
   api.open(NODE); // a new install attempt: the installer claims its credential
   const args = [
-    "-accel", "tcg", "-cpu", "max", "-m", "512", "-smp", "1",
-    "-display", "none", "-monitor", "none", "-serial", "stdio", "-no-reboot",
-    "-kernel", kernel, "-initrd", initrd,
-    "-append", `console=ttyS0 loglevel=3 panic=-1 mf.api=http://10.0.2.2:${new URL(api.base).port}/api/v1/installer/nodes/${NODE} mf.mac=${MAC} mf.onfail=poweroff`,
-    "-netdev", "user,id=n0,restrict=off", "-device", `virtio-net-pci,netdev=n0,mac=${MAC}`,
+    "-accel",
+    "tcg",
+    "-cpu",
+    "max",
+    "-m",
+    "512",
+    "-smp",
+    "1",
+    "-display",
+    "none",
+    "-monitor",
+    "none",
+    "-serial",
+    "stdio",
+    "-no-reboot",
+    "-kernel",
+    kernel,
+    "-initrd",
+    initrd,
+    "-append",
+    `console=ttyS0 loglevel=3 panic=-1 mf.api=http://10.0.2.2:${new URL(api.base).port}/api/v1/installer/nodes/${NODE} mf.mac=${MAC} mf.onfail=poweroff`,
+    "-netdev",
+    "user,id=n0,restrict=off",
+    "-device",
+    `virtio-net-pci,netdev=n0,mac=${MAC}`,
     ...disks.flatMap((d) => ["-drive", `file=${d},format=raw,if=virtio,cache=unsafe`]),
   ];
   const q = spawn("qemu-system-x86_64", args, { stdio: ["ignore", "pipe", "pipe"] });
@@ -132,7 +154,9 @@ describe.sequential("RAID1 through the whole installer under QEMU", () => {
     const first = api.reports.length;
     const out = await boot([d0, d1]);
     const steps = api.reports.slice(first).map((r) => `${r.step}:${r.status}`);
-    expect(steps, out).toEqual(expect.arrayContaining(["modules:finished", "network:finished", "partition:finished", "raid:finished", "mkfs:finished", "rsync:finished", "switch-root:started"]));
+    expect(steps, out).toEqual(
+      expect.arrayContaining(["modules:finished", "network:finished", "partition:finished", "raid:finished", "mkfs:finished", "rsync:finished", "switch-root:started"]),
+    );
     expect(out).toContain(`MF-IMAGE-INIT ${NODE}.cluster.local`);
     expect(out).toMatch(/md0 : active raid1 vd[ab][12]\[[01]\] vd[ab][12]\[[01]\]/);
     expect(out).toContain("MF-UP-SENT");

@@ -172,7 +172,11 @@ describe("lab up --nodes 1", () => {
   }, 60_000);
 
   it("refuses a wrong BMC password", async () => {
-    const r = await labExec(opts, ["ipmitool", "-I", "lanplus", "-C", "3", "-H", "10.78.0.11", "-U", "admin", "-P", "wrong-password", "-R", "1", "-N", "1", "chassis", "power", "status"], { capture: true });
+    const r = await labExec(
+      opts,
+      ["ipmitool", "-I", "lanplus", "-C", "3", "-H", "10.78.0.11", "-U", "admin", "-P", "wrong-password", "-R", "1", "-N", "1", "chassis", "power", "status"],
+      { capture: true },
+    );
     expect(r.code).not.toBe(0);
     expect(r.stdout).not.toContain("Chassis Power is");
   });
@@ -196,7 +200,9 @@ describe("lab up --nodes 1", () => {
     };
     // The image's modules.dep does not list the ipmi modules: add their lines.
     const dep = readFileSync(join(lab.imageRoot, "lib/modules", v, "modules.dep"), "utf8");
-    const kdep = readFileSync(join(lab.kernel.modulesDir, "modules.dep"), "utf8").split("\n").filter((l) => /\/ipmi_(msghandler|devintf|si)\.ko:/.test(l));
+    const kdep = readFileSync(join(lab.kernel.modulesDir, "modules.dep"), "utf8")
+      .split("\n")
+      .filter((l) => /\/ipmi_(msghandler|devintf|si)\.ko:/.test(l));
     overlay[`lib/modules/${v}/modules.dep`] = { content: dep + kdep.join("\n") + "\n" };
     const initrd = join(lab.dir, "kcs-test.cpio.gz");
     writeFileSync(initrd, imageInitramfs(lab.imageRoot, overlay));
@@ -205,11 +211,38 @@ describe("lab up --nodes 1", () => {
     const vm = spawn(
       "ip",
       [
-        "netns", "exec", ns, "qemu-system-x86_64", "-machine", "pc", "-accel", "tcg", "-cpu", "max", "-m", "256",
-        "-nographic", "-monitor", "none", "-no-reboot", "-nic", "none", "-serial", `file:${serial}`,
-        "-kernel", lab.kernel.path, "-initrd", initrd, "-append", "console=ttyS0 rdinit=/sbin/init",
-        "-chardev", "socket,id=ipmi0,host=127.0.0.1,port=9100,reconnect=2",
-        "-device", "ipmi-bmc-extern,id=bmc0,chardev=ipmi0", "-device", "isa-ipmi-kcs,bmc=bmc0",
+        "netns",
+        "exec",
+        ns,
+        "qemu-system-x86_64",
+        "-machine",
+        "pc",
+        "-accel",
+        "tcg",
+        "-cpu",
+        "max",
+        "-m",
+        "256",
+        "-nographic",
+        "-monitor",
+        "none",
+        "-no-reboot",
+        "-nic",
+        "none",
+        "-serial",
+        `file:${serial}`,
+        "-kernel",
+        lab.kernel.path,
+        "-initrd",
+        initrd,
+        "-append",
+        "console=ttyS0 rdinit=/sbin/init",
+        "-chardev",
+        "socket,id=ipmi0,host=127.0.0.1,port=9100,reconnect=2",
+        "-device",
+        "ipmi-bmc-extern,id=bmc0,chardev=ipmi0",
+        "-device",
+        "isa-ipmi-kcs,bmc=bmc0",
       ],
       { stdio: "ignore" },
     );

@@ -7,7 +7,10 @@ import { aptInstallLine, checkPrerequisites, describePrerequisites, LAB_PACKAGES
 describe("lab prerequisites", () => {
   it("finds every lab package installed and a kernel package apt can download", async () => {
     const r = await checkPrerequisites();
-    expect(r.missing.map((m) => m.package), describePrerequisites(r)).toEqual([]);
+    expect(
+      r.missing.map((m) => m.package),
+      describePrerequisites(r),
+    ).toEqual([]);
     expect(r.ok).toBe(true);
     expect(r.aptInstall).toBeUndefined();
     expect(r.kernelPackage).toMatch(/^linux-image-\d+\.\d+\.\d+-\d+-amd64$/);

@@ -16,7 +16,16 @@ import { radvdConfig } from "../../src/lab/network.js";
 describe("lab options", () => {
   it("has the documented defaults", () => {
     const o = resolveLabOptions();
-    expect(o).toMatchObject({ namespace: "mflab", nodes: 3, bridge: "mfbr0", headAddress: "10.77.0.1", prefixLength: 24, bmcHeadAddress: "10.78.0.1", bmcPort: 623, memoryMiB: 512 });
+    expect(o).toMatchObject({
+      namespace: "mflab",
+      nodes: 3,
+      bridge: "mfbr0",
+      headAddress: "10.77.0.1",
+      prefixLength: 24,
+      bmcHeadAddress: "10.78.0.1",
+      bmcPort: 623,
+      memoryMiB: 512,
+    });
     expect(o.dir).toMatch(/metalform\/lab\/mflab$/);
   });
 
@@ -110,7 +119,11 @@ describe("BMC (ipmi_sim) configuration", () => {
     const t = mkdtempSync(join(tmpdir(), "mflab-ctl-"));
     try {
       const script = join(t, "ctl.sh");
-      writeFileSync(script, controlScript({ name: "lab1", dir: t, startScript: "/bin/false", pidFile: join(t, "qemu.pid"), bootFile: join(t, "boot"), qemuLog: join(t, "q.log") }), { mode: 0o755 });
+      writeFileSync(
+        script,
+        controlScript({ name: "lab1", dir: t, startScript: "/bin/false", pidFile: join(t, "qemu.pid"), bootFile: join(t, "boot"), qemuLog: join(t, "q.log") }),
+        { mode: 0o755 },
+      );
       const run = (...a: string[]) => execFileSync(script, a, { encoding: "utf8" });
       expect(run("get", "power", "boot")).toBe("power:0\nboot:pxe\n");
       run("set", "boot", "default");
@@ -125,7 +138,17 @@ describe("BMC (ipmi_sim) configuration", () => {
 });
 
 describe("QEMU command line", () => {
-  const v = { name: "lab1", memoryMiB: 256, tap: "mftap1", mac: "52:54:00:4d:46:01", disk: "/l/disk.raw", serialLog: "/l/serial.log", pidFile: "/l/qemu.pid", qmpSocket: "/l/qmp.sock", bmcSerialPort: 9100 };
+  const v = {
+    name: "lab1",
+    memoryMiB: 256,
+    tap: "mftap1",
+    mac: "52:54:00:4d:46:01",
+    disk: "/l/disk.raw",
+    serialLog: "/l/serial.log",
+    pidFile: "/l/qemu.pid",
+    qmpSocket: "/l/qmp.sock",
+    bmcSerialPort: 9100,
+  };
 
   it("uses TCG with -cpu max, the tap, the MAC, network-then-disk boot and the extern BMC", () => {
     const a = qemuArgv(v).join(" ");
@@ -207,7 +230,9 @@ describe("lab text output", () => {
       phase: "up",
       radvdRunning: true,
       configPath: "/l/cluster.yaml",
-      nodes: [{ name: "lab1", mac: "52:54:00:4d:46:01", ip: "10.77.0.11", bmcAddress: "10.78.0.11", vmRunning: true, vmPid: 42, bmcRunning: true, power: "on", serialLog: "/l/s.log" }],
+      nodes: [
+        { name: "lab1", mac: "52:54:00:4d:46:01", ip: "10.77.0.11", bmcAddress: "10.78.0.11", vmRunning: true, vmPid: 42, bmcRunning: true, power: "on", serialLog: "/l/s.log" },
+      ],
     });
     expect(t).toContain("Lab mflab: up; router advertisements on.");
     expect(t).toMatch(/lab1\s+52:54:00:4d:46:01\s+10\.77\.0\.11\s+10\.78\.0\.11\s+running\s+running \(pid 42\)\s+on/);

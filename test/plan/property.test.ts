@@ -25,21 +25,20 @@ const arbNode = fc
     ipTweak: fc.boolean(),
     bmc: fc.constantFrom("env", "file", "none"),
   })
-  .map(
-    (r): Node =>
-      node(r.i, {
-        image: r.image,
-        diskLayout: r.diskLayout,
-        installMode: r.installMode,
-        boot: r.boot,
-        kernelArgs: r.kernelArgs,
-        protect: r.protect,
-        ...(r.ipTweak ? { ip: `10.9.0.${r.i}` } : {}),
-        bmc:
-          r.bmc === "none"
-            ? undefined
-            : { driver: "ipmi", address: `10.1.0.${r.i}`, port: 623, password: r.bmc === "env" ? { kind: "env", name: "P" } : { kind: "file", path: "/p" } },
-      }),
+  .map((r): Node =>
+    node(r.i, {
+      image: r.image,
+      diskLayout: r.diskLayout,
+      installMode: r.installMode,
+      boot: r.boot,
+      kernelArgs: r.kernelArgs,
+      protect: r.protect,
+      ...(r.ipTweak ? { ip: `10.9.0.${r.i}` } : {}),
+      bmc:
+        r.bmc === "none"
+          ? undefined
+          : { driver: "ipmi", address: `10.1.0.${r.i}`, port: 623, password: r.bmc === "env" ? { kind: "env", name: "P" } : { kind: "file", path: "/p" } },
+    }),
   );
 
 const uniqueNodes = fc.uniqueArray(arbNode, { selector: (n) => n.name, maxLength: 10 });

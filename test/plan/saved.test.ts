@@ -39,11 +39,7 @@ describe("saved plans", () => {
     expect(doc.config_digest).toBe(desired.digest);
     expect(doc.state).toEqual({ lineage: state.lineage, serial: state.serial });
     expect(doc.node_changes.map((c: { node: string }) => c.node)).toEqual(plan.nodeChanges.map((c) => c.node));
-    expect(doc.node_changes.filter((c: { actions: string[] }) => c.actions.includes("delete")).map((c: { node: string }) => c.node)).toEqual([
-      "node003",
-      "node011",
-      "node013",
-    ]);
+    expect(doc.node_changes.filter((c: { actions: string[] }) => c.actions.includes("delete")).map((c: { node: string }) => c.node)).toEqual(["node003", "node011", "node013"]);
   });
 
   it("is fresh when nothing moved on", () => {
@@ -56,9 +52,7 @@ describe("saved plans", () => {
     const f = checkPlanFresh(plan, { ...state, serial: state.serial + 1 }, desired.digest);
     expect(f.fresh).toBe(false);
     expect(f.problems.map((p) => p.code)).toEqual(["serial-moved"]);
-    expect(f.problems[0]!.message).toBe(
-      `the state moved on: serial ${state.serial} when the plan was made, ${state.serial + 1} now (something was applied or changed since)`,
-    );
+    expect(f.problems[0]!.message).toBe(`the state moved on: serial ${state.serial} when the plan was made, ${state.serial + 1} now (something was applied or changed since)`);
   });
 
   it("is stale when the lineage differs", () => {

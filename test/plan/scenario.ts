@@ -19,10 +19,7 @@ export function applyAll(desired: DesiredCluster, imageDigests: Map<string, Imag
 }
 
 export function mixedScenario() {
-  const oldNodes = [
-    ...[3, 4, 5, 6, 7, 8, 9, 10, 12, 13, 14, 15].map((i) => node(i)),
-    node(11, { protect: true }),
-  ];
+  const oldNodes = [...[3, 4, 5, 6, 7, 8, 9, 10, 12, 13, 14, 15].map((i) => node(i)), node(11, { protect: true })];
   for (const i of [9, 12, 15]) oldNodes[oldNodes.findIndex((n) => n.name === node(i).name)] = node(i, { image: "gpu" });
   oldNodes[oldNodes.findIndex((n) => n.name === "node014")] = node(14, { installMode: "nosync" });
   const oldCluster = cluster(oldNodes, {
@@ -35,7 +32,12 @@ export function mixedScenario() {
   // The gpu image's record predates this state: it shows up as a new image.
   delete state.images.gpu;
   // node010 says it runs something else than the state recorded.
-  state.nodes.node010!.reported = { imageDigest: digestOf("rogue"), layoutFingerprint: state.nodes.node010!.applied!.diskLayout.digest, phase: "up", time: "2026-11-24T20:00:00.000Z" };
+  state.nodes.node010!.reported = {
+    imageDigest: digestOf("rogue"),
+    layoutFingerprint: state.nodes.node010!.applied!.diskLayout.digest,
+    phase: "up",
+    time: "2026-11-24T20:00:00.000Z",
+  };
 
   const newNodes = [
     node(1),

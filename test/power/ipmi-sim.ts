@@ -66,9 +66,7 @@ export async function startIpmiSim(opts: { host: string; port: number; users: Si
   const script = path.join(dir, "chassis.sh");
   await writeFile(script, CHASSIS_SCRIPT);
   await chmod(script, 0o755);
-  const users = opts.users
-    .map((u, i) => `  user ${i + 2} true "${u.name}" "${u.password}" ${u.priv ?? "admin"} 10 none md2 md5 straight`)
-    .join("\n");
+  const users = opts.users.map((u, i) => `  user ${i + 2} true "${u.name}" "${u.password}" ${u.priv ?? "admin"} 10 none md2 md5 straight`).join("\n");
   await writeFile(
     path.join(dir, "lan.conf"),
     `name "mfhr"

@@ -33,11 +33,17 @@ function driver(extra: Partial<ConstructorParameters<typeof IpmiDriver>[0]> = {}
 
 beforeAll(async () => {
   await new Promise<void>((resolve, reject) =>
-    execFile("ipmitool", ["-V"], (err) =>
-      err ? reject(new Error("ipmitool is not installed: apt-get install -y ipmitool (Debian package ipmitool)")) : resolve(),
-    ),
+    execFile("ipmitool", ["-V"], (err) => (err ? reject(new Error("ipmitool is not installed: apt-get install -y ipmitool (Debian package ipmitool)")) : resolve())),
   );
-  sim = await startIpmiSim({ host: HOST, port: await freeUdpPort(HOST), users: [{ name: USER, password: PASSWORD }, { name: "viewer", password: "view-only", priv: "user" }], power: "off" });
+  sim = await startIpmiSim({
+    host: HOST,
+    port: await freeUdpPort(HOST),
+    users: [
+      { name: USER, password: PASSWORD },
+      { name: "viewer", password: "view-only", priv: "user" },
+    ],
+    power: "off",
+  });
   unreachablePort = await freeUdpPort(HOST);
 });
 
@@ -88,7 +94,9 @@ describe("ipmi driver against ipmi_sim", () => {
   it("reports a wrong password clearly and quickly, without the password", async () => {
     const wrong = "not-the-password";
     const started = Date.now();
-    const err = await driver({ password: wrong }).status().catch((e: unknown) => e);
+    const err = await driver({ password: wrong })
+      .status()
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PowerError);
     expect((err as PowerError).kind).toBe("auth");
     expect((err as PowerError).message).toBe(`BMC at ${HOST}:${sim.port} refused the credentials for user ${USER}`);
@@ -98,7 +106,9 @@ describe("ipmi driver against ipmi_sim", () => {
 
   it("reports an unknown user the same way", async () => {
     await driver().off();
-    const err = (await driver({ user: "mallory" }).on().catch((e: unknown) => e)) as PowerError;
+    const err = (await driver({ user: "mallory" })
+      .on()
+      .catch((e: unknown) => e)) as PowerError;
     expect(err.kind).toBe("auth");
     expect(err.message).toBe(`BMC at ${HOST}:${sim.port} refused the credentials for user mallory`);
     expect(await sim.power()).toBe("0"); // nothing was switched
@@ -167,7 +177,9 @@ describe("ipmi driver against ipmi_sim", () => {
   });
 
   it("names the Debian package when ipmitool is missing", async () => {
-    const err = (await driver({ ipmitoolPath: "/nonexistent/ipmitool" }).status().catch((e: unknown) => e)) as PowerError;
+    const err = (await driver({ ipmitoolPath: "/nonexistent/ipmitool" })
+      .status()
+      .catch((e: unknown) => e)) as PowerError;
     expect(err.kind).toBe("missing-tool");
     expect(err.message).toMatch(/Debian package ipmitool/);
   });

@@ -57,10 +57,7 @@ describe("manual driver", () => {
 
 describe("ipmitool output", () => {
   it("builds arguments without the password", () => {
-    const args = ipmitoolArgs(
-      { host: "10.1.0.5", port: 623, user: "admin", password: "hunter2", cipherSuite: 3, timeoutSec: 2, retries: 1 },
-      ["power", "status"],
-    );
+    const args = ipmitoolArgs({ host: "10.1.0.5", port: 623, user: "admin", password: "hunter2", cipherSuite: 3, timeoutSec: 2, retries: 1 }, ["power", "status"]);
     expect(args.join(" ")).toBe("-I lanplus -H 10.1.0.5 -p 623 -U admin -E -N 2 -R 1 -C 3 -v power status");
     expect(args.join(" ")).not.toContain("hunter2");
   });

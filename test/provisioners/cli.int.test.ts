@@ -106,7 +106,19 @@ describe("serve (the head's) beside provisioners", () => {
     const t = parsePgUrl(pg.url(), "c");
     const db = new ProvisioningDb({ ...t, location: t.redacted }, "test");
     try {
-      await db.register({ name: "p1", address: "10.9.0.2", httpUrl: "http://10.9.0.2", rsyncUrl: "rsync://10.9.0.2:873", slots: 10, categories: [], nodePatterns: [], images: {}, configDigest: "", host: "h", pid: 1 });
+      await db.register({
+        name: "p1",
+        address: "10.9.0.2",
+        httpUrl: "http://10.9.0.2",
+        rsyncUrl: "rsync://10.9.0.2:873",
+        slots: 10,
+        categories: [],
+        nodePatterns: [],
+        images: {},
+        configDigest: "",
+        host: "h",
+        pid: 1,
+      });
     } finally {
       await db.close();
     }
@@ -118,4 +130,3 @@ describe("serve (the head's) beside provisioners", () => {
     expect(mf(["serve", "-c", dir], { METALFORM_STATE_URL: `${pg.url()}#other` }).stderr).not.toContain("provisioners are registered");
   });
 });
-

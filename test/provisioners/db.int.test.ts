@@ -154,7 +154,12 @@ describe("ProvisioningDb", () => {
 
   it("never puts the password in an error", async () => {
     const bad = pg.url().replace(/:(\d+)\//, ":1/");
-    const err = await open("x", bad).provisioners().then(() => undefined, (e: Error) => e);
+    const err = await open("x", bad)
+      .provisioners()
+      .then(
+        () => undefined,
+        (e: Error) => e,
+      );
     expect(err?.message).toMatch(/provisioning database postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:1\/postgres#x/);
     expect(err?.message).not.toContain(pg.password);
   });

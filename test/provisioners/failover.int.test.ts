@@ -34,8 +34,27 @@ function startProvisioner(name: string, index: number, opts: { config?: string; 
   const proc = lab.spawnIn(
     ns,
     [
-      "serve", "--role", "provisioner", "--config", opts.config ?? lab.cfgDir, "--name", name, "--address", address,
-      "--bind-interface", "eth0", "--heartbeat", "1s", "--slots", "10", "--apply-timeout", "3s", "--json", "--log-level", "info", ...(opts.extra ?? []),
+      "serve",
+      "--role",
+      "provisioner",
+      "--config",
+      opts.config ?? lab.cfgDir,
+      "--name",
+      name,
+      "--address",
+      address,
+      "--bind-interface",
+      "eth0",
+      "--heartbeat",
+      "1s",
+      "--slots",
+      "10",
+      "--apply-timeout",
+      "3s",
+      "--json",
+      "--log-level",
+      "info",
+      ...(opts.extra ?? []),
     ],
     { METALFORM_STATE_URL: url },
   );
@@ -50,13 +69,17 @@ beforeAll(async () => {
   pg = await startPostgres({ netns: lab.head, listen: lab.address, allow: ["10.77.84.0/24"] });
   url = `${pg.url()}#sim`;
   ["p1", "p2", "p3"].forEach((n, i) => startProvisioner(n, i));
-  await until("three provisioners registered", () => {
-    try {
-      return sql("SELECT count(*) FROM metalform_provisioners WHERE now() - heartbeat_at < interval '3 s'") === "3";
-    } catch {
-      return false; // the tables are created by the first one
-    }
-  }, 90_000).catch((e: Error) => {
+  await until(
+    "three provisioners registered",
+    () => {
+      try {
+        return sql("SELECT count(*) FROM metalform_provisioners WHERE now() - heartbeat_at < interval '3 s'") === "3";
+      } catch {
+        return false; // the tables are created by the first one
+      }
+    },
+    90_000,
+  ).catch((e: Error) => {
     throw new Error(`${e.message}\n${[...provisioners].map(([n, p]) => `--- ${n}\n${p.log.join("").slice(-3000)}`).join("\n")}`);
   });
 }, 150_000);
@@ -90,11 +113,19 @@ describe("provisioners sharing installs", () => {
       jsonEvents(stdout)
         .filter((e) => e.type === "node_message" && String(e.message) === `assigned to provisioner ${to}`)
         .map((e) => String(e.node));
-    const victimNodes = await until("the victim's nodes in their sync", () => {
-      const mine = assigned(run.stdout, victim);
-      const syncing = new Set(jsonEvents(run.stdout).filter((e) => e.type === "node_phase" && e.phase === "sync").map((e) => String(e.node)));
-      return mine.length === 2 && mine.every((n) => syncing.has(n)) ? mine : undefined;
-    }, 120_000).catch((e: Error) => {
+    const victimNodes = await until(
+      "the victim's nodes in their sync",
+      () => {
+        const mine = assigned(run.stdout, victim);
+        const syncing = new Set(
+          jsonEvents(run.stdout)
+            .filter((e) => e.type === "node_phase" && e.phase === "sync")
+            .map((e) => String(e.node)),
+        );
+        return mine.length === 2 && mine.every((n) => syncing.has(n)) ? mine : undefined;
+      },
+      120_000,
+    ).catch((e: Error) => {
       throw new Error(`${e.message}\n--- apply\n${run.stderr.slice(-3000)}\n${run.stdout.slice(-3000)}\n${dump()}`);
     });
     const killedAt = Date.now();
@@ -105,7 +136,8 @@ describe("provisioners sharing installs", () => {
 
     // Spread by load: two nodes each at first.
     const first = new Map<string, string>();
-    for (const e of events) if (e.type === "node_message" && /^assigned to provisioner /.test(String(e.message)) && !first.has(String(e.node))) first.set(String(e.node), String(e.message).slice(24));
+    for (const e of events)
+      if (e.type === "node_message" && /^assigned to provisioner /.test(String(e.message)) && !first.has(String(e.node))) first.set(String(e.node), String(e.message).slice(24));
     const counts = [...first.values()].reduce((m, p) => m.set(p, (m.get(p) ?? 0) + 1), new Map<string, number>());
     expect(Object.fromEntries(counts)).toEqual({ p1: 2, p2: 2, p3: 2 });
 
@@ -122,7 +154,10 @@ describe("provisioners sharing installs", () => {
       expect(after).toBeLessThan((FAILOVER_S + 5) * 1000);
     }
     // Every node completed, the moved ones on their second boot.
-    const complete = events.filter((e) => e.type === "node_complete").map((e) => String(e.node)).sort();
+    const complete = events
+      .filter((e) => e.type === "node_complete")
+      .map((e) => String(e.node))
+      .sort();
     expect(complete).toEqual(lab.names);
     expect(events.filter((e) => e.type === "node_errored")).toEqual([]);
     for (const n of victimNodes) expect(r.asked.filter((x) => x === n)).toHaveLength(2);
@@ -143,7 +178,8 @@ describe("provisioners sharing installs", () => {
     // What an administrator sees.
     const list = await lab.metalform(["provisioners", "list", "--json", "--failover-timeout", `${FAILOVER_S}s`], { env: { METALFORM_STATE_URL: url } }).done;
     expect(list.code, list.stderr).toBe(0);
-    const rows = (JSON.parse(list.stdout) as { provisioners: Array<{ name: string; live: boolean; dhcpAuthority: string[]; installing: number; images: Record<string, string> }> }).provisioners;
+    const rows = (JSON.parse(list.stdout) as { provisioners: Array<{ name: string; live: boolean; dhcpAuthority: string[]; installing: number; images: Record<string, string> }> })
+      .provisioners;
     expect(rows.map((x) => [x.name, x.live])).toEqual(["p1", "p2", "p3"].map((n) => [n, n !== victim]));
     expect(rows.find((x) => x.name === holder)!.dhcpAuthority).toEqual(["10.77.84.0/24"]);
     for (const x of rows) expect(x.installing).toBe(0);
@@ -164,12 +200,16 @@ describe("provisioners sharing installs", () => {
   it("a second apply from another machine finds the lock held; the first completes (two provisioners left)", async () => {
     lab.bumpImage(2);
     const survivors = [...provisioners.keys()].filter((n) => n !== victim);
-    const first = lab.metalform(["apply", "--config", lab.cfgDir, "--auto-approve", "--json", "--parallelism", "6", "--provisioners", "required", "--failover-timeout", `${FAILOVER_S}s`], {
-      env: { METALFORM_STATE_URL: url },
-    });
+    const first = lab.metalform(
+      ["apply", "--config", lab.cfgDir, "--auto-approve", "--json", "--parallelism", "6", "--provisioners", "required", "--failover-timeout", `${FAILOVER_S}s`],
+      {
+        env: { METALFORM_STATE_URL: url },
+      },
+    );
     await until("the first apply running", () => jsonEvents(first.stdout).some((e) => e.type === "apply_start"), 120_000);
     const other = provisioners.get(survivors[0]!)!;
-    const second = await lab.metalform(["apply", "--config", lab.cfgDir, "--auto-approve", "--json", "--lock-timeout", "0"], { ns: other.ns, env: { METALFORM_STATE_URL: url } }).done;
+    const second = await lab.metalform(["apply", "--config", lab.cfgDir, "--auto-approve", "--json", "--lock-timeout", "0"], { ns: other.ns, env: { METALFORM_STATE_URL: url } })
+      .done;
     expect(second.code).toBe(1);
     expect(second.stderr).toMatch(/lock/i);
     expect(second.stderr).toContain("apply");
@@ -180,7 +220,12 @@ describe("provisioners sharing installs", () => {
     expect(r.code, `${r.stderr}\n${r.stdout.slice(-3000)}\n${dump()}`).toBe(0);
     expect(r.stdout + r.stderr).not.toContain(pg.password);
     const ev = jsonEvents(r.stdout);
-    expect(ev.filter((e) => e.type === "node_complete").map((e) => String(e.node)).sort()).toEqual(lab.names);
+    expect(
+      ev
+        .filter((e) => e.type === "node_complete")
+        .map((e) => String(e.node))
+        .sort(),
+    ).toEqual(lab.names);
     const used = new Set(ev.filter((e) => e.type === "node_message" && /^assigned to provisioner /.test(String(e.message))).map((e) => String(e.message).slice(24)));
     expect([...used].sort()).toEqual(survivors.sort());
   }, 300_000);
@@ -194,9 +239,12 @@ describe("provisioners sharing installs", () => {
     await until("p4 registered", () => sql("SELECT count(*) FROM metalform_provisioners WHERE name = 'p4' AND now() - heartbeat_at < interval '3 s'") === "1", 60_000);
     lab.bumpImage(3);
     // p1..p3's killed one is dead after the failover timeout: nobody waits for its copy.
-    const r = await lab.metalform(["apply", "--config", lab.cfgDir, "--auto-approve", "--json", "--parallelism", "6", "--provisioners", "required", "--failover-timeout", `${FAILOVER_S}s`], {
-      env: { METALFORM_STATE_URL: url },
-    }).done;
+    const r = await lab.metalform(
+      ["apply", "--config", lab.cfgDir, "--auto-approve", "--json", "--parallelism", "6", "--provisioners", "required", "--failover-timeout", `${FAILOVER_S}s`],
+      {
+        env: { METALFORM_STATE_URL: url },
+      },
+    ).done;
     expect(r.code, `${r.stderr}\n${r.stdout.slice(-3000)}\n${dump()}`).toBe(0);
     const ev = jsonEvents(r.stdout);
     const refused = ev.filter((e) => e.type === "node_message" && /^provisioner p4 refused it: provisioner p4 runs configuration sha256:/.test(String(e.message)));
@@ -207,24 +255,36 @@ describe("provisioners sharing installs", () => {
     expect(last.size).toBe(6);
     expect([...last.values()]).not.toContain("p4");
     for (const n of refused.map((e) => String(e.node))) expect(last.get(n)).not.toBe("p4");
-    expect(ev.filter((e) => e.type === "node_complete").map((e) => String(e.node)).sort()).toEqual(lab.names);
+    expect(
+      ev
+        .filter((e) => e.type === "node_complete")
+        .map((e) => String(e.node))
+        .sort(),
+    ).toEqual(lab.names);
     expect(provisioners.get("p4")!.log.join("")).toContain("assignment-rejected");
   }, 300_000);
 
   it("an apply that dies leaves no node installing: its provisioners send its nodes back to local boot", async () => {
     lab.bumpImage(4);
     const behaviour = Object.fromEntries(lab.names.map((n) => [n, "hang-sync"]));
-    const run = lab.metalform(["apply", "--config", lab.cfgDir, "--auto-approve", "--json", "--parallelism", "6", "--provisioners", "required", "--failover-timeout", `${FAILOVER_S}s`], {
-      behaviour,
-      env: { METALFORM_STATE_URL: url },
-    });
+    const run = lab.metalform(
+      ["apply", "--config", lab.cfgDir, "--auto-approve", "--json", "--parallelism", "6", "--provisioners", "required", "--failover-timeout", `${FAILOVER_S}s`],
+      {
+        behaviour,
+        env: { METALFORM_STATE_URL: url },
+      },
+    );
     const assignedTo = new Map<string, string>();
-    await until("every node in its sync", () => {
-      const ev = jsonEvents(run.stdout);
-      for (const e of ev) if (e.type === "node_message" && /^assigned to provisioner /.test(String(e.message))) assignedTo.set(String(e.node), String(e.message).slice(24));
-      const syncing = new Set(ev.filter((e) => e.type === "node_phase" && e.phase === "sync").map((e) => String(e.node)));
-      return lab.names.every((n) => syncing.has(n));
-    }, 120_000);
+    await until(
+      "every node in its sync",
+      () => {
+        const ev = jsonEvents(run.stdout);
+        for (const e of ev) if (e.type === "node_message" && /^assigned to provisioner /.test(String(e.message))) assignedTo.set(String(e.node), String(e.message).slice(24));
+        const syncing = new Set(ev.filter((e) => e.type === "node_phase" && e.phase === "sync").map((e) => String(e.node)));
+        return lab.names.every((n) => syncing.has(n));
+      },
+      120_000,
+    );
     const script = (node: string) => {
       const p = provisioners.get(assignedTo.get(node)!)!;
       return sh("ip", ["netns", "exec", lab.head, "curl", "-sS", "--max-time", "5", `http://${p.address}:${lab.httpPort}/boot/${lab.mac(node)}.ipxe`]);
@@ -245,7 +305,20 @@ describe("provisioners sharing installs", () => {
     const keep = lab.names.filter((n) => n !== "n06");
     const authority = provisioners.get(sql("SELECT holder FROM metalform_dhcp_authority WHERE expires_at > now()"))!;
     const scriptStatus = () =>
-      sh("ip", ["netns", "exec", lab.head, "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5", `http://${authority.address}:${lab.httpPort}/boot/${lab.mac("n06")}.ipxe`]);
+      sh("ip", [
+        "netns",
+        "exec",
+        lab.head,
+        "curl",
+        "-s",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "--max-time",
+        "5",
+        `http://${authority.address}:${lab.httpPort}/boot/${lab.mac("n06")}.ipxe`,
+      ]);
     expect(scriptStatus()).toBe("200");
     lab.writeConfig(keep);
     const r = await lab.metalform(["apply", "--config", lab.cfgDir, "--auto-approve", "--json", "--provisioners", "required", "--failover-timeout", `${FAILOVER_S}s`], {
@@ -255,7 +328,12 @@ describe("provisioners sharing installs", () => {
     // n06 goes; the others finish the sync the killed apply left undone.
     const done = jsonEvents(r.stdout).filter((e) => e.type === "node_complete");
     expect(done.filter((e) => e.change === "remove").map((e) => e.node)).toEqual(["n06"]);
-    expect(done.filter((e) => e.change === "sync").map((e) => String(e.node)).sort()).toEqual(keep);
+    expect(
+      done
+        .filter((e) => e.change === "sync")
+        .map((e) => String(e.node))
+        .sort(),
+    ).toEqual(keep);
     // The apply published its configuration; the DHCP authority re-read its checkout.
     await until("n06 gone from the DHCP authority", () => scriptStatus() === "404", 15_000);
     const dhcp = spawnSync("ip", ["netns", "exec", lab.nodeNs("n06"), "udhcpc", "-i", "eth0", "-n", "-q", "-t", "2", "-T", "1", "-s", "/bin/true"], { encoding: "utf8" });
@@ -283,4 +361,3 @@ describe("provisioners sharing installs", () => {
     expect(ev.filter((e) => e.type === "node_complete")).toHaveLength(5);
   }, 300_000);
 });
-

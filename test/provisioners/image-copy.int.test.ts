@@ -60,7 +60,11 @@ describe("copyImage", () => {
     writeFileSync(join(img.root, "etc-version"), "3\n");
     const v3 = (await computeImageDigest(img, { cacheDir: cacheDir() })).digest;
     await copyImage(img, url, v3, imagesDir(), { cacheDir: cacheDir() });
-    expect(readdirSync(imagesDir()).filter((n) => !n.startsWith(".")).sort()).toEqual([copyDirName("base", v2), copyDirName("base", v3)].sort());
+    expect(
+      readdirSync(imagesDir())
+        .filter((n) => !n.startsWith("."))
+        .sort(),
+    ).toEqual([copyDirName("base", v2), copyDirName("base", v3)].sort());
   });
 
   it("refuses a copy whose digest is not the one published (and keeps nothing under its name)", async () => {

@@ -17,7 +17,7 @@ const kills = { plan: 0, rm: 0, apply: 0 };
 // Seeded so a failure can be replayed (the seed is in every message).
 const SEED = Number(process.env.MFRB_SEED ?? Date.now() % 100000);
 let seed = SEED;
-const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
 
 function readState() {
   return parseState(readFileSync(lab.statePath, "utf8"), lab.statePath);
@@ -220,7 +220,9 @@ describe("two writers on one state", () => {
 
   it("state rm + apply racing: exactly one holds the lock at a time, no update is lost", async () => {
     const s0 = readState();
-    const victims = Object.keys(s0.nodes).filter((n) => n !== "n01" && n !== "n02").slice(0, 3);
+    const victims = Object.keys(s0.nodes)
+      .filter((n) => n !== "n01" && n !== "n02")
+      .slice(0, 3);
     expect(victims.length).toBe(3);
     const apply = startCli(lab, ["apply", "-c", lab.cfg, ...QUICK_APPLY, "--target", "n01", "--lock-timeout", "60s"]);
     const rms = await Promise.all(victims.map((v) => runCli(lab, ["state", "rm", v, "-c", lab.cfg, "--lock-timeout", "60s"])));

@@ -112,7 +112,11 @@ describe("control protocol codecs", () => {
   it("splits lines across chunks, keeps split UTF-8 characters whole, and refuses over-long lines", () => {
     const lines: string[] = [];
     let overflow = 0;
-    const sp = new LineSplitter((l) => lines.push(l), () => overflow++, 64);
+    const sp = new LineSplitter(
+      (l) => lines.push(l),
+      () => overflow++,
+      64,
+    );
     const bytes = Buffer.from('{"reason":"Grüße → ok"}\n{"b":1}\n');
     for (let i = 0; i < bytes.length; i++) sp.push(bytes.subarray(i, i + 1));
     expect(lines).toEqual(['{"reason":"Grüße → ok"}', '{"b":1}']);
@@ -196,7 +200,13 @@ describe("control socket", () => {
   it("drops a client that never says hello, and one that sends garbage first", async () => {
     const target = new Target();
     const path = join(dir, "s.sock");
-    const server = new ControlServer({ path, target, knowsNode: () => true, helloTimeoutMs: 100, accept: async () => ({ ok: true, cluster: "lab", configDigest: "x", reconfigured: false }) });
+    const server = new ControlServer({
+      path,
+      target,
+      knowsNode: () => true,
+      helloTimeoutMs: 100,
+      accept: async () => ({ ok: true, cluster: "lab", configDigest: "x", reconfigured: false }),
+    });
     await server.start();
     servers.push(server);
     for (const send of [undefined, "garbage\n", '{"type":"boot","id":1,"node":"n1","mode":"local"}\n']) {

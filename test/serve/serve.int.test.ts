@@ -75,10 +75,14 @@ describe("apply through metalform serve's control socket", () => {
     expect(r.stderr).toMatch(new RegExp(`Using the running metalform serve \\(pid ${serve.proc.pid}\\) through \\S+serve\\.sock; it reloaded the configuration\\.`));
     const ev = jsonEvents(r.stdout);
     // n03 was not in serve's configuration when it started: only the reload let it boot.
-    expect(ev.filter((e) => e.type === "node_complete").map((e) => e.node).sort(), detail).toEqual(["n01", "n02", "n03"]);
-    expect(ev.filter((e) => e.type === "node_phase" && e.node === "n03").map((e) => e.phase)).toEqual(
-      expect.arrayContaining(["dhcp", "boot-files", "installer", "sync", "up"]),
-    );
+    expect(
+      ev
+        .filter((e) => e.type === "node_complete")
+        .map((e) => e.node)
+        .sort(),
+      detail,
+    ).toEqual(["n01", "n02", "n03"]);
+    expect(ev.filter((e) => e.type === "node_phase" && e.node === "n03").map((e) => e.phase)).toEqual(expect.arrayContaining(["dhcp", "boot-files", "installer", "sync", "up"]));
     expect(serve.stdout).toContain('"event":"reloaded-for-apply"');
     // The boot modes went back: every node boots its disk again.
     for (const n of lab.names) expect(bootsInstaller(n)).toBe(false);

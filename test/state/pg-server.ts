@@ -22,7 +22,11 @@ export interface PgServer {
 
 function pgBinDir(): string {
   const base = "/usr/lib/postgresql";
-  const versions = existsSync(base) ? readdirSync(base).filter((v) => existsSync(join(base, v, "bin", "initdb"))).sort((a, b) => Number(b) - Number(a)) : [];
+  const versions = existsSync(base)
+    ? readdirSync(base)
+        .filter((v) => existsSync(join(base, v, "bin", "initdb")))
+        .sort((a, b) => Number(b) - Number(a))
+    : [];
   if (!versions.length) {
     throw new Error("PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin: install the Debian package `postgresql` (apt-get install -y postgresql)");
   }
@@ -46,7 +50,8 @@ function cleanupStale(bin: string): void {
       continue; // not ours, or still being set up
     }
     if (!owner || processAlive(owner)) continue;
-    if (existsSync(join(dir, "data", "postmaster.pid"))) spawnSync("runuser", ["-u", "postgres", "--", join(bin, "pg_ctl"), "-D", join(dir, "data"), "-m", "immediate", "-w", "stop"]);
+    if (existsSync(join(dir, "data", "postmaster.pid")))
+      spawnSync("runuser", ["-u", "postgres", "--", join(bin, "pg_ctl"), "-D", join(dir, "data"), "-m", "immediate", "-w", "stop"]);
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -75,7 +80,20 @@ export async function startPostgres(opts: PgServerOptions = {}): Promise<PgServe
   const uid = Number(execFileSync("id", ["-u", "postgres"]).toString().trim());
   const gid = Number(execFileSync("id", ["-g", "postgres"]).toString().trim());
   for (const p of [dir, sock, join(dir, "pwfile")]) chownSync(p, uid, gid);
-  asPostgres(join(bin, "initdb"), ["-D", data, "-U", "postgres", "--pwfile", join(dir, "pwfile"), "--auth-local=trust", "--auth-host=scram-sha-256", "-N", "-E", "UTF8", "--locale=C"]);
+  asPostgres(join(bin, "initdb"), [
+    "-D",
+    data,
+    "-U",
+    "postgres",
+    "--pwfile",
+    join(dir, "pwfile"),
+    "--auth-local=trust",
+    "--auth-host=scram-sha-256",
+    "-N",
+    "-E",
+    "UTF8",
+    "--locale=C",
+  ]);
   for (const cidr of opts.allow ?? []) appendFileSync(join(data, "pg_hba.conf"), `host all all ${cidr} scram-sha-256\n`);
   const port = opts.port ?? (opts.netns ? 5432 : await freePort());
   const listen = opts.listen ?? "127.0.0.1";
@@ -86,8 +104,15 @@ export async function startPostgres(opts: PgServerOptions = {}): Promise<PgServe
     return r.stdout;
   };
   start(join(bin, "pg_ctl"), [
-    "-D", data, "-l", join(dir, "log"), "-w", "-t", "30",
-    "-o", `-k ${sock} -c listen_addresses=${listen} -p ${port} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=16MB -c max_connections=${opts.netns ? 100 : 40}`,
+    "-D",
+    data,
+    "-l",
+    join(dir, "log"),
+    "-w",
+    "-t",
+    "30",
+    "-o",
+    `-k ${sock} -c listen_addresses=${listen} -p ${port} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=16MB -c max_connections=${opts.netns ? 100 : 40}`,
     "start",
   ]);
   let stopped = false;

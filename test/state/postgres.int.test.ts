@@ -48,10 +48,10 @@ stateStoreContract("postgres", () => ({
     return {
       make: () => new PostgresStateStore(server.url(), { name }),
       tamper: async (text) => {
-        await admin.query(
-          "UPDATE metalform_state_versions SET document = $2 WHERE name = $1 AND serial = (SELECT max(serial) FROM metalform_state_versions WHERE name = $1)",
-          [name, text],
-        );
+        await admin.query("UPDATE metalform_state_versions SET document = $2 WHERE name = $1 AND serial = (SELECT max(serial) FROM metalform_state_versions WHERE name = $1)", [
+          name,
+          text,
+        ]);
       },
       raw: () => latestDoc(name),
     };

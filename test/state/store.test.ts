@@ -231,7 +231,10 @@ describe("two processes racing for the lock", () => {
     const path = join(root, "race1", "state.json");
     const [a, b] = await Promise.all([run(path, "alpha", 0, 3000), run(path, "beta", 0, 3000)]);
     const results = [a, b].sort((x, y) => (x.code ?? 0) - (y.code ?? 0));
-    expect(results.map((r) => r.code), a.out + b.out).toEqual([0, 3]);
+    expect(
+      results.map((r) => r.code),
+      a.out + b.out,
+    ).toEqual([0, 3]);
     const [winner, loser] = results as [typeof a, typeof a];
     const winnerName = winner.out.trim().split(" ")[1]!;
     expect(loser.out).toContain("cannot lock: the state");

@@ -89,14 +89,17 @@ class ListrView {
       entries.map((s) => ({
         title: s.title,
         task: async (_ctx, task) => {
-          s.task = task as unknown as Task;
+          s.task = task;
           await s.finished;
         },
         rendererOptions: { outputBar: 1, persistentOutput: false },
       })),
       { concurrent: true, exitOnError: false, rendererOptions: { collapseErrors: false }, ...(this.renderer ? { renderer: this.renderer } : {}) },
     );
-    this.list.run().catch(() => undefined).finally(this.closedResolve);
+    this.list
+      .run()
+      .catch(() => undefined)
+      .finally(this.closedResolve);
   }
 
   private makeGroups(): void {

@@ -48,7 +48,8 @@ export const applyCommand: CommandModule<GlobalArgs, ApplyArgs> = {
       .option("use-serve", {
         type: "boolean",
         default: true,
-        describe: "When `metalform serve` runs for this cluster, hand it the boot configuration through its control socket (.metalform/serve.sock) instead of starting the services here; --no-use-serve never does",
+        describe:
+          "When `metalform serve` runs for this cluster, hand it the boot configuration through its control socket (.metalform/serve.sock) instead of starting the services here; --no-use-serve never does",
       })
       .option("provisioners", {
         choices: ["auto", "none", "required"] as const,

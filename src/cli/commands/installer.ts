@@ -1,6 +1,6 @@
 // `metalform installer build [--image NAME]`: build the installer initramfs ahead of
 // time (apply builds it when missing or stale).
-import type { ArgumentsCamelCase, Argv, CommandModule } from "yargs";
+import type { ArgumentsCamelCase, CommandModule } from "yargs";
 import { useColor, type GlobalArgs } from "../globals.js";
 
 interface InstallerArgs extends GlobalArgs {
@@ -14,7 +14,7 @@ const build: CommandModule<GlobalArgs, InstallerArgs> = {
     y
       .option("image", { type: "string", describe: "Only for this image" })
       .example("$0 installer build", "Build (or find cached) the installer of every image")
-      .example("$0 installer build --image compute --json", "One image; path, digest and modules as JSON") as unknown as Argv<InstallerArgs>,
+      .example("$0 installer build --image compute --json", "One image; path, digest and modules as JSON"),
   handler: async (argv: ArgumentsCamelCase<InstallerArgs>) => {
     const { loadCluster, defaultConfigPath } = await import("../../config/load.js");
     const { formatDiagnostics } = await import("../../config/diagnostics.js");
@@ -36,7 +36,10 @@ const build: CommandModule<GlobalArgs, InstallerArgs> = {
     const { defaultStatePath } = await import("../../state/paths.js");
     const wanted = new Map([...loaded.cluster.images].filter(([n, i]) => (!argv.image || n === argv.image) && i.source && i.source.kind !== "directory"));
     const store = new SnapshotStore(imageStoreDir({ localDir: path.dirname(defaultStatePath(configPath)) }));
-    const resolved = await resolveImages({ ...loaded.cluster, images: wanted }, { store, cacheDir: defaultCacheDir(configPath), recipeCache: defaultRecipeCache(), snapshot: false });
+    const resolved = await resolveImages(
+      { ...loaded.cluster, images: wanted },
+      { store, cacheDir: defaultCacheDir(configPath), recipeCache: defaultRecipeCache(), snapshot: false },
+    );
     const images = [...loaded.cluster.images.values()].map((i) => resolved.cluster.images.get(i.name) ?? i).filter((i) => !argv.image || i.name === argv.image);
     if (argv.image && images.length === 0) throw new Error(`no image "${argv.image}" in the configuration`);
     const results = [];
@@ -58,6 +61,6 @@ const build: CommandModule<GlobalArgs, InstallerArgs> = {
 export const installerCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   command: "installer <command>",
   describe: "The installer environment nodes boot into",
-  builder: (y) => y.command(build).demandCommand(1, "Name an installer command: build.").example("$0 installer build", "Build the installer ahead of apply") as Argv<GlobalArgs>,
+  builder: (y) => y.command(build).demandCommand(1, "Name an installer command: build.").example("$0 installer build", "Build the installer ahead of apply"),
   handler: () => undefined,
 };

@@ -30,7 +30,12 @@ const up: CommandModule<GlobalArgs, LabArgs> = {
     nsOpt(y)
       .option("nodes", { type: "number", default: 3, describe: "Number of VMs" })
       .option("memory", { type: "number", describe: "RAM per VM in MiB (default 512; 1024 with --image debian)" })
-      .option("image", { type: "string", choices: ["busybox", "debian"], default: "busybox", describe: "The cluster's image: a small busybox tree, or Debian 12 built from a recipe with mmdebstrap (cached; the first build takes minutes)" })
+      .option("image", {
+        type: "string",
+        choices: ["busybox", "debian"],
+        default: "busybox",
+        describe: "The cluster's image: a small busybox tree, or Debian 12 built from a recipe with mmdebstrap (cached; the first build takes minutes)",
+      })
       .option("power-on", { type: "boolean", default: false, describe: "Start the VMs now (apply powers them through their BMCs anyway)" })
       .option("bmc", {
         choices: ["ipmi", "redfish"] as const,
@@ -45,7 +50,7 @@ const up: CommandModule<GlobalArgs, LabArgs> = {
       .example("$0 lab up --nodes 2", "Two VMs, powered off, ready for `metalform lab exec -- metalform apply`")
       .example("$0 lab up --nodes 1 --bmc redfish", "One VM whose BMC speaks Redfish")
       .example("$0 lab up --nodes 3 --firmware bios,uefi,secureboot", "One VM of each firmware")
-      .example("$0 lab up --nodes 1 --image debian", "One VM that installs Debian 12 (systemd, ssh) from a recipe") as unknown as Argv<LabArgs>,
+      .example("$0 lab up --nodes 1 --image debian", "One VM that installs Debian 12 (systemd, ssh) from a recipe"),
   handler: async (argv: ArgumentsCamelCase<LabArgs>) => {
     const { labUp, formatLabUp, parseLabFirmware } = await lab();
     const firmware = parseLabFirmware(argv.firmware ?? "bios");
@@ -65,7 +70,7 @@ const up: CommandModule<GlobalArgs, LabArgs> = {
 const status: CommandModule<GlobalArgs, LabArgs> = {
   command: "status",
   describe: "Show the lab's namespace, VMs and BMCs",
-  builder: (y) => nsOpt(y).example("$0 lab status", "Which VMs run, what their BMCs say") as unknown as Argv<LabArgs>,
+  builder: (y) => nsOpt(y).example("$0 lab status", "Which VMs run, what their BMCs say"),
   handler: async (argv: ArgumentsCamelCase<LabArgs>) => {
     const { labStatus, formatLabStatus } = await lab();
     const s = await labStatus({ namespace: argv.namespace, queryBmc: true });
@@ -76,7 +81,7 @@ const status: CommandModule<GlobalArgs, LabArgs> = {
 const consoleCmd: CommandModule<GlobalArgs, LabArgs> = {
   command: "console <node>",
   describe: "Print a VM's serial console log",
-  builder: (y) => nsOpt(y).positional("node", { type: "string", describe: "Node name, e.g. lab1" }).example("$0 lab console lab1", "What lab1 printed") as unknown as Argv<LabArgs>,
+  builder: (y) => nsOpt(y).positional("node", { type: "string", describe: "Node name, e.g. lab1" }).example("$0 lab console lab1", "What lab1 printed"),
   handler: async (argv: ArgumentsCamelCase<LabArgs>) => {
     const { labConsole } = await lab();
     const c = labConsole({ namespace: argv.namespace }, argv.node!);
@@ -90,7 +95,7 @@ const exec: CommandModule<GlobalArgs, LabArgs> = {
   builder: (y) =>
     nsOpt(y)
       .positional("cmd", { type: "string", array: true, describe: "Command and arguments (after --)" })
-      .example("$0 lab exec -- metalform apply -c ~/.local/state/metalform/lab/mflab/cluster.yaml --auto-approve", "Apply the lab's configuration") as unknown as Argv<LabArgs>,
+      .example("$0 lab exec -- metalform apply -c ~/.local/state/metalform/lab/mflab/cluster.yaml --auto-approve", "Apply the lab's configuration"),
   handler: async (argv: ArgumentsCamelCase<LabArgs>) => {
     const { labExec } = await lab();
     const cmd = [...(argv.cmd ?? []), ...((argv["--"] as string[] | undefined) ?? [])];
@@ -104,7 +109,7 @@ const exec: CommandModule<GlobalArgs, LabArgs> = {
 const down: CommandModule<GlobalArgs, LabArgs> = {
   command: "down",
   describe: "Remove the lab: VMs, BMCs, namespace and files (safe to run twice)",
-  builder: (y) => nsOpt(y).example("$0 lab down", "Remove everything the lab made") as unknown as Argv<LabArgs>,
+  builder: (y) => nsOpt(y).example("$0 lab down", "Remove everything the lab made"),
   handler: async (argv: ArgumentsCamelCase<LabArgs>) => {
     const { labDown } = await lab();
     const r = await labDown({ namespace: argv.namespace });
@@ -123,6 +128,6 @@ export const labCommand: CommandModule<GlobalArgs, GlobalArgs> = {
       .command(exec)
       .command(down)
       .demandCommand(1, "Name a lab command: up, status, console, exec, down.")
-      .example("$0 lab up && $0 lab exec -- metalform plan -c ~/.local/state/metalform/lab/mflab/cluster.yaml", "A lab and its plan") as Argv<GlobalArgs>,
+      .example("$0 lab up && $0 lab exec -- metalform plan -c ~/.local/state/metalform/lab/mflab/cluster.yaml", "A lab and its plan"),
   handler: () => undefined,
 };

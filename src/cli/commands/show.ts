@@ -17,7 +17,7 @@ export const showCommand: CommandModule<GlobalArgs, ShowArgs> = {
       .option("format", { choices: ["terminal", "markdown", "json"] as const, default: "terminal" as const, describe: "Output format (--json is --format json)" })
       .example("$0 show tonight.plan", "Review a saved plan")
       .example("$0 show --format markdown tonight.plan > comment.md", "A pull-request comment with a collapsible detail per node")
-      .example("$0 show --json tonight.plan | jq '.node_changes[] | select(.actions | index(\"delete\"))'", "Every change that deletes (reimage or remove)") as unknown as Argv<ShowArgs>,
+      .example("$0 show --json tonight.plan | jq '.node_changes[] | select(.actions | index(\"delete\"))'", "Every change that deletes (reimage or remove)"),
   handler: async (argv: ArgumentsCamelCase<ShowArgs>) => {
     const { readPlanFile } = await import("../../plan/saved.js");
     const { renderTerminal } = await import("../../plan/render/terminal.js");

@@ -83,7 +83,7 @@ const showNodeCommand: CommandModule<StateArgs, NodeArgs> = {
   builder: (y) =>
     y
       .positional("node", { type: "string", demandOption: true, describe: "Node name" })
-      .example("$0 state show node001", "Applied image, disk layout, network, BMC (no secrets) and last report") as unknown as Argv<NodeArgs>,
+      .example("$0 state show node001", "Applied image, disk layout, network, BMC (no secrets) and last report"),
   handler: onStore<NodeArgs>(async (argv, s) => {
     const state = await s.read();
     if (!state) return noState(s.location);
@@ -146,7 +146,7 @@ const rmCommand: CommandModule<StateArgs, RmArgs> = {
           const { compressHostnames } = await import("../../config/hostrange.js");
           process.stdout.write(
             `Removed ${compressHostnames(found).join(", ")} from the state (serial ${written.serial}). The machines and their disks were not touched; ` +
-            `a node still in the configuration shows as "+ install" in the next plan.\n`,
+              `a node still in the configuration shows as "+ install" in the next plan.\n`,
           );
           if (missing.length) process.stderr.write(`Not in the state, skipped: ${compressHostnames(missing).join(", ")}\n`);
           process.exitCode = 0;
@@ -182,7 +182,10 @@ const migrateCommand: CommandModule<StateArgs, MigrateArgs> = {
   describe: "Copy the state (lineage and serial kept) to another backend: a postgres:// URL or a file",
   builder: (y) =>
     y
-      .option("to", { type: "string", describe: "Target: postgres://USER:PASSWORD@HOST:PORT/DB[#NAME] (NAME defaults to the configuration's backend.name, else \"default\") or a state file path" })
+      .option("to", {
+        type: "string",
+        describe: 'Target: postgres://USER:PASSWORD@HOST:PORT/DB[#NAME] (NAME defaults to the configuration\'s backend.name, else "default") or a state file path',
+      })
       .option("to-env", { type: "string", describe: "Read the target URL from this environment variable (keeps the password off the command line)" })
       .option("lock-timeout", { type: "string", default: "0s", describe: "How long to wait for each state lock (e.g. 30s, 2m)" })
       .example("METALFORM_PG_URL=postgres://... $0 state migrate --to-env METALFORM_PG_URL", "Move the local state into PostgreSQL")
@@ -236,7 +239,7 @@ const historyCommand: CommandModule<StateArgs, HistoryArgs> = {
   builder: (y) =>
     y
       .option("limit", { type: "number", default: 20, describe: "How many versions, newest first" })
-      .example("$0 state history --limit 5", "The last five writes: serial, time, writer, operation") as unknown as Argv<HistoryArgs>,
+      .example("$0 state history --limit 5", "The last five writes: serial, time, writer, operation"),
   handler: onStore<HistoryArgs>(async (argv, s) => {
     const { PostgresStateStore } = await import("../../state/postgres.js");
     if (!(s instanceof PostgresStateStore)) {
@@ -259,7 +262,7 @@ export const stateCommand: CommandModule<GlobalArgs, StateArgs> = {
   command: "state <command>",
   describe: "Inspect, repair and move the state (list, show, rm, unlock, migrate, history)",
   builder: (y: Argv<GlobalArgs>) =>
-    (y
+    y
       .option("state", { type: "string", describe: "State file or postgres:// URL (default: the configuration's backend, else .metalform/state.json beside it)" })
       .option("state-url", { type: "string", describe: "PostgreSQL state URL postgres://USER:PASSWORD@HOST:PORT/DB[#NAME] (or set METALFORM_STATE_URL)" })
       .command(listCommand as unknown as CommandModule<GlobalArgs, StateArgs>)
@@ -270,6 +273,6 @@ export const stateCommand: CommandModule<GlobalArgs, StateArgs> = {
       .command(historyCommand as unknown as CommandModule<GlobalArgs, StateArgs>)
       .demandCommand(1, "Name a state command: list, show, rm, unlock, migrate or history.")
       .example("$0 state list", "What the state records")
-      .example("$0 state unlock LOCK_ID", "Remove a stale lock")) as unknown as Argv<StateArgs>,
-  handler: () => { },
+      .example("$0 state unlock LOCK_ID", "Remove a stale lock"),
+  handler: () => {},
 };

@@ -14,7 +14,7 @@ export const validateCommand: CommandModule<GlobalArgs, ValidateArgs> = {
       .option("strict", { type: "boolean", default: false, describe: "Treat warnings as errors" })
       .example("$0 validate", "Check ./cluster.yaml (or ./cluster/)")
       .example("$0 validate -c examples/hpc", "Check a directory of YAML files merged together")
-      .example("$0 validate --json | jq '.diagnostics[]'", "Diagnostics as JSON") as Argv<ValidateArgs>,
+      .example("$0 validate --json | jq '.diagnostics[]'", "Diagnostics as JSON"),
   handler: async (argv: ArgumentsCamelCase<ValidateArgs>) => {
     const { loadCluster, defaultConfigPath } = await import("../../config/load.js");
     const { formatDiagnostics, summarizeDiagnostics } = await import("../../config/diagnostics.js");

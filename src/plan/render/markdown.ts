@@ -35,7 +35,11 @@ function callouts(plan: Plan): string[] {
   const out: string[] = [];
   const wipes = plan.nodeChanges.filter((c) => c.wipesDisks).map((c) => c.node);
   if (wipes.length) {
-    out.push("> [!CAUTION]", `> ${plural(wipes.length, "node")} will have ${wipes.length === 1 ? "its" : "their"} disks wiped: ${compressHostnames(wipes).map(code).join(", ")}`, "");
+    out.push(
+      "> [!CAUTION]",
+      `> ${plural(wipes.length, "node")} will have ${wipes.length === 1 ? "its" : "their"} disks wiped: ${compressHostnames(wipes).map(code).join(", ")}`,
+      "",
+    );
   }
   for (const w of plan.warnings) out.push("> [!WARNING]", `> ${w}`, "");
   return out;

@@ -111,11 +111,7 @@ export function networkOptions(c: AnswerConfig): DhcpOptions {
 }
 
 /** A BOOTREPLY to `req` with the given addresses, boot information and options. */
-export function replyPacket(
-  req: DhcpPacket,
-  type: MessageType,
-  p: { yiaddr: string; ciaddr: string; boot?: BootReply | undefined; options: DhcpOptions },
-): DhcpPacket {
+export function replyPacket(req: DhcpPacket, type: MessageType, p: { yiaddr: string; ciaddr: string; boot?: BootReply | undefined; options: DhcpOptions }): DhcpPacket {
   // A script URL may not fit the 128-byte file field; option 67 carries it then.
   const file = p.boot && p.boot.file.length < FILE_LENGTH ? p.boot.file : "";
   return {

@@ -5,19 +5,7 @@ import { FLAG_BROADCAST, MessageType } from "./codec/constants.js";
 import { ipToInt, ZERO_IP } from "./codec/ip4.js";
 import type { DhcpOptions } from "./codec/options.js";
 import { clientMac } from "./codec/packet.js";
-import {
-  bootFor,
-  clientInfo,
-  ignored,
-  networkOptions,
-  replyPacket,
-  seenEvents,
-  type Answer,
-  type AnswerContext,
-  type Binding,
-  type LeasePool,
-  type Request,
-} from "./answer.js";
+import { bootFor, clientInfo, ignored, networkOptions, replyPacket, seenEvents, type Answer, type AnswerContext, type Binding, type LeasePool, type Request } from "./answer.js";
 import type { Emitted } from "./events.js";
 import { replyTarget } from "./reply-address.js";
 
@@ -37,9 +25,7 @@ export function answerAuthoritative(r: Request, ctx: AnswerContext): Answer {
   const o = r.packet.options;
   const reserved = ctx.reservations.byMac.get(mac);
   if (!reserved && !ctx.pool) return ignored("unknown-mac", { mac }, seenEvents(r, ctx));
-  const fixed: Binding | undefined = reserved
-    ? { ip: reserved.ip, dynamic: false, ...(reserved.hostname !== undefined ? { hostname: reserved.hostname } : {}) }
-    : undefined;
+  const fixed: Binding | undefined = reserved ? { ip: reserved.ip, dynamic: false, ...(reserved.hostname !== undefined ? { hostname: reserved.hostname } : {}) } : undefined;
   // Discovery: every message from a MAC without a reservation is reported, leased or not.
   const seen = reserved ? [] : seenEvents(r, ctx);
   const ours = o.serverId === undefined || o.serverId === ctx.config.serverAddress;

@@ -121,13 +121,7 @@ export interface BootReply {
  * architecture without a loader, iPXE without a script URL, an HTTP boot client
  * without `httpLoaderBase`).
  */
-export function bootReplyFor(
-  req: DhcpOptions,
-  mac: string,
-  ip: string | undefined,
-  serverAddress: string,
-  pxe: PxeOptions,
-): BootReply | undefined {
+export function bootReplyFor(req: DhcpOptions, mac: string, ip: string | undefined, serverAddress: string, pxe: PxeOptions): BootReply | undefined {
   const nextServer = pxe.tftpServer ?? serverAddress;
   if (isIpxe(req)) return ipxeReply(req, nextServer, scriptUrlFor(pxe, mac, ip));
   // Without option 93 (e.g. dhclient) assume a BIOS client, as dnsmasq and Kea do.

@@ -10,11 +10,7 @@ export interface ReplyTarget {
   port: number;
 }
 
-export function replyTarget(
-  req: DhcpPacket,
-  replyType: MessageType,
-  ports: { server: number; client: number },
-): ReplyTarget {
+export function replyTarget(req: DhcpPacket, replyType: MessageType, ports: { server: number; client: number }): ReplyTarget {
   // Through a relay agent: back to the relay, on the server port.
   if (req.giaddr !== ZERO_IP) return { address: req.giaddr, port: ports.server };
   // A NAK goes to everyone: the client's address is the thing in doubt.

@@ -229,6 +229,7 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> implements Servic
     }
     for (const n of answer.notes) this.log[n.level](n.message, n.fields);
     // Emitted pairs each event with its payload type; the cast only spreads the union.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- tsc needs it (the union of tuples)
     for (const e of answer.events) this.emit(e.event, e.payload as never);
   }
 

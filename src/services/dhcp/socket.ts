@@ -56,8 +56,8 @@ async function openOnDevice(opts: UdpBindOptions): Promise<dgram.Socket> {
     });
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    if (err.code === "ENODEV") throw new Error(`interface ${opts.device} does not exist`, { cause: err });
-    if (err.code === "EADDRINUSE") throw new Error(`UDP port ${opts.port} on ${opts.device ?? "every interface"} is already in use`, { cause: err });
+    if (err.code === "ENODEV") throw new Error(`interface ${opts.device} does not exist`, { cause: e });
+    if (err.code === "EADDRINUSE") throw new Error(`UDP port ${opts.port} on ${opts.device ?? "every interface"} is already in use`, { cause: e });
     throw err;
   }
   return wrapFd(addon, fd, { type: "udp4", reuseAddr: opts.reuseAddress ?? false });

@@ -51,10 +51,7 @@ export function isInside(root: string, candidate: string): boolean {
  * Resolves segments under a root whose real path is `realRoot`, following symbolic
  * links, and returns the real path only when it stays inside the root.
  */
-export async function resolveInRoot(
-  realRoot: string,
-  segments: string[],
-): Promise<{ file: string } | { missing: true } | { escapes: true }> {
+export async function resolveInRoot(realRoot: string, segments: string[]): Promise<{ file: string } | { missing: true } | { escapes: true }> {
   const joined = path.join(realRoot, ...segments);
   let real: string;
   try {

@@ -296,12 +296,7 @@ export class HttpBootServer extends EventEmitter<HttpBootServerEvents> implement
     return real;
   }
 
-  private async runRoute(
-    route: Route,
-    req: IncomingMessage,
-    res: ServerResponse,
-    r: { method: string; path: string; query: URLSearchParams; remote: string },
-  ): Promise<void> {
+  private async runRoute(route: Route, req: IncomingMessage, res: ServerResponse, r: { method: string; path: string; query: URLSearchParams; remote: string }): Promise<void> {
     let bodyPromise: Promise<Buffer> | undefined;
     const body = () => (bodyPromise ??= readBody(req, this.opts.maxBodyBytes));
     const ctx: RouteContext = {
@@ -343,4 +338,3 @@ export class HttpBootServer extends EventEmitter<HttpBootServerEvents> implement
     res.end(method === "HEAD" ? undefined : body);
   }
 }
-

@@ -90,7 +90,13 @@ function accessLines(access: readonly RsyncClient[], secretsFile: string): strin
 export function renderRsyncdConf(c: RsyncdConfigInput): string {
   const problems = checkModules(c.modules);
   if (problems.length > 0) throw new Error(problems.join("; "));
-  for (const [k, v] of [["address", c.address], ["pid file", c.pidFile], ["log file", c.logFile], ["lock file", c.lockFile], ["secrets file", c.secretsFile]] as const) {
+  for (const [k, v] of [
+    ["address", c.address],
+    ["pid file", c.pidFile],
+    ["log file", c.logFile],
+    ["lock file", c.lockFile],
+    ["secrets file", c.secretsFile],
+  ] as const) {
     if (/[\n\r\0]/.test(v) || v.trim() !== v || v === "") throw new Error(`rsync ${k} is not a single-line value: ${JSON.stringify(v)}`);
   }
   const lines = [

@@ -133,7 +133,7 @@ export class RsyncDaemon extends EventEmitter<RsyncDaemonEvents> implements Serv
       detached: true,
     });
     this.child = child;
-    for (const stream of [child.stdout!, child.stderr!]) {
+    for (const stream of [child.stdout, child.stderr]) {
       createInterface({ input: stream }).on("line", (line) => this.daemonLine(line));
     }
     const exited = new Promise<DaemonEnd>((resolve) => {

@@ -44,9 +44,7 @@ export function normalizeRequestPath(raw: string): PathResult {
   return { ok: true, path: segments.join("/") };
 }
 
-export type OpenResult =
-  | { ok: true; handle: fsp.FileHandle; size: number }
-  | { ok: false; code: number; message: string };
+export type OpenResult = { ok: true; handle: fsp.FileHandle; size: number } | { ok: false; code: number; message: string };
 
 /** True when `candidate` (a realpath) is `root` or below it. */
 export function isInside(root: string, candidate: string): boolean {
@@ -86,7 +84,6 @@ export async function openInRoot(rootReal: string, rel: string): Promise<OpenRes
 function fsError(e: unknown): OpenResult {
   const code = (e as NodeJS.ErrnoException).code;
   if (code === "ENOENT" || code === "ENOTDIR") return { ok: false, code: ErrorCode.FileNotFound, message: "file not found" };
-  if (code === "EACCES" || code === "EPERM" || code === "ELOOP")
-    return { ok: false, code: ErrorCode.AccessViolation, message: "access violation" };
+  if (code === "EACCES" || code === "EPERM" || code === "ELOOP") return { ok: false, code: ErrorCode.AccessViolation, message: "access violation" };
   return { ok: false, code: ErrorCode.NotDefined, message: "cannot open file" };
 }

@@ -8,10 +8,7 @@ import { BufferSource, FileSource, toNetascii, type ByteSource } from "./source.
 import type { TransferRemote } from "./transfer.js";
 
 /** Produces a virtual file for a request (see TftpServerOptions.provider). */
-export type TftpFileProvider = (
-  path: string,
-  remote: TransferRemote,
-) => Buffer | string | undefined | Promise<Buffer | string | undefined>;
+export type TftpFileProvider = (path: string, remote: TransferRemote) => Buffer | string | undefined | Promise<Buffer | string | undefined>;
 
 export interface SourceContext {
   provider?: TftpFileProvider | undefined;
@@ -23,10 +20,7 @@ export interface SourceContext {
 
 export type OpenedSource = { ok: true; source: ByteSource; virtual: boolean } | Refusal;
 
-export async function openRequestSource(
-  req: { path: string; mode: TransferMode; remote: TransferRemote },
-  ctx: SourceContext,
-): Promise<OpenedSource> {
+export async function openRequestSource(req: { path: string; mode: TransferMode; remote: TransferRemote }, ctx: SourceContext): Promise<OpenedSource> {
   const opened = await openOctets(req.path, req.remote, ctx);
   if (!opened.ok || req.mode === "octet") return opened;
   const { source } = opened;

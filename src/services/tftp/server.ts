@@ -111,13 +111,10 @@ export class TftpServer extends EventEmitter<TftpServerEvents> implements Servic
     super();
     const o = { ...DEFAULTS, ...stripUndefined(options) };
     if (!options.root && !options.provider) throw new Error("tftp: needs a root directory or a provider");
-    if (!Number.isInteger(o.maxBlockSize) || o.maxBlockSize < 8 || o.maxBlockSize > MAX_BLKSIZE)
-      throw new Error(`tftp: maxBlockSize must be 8..${MAX_BLKSIZE}`);
-    if (!Number.isInteger(o.maxWindowSize) || o.maxWindowSize < 1 || o.maxWindowSize > 64)
-      throw new Error("tftp: maxWindowSize must be 1..64");
+    if (!Number.isInteger(o.maxBlockSize) || o.maxBlockSize < 8 || o.maxBlockSize > MAX_BLKSIZE) throw new Error(`tftp: maxBlockSize must be 8..${MAX_BLKSIZE}`);
+    if (!Number.isInteger(o.maxWindowSize) || o.maxWindowSize < 1 || o.maxWindowSize > 64) throw new Error("tftp: maxWindowSize must be 1..64");
     if (!["gso", "sendmmsg", "dgram"].includes(o.sendPath)) throw new Error(`tftp: sendPath must be gso, sendmmsg or dgram`);
-    if (!Number.isInteger(o.requestBufferBytes) || o.requestBufferBytes < 0 || o.requestBufferBytes > 2 ** 30)
-      throw new Error("tftp: requestBufferBytes must be 0..1 GiB");
+    if (!Number.isInteger(o.requestBufferBytes) || o.requestBufferBytes < 0 || o.requestBufferBytes > 2 ** 30) throw new Error("tftp: requestBufferBytes must be 0..1 GiB");
     if (!net.isIP(o.address)) throw new Error(`tftp: address must be an IP address: ${o.address}`);
     this.opts = o;
     this.log = (options.logger ?? nullLogger).child("tftp");

@@ -11,10 +11,7 @@ import type { TransferRemote } from "./transfer.js";
  * Transfer sockets only ever send to IP literals: answering dgram's lookup
  * synchronously saves a dns.lookup round through process.nextTick on every packet.
  */
-const literalLookup =
-  (family: 4 | 6) =>
-  (address: string, _options: unknown, cb: (err: null, address: string, family: number) => void) =>
-    cb(null, address, family);
+const literalLookup = (family: 4 | 6) => (address: string, _options: unknown, cb: (err: null, address: string, family: number) => void) => cb(null, address, family);
 
 export interface RequestSocketOptions {
   addon: UdpAddon | undefined;
@@ -72,9 +69,7 @@ export async function openTransferSocket(o: TransferSocketOptions): Promise<{ so
   if (addon && ipv4 !== undefined && o.sendPath !== "dgram") {
     const fd = openNativeSocket(addon, { address: o.address, port: 0 });
     const socket = await wrapFd(addon, fd, { type: "udp4", lookup });
-    const batch = new BatchSender(addon, fd, ipv4, remote.port, o.sendPath, (errno) =>
-      o.log.debug("batch-send-failed", { remote: `${remote.address}:${remote.port}`, errno }),
-    );
+    const batch = new BatchSender(addon, fd, ipv4, remote.port, o.sendPath, (errno) => o.log.debug("batch-send-failed", { remote: `${remote.address}:${remote.port}`, errno }));
     return { socket, batch };
   }
   const socket = dgram.createSocket({ type: o.type, lookup });

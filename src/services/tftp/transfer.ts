@@ -43,9 +43,7 @@ export interface TransferParams {
   logger: Logger;
 }
 
-export type TransferOutcome =
-  | { ok: true; bytes: number; ms: number; retransmits: number }
-  | { ok: false; bytes: number; ms: number; retransmits: number; reason: string };
+export type TransferOutcome = { ok: true; bytes: number; ms: number; retransmits: number } | { ok: false; bytes: number; ms: number; retransmits: number; reason: string };
 
 /** Consecutive blocks read from the source, each already a whole DATA packet. */
 interface Chunk {
@@ -328,11 +326,6 @@ export class ReadTransfer {
       }
     });
     void this.p.source.close();
-    this.resolve(
-      failure === undefined
-        ? { ok: true, bytes, ms, retransmits: this.retransmits }
-        : { ok: false, bytes, ms, retransmits: this.retransmits, reason: failure },
-    );
+    this.resolve(failure === undefined ? { ok: true, bytes, ms, retransmits: this.retransmits } : { ok: false, bytes, ms, retransmits: this.retransmits, reason: failure });
   }
 }
-

@@ -31,18 +31,49 @@ describe("DHCP codec: hand-built packets", () => {
   it("reads the header, MAC and typed options, skipping PAD and stopping at END", () => {
     const p = ok(
       handBuilt([
-        0, 0, // PAD PAD
-        53, 1, 1, // DISCOVER
+        0,
+        0, // PAD PAD
+        53,
+        1,
+        1, // DISCOVER
         0, // PAD between options
-        55, 4, 1, 3, 6, 67,
-        60, 9, ...Buffer.from("PXEClient"),
-        93, 2, 0, 7,
-        94, 3, 1, 3, 16,
-        97, 17, 0, ...Array.from({ length: 16 }, (_, i) => i),
-        77, 4, ...Buffer.from("iPXE"),
-        50, 4, 10, 0, 0, 7,
+        55,
+        4,
+        1,
+        3,
+        6,
+        67,
+        60,
+        9,
+        ...Buffer.from("PXEClient"),
+        93,
+        2,
+        0,
+        7,
+        94,
+        3,
+        1,
+        3,
+        16,
+        97,
+        17,
+        0,
+        ...Array.from({ length: 16 }, (_, i) => i),
+        77,
+        4,
+        ...Buffer.from("iPXE"),
+        50,
+        4,
+        10,
+        0,
+        0,
+        7,
         255,
-        12, 3, 65, 66, 67, // after END: ignored
+        12,
+        3,
+        65,
+        66,
+        67, // after END: ignored
       ]),
     );
     expect(p.op).toBe(1);
@@ -140,13 +171,27 @@ describe("DHCP codec: hand-built packets", () => {
 
   it("serializes a reply with options in wire format and pads to 300 bytes", () => {
     const reply: DhcpPacket = {
-      op: 2, htype: 1, hlen: 6, hops: 0, xid: 7, secs: 0, flags: 0x8000,
-      ciaddr: "0.0.0.0", yiaddr: "10.0.0.7", siaddr: "10.0.0.1", giaddr: "0.0.0.0",
+      op: 2,
+      htype: 1,
+      hlen: 6,
+      hops: 0,
+      xid: 7,
+      secs: 0,
+      flags: 0x8000,
+      ciaddr: "0.0.0.0",
+      yiaddr: "10.0.0.7",
+      siaddr: "10.0.0.1",
+      giaddr: "0.0.0.0",
       chaddr: Buffer.from([0x52, 0x54, 0, 0x12, 0x34, 0x56, ...Array(10).fill(0)]),
-      sname: "", file: "undionly.kpxe",
+      sname: "",
+      file: "undionly.kpxe",
       options: {
-        messageType: MessageType.OFFER, serverId: "10.0.0.1", leaseTime: 3600,
-        subnetMask: "255.255.255.0", routers: ["10.0.0.254"], hostname: "n1",
+        messageType: MessageType.OFFER,
+        serverId: "10.0.0.1",
+        leaseTime: 3600,
+        subnetMask: "255.255.255.0",
+        routers: ["10.0.0.254"],
+        hostname: "n1",
         ipxe: new Map([[176, Buffer.from([1])]]),
       },
     };
@@ -164,9 +209,20 @@ describe("DHCP codec: hand-built packets", () => {
   it("splits an option longer than 255 bytes into pieces that parse back whole", () => {
     const long = "x".repeat(600);
     const p: DhcpPacket = {
-      op: 2, htype: 1, hlen: 6, hops: 0, xid: 1, secs: 0, flags: 0,
-      ciaddr: "0.0.0.0", yiaddr: "0.0.0.0", siaddr: "0.0.0.0", giaddr: "0.0.0.0",
-      chaddr: Buffer.alloc(16), sname: "", file: "",
+      op: 2,
+      htype: 1,
+      hlen: 6,
+      hops: 0,
+      xid: 1,
+      secs: 0,
+      flags: 0,
+      ciaddr: "0.0.0.0",
+      yiaddr: "0.0.0.0",
+      siaddr: "0.0.0.0",
+      giaddr: "0.0.0.0",
+      chaddr: Buffer.alloc(16),
+      sname: "",
+      file: "",
       options: { messageType: MessageType.ACK, bootfileName: long },
     };
     const buf = serializePacket(p);
@@ -182,9 +238,7 @@ describe("DHCP codec: hand-built packets", () => {
 
   it("reads RFC 3004 user classes as well as iPXE's bare string", () => {
     expect(userClasses(Buffer.from("iPXE"))).toContain("iPXE");
-    expect(userClasses(Buffer.from([4, ...Buffer.from("iPXE"), 3, ...Buffer.from("foo")]))).toEqual(
-      expect.arrayContaining(["iPXE", "foo"]),
-    );
+    expect(userClasses(Buffer.from([4, ...Buffer.from("iPXE"), 3, ...Buffer.from("foo")]))).toEqual(expect.arrayContaining(["iPXE", "foo"]));
     expect(userClasses(undefined)).toEqual([]);
   });
 });
@@ -194,48 +248,46 @@ describe("DHCP codec: hand-built packets", () => {
 const ip = fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255)).map((t) => t.join("."));
 const text = (max: number) => fc.string({ unit: fc.integer({ min: 1, max: 255 }).map((c) => String.fromCharCode(c)), maxLength: max });
 const bytes = (min: number, max: number) => fc.uint8Array({ minLength: min, maxLength: max }).map((a) => Buffer.from(a));
-const subOptions = fc
-  .array(fc.tuple(fc.integer({ min: 1, max: 254 }), bytes(0, 20)), { maxLength: 4 })
-  .map((l) => new Map(l));
+const subOptions = fc.array(fc.tuple(fc.integer({ min: 1, max: 254 }), bytes(0, 20)), { maxLength: 4 }).map((l) => new Map(l));
 
-const optionsArb: fc.Arbitrary<DhcpOptions> = fc.record(
-  {
-    subnetMask: ip,
-    routers: fc.array(ip, { minLength: 1, maxLength: 3 }),
-    dnsServers: fc.array(ip, { minLength: 1, maxLength: 3 }),
-    // Text options lose trailing NULs by design; generate none.
-    hostname: text(300).map((s) => s.replace(/\0+$/, "")),
-    domainName: text(40),
-    broadcastAddress: ip,
-    vendorSpecific: subOptions,
-    requestedAddress: ip,
-    leaseTime: fc.nat(),
-    messageType: fc.integer({ min: 1, max: 8 }),
-    serverId: ip,
-    parameterRequestList: fc.array(fc.nat(255), { maxLength: 60 }),
-    message: text(50),
-    maxMessageSize: fc.nat(65535),
-    renewalTime: fc.nat(),
-    rebindingTime: fc.nat(),
-    vendorClassId: text(40),
-    clientId: bytes(1, 20),
-    tftpServerName: text(40),
-    bootfileName: text(200),
-    userClass: bytes(0, 20),
-    clientArch: fc.array(fc.nat(65535), { minLength: 1, maxLength: 3 }),
-    clientNdi: fc.record({ type: fc.nat(255), major: fc.nat(255), minor: fc.nat(255) }),
-    clientUuid: fc.record({ type: fc.nat(255), guid: bytes(16, 16) }),
-    ipxe: subOptions,
-    other: fc
-      .array(fc.tuple(fc.constantFrom(2, 4, 19, 42, 81, 82, 119, 150, 209, 250), bytes(0, 30)), { maxLength: 3 })
-      .map((l) => new Map(l)),
-  },
-  { requiredKeys: [] },
-).map((o) => {
-  // Empty maps/strings are fine; empty text options parse back as empty strings.
-  if (o.other && o.other.size === 0) delete o.other;
-  return o;
-});
+const optionsArb: fc.Arbitrary<DhcpOptions> = fc
+  .record(
+    {
+      subnetMask: ip,
+      routers: fc.array(ip, { minLength: 1, maxLength: 3 }),
+      dnsServers: fc.array(ip, { minLength: 1, maxLength: 3 }),
+      // Text options lose trailing NULs by design; generate none.
+      hostname: text(300).map((s) => s.replace(/\0+$/, "")),
+      domainName: text(40),
+      broadcastAddress: ip,
+      vendorSpecific: subOptions,
+      requestedAddress: ip,
+      leaseTime: fc.nat(),
+      messageType: fc.integer({ min: 1, max: 8 }),
+      serverId: ip,
+      parameterRequestList: fc.array(fc.nat(255), { maxLength: 60 }),
+      message: text(50),
+      maxMessageSize: fc.nat(65535),
+      renewalTime: fc.nat(),
+      rebindingTime: fc.nat(),
+      vendorClassId: text(40),
+      clientId: bytes(1, 20),
+      tftpServerName: text(40),
+      bootfileName: text(200),
+      userClass: bytes(0, 20),
+      clientArch: fc.array(fc.nat(65535), { minLength: 1, maxLength: 3 }),
+      clientNdi: fc.record({ type: fc.nat(255), major: fc.nat(255), minor: fc.nat(255) }),
+      clientUuid: fc.record({ type: fc.nat(255), guid: bytes(16, 16) }),
+      ipxe: subOptions,
+      other: fc.array(fc.tuple(fc.constantFrom(2, 4, 19, 42, 81, 82, 119, 150, 209, 250), bytes(0, 30)), { maxLength: 3 }).map((l) => new Map(l)),
+    },
+    { requiredKeys: [] },
+  )
+  .map((o) => {
+    // Empty maps/strings are fine; empty text options parse back as empty strings.
+    if (o.other && o.other.size === 0) delete o.other;
+    return o;
+  });
 
 const packetArb: fc.Arbitrary<DhcpPacket> = fc.record({
   op: fc.constantFrom(1, 2),

@@ -96,10 +96,24 @@ describe("DhcpServer configuration errors", () => {
     expect(() => new DhcpServer({ ...base, serverAddress: "10.82.0" })).toThrow(/serverAddress/);
     expect(() => new DhcpServer({ ...base, subnetMask: "255.255.255.256" })).toThrow(/subnetMask/);
     expect(
-      () => new DhcpServer({ ...base, reservations: [{ mac: "52:54:00:ee:00:01", ip: "10.82.0.10" }, { mac: "52-54-00-EE-00-01", ip: "10.82.0.11" }] }),
+      () =>
+        new DhcpServer({
+          ...base,
+          reservations: [
+            { mac: "52:54:00:ee:00:01", ip: "10.82.0.10" },
+            { mac: "52-54-00-EE-00-01", ip: "10.82.0.11" },
+          ],
+        }),
     ).toThrow(/reserved twice/);
     expect(
-      () => new DhcpServer({ ...base, reservations: [{ mac: "52:54:00:ee:00:01", ip: "10.82.0.10" }, { mac: "52:54:00:ee:00:02", ip: "10.82.0.10" }] }),
+      () =>
+        new DhcpServer({
+          ...base,
+          reservations: [
+            { mac: "52:54:00:ee:00:01", ip: "10.82.0.10" },
+            { mac: "52:54:00:ee:00:02", ip: "10.82.0.10" },
+          ],
+        }),
     ).toThrow(/reserved for both/);
     expect(() => new DhcpServer({ ...base, dynamicRange: { start: "10.82.0.200", end: "10.82.0.100" } })).toThrow(/empty/);
   });

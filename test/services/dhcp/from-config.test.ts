@@ -18,8 +18,20 @@ const network: Network = {
 };
 
 const node = (name: string, mac: string, ip: string): Node => ({
-  name, category: "default", mac, ip, hostname: `${name}.cluster.local`, image: "i", diskLayout: "d",
-  installMode: "auto", boot: "pxe", kernelArgs: [], sshAuthorizedKeys: [], excludeSync: [], excludeFull: [], protect: false,
+  name,
+  category: "default",
+  mac,
+  ip,
+  hostname: `${name}.cluster.local`,
+  image: "i",
+  diskLayout: "d",
+  installMode: "auto",
+  boot: "pxe",
+  kernelArgs: [],
+  sshAuthorizedKeys: [],
+  excludeSync: [],
+  excludeFull: [],
+  protect: false,
   firmware: { mode: "bios", secureBoot: false, arch: "x86_64", persistentBootDevice: false },
   pos: { file: "c.yaml", line: 1, col: 1 },
 });

@@ -49,7 +49,22 @@ afterAll(async () => {
 
 describe("perfdhcp", () => {
   it("runs a burst of 1,000 4-way exchanges at 500/s from 1,000 clients with 0 drops", async () => {
-    const p = spawnInNs(lab.links.get("perf")!.clientNs, "env", [`LD_PRELOAD=${join(shimDir, "shim.so")}`, "perfdhcp", "-4", "-l", "eth0", "-r", "500", "-R", "1000", "-n", "1000", "-W", "2000000", "10.80.0.1"]);
+    const p = spawnInNs(lab.links.get("perf")!.clientNs, "env", [
+      `LD_PRELOAD=${join(shimDir, "shim.so")}`,
+      "perfdhcp",
+      "-4",
+      "-l",
+      "eth0",
+      "-r",
+      "500",
+      "-R",
+      "1000",
+      "-n",
+      "1000",
+      "-W",
+      "2000000",
+      "10.80.0.1",
+    ]);
     const code = await p.exited;
     const r = parsePerfdhcp(p.stdout());
     // perfdhcp may send a few more than -n when its sender thread runs behind (1,005 seen

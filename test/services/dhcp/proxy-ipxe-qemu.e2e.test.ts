@@ -49,9 +49,19 @@ beforeAll(async () => {
   const dev = lab.links.get("vm")!.serverIf;
   // The site's DHCP server: addresses only, nothing about booting.
   dnsmasq = spawnInNs(siteNs!, "dnsmasq", [
-    "-d", "-k", "--conf-file=/dev/null", "--port=0", "--no-resolv", "--no-hosts", "--no-ping",
-    "--interface=site0", "--bind-interfaces", "--dhcp-range=10.86.0.100,10.86.0.150,255.255.255.0,1h",
-    `--dhcp-leasefile=${join(dir, "dnsmasq.leases")}`, `--pid-file=${join(dir, "dnsmasq.pid")}`, "--log-facility=-",
+    "-d",
+    "-k",
+    "--conf-file=/dev/null",
+    "--port=0",
+    "--no-resolv",
+    "--no-hosts",
+    "--no-ping",
+    "--interface=site0",
+    "--bind-interfaces",
+    "--dhcp-range=10.86.0.100,10.86.0.150,255.255.255.0,1h",
+    `--dhcp-leasefile=${join(dir, "dnsmasq.leases")}`,
+    `--pid-file=${join(dir, "dnsmasq.pid")}`,
+    "--log-facility=-",
   ]);
   await waitFor("dnsmasq", () => /DHCP, IP range/.test(dnsmasq!.stderr() + dnsmasq!.stdout()) || dnsmasq!.child.exitCode !== null, 10_000);
   if (dnsmasq.child.exitCode !== null) throw new Error(`dnsmasq failed: ${dnsmasq.stderr()}`);
@@ -96,7 +106,12 @@ describe("proxyDHCP next to dnsmasq, with QEMU's iPXE ROM", () => {
     qemu = bootVm(vmNs, MAC);
     const fetched = await waitFor(
       "iPXE's HTTP request for its script",
-      () => http!.stdout().split("\n").find((l) => l.endsWith("/boot/52:54:00:ab:cd:02.ipxe")) ?? (qemu!.child.exitCode !== null && "qemu exited"),
+      () =>
+        http!
+          .stdout()
+          .split("\n")
+          .find((l) => l.endsWith("/boot/52:54:00:ab:cd:02.ipxe")) ??
+        (qemu!.child.exitCode !== null && "qemu exited"),
       90_000,
     );
     const offer = events.find((e) => e.type === "offer");
@@ -104,7 +119,10 @@ describe("proxyDHCP next to dnsmasq, with QEMU's iPXE ROM", () => {
     // The address it fetched from is the one dnsmasq leased, not one from metalform.
     const leases = join(dir, "dnsmasq.leases");
     await waitFor("dnsmasq's lease", () => existsSync(leases) && readFileSync(leases, "utf8").includes(MAC), 5_000);
-    const leased = readFileSync(leases, "utf8").split("\n").find((l) => l.includes(MAC))!.split(" ")[2]!;
+    const leased = readFileSync(leases, "utf8")
+      .split("\n")
+      .find((l) => l.includes(MAC))!
+      .split(" ")[2]!;
     expect(leased).toMatch(/^10\.86\.0\.(1[0-4]\d|150)$/);
     expect(fetched).toBe(`${leased} /boot/52:54:00:ab:cd:02.ipxe`);
   }, 120_000);

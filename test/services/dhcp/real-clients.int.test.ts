@@ -92,10 +92,7 @@ afterAll(async () => {
 
 async function runDhclient(ns: string, name: string, timeoutS: number): Promise<{ bound: boolean; lease: string }> {
   const conf = join(dir, `${name}.conf`);
-  writeFileSync(
-    conf,
-    `timeout ${timeoutS};\nretry 1;\ninitial-interval 1;\nrequest subnet-mask, broadcast-address, routers, domain-name, domain-name-servers, host-name;\n`,
-  );
+  writeFileSync(conf, `timeout ${timeoutS};\nretry 1;\ninitial-interval 1;\nrequest subnet-mask, broadcast-address, routers, domain-name, domain-name-servers, host-name;\n`);
   const leaseFile = join(dir, `${name}.leases`);
   const p = spawnInNs(ns, "dhclient", ["-d", "-1", "-v", "-cf", conf, "-sf", dumpScript(name), "-lf", leaseFile, "-pf", join(dir, `${name}.pid`), "eth0"]);
   try {
@@ -120,10 +117,7 @@ describe("real DHCP clients on a multi-homed head node", () => {
     const otherCap = join(dir, "other.pcap");
     await startCapture(lab.serverNs, lab.links.get("prov")!.serverIf, provCap);
     await startCapture(lab.serverNs, lab.links.get("other")!.serverIf, otherCap);
-    const [prov, other] = await Promise.all([
-      runDhclient(lab.links.get("prov")!.clientNs, "dh-prov", 10),
-      runDhclient(lab.links.get("other")!.clientNs, "dh-other", 5),
-    ]);
+    const [prov, other] = await Promise.all([runDhclient(lab.links.get("prov")!.clientNs, "dh-prov", 10), runDhclient(lab.links.get("other")!.clientNs, "dh-other", 5)]);
     expect(prov.bound).toBe(true);
     const env = envDump(join(dir, "dh-prov.BOUND"));
     expect(env.new_ip_address).toBe("10.77.0.21");
@@ -152,10 +146,7 @@ describe("real DHCP clients on a multi-homed head node", () => {
   });
 
   it("udhcpc on the provisioning side gets the reserved address, router, host name and boot file; the other side fails", async () => {
-    const [prov, other] = await Promise.all([
-      runUdhcpc(lab.links.get("prov")!.clientNs, "ud-prov", []),
-      runUdhcpc(lab.links.get("other")!.clientNs, "ud-other", ["-B"]),
-    ]);
+    const [prov, other] = await Promise.all([runUdhcpc(lab.links.get("prov")!.clientNs, "ud-prov", []), runUdhcpc(lab.links.get("other")!.clientNs, "ud-other", ["-B"])]);
     expect(prov.code).toBe(0);
     const env = envDump(join(dir, "ud-prov.bound"));
     expect(env.ip).toBe("10.77.0.21");

@@ -7,9 +7,21 @@ import { replyTarget } from "../../../src/services/dhcp/reply-address.js";
 const ports = { server: 67, client: 68 };
 function req(p: Partial<DhcpPacket>): DhcpPacket {
   return {
-    op: 1, htype: 1, hlen: 6, hops: 0, xid: 1, secs: 0, flags: 0,
-    ciaddr: "0.0.0.0", yiaddr: "0.0.0.0", siaddr: "0.0.0.0", giaddr: "0.0.0.0",
-    chaddr: Buffer.alloc(16), sname: "", file: "", options: {},
+    op: 1,
+    htype: 1,
+    hlen: 6,
+    hops: 0,
+    xid: 1,
+    secs: 0,
+    flags: 0,
+    ciaddr: "0.0.0.0",
+    yiaddr: "0.0.0.0",
+    siaddr: "0.0.0.0",
+    giaddr: "0.0.0.0",
+    chaddr: Buffer.alloc(16),
+    sname: "",
+    file: "",
+    options: {},
     ...p,
   };
 }

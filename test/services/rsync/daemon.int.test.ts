@@ -39,7 +39,10 @@ async function snapshot(root: string): Promise<Record<string, string>> {
     let desc = `mode=${st.mode.toString(8)} uid=${st.uid} gid=${st.gid}`;
     if (st.isSymbolicLink()) desc += ` -> ${await readlink(abs)}`;
     else if (st.isFile()) {
-      desc += ` size=${st.size} sha=${createHash("sha256").update(await readFile(abs)).digest("hex").slice(0, 16)}`;
+      desc += ` size=${st.size} sha=${createHash("sha256")
+        .update(await readFile(abs))
+        .digest("hex")
+        .slice(0, 16)}`;
       if (st.nlink > 1) {
         const first = inodes.get(st.ino);
         if (first) desc += ` hardlink-of=${first}`;
@@ -199,7 +202,18 @@ describe("renderRsyncdConf", () => {
   };
   it("writes the settings an image server needs", () => {
     const text = renderRsyncdConf({ ...base, modules: [{ name: "compute", path: "/srv/images/compute" }] });
-    for (const line of ["uid = 0", "gid = 0", "numeric ids = yes", "use chroot = yes", "read only = yes", "reverse lookup = no", "address = 10.0.0.1", "port = 873", "[compute]", "path = /srv/images/compute"]) {
+    for (const line of [
+      "uid = 0",
+      "gid = 0",
+      "numeric ids = yes",
+      "use chroot = yes",
+      "read only = yes",
+      "reverse lookup = no",
+      "address = 10.0.0.1",
+      "port = 873",
+      "[compute]",
+      "path = /srv/images/compute",
+    ]) {
       expect(text.split("\n")).toContain(line);
     }
   });
@@ -213,8 +227,20 @@ describe("renderRsyncdConf", () => {
     ]) {
       expect(() => renderRsyncdConf({ ...base, modules: [m] })).toThrow();
     }
-    expect(() => renderRsyncdConf({ ...base, modules: [{ name: "a", path: "/x" }, { name: "a", path: "/y" }] })).toThrow(/twice/);
-    for (const c of [{ user: "n1\nx", password: "p".repeat(20) }, { user: "n1", password: "short" }, { user: "n1", password: "p".repeat(20), host: "10.0.0.1\nhosts allow = *" }]) {
+    expect(() =>
+      renderRsyncdConf({
+        ...base,
+        modules: [
+          { name: "a", path: "/x" },
+          { name: "a", path: "/y" },
+        ],
+      }),
+    ).toThrow(/twice/);
+    for (const c of [
+      { user: "n1\nx", password: "p".repeat(20) },
+      { user: "n1", password: "short" },
+      { user: "n1", password: "p".repeat(20), host: "10.0.0.1\nhosts allow = *" },
+    ]) {
       expect(() => renderRsyncdConf({ ...base, modules: [{ name: "a", path: "/x", access: [c] }] })).toThrow();
     }
   });
@@ -223,9 +249,16 @@ describe("renderRsyncdConf", () => {
       { user: "n1", password: "p".repeat(20), host: "10.0.0.11" },
       { user: "n2", password: "q".repeat(20), host: "10.0.0.12" },
     ];
-    const text = renderRsyncdConf({ ...base, modules: [{ name: "img", path: "/x", access }, { name: "open", path: "/y" }] });
+    const text = renderRsyncdConf({
+      ...base,
+      modules: [
+        { name: "img", path: "/x", access },
+        { name: "open", path: "/y" },
+      ],
+    });
     const img = text.slice(text.indexOf("[img]"), text.indexOf("[open]")).split("\n");
-    for (const line of ["list = no", "auth users = n1, n2", "secrets file = /run/mf/rsyncd.secrets", "hosts allow = 10.0.0.11 10.0.0.12", "hosts deny = *"]) expect(img).toContain(line);
+    for (const line of ["list = no", "auth users = n1, n2", "secrets file = /run/mf/rsyncd.secrets", "hosts allow = 10.0.0.11 10.0.0.12", "hosts deny = *"])
+      expect(img).toContain(line);
     expect(text).not.toContain("p".repeat(20)); // passwords live in the secrets file only
     expect(text.slice(text.indexOf("[open]"))).not.toContain("list = no");
     const none = renderRsyncdConf({ ...base, modules: [{ name: "img", path: "/x", access: [] }] });

@@ -9,7 +9,6 @@ import { waitFor } from "../../helpers/wait.js";
 
 const DAEMON = new URL("../../../dist/services/rsync/daemon.js", import.meta.url).pathname;
 
-
 describe("rsync daemon of a killed metalform", () => {
   it("ends when its parent dies by SIGKILL", async () => {
     if (!existsSync(DAEMON)) throw new Error("dist/ is not built: run `npm run build` (scripts/test.sh does)");

@@ -19,7 +19,18 @@ import type { TftpServer, TftpTransferStartEvent } from "../../../src/services/t
 import { nullLogger } from "../../../src/util/log.js";
 import { rawPeer, type RawPeer } from "./client.js";
 import { makeRoot, requireTool, run, sha256, sha256File, startServer, type Root } from "./fixtures.js";
-import { addLoss, buildServerBundle, createPair, droppedPackets, requireNativeAddon, startChildServer, tempDir, type ChildServer, type LossMethod, type NetnsPair } from "./netns.js";
+import {
+  addLoss,
+  buildServerBundle,
+  createPair,
+  droppedPackets,
+  requireNativeAddon,
+  startChildServer,
+  tempDir,
+  type ChildServer,
+  type LossMethod,
+  type NetnsPair,
+} from "./netns.js";
 
 let addon: UdpAddon;
 let root: Root;
@@ -292,13 +303,21 @@ describe("the server on each send path, real clients on loopback", () => {
     expect(sha256File(dest)).toBe(root.files.get("boot.bin")!.sha256);
   });
 
-  it.each(["gso", "sendmmsg"])("%s: over 32 MiB at blksize 512, windowsize 64 (block numbers roll over)", async (name) => {
-    const dest = path.join(out, `roll-${name}`);
-    const r = await run(atftp, ["--option", "windowsize 64", "--option", "blksize 512", "-g", "-r", "roll.bin", "-l", dest, "127.0.0.1", String(servers.get(name)!.port)], 120_000);
-    expect(r.status, r.out).toBe(0);
-    expect(fs.statSync(dest).size).toBe(33 * 1024 * 1024 + 777);
-    expect(sha256File(dest)).toBe(root.files.get("roll.bin")!.sha256);
-  }, 120_000);
+  it.each(["gso", "sendmmsg"])(
+    "%s: over 32 MiB at blksize 512, windowsize 64 (block numbers roll over)",
+    async (name) => {
+      const dest = path.join(out, `roll-${name}`);
+      const r = await run(
+        atftp,
+        ["--option", "windowsize 64", "--option", "blksize 512", "-g", "-r", "roll.bin", "-l", dest, "127.0.0.1", String(servers.get(name)!.port)],
+        120_000,
+      );
+      expect(r.status, r.out).toBe(0);
+      expect(fs.statSync(dest).size).toBe(33 * 1024 * 1024 + 777);
+      expect(sha256File(dest)).toBe(root.files.get("roll.bin")!.sha256);
+    },
+    120_000,
+  );
 
   /** Receive buffer of the UDP socket bound to `port`, as ss reports it (the kernel doubles what was asked). */
   function receiveBuffer(port: number): number {
@@ -341,7 +360,11 @@ describe("sendmmsg and dgram paths over a link with 5% loss each way", () => {
     bundle = tempDir("batch-bundle");
     const runner = buildServerBundle(bundle);
     pair = createPair();
-    for (const [ns, dev] of [[pair.server, pair.serverDev], [pair.client, pair.clientDev]] as const) method = addLoss(ns, dev, 5);
+    for (const [ns, dev] of [
+      [pair.server, pair.serverDev],
+      [pair.client, pair.clientDev],
+    ] as const)
+      method = addLoss(ns, dev, 5);
     for (const [sendPath, port] of Object.entries(PORTS)) {
       children.push(
         await startChildServer(pair.server, runner, {
@@ -381,31 +404,71 @@ describe("sendmmsg and dgram paths over a link with 5% loss each way", () => {
   });
 
   const cases = (["sendmmsg", "dgram"] as const).flatMap((p) => [16, 64].map((w) => [p, w] as const));
-  it.each(cases)("%s: atftp windowsize %i survives the loss intact", async (p, w) => {
-    const dest = path.join(out, `lossy-${p}-${w}`);
-    let r: { status: number | null; out: string };
-    // atftp aborts with "unexpected OACK" when its ACK of the OACK is lost (its bug, see loss.int.test.ts).
-    for (let attempt = 1; ; attempt++) {
-      r = await run("ip", [
-        "netns", "exec", pair!.client, "atftp", "--tftp-timeout", "1",
-        "--option", `windowsize ${w}`, "--option", "blksize 1468",
-        "-g", "-r", "boot.bin", "-l", dest, pair!.serverIp, String(PORTS[p]),
-      ], 60_000);
-      if (r.status === 0 || attempt === 3 || !/unexpected OACK/.test(r.out)) break;
-    }
-    expect(r.status, r.out).toBe(0);
-    expect(sha256File(dest)).toBe(root.files.get("boot.bin")!.sha256);
-  }, 60_000);
+  it.each(cases)(
+    "%s: atftp windowsize %i survives the loss intact",
+    async (p, w) => {
+      const dest = path.join(out, `lossy-${p}-${w}`);
+      let r: { status: number | null; out: string };
+      // atftp aborts with "unexpected OACK" when its ACK of the OACK is lost (its bug, see loss.int.test.ts).
+      for (let attempt = 1; ; attempt++) {
+        r = await run(
+          "ip",
+          [
+            "netns",
+            "exec",
+            pair!.client,
+            "atftp",
+            "--tftp-timeout",
+            "1",
+            "--option",
+            `windowsize ${w}`,
+            "--option",
+            "blksize 1468",
+            "-g",
+            "-r",
+            "boot.bin",
+            "-l",
+            dest,
+            pair!.serverIp,
+            String(PORTS[p]),
+          ],
+          60_000,
+        );
+        if (r.status === 0 || attempt === 3 || !/unexpected OACK/.test(r.out)) break;
+      }
+      expect(r.status, r.out).toBe(0);
+      expect(sha256File(dest)).toBe(root.files.get("boot.bin")!.sha256);
+    },
+    60_000,
+  );
 
   it("gso: blksize 4000 (above the MTU, GSO refused) still arrives intact", async () => {
     const dest = path.join(out, "lossy-jumbo");
     let r: { status: number | null; out: string };
     for (let attempt = 1; ; attempt++) {
-      r = await run("ip", [
-        "netns", "exec", pair!.client, "atftp", "--tftp-timeout", "1",
-        "--option", "windowsize 16", "--option", "blksize 4000",
-        "-g", "-r", "boot.bin", "-l", dest, pair!.serverIp, String(PORT_JUMBO),
-      ], 60_000);
+      r = await run(
+        "ip",
+        [
+          "netns",
+          "exec",
+          pair!.client,
+          "atftp",
+          "--tftp-timeout",
+          "1",
+          "--option",
+          "windowsize 16",
+          "--option",
+          "blksize 4000",
+          "-g",
+          "-r",
+          "boot.bin",
+          "-l",
+          dest,
+          pair!.serverIp,
+          String(PORT_JUMBO),
+        ],
+        60_000,
+      );
       if (r.status === 0 || attempt === 3 || !/unexpected OACK/.test(r.out)) break;
     }
     expect(r.status, r.out).toBe(0);
@@ -415,7 +478,10 @@ describe("sendmmsg and dgram paths over a link with 5% loss each way", () => {
   it("packets were really dropped, and the servers resent", () => {
     expect(droppedPackets(pair!.server, pair!.serverDev, method)).toBeGreaterThan(0);
     expect(droppedPackets(pair!.client, pair!.clientDev, method)).toBeGreaterThan(20);
-    const resent = children.flatMap((c) => c.events).filter((e) => e.event === "complete").reduce((n, e) => n + (e.retransmits as number), 0);
+    const resent = children
+      .flatMap((c) => c.events)
+      .filter((e) => e.event === "complete")
+      .reduce((n, e) => n + (e.retransmits as number), 0);
     expect(resent).toBeGreaterThan(0);
   });
 });

@@ -68,12 +68,15 @@ export function tftpGet(o: GetOptions): Promise<GetResult> {
       sock.send(encodePacket({ op: "ack", block: block & 0xffff }), serverPort, o.host);
     };
     let idle = 0;
-    const retry = setInterval(() => {
-      if (++idle < 2) return;
-      idle = 0;
-      if (serverPort === undefined) sock.send(rrq, o.port, o.host);
-      else ack(lastAck);
-    }, (o.timeoutMs ?? 1000) / 2);
+    const retry = setInterval(
+      () => {
+        if (++idle < 2) return;
+        idle = 0;
+        if (serverPort === undefined) sock.send(rrq, o.port, o.host);
+        else ack(lastAck);
+      },
+      (o.timeoutMs ?? 1000) / 2,
+    );
     const deadline = setTimeout(() => finish({ ok: false, error: { code: -1, message: "client deadline" } }), o.deadlineMs ?? 20000);
 
     sock.on("message", (msg, rinfo) => {

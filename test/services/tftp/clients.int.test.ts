@@ -64,10 +64,19 @@ describe("atftp", () => {
   ])("downloads with windowsize %i, blksize %i", async (windowsize, blksize) => {
     const dest = path.join(out, `atftp-${windowsize}-${blksize}`);
     const r = await run(atftp, [
-      "--option", `windowsize ${windowsize}`,
-      "--option", `blksize ${blksize}`,
-      "--option", "tsize 0",
-      "-g", "-r", "boot/kernel.bin", "-l", dest, "127.0.0.1", String(server.port),
+      "--option",
+      `windowsize ${windowsize}`,
+      "--option",
+      `blksize ${blksize}`,
+      "--option",
+      "tsize 0",
+      "-g",
+      "-r",
+      "boot/kernel.bin",
+      "-l",
+      dest,
+      "127.0.0.1",
+      String(server.port),
     ]);
     expect(r.status, r.out).toBe(0);
     expect(sha256File(dest)).toBe(root.files.get("boot/kernel.bin")!.sha256);

@@ -58,8 +58,7 @@ async function peer(): Promise<RawPeer> {
   return p;
 }
 
-const rrqBytes = (filename: string) =>
-  Buffer.concat([Buffer.from([0, 1]), Buffer.from(filename, "utf8"), Buffer.from([0]), Buffer.from("octet\0")]);
+const rrqBytes = (filename: string) => Buffer.concat([Buffer.from([0, 1]), Buffer.from(filename, "utf8"), Buffer.from([0]), Buffer.from("octet\0")]);
 
 const noSecret = (p: RawPeer) => {
   for (const r of p.received) expect(r.msg.toString("latin1")).not.toContain(SECRET);

@@ -75,7 +75,7 @@ export async function startServer(opts: Partial<TftpServerOptions> & { root?: st
 export function run(cmd: string, args: string[], timeoutMs = 60_000): Promise<{ status: number | null; out: string }> {
   return new Promise((resolve) => {
     execFile(cmd, args, { timeout: timeoutMs, encoding: "utf8", maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      const status = err ? ((err as { code?: unknown }).code as number | null) ?? null : 0;
+      const status = err ? (((err as { code?: unknown }).code as number | null) ?? null) : 0;
       resolve({ status: typeof status === "number" ? status : null, out: `${stdout}${stderr}` });
     });
   });

@@ -29,7 +29,11 @@ beforeAll(async () => {
   out = tempDir("loss-out");
   const runner = buildServerBundle(bundle);
   pair = createPair();
-  for (const [ns, dev] of [[pair.server, pair.serverDev], [pair.client, pair.clientDev]] as const) method = addLoss(ns, dev, 5);
+  for (const [ns, dev] of [
+    [pair.server, pair.serverDev],
+    [pair.client, pair.clientDev],
+  ] as const)
+    method = addLoss(ns, dev, 5);
   server = await startChildServer(pair.server, runner, {
     address: pair.serverIp,
     port: PORT,
@@ -50,23 +54,45 @@ afterAll(async () => {
 const want = () => root.files.get("file.bin")!.sha256;
 
 describe("tftp over a link with 5% loss each way", () => {
-  it.each([1, 16, 64])("atftp windowsize %i, blksize 1468", async (w) => {
-    const dest = path.join(out, `atftp-${w}`);
-    let r: { status: number | null; out: string };
-    // atftp's client aborts with "unexpected OACK" when its ACK of the OACK is lost and
-    // the server (correctly, RFC 2347) resends the OACK. That one client bug gets a
-    // fresh attempt; any other failure fails the test.
-    for (let attempt = 1; ; attempt++) {
-      r = await run("ip", [
-        "netns", "exec", pair!.client, "atftp", "--tftp-timeout", "1",
-        "--option", `windowsize ${w}`, "--option", "blksize 1468",
-        "-g", "-r", "file.bin", "-l", dest, pair!.serverIp, String(PORT),
-      ], 60_000);
-      if (r.status === 0 || attempt === 3 || !/unexpected OACK/.test(r.out)) break;
-    }
-    expect(r.status, r.out).toBe(0);
-    expect(sha256File(dest)).toBe(want());
-  }, 60_000);
+  it.each([1, 16, 64])(
+    "atftp windowsize %i, blksize 1468",
+    async (w) => {
+      const dest = path.join(out, `atftp-${w}`);
+      let r: { status: number | null; out: string };
+      // atftp's client aborts with "unexpected OACK" when its ACK of the OACK is lost and
+      // the server (correctly, RFC 2347) resends the OACK. That one client bug gets a
+      // fresh attempt; any other failure fails the test.
+      for (let attempt = 1; ; attempt++) {
+        r = await run(
+          "ip",
+          [
+            "netns",
+            "exec",
+            pair!.client,
+            "atftp",
+            "--tftp-timeout",
+            "1",
+            "--option",
+            `windowsize ${w}`,
+            "--option",
+            "blksize 1468",
+            "-g",
+            "-r",
+            "file.bin",
+            "-l",
+            dest,
+            pair!.serverIp,
+            String(PORT),
+          ],
+          60_000,
+        );
+        if (r.status === 0 || attempt === 3 || !/unexpected OACK/.test(r.out)) break;
+      }
+      expect(r.status, r.out).toBe(0);
+      expect(sha256File(dest)).toBe(want());
+    },
+    60_000,
+  );
 
   it("curl blksize 1468", async () => {
     const dest = path.join(out, "curl");

@@ -29,15 +29,17 @@ export function nativeAddonPath(): string {
 /** Fails (never skips) when the native helper is not built. */
 export function requireNativeAddon(): string {
   const p = nativeAddonPath();
-  if (!fs.existsSync(p))
-    throw new Error(`native helper ${p} is not built: run bash native/udp-bind-device/build.sh (Debian packages build-essential, python3)`);
+  if (!fs.existsSync(p)) throw new Error(`native helper ${p} is not built: run bash native/udp-bind-device/build.sh (Debian packages build-essential, python3)`);
   return p;
 }
 
 /** Transpiles the TFTP server and what it imports into dir; returns the runner path. */
 export function buildServerBundle(dir: string): string {
   const files = [
-    ...fs.readdirSync(path.join(srcRoot, "services/tftp")).filter((f) => f.endsWith(".ts")).map((f) => `services/tftp/${f}`),
+    ...fs
+      .readdirSync(path.join(srcRoot, "services/tftp"))
+      .filter((f) => f.endsWith(".ts"))
+      .map((f) => `services/tftp/${f}`),
     "util/log.ts",
     "services/service.ts",
     "services/udp-addon.ts",
@@ -98,7 +100,10 @@ export function createPair(): NetnsPair {
     ip("link", "set", clientDev, "netns", client);
     ip("-n", server, "addr", "add", `${net}.1/24`, "dev", serverDev);
     ip("-n", client, "addr", "add", `${net}.2/24`, "dev", clientDev);
-    for (const [ns, dev] of [[server, serverDev], [client, clientDev]] as const) {
+    for (const [ns, dev] of [
+      [server, serverDev],
+      [client, clientDev],
+    ] as const) {
       ip("-n", ns, "link", "set", "lo", "up");
       ip("-n", ns, "link", "set", dev, "up");
     }

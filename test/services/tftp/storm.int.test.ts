@@ -36,9 +36,7 @@ beforeAll(async () => {
   const runner = buildServerBundle(bundle);
   pair = createPair();
   servers.push(await startChildServer(pair.server, runner, { address: pair.serverIp, port: PORT, root: root.dir, maxTransfers: 2000 }));
-  servers.push(
-    await startChildServer(pair.server, runner, { address: pair.serverIp, port: PORT_DEFAULT_BUFFER, root: root.dir, maxTransfers: 2000, requestBufferBytes: 0 }),
-  );
+  servers.push(await startChildServer(pair.server, runner, { address: pair.serverIp, port: PORT_DEFAULT_BUFFER, root: root.dir, maxTransfers: 2000, requestBufferBytes: 0 }));
 });
 
 afterAll(async () => {

@@ -124,7 +124,7 @@ const decoders = new Map<number, Decoder>([
     OPT.MESSAGE_TYPE,
     (v, o) => {
       if (v.length !== 1 || v[0]! < 1 || v[0]! > 8) return "message type must be 1 byte of 1..8";
-      o.messageType = v[0] as MessageType;
+      o.messageType = v[0];
       return undefined;
     },
   ],

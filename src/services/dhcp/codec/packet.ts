@@ -1,15 +1,7 @@
 // A whole BOOTP/DHCP message (RFC 2131 §2): the fixed header, `sname`/`file`, the
 // magic cookie and the options. Parsing never throws: malformed input is a result
 // with an error. Serializing our own replies throws only on programmer error.
-import {
-  FILE_LENGTH,
-  FILE_OFFSET,
-  HEADER_LENGTH,
-  MAGIC_COOKIE,
-  MIN_PACKET_LENGTH,
-  SNAME_LENGTH,
-  SNAME_OFFSET,
-} from "./constants.js";
+import { FILE_LENGTH, FILE_OFFSET, HEADER_LENGTH, MAGIC_COOKIE, MIN_PACKET_LENGTH, SNAME_LENGTH, SNAME_OFFSET } from "./constants.js";
 import { formatMac, readIp, writeIp } from "./ip4.js";
 import { decodeOptions, encodeTypedOptions, type DhcpOptions } from "./options.js";
 import { encodedLength, parseOptionAreas, writeOptions } from "./raw-options.js";
@@ -35,9 +27,7 @@ export interface DhcpPacket {
   options: DhcpOptions;
 }
 
-export type ParseResult =
-  | { ok: true; packet: DhcpPacket; warnings: string[] }
-  | { ok: false; error: string };
+export type ParseResult = { ok: true; packet: DhcpPacket; warnings: string[] } | { ok: false; error: string };
 
 /** A NUL-terminated field as text. */
 function cString(buf: Buffer): string {

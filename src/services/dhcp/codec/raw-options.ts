@@ -44,11 +44,7 @@ function walkArea(area: Buffer, where: string, into: Walk): string | undefined {
  * Parses the options area and, if option 52 says so, the `file` and `sname` fields too.
  * Returns the joined options and which header fields carried options.
  */
-export function parseOptionAreas(
-  options: Buffer,
-  file: Buffer,
-  sname: Buffer,
-): Result<{ options: RawOptions; fileUsed: boolean; snameUsed: boolean }> {
+export function parseOptionAreas(options: Buffer, file: Buffer, sname: Buffer): Result<{ options: RawOptions; fileUsed: boolean; snameUsed: boolean }> {
   const walk: Walk = { pieces: new Map(), order: [] };
   const err = walkArea(options, "options", walk);
   if (err) return { ok: false, error: err };

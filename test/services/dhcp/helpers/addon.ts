@@ -11,9 +11,6 @@ export function ensureAddon(): void {
     execFileSync("bash", [script], { stdio: ["ignore", "pipe", "pipe"] });
   } catch (e) {
     const err = e as { stderr?: Buffer };
-    throw new Error(
-      `building ${nativeAddonPath} failed (needs Debian packages build-essential and python3): ${err.stderr?.toString() ?? String(e)}`,
-      { cause: e },
-    );
+    throw new Error(`building ${nativeAddonPath} failed (needs Debian packages build-essential and python3): ${err.stderr?.toString() ?? String(e)}`, { cause: e });
   }
 }

@@ -44,7 +44,10 @@ process.on("SIGTERM", async () => { await Promise.all([tftp.stop(), http.stop()]
 
 function bundle(dir: string): string {
   const files = ["services/tftp", "services/http"].flatMap((d) =>
-    fs.readdirSync(path.join(srcRoot, d)).filter((f) => f.endsWith(".ts")).map((f) => `${d}/${f}`),
+    fs
+      .readdirSync(path.join(srcRoot, d))
+      .filter((f) => f.endsWith(".ts"))
+      .map((f) => `${d}/${f}`),
   );
   for (const rel of [...files, "util/log.ts", "services/service.ts", "services/udp-addon.ts"]) {
     const out = ts.transpileModule(fs.readFileSync(path.join(srcRoot, rel), "utf8"), {

@@ -27,11 +27,24 @@ export function addVmTap(lab: Lab, link: string): string {
 
 export function bootVm(ns: string, mac: string): Proc {
   return spawnInNs(ns, "qemu-system-x86_64", [
-    "-accel", "tcg", "-m", "128", "-nodefaults", "-display", "none", "-serial", "none", "-no-reboot", "-boot", "n",
-    "-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no",
+    "-accel",
+    "tcg",
+    "-m",
+    "128",
+    "-nodefaults",
+    "-display",
+    "none",
+    "-serial",
+    "none",
+    "-no-reboot",
+    "-boot",
+    "n",
+    "-netdev",
+    "tap,id=n0,ifname=tap0,script=no,downscript=no",
     // QEMU finds the iPXE ROM itself (efi-virtio.rom from ipxe-qemu); an explicit
     // romfile= path was not run by SeaBIOS here.
-    "-device", `virtio-net-pci,netdev=n0,mac=${mac}`,
+    "-device",
+    `virtio-net-pci,netdev=n0,mac=${mac}`,
   ]);
 }
 
@@ -50,15 +63,28 @@ export function bootUefiVm(ns: string, mac: string, opts: { pxe?: boolean } = {}
   const dir = mkdtempSync(join(tmpdir(), "mfS-ovmf-"));
   copyFileSync(OVMF_VARS, join(dir, "vars.fd"));
   const vm = spawnInNs(ns, "qemu-system-x86_64", [
-    "-accel", "tcg", "-machine", "q35", "-m", "256", "-nodefaults", "-display", "none", "-serial", "stdio", "-no-reboot",
-    "-drive", `if=pflash,format=raw,readonly=on,file=${OVMF_CODE}`,
-    "-drive", `if=pflash,format=raw,file=${join(dir, "vars.fd")}`,
-    "-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no",
-    "-device", `virtio-net-pci,netdev=n0,mac=${mac},romfile=`,
+    "-accel",
+    "tcg",
+    "-machine",
+    "q35",
+    "-m",
+    "256",
+    "-nodefaults",
+    "-display",
+    "none",
+    "-serial",
+    "stdio",
+    "-no-reboot",
+    "-drive",
+    `if=pflash,format=raw,readonly=on,file=${OVMF_CODE}`,
+    "-drive",
+    `if=pflash,format=raw,file=${join(dir, "vars.fd")}`,
+    "-netdev",
+    "tap,id=n0,ifname=tap0,script=no,downscript=no",
+    "-device",
+    `virtio-net-pci,netdev=n0,mac=${mac},romfile=`,
     // OVMF's fw_cfg switches: without PXE its boot order goes straight to HTTPv4.
-    ...(opts.pxe === false
-      ? ["-fw_cfg", "name=opt/org.tianocore/IPv4PXESupport,string=n", "-fw_cfg", "name=opt/org.tianocore/IPv6PXESupport,string=n"]
-      : []),
+    ...(opts.pxe === false ? ["-fw_cfg", "name=opt/org.tianocore/IPv4PXESupport,string=n", "-fw_cfg", "name=opt/org.tianocore/IPv6PXESupport,string=n"] : []),
   ]);
   return { ...vm, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }

@@ -103,7 +103,10 @@ describe("metalform validate", () => {
     const r = run(["validate", "-c", "bad"]);
     expect(r.status).toBe(1);
     expect(r.stdout).toBe("");
-    const lines = r.stderr.trim().split("\n").filter((l) => l);
+    const lines = r.stderr
+      .trim()
+      .split("\n")
+      .filter((l) => l);
     const diags = lines.filter((l) => LINE.test(l));
     expect(diags).toEqual([
       'bad/nodes/b.yaml:2:34: error[duplicate-mac]: MAC 52:54:00:00:00:01 of node "n2" is already used (also used by node "n1" at bad/nodes/a.yaml:2:34)',
@@ -182,7 +185,19 @@ describe("metalform validate", () => {
   it("hostile input is refused quickly and nothing is written (cwd and HOME stay empty)", () => {
     const dir = mkdtempSync(join(tmpdir(), "mf-cli-hostile-"));
     try {
-      writeFileSync(join(dir, "cluster.yaml"), 'a: &a ["x","x","x","x","x","x","x","x","x","x"]\n' + "bcdefgh".split("").map((c, i) => `${c}: &${c} [${Array(10).fill("*" + "abcdefgh"[i]).join(",")}]\n`).join(""));
+      writeFileSync(
+        join(dir, "cluster.yaml"),
+        'a: &a ["x","x","x","x","x","x","x","x","x","x"]\n' +
+          "bcdefgh"
+            .split("")
+            .map(
+              (c, i) =>
+                `${c}: &${c} [${Array(10)
+                  .fill("*" + "abcdefgh"[i])
+                  .join(",")}]\n`,
+            )
+            .join(""),
+      );
       const before = readdirSync(dir);
       const homeBefore = readdirSync(home);
       const r = run(["validate"], { cwd: dir });

@@ -34,7 +34,15 @@ const cases: Case[] = [
     name: "alias bomb (billion laughs, 9^9 expansions)",
     make: () =>
       'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' +
-      "bcdefghi".split("").map((c, i) => `${c}: &${c} [${Array(9).fill("*" + "abcdefghi"[i]).join(",")}]\n`).join(""),
+      "bcdefghi"
+        .split("")
+        .map(
+          (c, i) =>
+            `${c}: &${c} [${Array(9)
+              .fill("*" + "abcdefghi"[i])
+              .join(",")}]\n`,
+        )
+        .join(""),
     expect: "too many alias expansions",
     maxMiB: 160,
   },
@@ -92,24 +100,28 @@ const cases: Case[] = [
 
 describe("hostile configurations: refused in bounded time and memory", () => {
   for (const c of cases) {
-    it(c.name, () => {
-      requireBuilt();
-      const d = join(dir, c.name.replace(/\W+/g, "-"));
-      mkdirSync(d, { recursive: true });
-      writeFileSync(join(d, "cluster.yaml"), c.make());
-      const t0 = Date.now();
-      const r = spawnSync(process.execPath, [new URL("./maxrss.mjs", import.meta.url).pathname, "validate", "-c", d], { encoding: "utf8", timeout: 60_000 });
-      const ms = Date.now() - t0;
-      const kib = Number(/MAXRSS_KIB (\d+)/.exec(r.stderr)?.[1]);
-      const mib = kib / 1024;
-      console.log(`refused "${c.name}" in ${ms} ms, peak RSS ${mib.toFixed(0)} MiB`);
-      expect(r.status, r.stderr.slice(0, 2000)).toBe(1);
-      expect(r.stdout + r.stderr).toContain(c.expect);
-      expect(kib).toBeGreaterThan(0);
-      expect(mib, `peak RSS ${mib.toFixed(0)} MiB`).toBeLessThan(c.maxMiB);
-      // Bounded, not fast: a blow-up (alias expansion, range expansion) would run into the
-      // spawn timeout; speed is bench/validate's business, not a test's.
-      expect(r.error, `no answer in ${ms} ms`).toBeUndefined();
-    }, 60_000);
+    it(
+      c.name,
+      () => {
+        requireBuilt();
+        const d = join(dir, c.name.replace(/\W+/g, "-"));
+        mkdirSync(d, { recursive: true });
+        writeFileSync(join(d, "cluster.yaml"), c.make());
+        const t0 = Date.now();
+        const r = spawnSync(process.execPath, [new URL("./maxrss.mjs", import.meta.url).pathname, "validate", "-c", d], { encoding: "utf8", timeout: 60_000 });
+        const ms = Date.now() - t0;
+        const kib = Number(/MAXRSS_KIB (\d+)/.exec(r.stderr)?.[1]);
+        const mib = kib / 1024;
+        console.log(`refused "${c.name}" in ${ms} ms, peak RSS ${mib.toFixed(0)} MiB`);
+        expect(r.status, r.stderr.slice(0, 2000)).toBe(1);
+        expect(r.stdout + r.stderr).toContain(c.expect);
+        expect(kib).toBeGreaterThan(0);
+        expect(mib, `peak RSS ${mib.toFixed(0)} MiB`).toBeLessThan(c.maxMiB);
+        // Bounded, not fast: a blow-up (alias expansion, range expansion) would run into the
+        // spawn timeout; speed is bench/validate's business, not a test's.
+        expect(r.error, `no answer in ${ms} ms`).toBeUndefined();
+      },
+      60_000,
+    );
   }
 });

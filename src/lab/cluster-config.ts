@@ -89,11 +89,7 @@ export function renderLabConfig(c: LabConfigInput): string {
             name: "vda",
             match: { device: "/dev/vda", minSize: "1GiB" },
             table: "gpt",
-            partitions: [
-              { size: "64MiB", fs: "swap" },
-              ...(c.recipe ? BOOT_LOADER_PARTITIONS : []),
-              { size: "rest", fs: "ext4", mount: "/", label: "root" },
-            ],
+            partitions: [{ size: "64MiB", fs: "swap" }, ...(c.recipe ? BOOT_LOADER_PARTITIONS : []), { size: "rest", fs: "ext4", mount: "/", label: "root" }],
           },
         ],
       },

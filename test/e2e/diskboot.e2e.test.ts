@@ -94,17 +94,40 @@ describe("BIOS and UEFI nodes boot their installed Debian from their own disk", 
   it("one apply installs both with GRUB on their disks; each comes UP", async () => {
     const run = await labExec(
       { namespace: NS, dir },
-      [...METALFORM, "apply", "-c", lab.configPath, "--auto-approve", "--json", "--retries", "0", "--phase-timeout", "dhcp=180s", "--phase-timeout", "boot-files=300s", "--phase-timeout", "installer=300s"],
+      [
+        ...METALFORM,
+        "apply",
+        "-c",
+        lab.configPath,
+        "--auto-approve",
+        "--json",
+        "--retries",
+        "0",
+        "--phase-timeout",
+        "dhcp=180s",
+        "--phase-timeout",
+        "boot-files=300s",
+        "--phase-timeout",
+        "installer=300s",
+      ],
       { capture: true, timeoutMs: 1_500_000 },
     );
     const evs = events(run.stdout);
     const detail = `exit ${run.code}\nstderr:\n${run.stderr.slice(-3000)}\nstdout:\n${run.stdout.slice(-6000)}`;
     expect(run.code, detail).toBe(0);
-    expect(evs.filter((e) => e.type === "node_complete").map((e) => e.node).sort()).toEqual(["lab1", "lab2"]);
-    const msgs = (node: string) => evs.filter((e) => e.node === node).map((e) => String(e.message ?? ""));
+    expect(
+      evs
+        .filter((e) => e.type === "node_complete")
+        .map((e) => e.node)
+        .sort(),
+    ).toEqual(["lab1", "lab2"]);
+    const msgs = (node: string) => evs.filter((e) => e.node === node).map((e) => (typeof e.message === "string" ? e.message : ""));
     expect(msgs("lab1"), detail).toContainEqual(expect.stringMatching(/^bootloader: GRUB i386-pc on \/dev\/vda$/));
     expect(msgs("lab2"), detail).toContainEqual(expect.stringMatching(/^bootloader: GRUB x86_64-efi on \/boot\/efi; EFI boot order [0-9A-F,]+ \(network-first\)$/));
-    const state = JSON.parse(readFileSync(join(dir, ".metalform/state.json"), "utf8")) as { images: Record<string, { digest: string }>; nodes: Record<string, { reported?: { phase: string; imageDigest?: string } }> };
+    const state = JSON.parse(readFileSync(join(dir, ".metalform/state.json"), "utf8")) as {
+      images: Record<string, { digest: string }>;
+      nodes: Record<string, { reported?: { phase: string; imageDigest?: string } }>;
+    };
     for (const n of ["lab1", "lab2"]) expect(state.nodes[n]!.reported).toMatchObject({ phase: "up", imageDigest: state.images.debian!.digest });
   }, 1_500_000);
 

@@ -1,6 +1,7 @@
 // A real kernel tree for module tests: an unpacked Debian linux-image package. Taken
 // from MF_KERNEL_TREE, else unpacked once (cached under /var/cache/metalform-test) from a
-// linux-image .deb in apt's cache or fetched with `apt-get download`.
+// linux-image .deb in apt's cache or fetched with `apt-get download`. The cloud and rt
+// flavours are passed over: the cloud kernel lacks the hardware drivers the tests look for.
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
@@ -14,7 +15,7 @@ export function kernelTree(): string {
   if (existsSync(join(tree, "lib/modules"))) return tree;
   mkdirSync(CACHE, { recursive: true });
   const archives = "/var/cache/apt/archives";
-  let deb = existsSync(archives) ? readdirSync(archives).find((f) => /^linux-image-\d.*\.deb$/.test(f)) : undefined;
+  let deb = existsSync(archives) ? readdirSync(archives).find((f) => /^linux-image-\d.*\.deb$/.test(f) && !/-(cloud|rt)-/.test(f)) : undefined;
   let path = deb ? join(archives, deb) : undefined;
   if (!path) {
     const dep = execFileSync("apt-cache", ["depends", "linux-image-amd64"], { encoding: "utf8" }).match(/Depends: (linux-image-\S+)/)?.[1];

@@ -11,7 +11,8 @@ const CACHE = "/var/cache/metalform-test";
 export function kernelTree(): string {
   const env = process.env.MF_KERNEL_TREE;
   if (env) return env;
-  const tree = join(CACHE, "kernel");
+  // "kernel-generic": an earlier cache ("kernel") may hold a cloud flavour.
+  const tree = join(CACHE, "kernel-generic");
   if (existsSync(join(tree, "lib/modules"))) return tree;
   mkdirSync(CACHE, { recursive: true });
   const archives = "/var/cache/apt/archives";

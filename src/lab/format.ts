@@ -1,5 +1,5 @@
 // Text renderings of the lab for people (`metalform lab up` / `lab status`).
-import type { LabStatus } from "./lab.js";
+import type { LabStatus } from "./status.js";
 import type { LabInfo } from "./state.js";
 
 function table(rows: string[][]): string[] {

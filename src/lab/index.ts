@@ -1,6 +1,7 @@
 // The virtual lab's public API (the CLI's `metalform lab up|status|console|exec|down`).
-export { labUp, labDown, labStatus, labConsole, labExec, labExecArgv, labInfo, labIpmitool, vmPid, LabPrerequisitesError, LabExistsError, LabNotFoundError } from "./lab.js";
-export type { LabStatus, LabNodeStatus } from "./lab.js";
+export { labUp, labDown, labConsole, labExec, labExecArgv, labInfo, labIpmitool, vmPid, LabPrerequisitesError, LabExistsError, LabNotFoundError } from "./lab.js";
+export { labStatus } from "./status.js";
+export type { LabStatus, LabNodeStatus } from "./status.js";
 export type { LabInfo, LabNode } from "./state.js";
 export { resolveLabOptions, DEFAULT_NAMESPACE, defaultCacheDir, defaultLabDir } from "./options.js";
 export type { LabOptions, ResolvedLabOptions } from "./options.js";

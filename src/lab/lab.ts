@@ -1,6 +1,7 @@
 // `metalform lab`: a small virtual cluster on this machine, all inside one network
 // namespace. labUp builds it (kernel, image, network, BMCs, VMs, cluster config),
-// labStatus/labConsole/labExec look at and use it, labDown removes it (twice is fine).
+// labConsole/labExec look at and use it (labStatus in status.ts), labDown removes it
+// (twice is fine).
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
@@ -14,7 +15,7 @@ import { createLabNetwork, destroyLabNetwork, namespaceExists, startRadvd } from
 import { hostAddress, nodeMac, resolveLabOptions, type LabOptions, type ResolvedLabOptions } from "./options.js";
 import { checkPrerequisites, describePrerequisites, type PrerequisiteReport } from "./prerequisites.js";
 import { vmStartScript } from "./qemu.js";
-import { labRedfishPower, labRedfishReset, startRedfishBmcs } from "./redfish/lab-bmcs.js";
+import { labRedfishReset, startRedfishBmcs } from "./redfish/lab-bmcs.js";
 import { inNamespace, processAlive, processRuns, runCommand, stopProcess, waitFor, type RunResult } from "./run.js";
 import { readLabState, statePath, writeLabState, type LabInfo, type LabNode } from "./state.js";
 
@@ -260,7 +261,7 @@ export function labIpmitool(info: LabInfo, node: string, args: string[]): Promis
   return ipmitool(info.namespace, { address: n.bmcAddress, port: n.bmcPort, passwordFile: info.bmcPasswordFile }, ["-C", "3", ...args]);
 }
 
-function resolvedDir(opts: LabOptions): { namespace: string; dir: string } {
+export function resolvedDir(opts: LabOptions): { namespace: string; dir: string } {
   const o = resolveLabOptions({ ...opts, nodes: 1 });
   return { namespace: o.namespace, dir: o.dir };
 }
@@ -302,76 +303,6 @@ export async function labDown(opts: LabOptions = {}): Promise<{ removed: boolean
     removed = true;
   }
   return { removed };
-}
-
-export interface LabNodeStatus {
-  name: string;
-  mac: string;
-  ip: string;
-  bmcAddress: string;
-  vmRunning: boolean;
-  vmPid?: number;
-  bmcRunning: boolean;
-  /** From the BMC (ipmitool chassis power status), when asked for. */
-  power?: "on" | "off" | "unknown";
-  serialLog: string;
-}
-
-export interface LabStatus {
-  namespace: string;
-  namespaceExists: boolean;
-  phase?: LabInfo["phase"];
-  configPath?: string;
-  radvdRunning: boolean;
-  nodes: LabNodeStatus[];
-}
-
-export async function labStatus(opts: LabOptions & { queryBmc?: boolean } = {}): Promise<LabStatus> {
-  const { namespace, dir } = resolvedDir(opts);
-  const info = readLabState(dir);
-  const status: LabStatus = {
-    namespace,
-    namespaceExists: await namespaceExists(namespace),
-    radvdRunning: info?.radvdPid !== undefined && processRuns(info.radvdPid, "radvd"),
-    nodes: [],
-  };
-  if (!info) return status;
-  status.phase = info.phase;
-  status.configPath = info.configPath;
-  status.nodes = await Promise.all(
-    info.nodes.map(async (n) => {
-      const pid = vmPid(n);
-      const s: LabNodeStatus = {
-        name: n.name,
-        mac: n.mac,
-        ip: n.ip,
-        bmcAddress: n.bmcAddress,
-        vmRunning: pid !== undefined,
-        bmcRunning: bmcRuns(info, n),
-        serialLog: n.serialLog,
-      };
-      if (pid) s.vmPid = pid;
-      if (opts.queryBmc && status.namespaceExists) s.power = await bmcPower(info, n);
-      return s;
-    }),
-  );
-  return status;
-}
-
-/** Whether the node's BMC process runs: its ipmi_sim, or the lab's Redfish emulator. */
-function bmcRuns(info: LabInfo, n: LabNode): boolean {
-  if (info.redfish) return info.redfish.pid !== undefined && processRuns(info.redfish.pid, "redfish");
-  return n.bmcPid !== undefined && processRuns(n.bmcPid, "ipmi_sim");
-}
-
-/** The power state the node's BMC reports. */
-async function bmcPower(info: LabInfo, n: LabNode): Promise<"on" | "off" | "unknown"> {
-  if (info.redfish) {
-    const p = await labRedfishPower(info, n.name);
-    return p === "On" ? "on" : p === "Off" ? "off" : "unknown";
-  }
-  const r = await labIpmitool(info, n.name, ["chassis", "power", "status"]);
-  return /is on/.test(r.stdout) ? "on" : /is off/.test(r.stdout) ? "off" : "unknown";
 }
 
 /** A node's serial console: its log file and (the last maxBytes of) what it holds. */

@@ -45,8 +45,10 @@ describe("mmdebstrap command line", () => {
       "http://m/debian",
     ]);
   });
-  it("the lab's Debian recipe is the one FACTS.md measured", () => {
-    expect(mmdebstrapArgs(DEBIAN_LAB_RECIPE, "/r")).toContain("--include=curl,ifupdown,iproute2,isc-dhcp-client,kmod,linux-image-amd64,openssh-server,systemd-sysv,udev,wget");
+  it("the lab's Debian recipe is the one FACTS.md measured, plus GRUB for booting from the disk", () => {
+    expect(mmdebstrapArgs(DEBIAN_LAB_RECIPE, "/r")).toContain(
+      "--include=curl,efibootmgr,grub-efi-amd64-bin,grub-pc-bin,grub2-common,ifupdown,iproute2,isc-dhcp-client,kmod,linux-image-amd64,openssh-server,systemd-sysv,udev,wget",
+    );
   });
 });
 

@@ -765,6 +765,11 @@ install_boot_loader() {
 		done_step "warning: the image has no GRUB for $_bl_dir (grub2-common and grub-pc-bin or grub-efi-amd64-bin): no boot loader on the disk; the node boots from the network only"
 		return 0
 	fi
+	_bl_missing=$(signed_chain_missing)
+	if [ -n "$_bl_missing" ]; then
+		done_step "warning: Secure Boot needs the signed chain (packages shim-signed and grub-efi-amd64-signed) and the image lacks$_bl_missing: no boot loader on the disk; the node boots from the network only"
+		return 0
+	fi
 	chroot_mounts
 	_bl_where=""
 	if [ "$MF_BOOT_PLATFORM" = bios ]; then
@@ -784,13 +789,36 @@ install_boot_loader() {
 			run chroot "$MF_ROOT" $_bl_cmd
 			i=$((i + 1))
 		done
-		_bl_where=" $MF_BOOT_ESP$(efi_boot_order)"
+		_bl_where=" $MF_BOOT_ESP$(esp_shims)$(efi_boot_order)"
 	fi
 	# shellcheck disable=SC2086 # command lines from the plan are plain words
 	run chroot "$MF_ROOT" $MF_BOOT_MKCONFIG
 	chroot_unmounts
 	settle_boot_files
-	done_step "GRUB $_bl_dir on$_bl_where"
+	done_step "${MF_BOOT_SIGNED:+shim and signed }GRUB $_bl_dir on$_bl_where"
+}
+
+# Secure Boot: the signed files grub-install --uefi-secure-boot copies from the image
+# (MF_BOOT_SIGNED) that it lacks, each after a space; nothing when all are there.
+signed_chain_missing() {
+	for _sc_f in $MF_BOOT_SIGNED; do
+		[ -f "$MF_ROOT$_sc_f" ] || [ -L "$MF_ROOT$_sc_f" ] || printf ' %s' "$_sc_f"
+	done
+}
+
+# Secure Boot: where shim landed on the ESP and the NVRAM entry that starts it, for the
+# step's message: (\EFI\debian\shimx64.efi, \EFI\BOOT\BOOTX64.EFI; NVRAM Boot0004).
+esp_shims() {
+	[ -n "$MF_BOOT_SIGNED" ] || return 0
+	_es_list=""
+	for _es_f in "$MF_ROOT$MF_BOOT_ESP"/EFI/*/shimx64.efi "$MF_ROOT$MF_BOOT_ESP"/EFI/BOOT/BOOTX64.EFI; do
+		[ -f "$_es_f" ] && _es_list="$_es_list, $(printf '%s' "${_es_f#"$MF_ROOT$MF_BOOT_ESP"}" | sed 's|/|\\|g')"
+	done
+	_es_entry=""
+	if [ -n "$MF_EFIVARS" ] && in_root_program /usr/bin/efibootmgr /bin/efibootmgr /usr/sbin/efibootmgr; then
+		_es_entry=$(chroot "$MF_ROOT" efibootmgr -v 2>/dev/null | grep -i 'shimx64\.efi' | sed -n '1s/^\(Boot[0-9A-Fa-f]*\).*/; NVRAM \1/p')
+	fi
+	printf ' (%s%s)' "${_es_list#, }" "$_es_entry"
 }
 
 # GRUB reads file systems without replaying their journals: what it needs (grub.cfg, the

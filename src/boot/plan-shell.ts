@@ -93,7 +93,7 @@ function fileVars(plan: InstallPlan): Assignment[] {
   ];
 }
 
-/** The boot loader: platform, grub-install runs (numbered), grub-mkconfig, BIOS disks by plan index, the ESP and EFI order; or why none. */
+/** The boot loader: platform, grub-install runs (numbered), grub-mkconfig, BIOS disks by plan index, the ESP and EFI order, Secure Boot's signed files; or why none. */
 function bootLoaderVars(plan: InstallPlan): Assignment[] {
   const b = plan.bootLoader;
   const install = b?.install ?? [];
@@ -105,6 +105,7 @@ function bootLoaderVars(plan: InstallPlan): Assignment[] {
     ["MF_BOOT_DISKS", b?.disks.join(" ")],
     ["MF_BOOT_ESP", b?.esp],
     ["MF_BOOT_ORDER", b?.order],
+    ["MF_BOOT_SIGNED", b?.signed?.join(" ")],
     ["MF_BOOT_WARNING", plan.bootLoaderWarning],
   ];
 }

@@ -18,6 +18,7 @@ function input(layout: string, over: Partial<InstallPlanInput> = {}, nodeOver: P
 const cases: Array<[string, InstallPlanInput]> = [
   ["single-ext4", input("single")],
   ["uefi", input("uefi", {}, { firmware: { mode: "uefi", secureBoot: false, arch: "x86_64", persistentBootDevice: false } })],
+  ["secureboot", input("uefi", {}, { firmware: { mode: "uefi", secureBoot: true, arch: "x86_64", persistentBootDevice: false }, boot: "local" })],
   ["raid1", input("raid1", {}, { name: "node002", hostname: "node002.cluster.local", ip: "10.141.0.12" })],
   [
     "protected",

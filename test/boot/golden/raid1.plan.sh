@@ -311,6 +311,7 @@ GRUB_TIMEOUT=1
 GRUB_TERMINAL="console serial"
 GRUB_SERIAL_COMMAND="serial --unit=0 --speed=115200"
 GRUB_DISABLE_OS_PROBER=true
+GRUB_DISTRIBUTOR="${GRUB_DISTRIBUTOR:-$(if [ -r /etc/os-release ]; then . /etc/os-release; fi; echo "${NAME%% *}")}"
 '
 MF_FILE_16_STACKS=''
 MF_FILE_16_DIRMODE=''
@@ -335,6 +336,7 @@ MF_BOOT_MKCONFIG='grub-mkconfig -o /boot/grub/grub.cfg'
 MF_BOOT_DISKS='0 1'
 MF_BOOT_ESP=''
 MF_BOOT_ORDER=''
+MF_BOOT_SIGNED=''
 MF_BOOT_WARNING=''
 MF_BMC_COUNT='0'
 MF_BMC_PASSWORD_USER=''

@@ -78,7 +78,11 @@ describe("boot loader on the node's disk", () => {
   });
 
   it("Secure Boot with a recipe image that does not list the signed packages: a warning naming them; with them: a loader", () => {
-    const recipe = (packages: string[]): Image => ({ ...image, name: "deb", source: { kind: "recipe", recipe: { suite: "bookworm", variant: "minbase", packages, customize: [] } } });
+    const recipe = (packages: string[]): Image => ({
+      ...image,
+      name: "deb",
+      source: { kind: "recipe", recipe: { suite: "bookworm", variant: "minbase", packages, customize: [] } },
+    });
     expect(renderBootLoader(node({ name: "n3", firmware: secure }), recipe(["grub2-common", "grub-efi-amd64-bin", "shim-signed"]), layouts.uefi!)).toEqual({
       warning:
         "no boot loader on n3's disk: Secure Boot needs the signed chain (shim, signed GRUB) in the image, and image deb's recipe does not list grub-efi-amd64-signed; it boots from the network only",
@@ -93,7 +97,9 @@ describe("boot loader on the node's disk", () => {
     const sh = renderPlanShell(renderInstallPlan({ ...planInputBase, node: n, layout: layouts.uefi!, apiUrl: apiUrlFor(n.name) }));
     expect(sh).toContain("MF_BOOT_INSTALL_0='grub-install --target=x86_64-efi --efi-directory=/boot/efi --uefi-secure-boot'");
     expect(sh).toContain("MF_BOOT_SIGNED='/usr/lib/shim/shimx64.efi.signed /usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed'");
-    expect(renderPlanShell(renderInstallPlan({ ...planInputBase, node: node({ firmware: uefi }), layout: layouts.uefi!, apiUrl: apiUrlFor("node001") }))).toContain("MF_BOOT_SIGNED=''");
+    expect(renderPlanShell(renderInstallPlan({ ...planInputBase, node: node({ firmware: uefi }), layout: layouts.uefi!, apiUrl: apiUrlFor("node001") }))).toContain(
+      "MF_BOOT_SIGNED=''",
+    );
   });
 
   it("GRUB's settings name the distribution from the installed system's os-release unless its own settings do", () => {

@@ -141,7 +141,14 @@ class StoragePlan {
   ) {}
 
   addDisk(disk: DiskLayout["disks"][number], di: number): void {
-    const pd: PlanDisk = { name: disk.name, match: { ...disk.match }, select: diskSelector(disk.match), table: disk.table, sfdisk: renderSfdisk(disk, this.nodeName), partitions: [] };
+    const pd: PlanDisk = {
+      name: disk.name,
+      match: { ...disk.match },
+      select: diskSelector(disk.match),
+      table: disk.table,
+      sfdisk: renderSfdisk(disk, this.nodeName),
+      partitions: [],
+    };
     const fpd = { table: disk.table, partitions: [] as FingerprintDisk["partitions"] };
     disk.partitions.forEach((p, pi) => {
       const ref = `part:${di}:${pi + 1}`;
@@ -180,7 +187,9 @@ class StoragePlan {
     const groups = layout.volumeGroups ?? [];
     const volumeGroups = groups.map((g) => {
       if (!isSafeWord(g.name)) this.fail(`volume group name ${JSON.stringify(g.name)} has unusual characters`);
-      const devices = g.devices.map((d) => this.partRef.get(d) ?? this.raidRef.get(d) ?? this.fail(`volume group ${g.name}: device ${d} is no partition or RAID array of this layout`));
+      const devices = g.devices.map(
+        (d) => this.partRef.get(d) ?? this.raidRef.get(d) ?? this.fail(`volume group ${g.name}: device ${d} is no partition or RAID array of this layout`),
+      );
       return { name: g.name, devices };
     });
     const logicalVolumes = lvmCreationOrder(layout.logicalVolumes ?? []).map((lv, i): PlanLogicalVolume => {

@@ -392,7 +392,7 @@ describe_disks() {
 	[ "$#" -gt 0 ] || { printf ' none'; return; }
 	for _dd in "$@"; do
 		printf ' %s (%s bytes, serial %s, wwn %s, model %s, vendor %s, rotational %s, path %s)' "$_dd" "$(disk_bytes "$_dd")" "$(disk_serial "$_dd")" \
-			"$(disk_wwn "$_dd")" "$(sysattr "$_dd" device/model 2>/dev/null)" "$(sysattr "$_dd" device/vendor 2>/dev/null)" \
+			"$(disk_wwn "$_dd")" "$(sysattr "$_dd" device/model 2>/dev/null)" "$(disk_vendor "$_dd")" \
 			"$(sysattr "$_dd" queue/rotational 2>/dev/null)" "$(disk_paths "$_dd" | head -n 1)"
 	done
 }
@@ -412,7 +412,7 @@ disk_matches() {
 	_dm_v=$(get "MF_DISK_${2}_MATCH_MODEL")
 	[ -z "$_dm_v" ] || contains_lower "$(sysattr "$1" device/model 2>/dev/null)" "$_dm_v" || return 1
 	_dm_v=$(get "MF_DISK_${2}_MATCH_VENDOR")
-	[ -z "$_dm_v" ] || contains_lower "$(sysattr "$1" device/vendor 2>/dev/null)" "$_dm_v" || return 1
+	[ -z "$_dm_v" ] || contains_lower "$(disk_vendor "$1")" "$_dm_v" || return 1
 	_dm_v=$(get "MF_DISK_${2}_MATCH_MINSIZE")
 	[ -z "$_dm_v" ] || [ "$(disk_bytes "$1")" -ge "$_dm_v" ] || return 1
 	_dm_v=$(get "MF_DISK_${2}_MATCH_MAXSIZE")
@@ -443,6 +443,12 @@ disk_serial() {
 		_ds=$(tail -c +5 "$MF_SYS/class/block/$(basename "$1")/device/vpd_pg80" | tr -d '\000' | sed 's/^ *//; s/ *$//')
 	fi
 	printf '%s' "$_ds"
+}
+
+# Vendor of SCSI and SATA disks (those with a model too): a virtio disk's device/vendor
+# is its PCI vendor number, no name.
+disk_vendor() {
+	sysattr "$1" device/model >/dev/null 2>&1 && sysattr "$1" device/vendor 2>/dev/null
 }
 
 # WWN as udev spells it: lower case, NAA names as 0x… (sysfs says naa.…).

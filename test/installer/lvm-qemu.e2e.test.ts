@@ -80,7 +80,19 @@ const ambiguous: DiskLayout = {
 
 function setPlan(l: DiskLayout, protect = false): void {
   const n = node({ name: NODE, hostname: `${NODE}.cluster.local`, mac: MAC, ip: "10.0.2.15", protect });
-  api.plans.set(NODE, renderInstallPlan({ node: n, layout: l, image: { ...baseImage, excludeSync: ["/data/marker"], excludeFull: [] }, network, imageDigest: "sha256:" + "cd".repeat(32), rsyncUrl, apiUrl, nodeCredential: "unused-here" }));
+  api.plans.set(
+    NODE,
+    renderInstallPlan({
+      node: n,
+      layout: l,
+      image: { ...baseImage, excludeSync: ["/data/marker"], excludeFull: [] },
+      network,
+      imageDigest: "sha256:" + "cd".repeat(32),
+      rsyncUrl,
+      apiUrl,
+      nodeCredential: "unused-here",
+    }),
+  );
 }
 
 function makeDisks(): void {

@@ -207,9 +207,9 @@ describe.sequential("disk selection and LVM through the whole installer under QE
     // The image has no lvm2: booting from its own disk could not activate the volumes, and the installer says so.
     expect(reports.some((r) => r.step === "lvm" && /^warning: the image has no lvm2/.test(r.message ?? ""))).toBe(true);
     expect(out).toContain(`MF-IMAGE-INIT ${NODE}.cluster.local`);
-    expect(out).toMatch(/^\/dev\/mapper\/vgsys-root \/ ext4 /m);
-    expect(out).toMatch(/^\/dev\/mapper\/vgsys-var \/var ext4 /m);
-    expect(out).toMatch(/^\/dev\/mapper\/vgdata-data \/data ext4 /m);
+    expect(out).toMatch(/^\/dev\/vgsys\/root \/ ext4 /m);
+    expect(out).toMatch(/^\/dev\/vgsys\/var \/var ext4 /m);
+    expect(out).toMatch(/^\/dev\/vgdata\/data \/data ext4 /m);
     expect(out).toMatch(/^\/dev\/vdb1 \/spare ext4 /m);
     expect(out).toMatch(/MF-LVS .*root .*var .*data/);
     expect(out).toContain("MF-MARKER none");

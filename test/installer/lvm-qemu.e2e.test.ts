@@ -7,7 +7,8 @@
 // partition of the first disk and the SSD (/data, the rest). Then: an ambiguous
 // layout is refused, naming every candidate, before anything is written; a second run
 // keeps the file systems (sync, data kept); a protected node whose layout changed is
-// refused and its disks (volume groups included) stay byte for byte the same.
+// refused and its disks (volume groups included) stay byte for byte the same; with
+// --allow-wipe it is installed over the old groups.
 import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { chmodSync, closeSync, copyFileSync, createReadStream, ftruncateSync, mkdirSync, mkdtempSync, openSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
@@ -232,5 +233,14 @@ describe.sequential("disk selection and LVM through the whole installer under QE
     expect(steps(reports)).not.toContain("partition:started");
     expect(steps(reports)).not.toContain("lvm:started");
     expect(await diskHashes()).toEqual(before);
+  }, 360_000);
+
+  it("with --allow-wipe the changed layout is installed over the old volume groups (probe deactivates them, full install recreates them)", async () => {
+    setPlan(layout(32), true, true);
+    const { out, reports } = await boot();
+    expect(message(reports, "mode"), out).toMatch(/^full: layout on disk differs/);
+    expect(steps(reports)).toEqual(expect.arrayContaining(["partition:finished", "raid:finished", "lvm:finished", "mkfs:finished", "switch-root:started"]));
+    expect(out).toMatch(/^\/dev\/vgsys\/var \/var ext4 /m);
+    expect(out).toContain("MF-MARKER none");
   }, 360_000);
 });

@@ -212,7 +212,7 @@ describe.sequential("disk selection and LVM through the whole installer under QE
     expect(out).toMatch(/^\/dev\/vgsys\/var \/var ext4 /m);
     expect(out).toMatch(/^\/dev\/vgdata\/data \/data ext4 /m);
     expect(out).toMatch(/^\/dev\/vdb1 \/spare ext4 /m);
-    expect(out).toMatch(/MF-LVS .*root .*var .*data/);
+    expect(out).toMatch(/MF-LVS \/dev\/vgdata: data +\/dev\/vgsys: root var/);
     expect(out).toContain("MF-MARKER none");
   }, 360_000);
 

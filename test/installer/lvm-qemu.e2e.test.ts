@@ -79,7 +79,9 @@ const ambiguous: DiskLayout = {
   raid: [],
 };
 
-function setPlan(l: DiskLayout, protect = false): void {
+/** The node's plan for layout `l`; `allowWipe`: the operator named the protected node with --allow-wipe. */
+function setPlan(l: DiskLayout, opts: { protect?: boolean; allowWipe?: boolean } = {}): void {
+  const { protect = false, allowWipe = false } = opts;
   const n = node({ name: NODE, hostname: `${NODE}.cluster.local`, mac: MAC, ip: "10.0.2.15", protect });
   api.plans.set(
     NODE,
@@ -92,6 +94,7 @@ function setPlan(l: DiskLayout, protect = false): void {
       rsyncUrl,
       apiUrl,
       nodeCredential: "unused-here",
+      allowWipe,
     }),
   );
 }
@@ -226,7 +229,7 @@ describe.sequential("disk selection and LVM through the whole installer under QE
   }, 360_000);
 
   it("a protected node whose layout changed is refused; its disks and volume groups stay byte for byte the same", async () => {
-    setPlan(layout(32), true);
+    setPlan(layout(32), { protect: true });
     const before = await diskHashes();
     const { out, reports } = await boot();
     expect(message(reports, "mode", "failed"), out).toMatch(/^would wipe protected disks: layout on disk differs/);
@@ -236,7 +239,7 @@ describe.sequential("disk selection and LVM through the whole installer under QE
   }, 360_000);
 
   it("with --allow-wipe the changed layout is installed over the old volume groups (probe deactivates them, full install recreates them)", async () => {
-    setPlan(layout(32), true, true);
+    setPlan(layout(32), { protect: true, allowWipe: true });
     const { out, reports } = await boot();
     expect(message(reports, "mode"), out).toMatch(/^full: layout on disk differs/);
     expect(steps(reports)).toEqual(expect.arrayContaining(["partition:finished", "raid:finished", "lvm:finished", "mkfs:finished", "switch-root:started"]));

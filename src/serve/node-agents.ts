@@ -154,7 +154,7 @@ export class NodeAgents {
 /** Feeds a head's installer API events into its agents' records. */
 export function followAgents(events: InstallerApiEvents, agents: NodeAgents, log: Logger): void {
   const failed = (e: unknown) => log.warn("agents-file-not-written", { error: (e as Error).message });
-  events.on("agent", (r) => agents.reported(r).catch(failed));
-  events.on("work-done", (d) => agents.done(d).catch(failed));
+  events.on("agent", (r) => void agents.reported(r).catch(failed));
+  events.on("work-done", (d) => void agents.done(d).catch(failed));
   events.on("claim", ({ node }) => agents.installing(node));
 }

@@ -2,7 +2,7 @@
 // installer API and the head's agent records on a loopback server: it reports what the
 // node runs, polls, does the work it is given, backs off while the head is away and
 // reports as soon as it is back. The node credential is only ever printf's argument.
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
@@ -128,6 +128,15 @@ describe("node agent", () => {
     await until("refusals", () => (refused.length >= 2 ? true : undefined));
     expect(refused[0]).toBe("bad-node-credential");
     expect(h.records.record("n01")).toBeUndefined();
+  });
+
+  it("passes shellcheck as POSIX sh", () => {
+    if (spawnSync("sh", ["-c", "command -v shellcheck"]).status !== 0) throw new Error("shellcheck missing: apt-get install shellcheck");
+    const file = join(dir, "agent-check.sh");
+    writeFileSync(file, renderAgentScript());
+    const r = spawnSync("shellcheck", ["-s", "sh", file], { encoding: "utf8" });
+    expect(r.stdout + r.stderr).toBe("");
+    expect(r.status).toBe(0);
   });
 
   it("never puts the credential on a command line and never delays the boot", () => {

@@ -390,7 +390,7 @@ report_body() {
 report() { [ "$(status_of "$(request POST agent "$(report_body)")")" = 204 ]; }
 
 # ID STATUS MESSAGE: tells the head how a work item ended.
-work_done() { request POST done "{\"id\":$1,\"status\":\"$2\",\"message\":\"$3\"}" >/dev/null; }
+work_done() { request POST "done" "{\"id\":$1,\"status\":\"$2\",\"message\":\"$3\"}" >/dev/null; }
 
 # One work item (id=, kind= lines). Kinds this agent does not know are answered failed,
 # so a newer head can queue them without harm.

@@ -31,6 +31,11 @@ export interface AgentsFile {
   nodes: Record<string, AgentRecord>;
 }
 
+/** agents.json is not what serve writes (the message names the file). */
+export class AgentsFileError extends Error {
+  override name = "AgentsFileError";
+}
+
 /** Reads agents.json; an absent file is no record, a damaged one says so. */
 export function readAgentsFile(file: string): AgentsFile {
   if (!existsSync(file)) return { version: 1, nodes: {} };
@@ -38,10 +43,10 @@ export function readAgentsFile(file: string): AgentsFile {
   try {
     parsed = JSON.parse(readFileSync(file, "utf8"));
   } catch (e) {
-    throw new Error(`${file}: not the agents file metalform serve writes (${(e as Error).message})`, { cause: e });
+    throw new AgentsFileError(`${file}: not the agents file metalform serve writes (${(e as Error).message})`, { cause: e });
   }
   const p = parsed as Partial<AgentsFile> | null;
-  if (!p || p.version !== 1 || typeof p.nodes !== "object" || p.nodes === null) throw new Error(`${file}: not a version 1 agents file`);
+  if (!p || p.version !== 1 || typeof p.nodes !== "object" || p.nodes === null) throw new AgentsFileError(`${file}: not a version 1 agents file metalform serve writes`);
   return p as AgentsFile;
 }
 

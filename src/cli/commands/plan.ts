@@ -13,7 +13,17 @@ interface PlanArgs extends GlobalArgs {
 }
 
 /** Errors of the layers below that carry a message meant for the operator. */
-const OPERATOR_ERRORS = new Set(["PlanError", "StateError", "ImageDigestError", "PlanFileError", "ImageSourceError", "SnapshotError", "RecipeBuildError", "ArchiveError"]);
+const OPERATOR_ERRORS = new Set([
+  "PlanError",
+  "StateError",
+  "ImageDigestError",
+  "PlanFileError",
+  "ImageSourceError",
+  "SnapshotError",
+  "RecipeBuildError",
+  "ArchiveError",
+  "AgentsFileError",
+]);
 
 export function reportError(err: unknown): void {
   if (err instanceof Error && OPERATOR_ERRORS.has(err.name)) {

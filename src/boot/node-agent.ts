@@ -29,7 +29,7 @@ export interface AgentTiming {
   maxBackoffSeconds: number;
 }
 
-export const DEFAULT_AGENT_TIMING: AgentTiming = { intervalSeconds: 30, maxBackoffSeconds: 300 };
+export const DEFAULT_AGENT_TIMING: AgentTiming = { intervalSeconds: 30, maxBackoffSeconds: 60 };
 
 /** The agent's settings: shell assignments it sources (values quoted by shQuote). */
 export function renderAgentConf(apiUrl: string, timing: AgentTiming = DEFAULT_AGENT_TIMING): string {
@@ -53,7 +53,7 @@ image_file=\${MF_AGENT_IMAGE:-${IMAGE_DIGEST_FILE}}
 managed=\${MF_AGENT_MANAGED:-${MANAGED_FILES_LIST}}
 api=""
 interval=30
-max_backoff=300
+max_backoff=60
 # shellcheck disable=SC1090 # generated: quoted assignments only
 . "$conf"
 

@@ -24,6 +24,8 @@ export interface NodeStatus {
   imageInState?: string;
   imageDiffers: boolean;
   kernel?: string;
+  /** The kernel's boot id in the agent's last report: a new one means the node rebooted. */
+  bootId?: string;
   bootTime?: string;
   lastSeen?: string;
   installingSince?: string;
@@ -58,6 +60,7 @@ export function nodeStatuses(cluster: DesiredCluster, state: ClusterState | unde
       ...(inState ? { imageInState: inState } : {}),
       imageDiffers: Boolean(image && inState && image !== inState),
       ...(rec?.report?.kernel ? { kernel: rec.report.kernel } : {}),
+      ...(rec?.report?.bootId ? { bootId: rec.report.bootId } : {}),
       ...(rec?.bootTime ? { bootTime: rec.bootTime } : {}),
       ...(rec ? { lastSeen: rec.lastSeen } : {}),
       ...(rec?.installingSince ? { installingSince: rec.installingSince } : {}),

@@ -346,7 +346,7 @@ MF_FILE_17_MODE='0600'
 MF_FILE_17_CONTENT='# metalform node agent settings (written by the installer)
 api='\''http://10.141.0.1:8080/api/v1/installer/nodes/node001'\''
 interval=30
-max_backoff=300
+max_backoff=60
 '
 MF_FILE_17_STACKS=''
 MF_FILE_17_DIRMODE=''
@@ -362,7 +362,7 @@ image_file=${MF_AGENT_IMAGE:-/etc/metalform/image}
 managed=${MF_AGENT_MANAGED:-/etc/metalform/managed-files}
 api=""
 interval=30
-max_backoff=300
+max_backoff=60
 # shellcheck disable=SC1090 # generated: quoted assignments only
 . "$conf"
 

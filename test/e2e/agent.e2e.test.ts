@@ -1,0 +1,94 @@
+// The node agent on a real Debian 12 node of the lab (the shared Debian lab recipe, no
+// image of its own): installed with the node, started by systemd without holding up the
+// boot, it reports to `metalform serve` the image digest, boot id and kernel the node
+// really runs; `metalform status` shows the node up; the node credential appears on no
+// process's command line; when serve stops the node turns down, and when serve is back
+// the agent finds it again by itself (back-off, no restart); killed, systemd restarts it.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { NodeStatus } from "../../src/serve/status.js";
+import { DebianLab, detail } from "../helpers/debian-lab.js";
+import { DEBIAN_NODE_RECIPE, debianRoot } from "../helpers/debian-root.js";
+import { requireBuilt } from "../helpers/netns.js";
+
+const NS = `mfAe2e${process.pid % 10000}`;
+const lab = new DebianLab(NS);
+let serve: ReturnType<DebianLab["serve"]> | undefined;
+let bootId = "";
+
+beforeAll(async () => {
+  requireBuilt();
+  await lab.up(await debianRoot(DEBIAN_NODE_RECIPE));
+}, 1_800_000);
+
+afterAll(async () => {
+  await serve?.stop();
+  await lab.down();
+}, 120_000);
+
+async function status(downAfter = "2m"): Promise<NodeStatus> {
+  const r = await lab.mf(["status", "-c", lab.config, "--json", "--down-after", downAfter]);
+  expect(r.code, detail(r)).toBe(0);
+  return (JSON.parse(r.stdout) as { nodes: NodeStatus[] }).nodes[0]!;
+}
+
+async function eventually<T>(what: string, f: () => Promise<T | undefined>, ms = 300_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\nserve:\n${serve?.log().slice(-3000)}`);
+    await new Promise((r) => setTimeout(r, 3000));
+  }
+}
+
+describe.sequential("the node agent on a Debian node", () => {
+  it("is installed with the node and started by systemd, ordered before nothing", async () => {
+    const { run } = await lab.apply();
+    expect(run.code, `${detail(run)}\nconsole:\n${lab.console().slice(-4000)}`).toBe(0);
+    serve = lab.serve();
+    const r = await lab.sshWhenUp(
+      "systemctl is-active metalform-agent; cat /proc/sys/kernel/random/boot_id; systemctl show -p Before --value metalform-agent; stat -c %a /etc/metalform/node-credential",
+    );
+    expect(r.code, detail(r)).toBe(0);
+    const [active, id, before, mode] = r.stdout.trim().split("\n");
+    expect(active).toBe("active");
+    expect(id).toMatch(/^[0-9a-f-]{36}$/);
+    bootId = id!;
+    // systemd adds shutdown.target and the like on its own; nothing of the boot waits for the agent.
+    expect(before ?? "").not.toMatch(/multi-user|network|sshd|getty/);
+    expect(mode).toBe("600");
+  }, 1_800_000);
+
+  it("reports what the node runs; status shows it up with the image of the state", async () => {
+    const s = await eventually("the agent's report", async () => {
+      const st = await status();
+      return st.state === "up" && st.image ? st : undefined;
+    });
+    const kernel = (await lab.ssh("uname -r")).stdout.trim();
+    expect(s).toMatchObject({ state: "up", kernel, imageDiffers: false });
+    expect(s.image).toBe(lab.state().images["debian"]!.digest);
+    expect(s.bootId).toBe(bootId);
+  }, 600_000);
+
+  it("never shows the node credential on a command line", async () => {
+    const r = await lab.ssh("c=$(cat /etc/metalform/node-credential); for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' <$f; echo; done | grep -cF \"$c\" || true");
+    expect(r.stdout.trim()).toBe("0");
+  }, 120_000);
+
+  it("the node turns down while serve is stopped, and the agent finds serve again by itself", async () => {
+    await serve!.stop();
+    await new Promise((r) => setTimeout(r, 15_000));
+    expect((await status("10s")).state).toBe("down");
+    serve = lab.serve();
+    // Back-off is at most 60 s: the agent calls within that without being restarted.
+    await eventually("the agent back", async () => ((await status("10s")).state === "up" ? true : undefined), 180_000);
+    const pid = await lab.ssh("systemctl show -p NRestarts --value metalform-agent");
+    expect(pid.stdout.trim()).toBe("0");
+  }, 600_000);
+
+  it("killed, the agent is restarted by systemd and reports again", async () => {
+    const r = await lab.ssh("systemctl kill -s KILL metalform-agent; sleep 15; systemctl is-active metalform-agent; systemctl show -p NRestarts --value metalform-agent");
+    expect(r.stdout.trim().split("\n")).toEqual(["active", "1"]);
+    await eventually("a report after the restart", async () => ((await status("10s")).state === "up" ? true : undefined), 120_000);
+  }, 300_000);
+});

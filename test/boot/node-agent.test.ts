@@ -90,6 +90,17 @@ describe("node agent", () => {
     await until("a poll", () => (h.records.record("n01")!.lastSeen > firstSeen ? true : undefined));
   });
 
+  it("reports again by itself when a managed file changes", async () => {
+    const h = await head();
+    const { managedFile } = startAgent(h.port, h.credential);
+    const first = await until("a report", () => h.records.record("n01")?.report);
+    writeFileSync(managedFile, "edited by hand\n");
+    const want = createHash("sha256").update("edited by hand\n").digest("hex");
+    const again = await until("a new report", () => (h.records.record("n01")?.report?.files[managedFile] === want ? h.records.record("n01")!.report : undefined));
+    expect(again.time > first.time).toBe(true);
+    expect(again.bootId).toBe(first.bootId);
+  });
+
   it("does the work it is given and says how it ended; an unknown kind is answered failed", async () => {
     const h = await head();
     startAgent(h.port, h.credential);

@@ -381,13 +381,17 @@ file_digests() {
 	printf '\''%s'\'' "$out"
 }
 
-report_body() {
-	printf '\''{"image":"%s","bootId":"%s","kernel":"%s","uptime":%s,"files":{%s}}'\'' \
-		"$($BB cat "$image_file" 2>/dev/null)" "$($BB cat /proc/sys/kernel/random/boot_id)" "$($BB uname -r)" \
-		"$($BB cut -d '\'' '\'' -f 1 /proc/uptime | $BB cut -d . -f 1)" "$(file_digests)"
+# What the node runs (all of the report but its uptime): reported again when it changes.
+what_runs() {
+	printf '\''"image":"%s","bootId":"%s","kernel":"%s","files":{%s}'\'' \
+		"$($BB cat "$image_file" 2>/dev/null)" "$($BB cat /proc/sys/kernel/random/boot_id)" "$($BB uname -r)" "$(file_digests)"
 }
 
-report() { [ "$(status_of "$(request POST agent "$(report_body)")")" = 204 ]; }
+report() {
+	runs=$(what_runs)
+	uptime=$($BB cut -d '\'' '\'' -f 1 /proc/uptime | $BB cut -d . -f 1)
+	[ "$(status_of "$(request POST agent "{$runs,\"uptime\":$uptime}")")" = 204 ] && sent=$runs
+}
 
 # ID STATUS MESSAGE: tells the head how a work item ended.
 work_done() { request POST "done" "{\"id\":$1,\"status\":\"$2\",\"message\":\"$3\"}" >/dev/null; }
@@ -420,10 +424,11 @@ poll() {
 }
 
 delay=1
-reported=""
+sent=""
 while :; do
-	if [ -z "$reported" ] && report; then reported=1; fi
-	if [ -n "$reported" ] && poll; then
+	# At start, and whenever what the node runs changed (a file edited by hand, a live update).
+	if [ "$sent" != "$(what_runs)" ]; then report || sent=""; fi
+	if [ -n "$sent" ] && poll; then
 		delay=1
 		$BB sleep "$interval"
 	else

@@ -18,6 +18,11 @@ export interface AgentRecord {
   report?: Omit<AgentReport, "node">;
   /** When the node booted (report time minus its uptime), ISO 8601. */
   bootTime?: string;
+  /**
+   * The managed files' digests as the node first reported them after its last install
+   * (or the first report the head got): a digest that differs later is drift.
+   */
+  baseline?: Record<string, string>;
   /** Its last call of any kind (report or poll), ISO 8601. */
   lastSeen: string;
   /** Set when its installer reports, cleared by its next agent report. */
@@ -85,7 +90,9 @@ export class NodeAgents {
     const { node, ...report } = r;
     const bootTime = new Date(Date.parse(r.time) - r.uptime * 1000).toISOString();
     const before = this.nodes[node];
-    this.nodes[node] = { node, report, bootTime, lastSeen: r.time, ...(before?.lastWork ? { lastWork: before.lastWork } : {}) };
+    // The first report after an install is what the installer wrote: the baseline.
+    const baseline = before?.baseline && !before.installingSince ? before.baseline : r.files;
+    this.nodes[node] = { node, report, bootTime, baseline, lastSeen: r.time, ...(before?.lastWork ? { lastWork: before.lastWork } : {}) };
     return this.flush();
   }
 

@@ -8,7 +8,8 @@ import { LocalStateStore } from "../state/local.js";
 import { defaultStatePath } from "../state/paths.js";
 import { selectStateStore } from "../state/select.js";
 import { AGENTS_FILE, readAgentsFile } from "./node-agents.js";
-import { groupStatuses, nodeStatuses, type NodeStatus, type StatusGroup } from "./status.js";
+import type { ObservedNode } from "../plan/refresh.js";
+import { groupStatuses, nodeStatuses, observedNodes, type NodeStatus, type StatusGroup } from "./status.js";
 
 export interface StatusLoadOptions {
   config?: string;
@@ -38,4 +39,10 @@ export async function loadStatus(o: StatusLoadOptions): Promise<{ status?: Loade
   const now = o.now ?? new Date();
   const statuses = nodeStatuses(c, state, readAgentsFile(agentsFile), { now, ...(o.downAfterMs ? { downAfterMs: o.downAfterMs } : {}) });
   return { status: { cluster: c.name, now, statuses, groups: groupStatuses(statuses), agentsFile }, diagnostics: loaded.diagnostics, configPath };
+}
+
+/** `plan --refresh`: what the agents reported, from serve's agents file beside the local state. */
+export function loadObserved(localDir: string, o: { now?: Date; downAfterMs?: number } = {}): Map<string, ObservedNode> {
+  const agents = readAgentsFile(join(localDir, "serve", AGENTS_FILE));
+  return observedNodes(agents, { now: o.now ?? new Date(), ...(o.downAfterMs ? { downAfterMs: o.downAfterMs } : {}) });
 }

@@ -4,6 +4,7 @@
 // grouped by host range like the plan (nodes alike in everything but name and times).
 import { compressHostnames } from "../config/hostrange.js";
 import type { DesiredCluster } from "../config/types.js";
+import type { ObservedNode } from "../plan/refresh.js";
 import type { ClusterState } from "../state/types.js";
 import type { AgentRecord, AgentsFile } from "./node-agents.js";
 
@@ -115,4 +116,22 @@ export function groupStatuses(statuses: readonly NodeStatus[]): StatusGroup[] {
       };
     })
     .sort((a, b) => order.indexOf(a.state) - order.indexOf(b.state) || a.label.localeCompare(b.label));
+}
+
+/**
+ * What `plan --refresh` needs of each node with an agent report: the image it runs,
+ * the managed files that changed since its install, whether it went silent. Nodes
+ * being installed are left out (their drift is the install itself).
+ */
+export function observedNodes(agents: AgentsFile, o: StatusOptions): Map<string, ObservedNode> {
+  const out = new Map<string, ObservedNode>();
+  for (const [name, rec] of Object.entries(agents.nodes)) {
+    if (!rec.report || rec.installingSince) continue;
+    const files = rec.report.files;
+    const base = rec.baseline ?? files;
+    const changedFiles = [...new Set([...Object.keys(base), ...Object.keys(files)])].filter((f) => base[f] !== files[f]).sort();
+    const down = runState(rec, o) === "down";
+    out.set(name, { ...(rec.report.image ? { image: rec.report.image } : {}), changedFiles, down, lastSeen: rec.lastSeen });
+  }
+  return out;
 }

@@ -729,10 +729,10 @@ write_plan_file() { # index
 # The node agent (src/boot/node-agent.ts) runs on this static busybox, whatever the
 # image holds (Debian minbase has no curl or wget). rsync excludes it, so it stays.
 install_agent_busybox() {
-	mkdir -p "$MF_ROOT/usr/lib/metalform"
-	cp /bin/busybox "$MF_ROOT/usr/lib/metalform/busybox.mf-new" || fail "cannot copy busybox for the node agent"
-	chmod 0755 "$MF_ROOT/usr/lib/metalform/busybox.mf-new"
-	mv -f "$MF_ROOT/usr/lib/metalform/busybox.mf-new" "$MF_ROOT/usr/lib/metalform/busybox"
+	mkdir -p "$MF_ROOT/usr/libexec/metalform"
+	cp /bin/busybox "$MF_ROOT/usr/libexec/metalform/busybox.mf-new" || fail "cannot copy busybox for the node agent"
+	chmod 0755 "$MF_ROOT/usr/libexec/metalform/busybox.mf-new"
+	mv -f "$MF_ROOT/usr/libexec/metalform/busybox.mf-new" "$MF_ROOT/usr/libexec/metalform/busybox"
 }
 
 # The node's own identity, made here once and kept by every later sync (the plan

@@ -1,5 +1,5 @@
 // The node agent the installer puts into every installed system: a POSIX sh loop run
-// by the static busybox the installer copies beside it (/usr/lib/metalform/busybox),
+// by the static busybox the installer copies beside it (/usr/libexec/metalform/busybox),
 // so it needs nothing from the image — Debian minbase has neither curl nor wget. It
 // reports what the node runs (image digest, boot id, kernel, uptime, digests of the
 // files metalform wrote) at every start, then polls the head for work; a failed call
@@ -13,7 +13,7 @@ import type { PlanFile, PlanSymlink } from "./plan-types.js";
 import { shQuote } from "./shell-quote.js";
 import { IMAGE_DIGEST_FILE, NODE_CREDENTIAL_FILE } from "./up-reporter.js";
 
-export const AGENT_DIR = "/usr/lib/metalform";
+export const AGENT_DIR = "/usr/libexec/metalform";
 /** The installer's static busybox, copied here by installer-init.sh (install_agent_busybox). */
 export const AGENT_BUSYBOX = `${AGENT_DIR}/busybox`;
 export const AGENT_SCRIPT = `${AGENT_DIR}/agent`;

@@ -48,7 +48,7 @@ MF_EXCLUDE_SYNC='/var/log/*
 /etc/init.d/S99metalform-up
 /etc/systemd/system/metalform-up.service
 /etc/metalform/agent.conf
-/usr/lib/metalform/agent
+/usr/libexec/metalform/agent
 /etc/metalform/managed-files
 /etc/init.d/S99metalform-agent
 /etc/systemd/system/metalform-agent.service
@@ -57,7 +57,7 @@ MF_EXCLUDE_SYNC='/var/log/*
 /etc/systemd/system/multi-user.target.wants/systemd-networkd.service
 /etc/systemd/system/sockets.target.wants/systemd-networkd.socket
 /etc/systemd/system/network-online.target.wants/systemd-networkd-wait-online.service
-/usr/lib/metalform/busybox
+/usr/libexec/metalform/busybox
 /etc/machine-id
 /etc/ssh/ssh_host_*'
 MF_EXCLUDE_FULL='/tmp/*
@@ -78,7 +78,7 @@ MF_EXCLUDE_FULL='/tmp/*
 /etc/init.d/S99metalform-up
 /etc/systemd/system/metalform-up.service
 /etc/metalform/agent.conf
-/usr/lib/metalform/agent
+/usr/libexec/metalform/agent
 /etc/metalform/managed-files
 /etc/init.d/S99metalform-agent
 /etc/systemd/system/metalform-agent.service
@@ -87,7 +87,7 @@ MF_EXCLUDE_FULL='/tmp/*
 /etc/systemd/system/multi-user.target.wants/systemd-networkd.service
 /etc/systemd/system/sockets.target.wants/systemd-networkd.socket
 /etc/systemd/system/network-online.target.wants/systemd-networkd-wait-online.service
-/usr/lib/metalform/busybox
+/usr/libexec/metalform/busybox
 /etc/machine-id
 /etc/ssh/ssh_host_*'
 MF_MOUNT_POINTS=''
@@ -309,11 +309,11 @@ max_backoff=60
 '
 MF_FILE_16_STACKS=''
 MF_FILE_16_DIRMODE=''
-MF_FILE_17_PATH='/usr/lib/metalform/agent'
+MF_FILE_17_PATH='/usr/libexec/metalform/agent'
 MF_FILE_17_MODE='0755'
 MF_FILE_17_CONTENT='#!/bin/sh
 # metalform node agent: reports what this node runs, then polls the head for work.
-BB=/usr/lib/metalform/busybox
+BB=/usr/libexec/metalform/busybox
 [ -x "$BB" ] || BB=busybox
 conf=${MF_AGENT_CONF:-/etc/metalform/agent.conf}
 cred=${MF_AGENT_CREDENTIAL:-/etc/metalform/node-credential}
@@ -431,7 +431,7 @@ MF_FILE_19_PATH='/etc/init.d/S99metalform-agent'
 MF_FILE_19_MODE='0755'
 MF_FILE_19_CONTENT='#!/bin/sh
 # metalform: the node agent, in the background so boot never waits for the head node.
-case "${1:-start}" in start) /usr/lib/metalform/busybox sh /usr/lib/metalform/agent >/dev/null 2>&1 </dev/null & ;; esac
+case "${1:-start}" in start) /usr/libexec/metalform/busybox sh /usr/libexec/metalform/agent >/dev/null 2>&1 </dev/null & ;; esac
 exit 0
 '
 MF_FILE_19_STACKS=''
@@ -445,7 +445,7 @@ After=network-online.target
 
 [Service]
 Type=simple
-ExecStart=/usr/lib/metalform/busybox sh /usr/lib/metalform/agent
+ExecStart=/usr/libexec/metalform/busybox sh /usr/libexec/metalform/agent
 Restart=always
 RestartSec=10
 

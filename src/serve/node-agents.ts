@@ -135,6 +135,14 @@ export class NodeAgents {
     void this.flush();
   }
 
+  /** The node's installer failed: it is no longer installing (its record says what ran before). */
+  installFailed(node: string): void {
+    const rec = this.nodes[node];
+    if (!rec?.installingSince) return;
+    delete rec.installingSince;
+    void this.flush();
+  }
+
   /** Writes what is pending now (serve's stop). */
   async close(): Promise<void> {
     if (this.timer) await this.flush();
@@ -169,4 +177,5 @@ export function followAgents(events: InstallerApiEvents, agents: NodeAgents, log
   events.on("agent", (r) => void agents.reported(r).catch(failed));
   events.on("work-done", (d) => void agents.done(d).catch(failed));
   events.on("claim", ({ node }) => agents.installing(node));
+  events.on("report", (r) => r.status === "failed" && agents.installFailed(r.node));
 }

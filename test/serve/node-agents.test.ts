@@ -34,6 +34,15 @@ describe("NodeAgents", () => {
     expect(a.record("n1")!.installingSince).toBeUndefined();
   });
 
+  it("a failed install is no longer installing", async () => {
+    const a = new NodeAgents();
+    await a.reported(report({ "/etc/hosts": H("a") }));
+    a.installing("n1");
+    a.installFailed("n1");
+    expect(a.record("n1")!.installingSince).toBeUndefined();
+    expect(a.record("n1")!.baseline).toEqual({ "/etc/hosts": H("a") });
+  });
+
   it("asks a node it has no report of for one; hands out queued work once, in order; ignores a done it did not send", async () => {
     const a = new NodeAgents();
     expect(a.polled("n2")).toMatchObject({ kind: "report" });

@@ -2,8 +2,9 @@
 // image of its own): installed with the node, started by systemd without holding up the
 // boot, it reports to `metalform serve` the image digest, boot id and kernel the node
 // really runs; `metalform status` shows the node up; the node credential appears on no
-// process's command line; when serve stops the node turns down, and when serve is back
-// the agent finds it again by itself (back-off, no restart); killed, systemd restarts it.
+// process's command line; a file edited by hand is drift `plan --refresh` shows; when
+// serve stops the node turns down, and when serve is back the agent finds it again by
+// itself (back-off, no restart); killed, systemd restarts it.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NodeStatus } from "../../src/serve/status.js";
 import { DebianLab, detail } from "../helpers/debian-lab.js";
@@ -77,6 +78,23 @@ describe.sequential("the node agent on a Debian node", () => {
     const r = await lab.ssh("for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' <$f; echo; done | grep -cFf /etc/metalform/node-credential || true");
     expect(r.stdout.trim()).toBe("0");
   }, 120_000);
+
+  it("a managed file edited by hand on the node is drift that plan --refresh turns into a sync", async () => {
+    const clean = await lab.mf(["plan", "-c", lab.config, "--refresh", "--detailed-exitcode"]);
+    expect(clean.code, detail(clean)).toBe(0);
+    const edit = await lab.ssh("echo '10.0.0.99 by-hand' >> /etc/hosts");
+    expect(edit.code, detail(edit)).toBe(0);
+    // The agent hashes the managed files at every poll (30 s) and reports the change by itself.
+    const change = await eventually("the drift in the plan", async () => {
+      const r = await lab.mf(["plan", "-c", lab.config, "--refresh", "--json"]);
+      const doc = JSON.parse(r.stdout) as { node_changes: Array<{ node: string; kind: string; reasons: Array<{ code: string; message: string }> }> };
+      return doc.node_changes.find((c) => c.reasons.some((x) => x.code === "drift-files"));
+    });
+    expect(change).toMatchObject({ node: lab.node.name, kind: "sync" });
+    expect(change.reasons.map((x) => x.message)).toContain("drift: 1 managed file changed on the node: /etc/hosts");
+    const plain = await lab.mf(["plan", "-c", lab.config, "--detailed-exitcode"]);
+    expect(plain.code, detail(plain)).toBe(0); // without --refresh: the state's view alone
+  }, 300_000);
 
   it("the node turns down while serve is stopped, and the agent finds serve again by itself", async () => {
     await serve!.stop();

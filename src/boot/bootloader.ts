@@ -125,13 +125,15 @@ function findEsp(layout: DiskLayout): true | string {
   return `disk layout ${layout.name} has no ESP (a vfat partition mounted at ${ESP_MOUNT}) for a UEFI node`;
 }
 
-/** Disks whose boot sector gets GRUB: those holding /boot, else /; a RAID array's every member disk. */
+/** Disks whose boot sector gets GRUB: those holding /boot, else /; a RAID array's every member disk; a volume group's every device's. */
 function biosDisks(layout: DiskLayout): number[] | string {
-  const hasBoot = [...layout.disks.flatMap((d) => d.partitions), ...layout.raid].some((x) => x.mount === "/boot");
+  const lvs = layout.logicalVolumes ?? [];
+  const hasBoot = [...layout.disks.flatMap((d) => d.partitions), ...layout.raid, ...lvs].some((x) => x.mount === "/boot");
   const mountOf = (m?: string) => m === "/boot" || (m === "/" && !hasBoot);
   const names = new Set<string>();
+  for (const lv of lvs) if (mountOf(lv.mount)) layout.volumeGroups?.find((g) => g.name === lv.vg)?.devices.forEach((d) => names.add(d));
   layout.disks.forEach((d) => d.partitions.forEach((p) => mountOf(p.mount) && names.add(p.name)));
-  for (const r of layout.raid) if (mountOf(r.mount)) r.members.forEach((m) => names.add(m));
+  for (const r of layout.raid) if (mountOf(r.mount) || names.has(r.name)) r.members.forEach((m) => names.add(m));
   const disks = layout.disks.flatMap((d, i) => (d.partitions.some((p) => names.has(p.name)) ? [i] : []));
   for (const i of disks) {
     const d = layout.disks[i]!;

@@ -1,0 +1,112 @@
+// A node's interfaces beyond the provisioning NIC in each network stack's language
+// (golden per stack: static IPv4+IPv6, DHCP, MTU, a bond of two, VLANs on a bond and
+// on a NIC, a bridge, routes, DNS), which stack reads which file, and what an ifupdown
+// image must carry — told to the installer through the plan.
+import { describe, expect, it } from "vitest";
+import type { NodeInterface } from "../../src/config/types.js";
+import { renderInstallPlan } from "../../src/boot/install-plan.js";
+import { networkStackFiles } from "../../src/boot/network-stacks.js";
+import type { NetworkStack } from "../../src/boot/plan-types.js";
+import { renderPlanShell } from "../../src/boot/plan-shell.js";
+import { goldenDir } from "../helpers/golden.js";
+import { apiUrlFor, layouts, network, node, planInputBase } from "./fixtures.js";
+
+const golden = goldenDir(new URL("./golden/", import.meta.url));
+
+const base = { dhcp4: false, dhcp6: false, dns: [] as string[], domains: [] as string[], routes: [] as NodeInterface["routes"] };
+
+/** Every kind of interface and setting, as the config layer resolves them. */
+const IFACES: NodeInterface[] = [
+  {
+    ...base,
+    name: "data0",
+    kind: "ethernet",
+    mac: "52:54:00:12:35:01",
+    network: "data",
+    ipv4: { address: "10.79.0.11", prefix: 24 },
+    ipv6: { address: "fd00:79::11", prefix: 64 },
+    mtu: 9000,
+    gateway6: "fd00:79::1",
+    dns: ["10.79.0.2", "fd00:79::2"],
+    domains: ["data.test"],
+    routes: [{ to: "10.80.0.0/16", via: "10.79.0.254" }],
+  },
+  { ...base, name: "data0.20", kind: "vlan", vlan: { id: 20, link: "data0" }, dhcp4: true },
+  {
+    ...base,
+    name: "bond0",
+    kind: "bond",
+    bond: { mode: "active-backup", members: [{ mac: "52:54:00:12:35:02" }, { name: "ens6" }], miimon: 100 },
+    network: "storage",
+    ipv4: { address: "10.81.0.11", prefix: 16 },
+    mtu: 9000,
+  },
+  { ...base, name: "vl100", kind: "vlan", vlan: { id: 100, link: "bond0" }, ipv4: { address: "10.82.0.11", prefix: 24 }, dhcp6: true, routes: [{ to: "default", via: "10.82.0.1", metric: 200 }] },
+  { ...base, name: "eth2", kind: "ethernet" },
+  { ...base, name: "br0", kind: "bridge", bridge: { members: ["eth2"], stp: false }, ipv4: { address: "10.83.0.11", prefix: 24 }, gateway4: "10.83.0.1" },
+];
+
+const STACKS: NetworkStack[] = ["ifupdown", "networkd", "networkmanager", "netplan"];
+
+/** What the installer writes for one stack: each file with its path and mode. */
+function forStack(stack: NetworkStack): string {
+  const { files } = networkStackFiles(node({ interfaces: IFACES }), network);
+  return files
+    .filter((f) => !f.stacks || f.stacks.includes(stack))
+    .map((f) => `==> ${f.path} (${f.mode})\n${f.content}`)
+    .join("\n");
+}
+
+describe("a node's interfaces per network stack", () => {
+  for (const stack of STACKS) it(`${stack} (golden)`, () => golden(`interfaces.${stack}.txt`, forStack(stack)));
+
+  it("every stack configures each interface's addresses; NICs given by MAC are named by .link files where udev names them", () => {
+    const { files } = networkStackFiles(node({ interfaces: IFACES }), network);
+    for (const stack of STACKS) {
+      const text = files
+        .filter((f) => !f.stacks || f.stacks.includes(stack))
+        .map((f) => f.content)
+        .join("\n");
+      for (const a of ["10.79.0.11/24", "fd00:79::11/64", "10.81.0.11/16", "10.82.0.11/24", "10.83.0.11/24", "10.80.0.0/16"]) expect(text, `${stack} ${a}`).toContain(a);
+      expect(text.toLowerCase(), stack).toContain("52:54:00:12:35:02");
+      // The provisioning NIC is still there, unchanged.
+      expect(text, stack).toContain("10.141.0.11");
+    }
+    const links = files.filter((f) => f.path.endsWith(".link") && f.path.includes("20-metalform-"));
+    expect(links.map((f) => f.path)).toEqual(["/etc/systemd/network/20-metalform-data0.link", "/etc/systemd/network/20-metalform-bond0s0.link"]);
+    expect(links[1]!.content).toContain("PermanentMACAddress=52:54:00:12:35:02");
+    expect(links.every((f) => !f.stacks!.includes("netplan"))).toBe(true);
+  });
+
+  it("ifupdown brings lower devices up first and leaves bond members to ifenslave", () => {
+    const text = forStack("ifupdown");
+    const order = [...text.matchAll(/^auto (\S+)$/gm)].map((m) => m[1]);
+    expect(order).toEqual(["lo", "prov0", "data0", "eth2", "bond0", "data0.20", "vl100", "br0"]);
+    expect(text).not.toMatch(/^auto (ens6|bond0s0)$/m);
+  });
+
+  it("a node without interfaces gets exactly the files it had before", () => {
+    const before = networkStackFiles(node(), network);
+    const after = networkStackFiles(node({ interfaces: [] }), network);
+    expect(after).toEqual(before);
+  });
+});
+
+describe("what an ifupdown image needs, in the install plan", () => {
+  it("names ifenslave for a bond, vlan for a VLAN not called LINK.ID, bridge-utils for a bridge; nothing for data0.20", () => {
+    const plan = renderInstallPlan({ ...planInputBase, node: node({ interfaces: IFACES }), layout: layouts.single!, apiUrl: apiUrlFor("node001") });
+    expect(plan.networkNeeds!.map((n) => [n.stack, n.package, n.for])).toEqual([
+      ["ifupdown", "ifenslave", "bond bond0"],
+      ["ifupdown", "vlan", "VLAN vl100"],
+      ["ifupdown", "bridge-utils", "bridge br0"],
+    ]);
+    const sh = renderPlanShell(plan);
+    expect(sh).toContain("MF_NETNEED_COUNT='3'");
+    expect(sh).toContain("MF_NETNEED_0_PATHS='/etc/network/if-pre-up.d/ifenslave /sbin/ifenslave /usr/sbin/ifenslave'");
+    // Every file the installer writes for the interfaces is kept out of rsync's way.
+    for (const f of plan.files.filter((x) => x.path.includes("metalform-"))) expect(plan.exclude.sync).toContain(f.path);
+    const none = renderInstallPlan({ ...planInputBase, node: node(), layout: layouts.single!, apiUrl: apiUrlFor("node001") });
+    expect(none.networkNeeds).toBeUndefined();
+    expect(renderPlanShell(none)).not.toContain("NETNEED");
+  });
+});

@@ -54,7 +54,10 @@ const KIND_ORDER = { ethernet: 0, bond: 1, vlan: 2, bridge: 3 } as const;
 
 /** Lower devices first: NICs, then bonds over them, VLANs over those, bridges last (ifupdown brings `auto` stanzas up in file order). */
 export function upOrder(ifaces: readonly NodeInterface[]): NodeInterface[] {
-  return ifaces.map((i, n) => ({ i, n })).sort((a, b) => KIND_ORDER[a.i.kind] - KIND_ORDER[b.i.kind] || a.n - b.n).map(({ i }) => i);
+  return ifaces
+    .map((i, n) => ({ i, n }))
+    .sort((a, b) => KIND_ORDER[a.i.kind] - KIND_ORDER[b.i.kind] || a.n - b.n)
+    .map(({ i }) => i);
 }
 
 /** A bond member by kernel name that is not an interface of its own: ifupdown and netplan need it mentioned. */

@@ -18,7 +18,12 @@ function common(i: NodeInterface): string[] {
   const routes = [...(i.gateway4 ? [{ to: "default", via: i.gateway4 }] : []), ...(i.gateway6 ? [{ to: "default", via: i.gateway6 }] : []), ...i.routes];
   if (routes.length) {
     out.push("      routes:");
-    for (const r of routes) out.push(`        - to: ${r.to === "default" ? "default" : q(r.to)}`, `          via: ${q(r.via)}`, ...("metric" in r && r.metric !== undefined ? [`          metric: ${r.metric}`] : []));
+    for (const r of routes)
+      out.push(
+        `        - to: ${r.to === "default" ? "default" : q(r.to)}`,
+        `          via: ${q(r.via)}`,
+        ...("metric" in r && r.metric !== undefined ? [`          metric: ${r.metric}`] : []),
+      );
   }
   if (i.dns.length || i.domains.length) {
     out.push("      nameservers:");
@@ -62,9 +67,19 @@ export function renderNetplanInterfaces(ifaces: readonly NodeInterface[]): strin
       `        mii-monitor-interval: ${b.bond!.miimon}`,
     ]),
   );
-  lines.push(...section("vlans", ifaces.filter((i) => i.kind === "vlan"), (v) => [`      id: ${v.vlan!.id}`, `      link: ${v.vlan!.link}`]));
   lines.push(
-    ...section("bridges", ifaces.filter((i) => i.kind === "bridge"), (b) => [`      interfaces: [${b.bridge!.members.join(", ")}]`, "      parameters:", `        stp: ${b.bridge!.stp}`]),
+    ...section(
+      "vlans",
+      ifaces.filter((i) => i.kind === "vlan"),
+      (v) => [`      id: ${v.vlan!.id}`, `      link: ${v.vlan!.link}`],
+    ),
+  );
+  lines.push(
+    ...section(
+      "bridges",
+      ifaces.filter((i) => i.kind === "bridge"),
+      (b) => [`      interfaces: [${b.bridge!.members.join(", ")}]`, "      parameters:", `        stp: ${b.bridge!.stp}`],
+    ),
   );
   return lines.join("\n") + "\n";
 }

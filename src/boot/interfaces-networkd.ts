@@ -30,7 +30,13 @@ function dhcpValue(i: NodeInterface): string | undefined {
 }
 
 function routeSections(routes: readonly Route[]): string[] {
-  return routes.flatMap((r) => ["", "[Route]", ...(r.to === "default" ? [] : [`Destination=${r.to}`]), `Gateway=${r.via}`, ...(r.metric !== undefined ? [`Metric=${r.metric}`] : [])]);
+  return routes.flatMap((r) => [
+    "",
+    "[Route]",
+    ...(r.to === "default" ? [] : [`Destination=${r.to}`]),
+    `Gateway=${r.via}`,
+    ...(r.metric !== undefined ? [`Metric=${r.metric}`] : []),
+  ]);
 }
 
 function network(ifaces: readonly NodeInterface[], i: NodeInterface): string {

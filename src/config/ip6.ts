@@ -45,7 +45,7 @@ export function isIPv6(text: string): boolean {
 export function bigIntToIp6(n: bigint): string {
   const g = Array.from({ length: 8 }, (_, i) => Number((n >> BigInt(112 - 16 * i)) & 0xffffn));
   let best = { start: -1, len: 1 };
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     let j = i;
     while (j < 8 && g[j] === 0) j++;
     if (j - i > best.len) best = { start: i, len: j - i };

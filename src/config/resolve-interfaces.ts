@@ -99,7 +99,12 @@ class ListCheck {
     const { entry } = this;
     if (entry.isRange && raw.mac !== undefined) this.fail("mac-on-range", `"${entry.name}" is a host range: give this interface's MACs as "macs:", one per node`, i, "mac");
     if (raw.macs !== undefined && raw.macs.length !== (entry.isRange ? entry.count : 1)) {
-      this.fail("mac-count-mismatch", `has ${raw.macs.length} MACs in "macs" for ${entry.isRange ? entry.count : 1} node${entry.count === 1 ? "" : "s"} of "${entry.name}"`, i, "macs");
+      this.fail(
+        "mac-count-mismatch",
+        `has ${raw.macs.length} MACs in "macs" for ${entry.isRange ? entry.count : 1} node${entry.count === 1 ? "" : "s"} of "${entry.name}"`,
+        i,
+        "macs",
+      );
     }
   }
 
@@ -109,7 +114,8 @@ class ListCheck {
     if (raw.ip6 !== undefined && raw.dhcp6) this.fail("conflicting-address", `has both "ip6" and "dhcp6: true"`, i, "dhcp6");
     if (raw.ip6 !== undefined && ip6ToBigInt(raw.ip6) === undefined) this.fail("invalid-address", `ip6 "${raw.ip6}" is not an IPv6 address`, i, "ip6");
     if (raw.network === undefined) {
-      if (raw.ip !== undefined || raw.ip6 !== undefined) this.fail("missing-network", `a static address needs "network:" (its subnet, under "networks:")`, i, raw.ip ? "ip" : "ip6");
+      if (raw.ip !== undefined || raw.ip6 !== undefined)
+        this.fail("missing-network", `a static address needs "network:" (its subnet, under "networks:")`, i, raw.ip ? "ip" : "ip6");
       return;
     }
     const net = this.scope.networks.get(raw.network);
@@ -125,7 +131,12 @@ class ListCheck {
 
   /** Bond members are NICs that are not interfaces of their own, named by MAC only where one MAC means one node. */
   private bondMembers(members: string[], i: number): void {
-    const macsOfList = new Set(this.t.list.flatMap((x) => [x.mac, ...(x.macs ?? [])]).filter((m): m is string => m !== undefined).map(normalizeMac));
+    const macsOfList = new Set(
+      this.t.list
+        .flatMap((x) => [x.mac, ...(x.macs ?? [])])
+        .filter((m): m is string => m !== undefined)
+        .map(normalizeMac),
+    );
     members.forEach((m, j) => {
       const isMac = MAC.test(m);
       if ((isMac && macsOfList.has(normalizeMac(m))) || (!isMac && this.names.has(m))) {
@@ -134,7 +145,8 @@ class ListCheck {
         this.fail("mac-on-range", `bond member ${m} is a MAC, but "${this.entry.name}" is a host range: name members by kernel name`, i, "bond", "members", j);
       }
     });
-    if (new Set(members.map((m) => (MAC.test(m) ? normalizeMac(m) : m))).size !== members.length) this.fail("duplicate-member", `a bond member is named twice`, i, "bond", "members");
+    if (new Set(members.map((m) => (MAC.test(m) ? normalizeMac(m) : m))).size !== members.length)
+      this.fail("duplicate-member", `a bond member is named twice`, i, "bond", "members");
   }
 }
 
@@ -201,7 +213,8 @@ function staticV4(first: string, net: NodeNetwork, at: AddressAt): NodeInterface
   const subnet = subnetOf(net.subnet!.address, net.subnet!.prefix)!;
   const text = a > 0xffffffff ? "255.255.255.255" : intToIp(a);
   const label = `address ${text} of interface "${at.iface}" of node "${at.node.name}"`;
-  if (a > 0xffffffff || !inSubnet(a, subnet)) return void at.scope.diags.push(errorAt("ip-outside-subnet", `${label} is outside network "${net.name}" ${net.subnet!.address}/${net.subnet!.prefix}`, at.pos()));
+  if (a > 0xffffffff || !inSubnet(a, subnet))
+    return void at.scope.diags.push(errorAt("ip-outside-subnet", `${label} is outside network "${net.name}" ${net.subnet!.address}/${net.subnet!.prefix}`, at.pos()));
   if (net.subnet!.prefix < 31 && (a === subnet.network || a === subnet.broadcast)) {
     return void at.scope.diags.push(errorAt("ip-reserved", `${label} is the ${a === subnet.network ? "network" : "broadcast"} address of network "${net.name}"`, at.pos()));
   }

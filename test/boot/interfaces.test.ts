@@ -41,7 +41,15 @@ const IFACES: NodeInterface[] = [
     ipv4: { address: "10.81.0.11", prefix: 16 },
     mtu: 9000,
   },
-  { ...base, name: "vl100", kind: "vlan", vlan: { id: 100, link: "bond0" }, ipv4: { address: "10.82.0.11", prefix: 24 }, dhcp6: true, routes: [{ to: "default", via: "10.82.0.1", metric: 200 }] },
+  {
+    ...base,
+    name: "vl100",
+    kind: "vlan",
+    vlan: { id: 100, link: "bond0" },
+    ipv4: { address: "10.82.0.11", prefix: 24 },
+    dhcp6: true,
+    routes: [{ to: "default", via: "10.82.0.1", metric: 200 }],
+  },
   { ...base, name: "eth2", kind: "ethernet" },
   { ...base, name: "br0", kind: "bridge", bridge: { members: ["eth2"], stp: false }, ipv4: { address: "10.83.0.11", prefix: 24 }, gateway4: "10.83.0.1" },
 ];

@@ -77,13 +77,21 @@ describe("node interfaces", () => {
     expect(n2!.interfaces![0]).toMatchObject({ mac: "52:54:00:00:01:02", ipv4: { address: "10.79.0.12" }, ipv6: { address: "fd00:79::12" } });
     expect(n2!.interfaces![1]).toMatchObject({ name: "ib0", dhcp4: true, mtu: 2044, network: "ib" });
     expect(n2!.interfaces![2]).toMatchObject({ kind: "bond", bond: { mode: "active-backup", members: [{ name: "ens5" }, { name: "ens6" }], miimon: 100 } });
-    expect(n2!.interfaces![3]).toMatchObject({ kind: "vlan", vlan: { id: 100, link: "bond0" }, ipv4: { address: "10.90.1.2", prefix: 16 }, routes: [{ to: "default", via: "10.90.0.1", metric: 50 }] });
+    expect(n2!.interfaces![3]).toMatchObject({
+      kind: "vlan",
+      vlan: { id: 100, link: "bond0" },
+      ipv4: { address: "10.90.1.2", prefix: 16 },
+      routes: [{ to: "default", via: "10.90.0.1", metric: 50 }],
+    });
   });
 
   it("a category's list is inherited whole; a node's own list replaces it", () => {
     const yaml =
       NETS +
-      HEAD.replace("categories: {compute: {image: img, diskLayout: one}}", "categories: {compute: {image: img, diskLayout: one, interfaces: [{name: ib0, network: ib, dhcp: true}]}}") +
+      HEAD.replace(
+        "categories: {compute: {image: img, diskLayout: one}}",
+        "categories: {compute: {image: img, diskLayout: one, interfaces: [{name: ib0, network: ib, dhcp: true}]}}",
+      ) +
       `  - {name: a1, category: compute, mac: "52:54:00:00:00:01", ip: 10.0.0.10}\n` +
       `  - {name: a2, category: compute, mac: "52:54:00:00:00:02", ip: 10.0.0.11, interfaces: [{name: data0, mac: "52:54:00:00:01:02", network: data, ip: 10.79.0.12}]}\n`;
     const { cluster, errors } = load(yaml);
@@ -139,7 +147,10 @@ describe("node interfaces", () => {
   });
 
   it("refuses a network whose subnet has host bits, and a gateway outside it", () => {
-    const yaml = `networks:\n  bad: {subnet: 10.79.0.5/24}\n  gw: {subnet: 10.79.1.0/24, gateway: 10.79.2.1}\n` + HEAD + `  - {name: g1, category: compute, mac: "52:54:00:00:00:01", ip: 10.0.0.10}\n`;
+    const yaml =
+      `networks:\n  bad: {subnet: 10.79.0.5/24}\n  gw: {subnet: 10.79.1.0/24, gateway: 10.79.2.1}\n` +
+      HEAD +
+      `  - {name: g1, category: compute, mac: "52:54:00:00:00:01", ip: 10.0.0.10}\n`;
     expect(load(yaml).errors).toEqual([
       { code: "invalid-address", at: "c.yaml:2:17", message: 'network "bad": subnet "10.79.0.5/24" has host bits set: the network is 10.79.0.0/24' },
       { code: "gateway-outside-subnet", at: "c.yaml:3:39", message: 'network "gw": gateway 10.79.2.1 is outside 10.79.1.0/24' },

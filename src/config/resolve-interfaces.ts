@@ -141,6 +141,9 @@ class ListCheck {
       const isMac = MAC.test(m);
       if ((isMac && macsOfList.has(normalizeMac(m))) || (!isMac && this.names.has(m))) {
         this.fail("bond-member-is-interface", `bond member "${m}" is also an interface in this list: a bond's members carry nothing of their own`, i, "bond", "members", j);
+      } else if (isMac && `${this.t.list[i]!.name}s${j}`.length > 15) {
+        // A member given by MAC is renamed BONDsJ (src/boot/interfaces-common.ts); Linux names have at most 15 characters.
+        this.fail("name-too-long", `bond member ${m} would be named "${this.t.list[i]!.name}s${j}", longer than 15 characters: shorten the bond's name`, i, "name");
       } else if (isMac && this.entry.isRange) {
         this.fail("mac-on-range", `bond member ${m} is a MAC, but "${this.entry.name}" is a host range: name members by kernel name`, i, "bond", "members", j);
       }

@@ -156,4 +156,16 @@ describe("node interfaces", () => {
       { code: "gateway-outside-subnet", at: "c.yaml:3:39", message: 'network "gw": gateway 10.79.2.1 is outside 10.79.1.0/24' },
     ]);
   });
+
+  it("refuses bond members by MAC in a host range (one MAC cannot be every node's) and a bond name too long to name its members", () => {
+    const yaml =
+      NETS +
+      HEAD +
+      `  - {name: "r[1-2]", category: compute, macs: ["52:54:00:00:00:01", "52:54:00:00:00:02"], ip: 10.0.0.10, interfaces: [{name: bond0, bond: {members: ["52:54:00:00:01:01"]}}]}\n` +
+      `  - {name: s1, category: compute, mac: "52:54:00:00:00:03", ip: 10.0.0.12, interfaces: [{name: bondwithlongnm, bond: {members: ["52:54:00:00:01:03"]}}]}\n`;
+    expect(load(yaml).errors.map((e) => [e.code, e.at.split(":")[1]])).toEqual([
+      ["mac-on-range", "15"],
+      ["name-too-long", "16"],
+    ]);
+  });
 });

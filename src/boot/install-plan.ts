@@ -8,7 +8,6 @@ import { layoutFingerprint, type FingerprintInput } from "./fingerprint.js";
 import { mountDepth, renderFstab } from "./fstab.js";
 import { identityFiles, NODE_IDENTITY } from "./identity.js";
 import { LabelAllocator } from "./labels.js";
-import { networkNeeds } from "./interfaces-files.js";
 import { networkFiles } from "./network-config.js";
 import { INSTALL_PLAN_VERSION, type DeviceRef, type InstallPlan, type PlanDisk, type PlanFile, type PlanFilesystem, type PlanRaid } from "./plan-types.js";
 import { isSafeWord } from "./shell-quote.js";
@@ -100,8 +99,6 @@ export function renderInstallPlan(input: InstallPlanInput): InstallPlan {
     identity: { ...NODE_IDENTITY },
     ...("bootLoader" in boot ? { bootLoader: boot.bootLoader } : { bootLoaderWarning: boot.warning }),
   };
-  const needs = networkNeeds(node);
-  if (needs.length) plan.networkNeeds = needs;
   const bmc = renderBmc(node.bmc);
   if (bmc) plan.bmc = bmc;
   return plan;

@@ -711,26 +711,7 @@ write_files() {
 	done
 	node_identity
 	sync
-	done_step "$written files, hostname $MF_HOSTNAME, network $MF_NET_STACK$(network_needs)"
-}
-
-# network_needs: "; warning: ..." naming each package the installed system's network
-# stack needs for the node's interfaces (plan: MF_NETNEED_*) but lacks, e.g. ifenslave
-# for a bond under ifupdown; nothing when all are there.
-network_needs() {
-	_nn_i=0
-	_nn_missing=""
-	while [ "$_nn_i" -lt "${MF_NETNEED_COUNT:-0}" ]; do
-		if [ "$(get "MF_NETNEED_${_nn_i}_STACK")" = "$MF_NET_STACK" ]; then
-			_nn_found=""
-			for _nn_p in $(get "MF_NETNEED_${_nn_i}_PATHS"); do
-				if [ -e "$MF_ROOT$_nn_p" ]; then _nn_found=1; fi
-			done
-			[ -n "$_nn_found" ] || _nn_missing="$_nn_missing, $(get "MF_NETNEED_${_nn_i}_PACKAGE") for $(get "MF_NETNEED_${_nn_i}_FOR")"
-		fi
-		_nn_i=$((_nn_i + 1))
-	done
-	[ -z "$_nn_missing" ] || printf '; warning: the image lacks what %s needs: %s' "$MF_NET_STACK" "${_nn_missing#, }"
+	done_step "$written files, hostname $MF_HOSTNAME, network $MF_NET_STACK"
 }
 
 write_plan_file() { # index

@@ -2,8 +2,7 @@
 // the NICs named by MAC (an Ethernet interface, or a bond member given by MAC, which
 // becomes `<bond>s<j>`) get stable names through systemd .link files, so all stacks
 // can refer to names; who is whose bond or bridge member; the VLANs on a link; the
-// order devices come up in (NICs, bonds, VLANs, bridges); and what an ifupdown image
-// needs installed for bonds, VLANs and bridges.
+// order devices come up in (NICs, bonds, VLANs, bridges).
 import type { NodeInterface } from "../config/types.js";
 
 export const HEADER = "# Written by metalform's installer; rewritten on every install and sync.";
@@ -68,25 +67,4 @@ export function bareMembers(ifaces: readonly NodeInterface[]): string[] {
 /** systemd.link(5): the NIC with this permanent MAC gets `name` (virtual devices that copy the MAC have no permanent one). */
 export function renderNicLink(nic: NamedNic): string {
   return [HEADER, "[Match]", `PermanentMACAddress=${nic.mac}`, "", "[Link]", `Name=${nic.name}`].join("\n") + "\n";
-}
-
-/** What an ifupdown image must carry for these interfaces: a path any of which shows the package is there. */
-export interface StackNeed {
-  /** The package that provides it (Debian's name). */
-  package: string;
-  /** Any of these paths in the installed system shows it is installed. */
-  paths: string[];
-  /** What needs it, e.g. `bond bond0`. */
-  for: string;
-}
-
-export function ifupdownNeeds(ifaces: readonly NodeInterface[]): StackNeed[] {
-  const out: StackNeed[] = [];
-  for (const i of ifaces) {
-    if (i.kind === "bond") out.push({ package: "ifenslave", paths: ["/etc/network/if-pre-up.d/ifenslave", "/sbin/ifenslave", "/usr/sbin/ifenslave"], for: `bond ${i.name}` });
-    // ifupdown creates VLANs named LINK.ID itself; any other name needs the vlan package's hook.
-    if (i.kind === "vlan" && i.name !== `${i.vlan!.link}.${i.vlan!.id}`) out.push({ package: "vlan", paths: ["/etc/network/if-pre-up.d/vlan"], for: `VLAN ${i.name}` });
-    if (i.kind === "bridge") out.push({ package: "bridge-utils", paths: ["/etc/network/if-pre-up.d/bridge", "/lib/bridge-utils/ifupdown.sh"], for: `bridge ${i.name}` });
-  }
-  return out;
 }

@@ -3,14 +3,13 @@
 // finds, as for the provisioning NIC in network-stacks.ts): .link files naming the
 // NICs given by MAC (for the stacks that rely on udev's naming), networkd units,
 // NetworkManager keyfiles and a netplan file. ifupdown's stanzas join the provisioning
-// NIC's /etc/network/interfaces (network-stacks.ts); what they need installed is
-// `networkNeeds`, checked by the installer against the installed system.
+// NIC's /etc/network/interfaces (network-stacks.ts).
 import type { Node } from "../config/types.js";
-import { ifupdownNeeds, namedNics, renderNicLink } from "./interfaces-common.js";
+import { namedNics, renderNicLink } from "./interfaces-common.js";
 import { renderNetplanInterfaces } from "./interfaces-netplan.js";
 import { networkdFiles } from "./interfaces-networkd.js";
 import { nmFiles } from "./interfaces-nm.js";
-import type { NetworkStack, PlanFile, PlanNetworkNeed } from "./plan-types.js";
+import type { NetworkStack, PlanFile } from "./plan-types.js";
 
 export function interfaceFiles(node: Node): PlanFile[] {
   const ifaces = node.interfaces ?? [];
@@ -22,9 +21,4 @@ export function interfaceFiles(node: Node): PlanFile[] {
     ...nmFiles(node.name, ifaces).map((f) => file(f.path, f.content, "0600", ["networkmanager"])),
     file("/etc/netplan/91-metalform-interfaces.yaml", renderNetplanInterfaces(ifaces), "0600", ["netplan"]),
   ];
-}
-
-/** What the stacks need installed for these interfaces (only ifupdown needs anything: networkd, NetworkManager and netplan do bonds, VLANs and bridges themselves). */
-export function networkNeeds(node: Node): PlanNetworkNeed[] {
-  return ifupdownNeeds(node.interfaces ?? []).map((n) => ({ stack: "ifupdown", ...n }));
 }

@@ -90,19 +90,6 @@ function fileVars(plan: InstallPlan): Assignment[] {
       ["STACKS", l.stacks ? safeCommandLine(l.stacks) : ""],
     ]),
     ["MF_MACHINE_ID_FILE", safeCommandLine([plan.identity.machineId])],
-    // Only when there are any: plans without extra interfaces stay as they were.
-    ...(plan.networkNeeds ? netNeedVars(plan.networkNeeds) : []),
-  ];
-}
-
-function netNeedVars(needs: NonNullable<InstallPlan["networkNeeds"]>): Assignment[] {
-  return [
-    ...numbered("NETNEED", needs, (n) => [
-      ["STACK", n.stack],
-      ["PACKAGE", n.package],
-      ["PATHS", safeCommandLine(n.paths)],
-      ["FOR", n.for],
-    ]),
   ];
 }
 

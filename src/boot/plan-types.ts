@@ -77,16 +77,6 @@ export interface PlanSymlink {
   stacks?: NetworkStack[];
 }
 
-/** A package the installed system's network stack needs for the node's interfaces (a bond, VLAN or bridge under ifupdown). */
-export interface PlanNetworkNeed {
-  stack: NetworkStack;
-  package: string;
-  /** Any of these paths in the installed system shows the package is there. */
-  paths: string[];
-  /** What needs it, e.g. `bond bond0`. */
-  for: string;
-}
-
 export interface PlanBmc {
   channel: number;
   /** ipmitool argument lists, run in order. */
@@ -120,8 +110,6 @@ export interface InstallPlan {
   mountPoints: string[];
   files: PlanFile[];
   symlinks: PlanSymlink[];
-  /** Packages the network stack needs for the node's interfaces: the installer warns when the image lacks one. */
-  networkNeeds?: PlanNetworkNeed[];
   /**
    * What the installer makes on the node itself, once, and keeps across syncs (rsync
    * neither copies these paths from the image nor deletes them): a machine-id, and SSH

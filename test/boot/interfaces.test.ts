@@ -1,7 +1,7 @@
 // A node's interfaces beyond the provisioning NIC in each network stack's language
 // (golden per stack: static IPv4+IPv6, DHCP, MTU, a bond of two, VLANs on a bond and
-// on a NIC, a bridge, routes, DNS), which stack reads which file, and what an ifupdown
-// image must carry — told to the installer through the plan.
+// on a NIC, a bridge, routes, DNS), which stack reads which file, and ifupdown's
+// devices made with iproute2 so that no extra package is needed.
 import { describe, expect, it } from "vitest";
 import type { NodeInterface } from "../../src/config/types.js";
 import { renderInstallPlan } from "../../src/boot/install-plan.js";
@@ -100,21 +100,19 @@ describe("a node's interfaces per network stack", () => {
   });
 });
 
-describe("what an ifupdown image needs, in the install plan", () => {
-  it("names ifenslave for a bond, vlan for a VLAN not called LINK.ID, bridge-utils for a bridge; nothing for data0.20", () => {
+describe("ifupdown without extra packages", () => {
+  it("makes bonds, bridges and VLANs not named LINK.ID with iproute2, idempotently; a LINK.ID VLAN is ifupdown's own", () => {
+    const text = forStack("ifupdown");
+    expect(text).toContain("pre-up ip link show bond0 >/dev/null 2>&1 || ip link add bond0 type bond mode active-backup miimon 100");
+    expect(text).toContain("pre-up ip link set ens6 master bond0");
+    expect(text).toContain("pre-up ip link show vl100 >/dev/null 2>&1 || ip link add link bond0 name vl100 type vlan id 100");
+    expect(text).toContain("pre-up ip link set eth2 master br0");
+    expect(text).not.toContain("ip link add link data0 name data0.20");
+    // No option of ifenslave, bridge-utils or the vlan package.
+    expect(text).not.toMatch(/bond-slaves|bridge_ports|vlan-raw-device/);
     const plan = renderInstallPlan({ ...planInputBase, node: node({ interfaces: IFACES }), layout: layouts.single!, apiUrl: apiUrlFor("node001") });
-    expect(plan.networkNeeds!.map((n) => [n.stack, n.package, n.for])).toEqual([
-      ["ifupdown", "ifenslave", "bond bond0"],
-      ["ifupdown", "vlan", "VLAN vl100"],
-      ["ifupdown", "bridge-utils", "bridge br0"],
-    ]);
-    const sh = renderPlanShell(plan);
-    expect(sh).toContain("MF_NETNEED_COUNT='3'");
-    expect(sh).toContain("MF_NETNEED_0_PATHS='/etc/network/if-pre-up.d/ifenslave /sbin/ifenslave /usr/sbin/ifenslave'");
     // Every file the installer writes for the interfaces is kept out of rsync's way.
     for (const f of plan.files.filter((x) => x.path.includes("metalform-"))) expect(plan.exclude.sync).toContain(f.path);
-    const none = renderInstallPlan({ ...planInputBase, node: node(), layout: layouts.single!, apiUrl: apiUrlFor("node001") });
-    expect(none.networkNeeds).toBeUndefined();
-    expect(renderPlanShell(none)).not.toContain("NETNEED");
+    expect(renderPlanShell(plan)).toContain("MF_FILE_COUNT=");
   });
 });

@@ -6,16 +6,15 @@ import { dataNicArgs, dataNics } from "../../src/lab/data-network.js";
 import { nodeMac, resolveLabOptions } from "../../src/lab/options.js";
 
 describe("the lab's data network", () => {
-  it("is absent by default; given, it has a bridge, the head's addresses and an optional VLAN", () => {
+  it("is absent by default; given, it has a bridge and the head's addresses", () => {
     expect(resolveLabOptions({}).dataNetwork).toBeUndefined();
     expect(resolveLabOptions({ dataNetwork: {} }).dataNetwork).toEqual({ bridge: "mfdata0", headAddress: "10.79.0.1", prefixLength: 24, nics: 1 });
-    expect(resolveLabOptions({ dataNetwork: { address: "10.90.0.1/16", address6: "fd00:90::1/64", nics: 2, vlan: { id: 100, address: "10.80.0.1/24" } } }).dataNetwork).toEqual({
+    expect(resolveLabOptions({ dataNetwork: { address: "10.90.0.1/16", address6: "fd00:90::1/64", nics: 2 } }).dataNetwork).toEqual({
       bridge: "mfdata0",
       headAddress: "10.90.0.1",
       prefixLength: 16,
       nics: 2,
       address6: "fd00:90::1/64",
-      vlan: { id: 100, headAddress: "10.80.0.1", prefixLength: 24 },
     });
   });
 
@@ -39,8 +38,8 @@ describe("the lab's data network", () => {
 
   it("refuses what it cannot build, saying why", () => {
     expect(() => resolveLabOptions({ dataNetwork: { nics: 5 } })).toThrow(/between 1 and 4/);
-    expect(() => resolveLabOptions({ dataNetwork: { vlan: { id: 4095, address: "10.80.0.1/24" } } })).toThrow(/VLAN id must be between 1 and 4094/);
+    expect(() => resolveLabOptions({ dataNetwork: { address6: "10.79.0.1/24" } })).toThrow(/IPv6 head address/);
     expect(() => resolveLabOptions({ dataNetwork: { address: "10.79.0.1" } })).toThrow(/prefix length/);
-    expect(() => resolveLabOptions({ dataNetwork: { bridge: "a-very-long-br" } })).toThrow(/1-10 letters/);
+    expect(() => resolveLabOptions({ dataNetwork: { bridge: "a-very-long-bridge" } })).toThrow(/1-15 letters/);
   });
 });

@@ -19,6 +19,8 @@ const NS = `mfNnet${process.pid}`;
 const lab = new DebianLab(NS);
 const numbers: string[] = [];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Set when the first test installed the node: the reboot test has nothing to reboot otherwise. */
+let installed = false;
 
 const ADDRESSES = { prov: "", data: "10.79.0.11", data6: "fd00:79::11" };
 
@@ -95,9 +97,11 @@ describe.sequential("a Debian node with a bond on a data network besides its pro
     expect(lab.console()).toMatch(/configure finished: .*network ifupdown/);
     await reachedOnEveryNetwork("first boot", t0);
     await interfacesOnNode();
+    installed = true;
   }, 1_800_000);
 
   it("rebooted from its own disk with metalform stopped, the node is reached on both networks again", async () => {
+    expect(installed, "the node was not installed").toBe(true);
     const before = lab.console().length;
     const node = lab.node.name;
     expect((await labIpmitool(lab.lab, node, ["chassis", "bootdev", "disk"])).code).toBe(0);

@@ -20,6 +20,7 @@ DEBS=(
   postgresql
   netplan.io
   mmdebstrap skopeo umoci tar zstd xz-utils openssh-client
+  systemd
 )
 SOLO_DEBS=(udhcpc)
 

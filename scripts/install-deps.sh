@@ -18,6 +18,7 @@ DEBS=(
   shim-signed grub-efi-amd64-signed
   g++ make python3
   postgresql
+  netplan.io
   mmdebstrap skopeo umoci tar zstd xz-utils openssh-client
   systemd
 )

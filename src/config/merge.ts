@@ -57,6 +57,36 @@ export interface RawExclude {
   sync?: string[];
   full?: string[];
 }
+export interface RawRoute {
+  to: string;
+  via: string;
+  metric?: number;
+}
+export interface RawInterface {
+  name: string;
+  mac?: string;
+  macs?: string[];
+  network?: string;
+  ip?: string;
+  ip6?: string;
+  dhcp?: boolean;
+  dhcp6?: boolean;
+  mtu?: number;
+  routes?: RawRoute[];
+  bond?: { mode?: "balance-rr" | "active-backup" | "balance-xor" | "broadcast" | "802.3ad" | "balance-tlb" | "balance-alb"; members: string[]; miimon?: number };
+  vlan?: { id: number; link: string };
+  bridge?: { members: string[]; stp?: boolean };
+}
+export interface RawNodeNetwork {
+  subnet?: string;
+  ipv6?: string;
+  gateway?: string;
+  gateway6?: string;
+  mtu?: number;
+  dns?: string[];
+  domain?: string;
+  routes?: RawRoute[];
+}
 export interface RawSettings {
   image?: string;
   diskLayout?: string;
@@ -68,6 +98,7 @@ export interface RawSettings {
   bmc?: RawBmc;
   protect?: boolean;
   firmware?: RawFirmware;
+  interfaces?: RawInterface[];
 }
 export interface RawNode extends RawSettings {
   name: string;
@@ -159,6 +190,7 @@ interface RawFile {
   cluster?: { name?: string };
   backend?: RawBackend;
   network?: RawNetwork;
+  networks?: Record<string, RawNodeNetwork>;
   defaults?: RawSettings;
   images?: Record<string, RawImage>;
   diskLayouts?: Record<string, RawLayout>;
@@ -171,6 +203,7 @@ export interface MergedConfig {
   backend?: Located<RawBackend>;
   network?: Located<RawNetwork>;
   defaults?: Located<RawSettings>;
+  networks: Map<string, Located<RawNodeNetwork>>;
   images: Map<string, Located<RawImage>>;
   diskLayouts: Map<string, Located<RawLayout>>;
   categories: Map<string, Located<RawSettings>>;
@@ -181,6 +214,7 @@ export interface MergedConfig {
 
 const SINGLETONS = ["cluster", "backend", "network", "defaults"] as const;
 const NAMED = [
+  ["networks", "network"],
   ["images", "image"],
   ["diskLayouts", "disk layout"],
   ["categories", "category"],
@@ -188,7 +222,7 @@ const NAMED = [
 
 /** Merges schema-valid files. Conflicts become diagnostics naming both places. */
 export function mergeSources(sources: SourceFile[], broken: Broken = emptyBroken()): { merged: MergedConfig; diagnostics: Diagnostic[] } {
-  const merged: MergedConfig = { images: new Map(), diskLayouts: new Map(), categories: new Map(), nodes: [], broken };
+  const merged: MergedConfig = { networks: new Map(), images: new Map(), diskLayouts: new Map(), categories: new Map(), nodes: [], broken };
   const diagnostics: Diagnostic[] = [];
   for (const src of sources) {
     const data = (src.data ?? {}) as RawFile;

@@ -5,6 +5,7 @@ import { errorAt, warningAt, type Diagnostic } from "./diagnostics.js";
 import { resolveFirmware } from "./firmware.js";
 import { countHostRange, expandHostRange, isHostRange } from "./hostrange.js";
 import { mergeMaps, pick, type Level } from "./inherit.js";
+import { interfaceTemplate, nodeInterfaces, type InterfaceScope } from "./resolve-interfaces.js";
 import { intToIp, ipToInt } from "./ip.js";
 import { absPath, keyPosOf, posOf, type Located, type MergedConfig, type RawBmc, type RawExclude, type RawNode, type RawSecret, type Where } from "./merge.js";
 import type { BmcSettings, BmcTls, Image, Node, SecretRef, SourcePos } from "./types.js";
@@ -35,14 +36,16 @@ export interface NodeScope {
   warnedNoAddress: Set<string>;
   /** Firmware settings that cannot boot are reported once per place they are written. */
   reportedFirmware: Set<string>;
+  /** Interfaces besides the provisioning NIC: the declared networks, addresses taken so far. */
+  interfaces?: InterfaceScope;
 }
 
 export function nodeScope(
   merged: MergedConfig,
   images: ReadonlyMap<string, Image>,
-  opts: { domain?: string; maxNodes: number; diags: Diagnostic[]; inlineSecrets: Map<string, string> },
+  opts: { domain?: string; maxNodes: number; diags: Diagnostic[]; inlineSecrets: Map<string, string>; interfaces?: InterfaceScope },
 ): NodeScope {
-  const { domain, maxNodes, diags, inlineSecrets } = opts;
+  const { domain, maxNodes, diags, inlineSecrets, interfaces } = opts;
   return {
     merged,
     images,
@@ -55,6 +58,7 @@ export function nodeScope(
     warnedInline: new Set(),
     warnedNoAddress: new Set(),
     reportedFirmware: new Set(),
+    ...(interfaces ? { interfaces } : {}),
   };
 }
 
@@ -87,9 +91,14 @@ export function resolveNodeEntry(ln: Located<RawNode>, scope: NodeScope): { node
   if (!firmware) return undefined;
   const ip0 = ipToInt(raw.ip)!;
   const range = isHostRange(raw.name);
+  const ifaces = scope.interfaces && interfaceTemplate(levels, { name: raw.name, count: names.length, isRange: range }, scope.interfaces);
+  if (ifaces === null) return undefined;
+  let ifaceErrors = false;
   const nodes = names.map((name, i): Node => {
     const b = bmc && bmcOf(bmc, i, name, scope);
     const ipN = ip0 + i;
+    const interfaces = ifaces && nodeInterfaces(ifaces, { name, mac: macs[i]!, index: i }, scope.interfaces!);
+    if (ifaces && !interfaces) ifaceErrors = true;
     return {
       name,
       category: raw.category ?? "",
@@ -100,9 +109,11 @@ export function resolveNodeEntry(ln: Located<RawNode>, scope: NodeScope): { node
       ...(b ? { bmc: b } : {}),
       protect,
       firmware,
+      ...(interfaces ? { interfaces } : {}),
       pos: namePos,
     };
   });
+  if (ifaceErrors) return undefined;
   return { nodes, origins: names.map((_, i) => ({ where: ln.where, index: i, isRange: range })) };
 }
 

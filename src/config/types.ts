@@ -63,6 +63,64 @@ export interface Network {
   ports: { dhcp: number; proxyDhcp: number; tftp: number; http: number; rsync: number };
 }
 
+/** A static route: destination prefix (or "default") and next hop, one address family. */
+export interface Route {
+  to: string;
+  via: string;
+  metric?: number;
+}
+
+/** An address with its prefix length (IPv4 dotted quad or IPv6 text). */
+export interface AddressPrefix {
+  address: string;
+  prefix: number;
+}
+
+export type BondMode = "balance-rr" | "active-backup" | "balance-xor" | "broadcast" | "802.3ad" | "balance-tlb" | "balance-alb";
+
+/** A physical NIC named in a bond: by MAC (matched wherever it sits) or by its kernel name. */
+export type NicRef = { mac: string } | { name: string };
+
+/**
+ * One interface of the installed system besides the provisioning NIC (`interfaces:`),
+ * resolved for one node: its network's settings folded in, addresses counted per node.
+ */
+export interface NodeInterface {
+  name: string;
+  kind: "ethernet" | "bond" | "vlan" | "bridge";
+  /** ethernet: matched by this MAC (lower case) and renamed to `name`; absent: the kernel's name is `name`. */
+  mac?: string;
+  bond?: { mode: BondMode; members: NicRef[]; miimon: number };
+  vlan?: { id: number; link: string };
+  bridge?: { members: string[]; stp: boolean };
+  /** The network it is on (`networks:`), when any. */
+  network?: string;
+  ipv4?: AddressPrefix;
+  ipv6?: AddressPrefix;
+  dhcp4: boolean;
+  dhcp6: boolean;
+  mtu?: number;
+  gateway4?: string;
+  gateway6?: string;
+  dns: string[];
+  domains: string[];
+  routes: Route[];
+}
+
+/** A network declared under `networks:` (data, storage, InfiniBand...). */
+export interface NodeNetwork {
+  name: string;
+  subnet?: AddressPrefix;
+  ipv6?: AddressPrefix;
+  gateway?: string;
+  gateway6?: string;
+  mtu?: number;
+  dns: string[];
+  domain?: string;
+  routes: Route[];
+  pos: SourcePos;
+}
+
 /** Where an image comes from (src/images/sources.ts turns each into a snapshot). */
 export type ImageSourceSpec =
   { kind: "directory"; path: string } | { kind: "tarball"; path: string } | { kind: "oci"; path: string; ref?: string } | { kind: "recipe"; recipe: Recipe };
@@ -230,6 +288,8 @@ export interface Node {
   bmc?: BmcSettings;
   protect: boolean;
   firmware: Firmware;
+  /** Interfaces besides the provisioning NIC (`interfaces:`); absent or empty: only the provisioning NIC. */
+  interfaces?: NodeInterface[];
   /** Where the node (or its range) is defined. */
   pos: SourcePos;
 }
@@ -255,6 +315,8 @@ export interface DesiredCluster {
   name: string;
   backend?: StateBackendConfig;
   network: Network;
+  /** Networks nodes have interfaces on besides the provisioning network (`networks:`). */
+  networks?: Map<string, NodeNetwork>;
   images: Map<string, Image>;
   diskLayouts: Map<string, DiskLayout>;
   categories: Map<string, Category>;

@@ -65,7 +65,7 @@ export function desiredApplied(node: Node, cluster: DesiredCluster, digests: Rea
   const a: AppliedNode = {
     image: { name: node.image, digest: digest.digest },
     diskLayout: { name: node.diskLayout, digest: layout.digest },
-    network: { ip: node.ip, mac: node.mac, hostname: node.hostname },
+    network: { ip: node.ip, mac: node.mac, hostname: node.hostname, ...(node.interfaces?.length ? { interfaces: node.interfaces } : {}) },
     boot: node.boot,
     installMode: node.installMode,
     kernelArgs: unique([...image.kernelArgs, ...node.kernelArgs]),

@@ -882,12 +882,19 @@ bmc_device() {
 		for _bd_d in /dev/ipmi0 /dev/ipmi/0 /dev/ipmidev/0; do
 			[ -e "$_bd_d" ] && echo "$_bd_d" && return 0
 		done
-		# Modules already in the kernel (or built in) make these no-ops.
-		[ "$_bd_i" = 0 ] && modprobe -qa ipmi_si ipmi_devintf >>"$MF_WORK/bmc.log" 2>&1
+		# Modules already in the kernel (or built in) make these no-ops; test mode loads none.
+		[ "$_bd_i" = 0 ] && [ "$MF_SKIP_BOOTSTRAP" != 1 ] && modprobe -qa ipmi_si ipmi_devintf >>"$MF_WORK/bmc.log" 2>&1
 		sleep 0.5
 		_bd_i=$((_bd_i + 1))
 	done
 	return 1
+}
+
+# bmc_run ARGS...: one ipmitool command; on failure the step fails with ipmitool's
+# message (its first lines: after an error ipmitool prints its whole usage text).
+bmc_run() {
+	ipmitool "$@" >"$MF_WORK/bmc.out" 2>&1 || fail "ipmitool $* failed: $(sed '/^$/q' "$MF_WORK/bmc.out" | head -n 5)"
+	cat "$MF_WORK/bmc.out" >>"$MF_WORK/bmc.log"
 }
 
 # Sets the password of the plan's user: fetched from the API once, during this step,
@@ -921,7 +928,7 @@ configure_bmc() {
 	i=0
 	while [ "$i" -lt "$MF_BMC_COUNT" ]; do
 		# shellcheck disable=SC2046 # command lines from the plan are plain words
-		run ipmitool $(get "MF_BMC_$i")
+		bmc_run $(get "MF_BMC_$i")
 		i=$((i + 1))
 	done
 	if [ -n "$MF_BMC_PASSWORD_USER" ]; then set_bmc_password; fi

@@ -6,7 +6,8 @@
 // own admin account, as a person at the rack would) and the installer sets the BMC's
 // LAN channel (address, netmask, gateway, VLAN) and the user through /dev/ipmi0. The
 // head then reads the settings out-of-band (`ipmitool -I lanplus lan print` at the
-// BMC's address) and logs in with the new user and password.
+// BMC's address) and logs in with the new user and password. A third (busybox) node
+// names a LAN channel its BMC does not have: its bmc step fails with ipmitool's message.
 import { randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -60,8 +61,9 @@ function writeConfig(debianRecipe: typeof DEBIAN_NODE_RECIPE): string {
   doc.images["debian"] = { recipe: { suite, variant, packages }, kernelArgs: ["console=ttyS0"] };
   const { user, userId, privilege, netmask, gateway } = WANT;
   doc.categories.default["bmc"] = { driver: "manual", user, userId, privilege, netmask, gateway, channel: 1, password: { file: newPasswordFile } };
-  for (const n of doc.nodes) n.bmc["vlan"] = VLAN[n.name];
+  for (const n of doc.nodes) if (VLAN[n.name]) n.bmc["vlan"] = VLAN[n.name];
   doc.nodes[1]!["image"] = "debian";
+  doc.nodes[2]!.bmc["channel"] = 7; // ipmi_sim's only LAN channel is 1
   const file = join(lab.dir, "bmc-inband.yaml");
   writeFileSync(file, stringify(doc, { lineWidth: 0 }));
   return file;
@@ -71,7 +73,7 @@ beforeAll(async () => {
   requireBuilt();
   removeStaleNamespaces(/^mfKbmc(\d+)$/, { killProcesses: true });
   const debian = await debianRoot(DEBIAN_NODE_RECIPE); // from the recipe cache (built once per machine)
-  lab = await labUp({ namespace: NS, nodes: 2, memoryMiB: 1024, diskBytes: 3 * 1024 ** 3, powerOn: false });
+  lab = await labUp({ namespace: NS, nodes: 3, memoryMiB: 1024, diskBytes: 3 * 1024 ** 3, powerOn: false });
   newPasswordFile = join(lab.dir, "mfops-password");
   writeFileSync(newPasswordFile, randomBmcPassword(randomBytes(16)) + "\n", { mode: 0o600 });
   config = writeConfig(debian.recipe);
@@ -112,10 +114,13 @@ describe.sequential("in-band BMC settings (KCS) read back out-of-band", () => {
     }
   }, 120_000);
 
-  it("a busybox node and a Debian node install and report the bmc step's outcome", async () => {
+  it("a busybox node and a Debian node install and report the bmc step's outcome; a wrong channel fails with ipmitool's message", async () => {
     const run = await applyPoweringOnByHand();
     events = jsonLines(run.stdout);
-    expect(run.code, detail(run)).toBe(0);
+    expect(run.code, detail(run)).not.toBe(0); // lab3 failed
+    const failed = events.find((e) => e.type === "node_errored" && e.node === "lab3" && e.final);
+    expect(failed, detail(run)).toBeDefined();
+    expect(String(failed!.error)).toMatch(/ipmitool lan set 7 ipsrc static failed: .*Channel 7 is not a LAN channel/s);
     for (const node of ["lab1", "lab2"]) {
       expect(
         events.find((e) => e.type === "node_complete" && e.node === node),

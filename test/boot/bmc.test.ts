@@ -116,6 +116,17 @@ nodes:
     expect(n2!.bmc).toMatchObject({ driver: "manual", vlan: "off", channel: 2, userId: 3 });
   });
 
+  it("says what a VLAN may be (not the secret's message other oneOf fields used to get)", () => {
+    const r = load(`
+nodes:
+  - {name: n1, image: a, diskLayout: one, mac: "52:54:00:00:00:01", ip: 10.0.0.1, bmc: {address: 10.1.0.1, vlan: "42", cipherSuite: fast}}
+`);
+    expect(r.diagnostics.map((d) => [d.code, d.message])).toEqual([
+      ["invalid-value", '"bmc.vlan" of node "n1" must be an integer from 1 to 4094 or "off"'],
+      ["invalid-value", '"bmc.cipherSuite" of node "n1" must be an integer from 0 to 255 or "auto"'],
+    ]);
+  });
+
   it.each([
     ["vlan: 4095", "vlan"],
     ["vlan: 0", "vlan"],

@@ -1148,28 +1148,67 @@ efi_boot_order() {
 	printf '; EFI boot order %s (%s)' "$_eo_new" "$MF_BOOT_ORDER"
 }
 
+# The local BMC's device node: ipmi_si finds the KCS/SMIC/BT interface from ACPI or
+# SMBIOS a moment after it loads, and ipmi_devintf makes /dev/ipmi0 for it.
+bmc_device() {
+	_bd_i=0
+	while [ "$_bd_i" -lt 20 ]; do
+		for _bd_d in /dev/ipmi0 /dev/ipmi/0 /dev/ipmidev/0; do
+			[ -e "$_bd_d" ] && echo "$_bd_d" && return 0
+		done
+		# Modules already in the kernel (or built in) make these no-ops; test mode loads none.
+		[ "$_bd_i" = 0 ] && [ "$MF_SKIP_BOOTSTRAP" != 1 ] && modprobe -qa ipmi_si ipmi_devintf >>"$MF_WORK/bmc.log" 2>&1
+		sleep 0.5
+		_bd_i=$((_bd_i + 1))
+	done
+	return 1
+}
+
+# bmc_run ARGS...: one ipmitool command; on failure the step fails with ipmitool's
+# message: its first lines (after an error it prints its whole usage text), without
+# the complaint about the IANA enterprise registry (4.7 MB the installer does not ship).
+bmc_run() {
+	ipmitool "$@" >"$MF_WORK/bmc.out" 2>&1 ||
+		fail "ipmitool $* failed: $(grep -v '^IANA PEN registry open failed' "$MF_WORK/bmc.out" | sed '/^$/q' | head -n 5)"
+	cat "$MF_WORK/bmc.out" >>"$MF_WORK/bmc.log"
+}
+
+# Sets the password of the plan's user: fetched from the API once, during this step,
+# into a root-only file removed right after. ipmitool takes it only as an argument.
+set_bmc_password() {
+	pw="$MF_WORK/bmc-password"
+	(umask 077 && http_get "$MF_API/bmc-password" "$pw") || fail "could not fetch the BMC password"
+	_sp_pw=$(cat "$pw")
+	# IPMI 1.5 passwords hold 16 bytes, IPMI 2.0 ones 20.
+	_sp_size=16
+	[ "${#_sp_pw}" -gt 16 ] && _sp_size=20
+	ipmitool user set password "$MF_BMC_PASSWORD_USER" "$_sp_pw" "$_sp_size" >>"$MF_WORK/bmc.log" 2>&1 ||
+		{ rm -f "$pw"; fail "ipmitool user set password $MF_BMC_PASSWORD_USER failed: $(tail -n 5 "$MF_WORK/bmc.log")"; }
+	rm -f "$pw"
+	_sp_pw=""
+}
+
+# What the BMC says its LAN channel now is, in one line (read back in-band).
+bmc_summary() {
+	ipmitool lan print "$MF_BMC_CHANNEL" 2>/dev/null | awk -F' *: *' '
+		$1 == "IP Address" { a = $2 } $1 == "Subnet Mask" { m = $2 }
+		$1 == "Default Gateway IP" { g = $2 } $1 == "802.1q VLAN ID" { v = $2 }
+		END { printf "channel %s: %s netmask %s gateway %s vlan %s", ch, a, m, g, v }' ch="$MF_BMC_CHANNEL"
+}
+
 configure_bmc() {
 	[ "$MF_BMC_COUNT" -gt 0 ] || return 0
 	step bmc
-	if ! command -v ipmitool >/dev/null 2>&1 || { [ ! -e /dev/ipmi0 ] && [ ! -e /dev/ipmi/0 ] && [ ! -e /dev/ipmidev/0 ]; }; then
-		done_step "no local BMC interface; skipped"
-		return 0
-	fi
+	command -v ipmitool >/dev/null 2>&1 || { done_step "no ipmitool in the installer; skipped"; return 0; }
+	dev=$(bmc_device) || { done_step "no local BMC interface (no /dev/ipmi0 after loading ipmi_si); skipped"; return 0; }
 	i=0
 	while [ "$i" -lt "$MF_BMC_COUNT" ]; do
 		# shellcheck disable=SC2046 # command lines from the plan are plain words
-		run ipmitool $(get "MF_BMC_$i")
+		bmc_run $(get "MF_BMC_$i")
 		i=$((i + 1))
 	done
-	if [ -n "$MF_BMC_PASSWORD_USER" ]; then
-		pw="$MF_WORK/bmc-password"
-		(umask 077 && http_get "$MF_API/bmc-password" "$pw") || fail "could not fetch the BMC password"
-		# The password is passed as an argument: ipmitool has no other way in.
-		ipmitool user set password "$MF_BMC_PASSWORD_USER" "$(cat "$pw")" >>"$MF_WORK/bmc.log" 2>&1 ||
-			{ rm -f "$pw"; fail "setting the BMC password failed: $(tail -n 5 "$MF_WORK/bmc.log")"; }
-		rm -f "$pw"
-	fi
-	done_step
+	if [ -n "$MF_BMC_PASSWORD_USER" ]; then set_bmc_password; fi
+	done_step "$(bmc_summary) (over $dev${MF_BMC_PASSWORD_USER:+; password of user $MF_BMC_PASSWORD_USER set})"
 }
 
 # An installed system with a network stack of its own configures the boot NIC itself,

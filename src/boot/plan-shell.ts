@@ -130,5 +130,10 @@ function bootLoaderVars(plan: InstallPlan): Assignment[] {
 /** The BMC's commands are numbered without a field name: `MF_BMC_<i>`. */
 function bmcVars(plan: InstallPlan): Assignment[] {
   const commands = plan.bmc?.commands ?? [];
-  return [["MF_BMC_COUNT", commands.length], ...commands.map((c, i): Assignment => [`MF_BMC_${i}`, safeCommandLine(c)]), ["MF_BMC_PASSWORD_USER", plan.bmc?.passwordUserId]];
+  return [
+    ["MF_BMC_COUNT", commands.length],
+    ...commands.map((c, i): Assignment => [`MF_BMC_${i}`, safeCommandLine(c)]),
+    ["MF_BMC_CHANNEL", plan.bmc?.channel],
+    ["MF_BMC_PASSWORD_USER", plan.bmc?.passwordUserId],
+  ];
 }

@@ -38,6 +38,10 @@ export interface RawBmc {
   address?: string;
   netmask?: string;
   gateway?: string;
+  vlan?: number | "off";
+  channel?: number;
+  userId?: number;
+  privilege?: "user" | "operator" | "administrator";
   port?: number;
   user?: string;
   password?: RawSecret;

@@ -306,6 +306,16 @@ function driverOptions(b: RawBmc, t: BmcTemplate): Partial<BmcSettings> {
   };
 }
 
+/** What the installer writes to an IPMI BMC in-band besides address, netmask and gateway, copied when set. */
+function inbandOptions(b: RawBmc): Partial<BmcSettings> {
+  return {
+    ...(b.vlan !== undefined ? { vlan: b.vlan } : {}),
+    ...(b.channel !== undefined ? { channel: b.channel } : {}),
+    ...(b.userId !== undefined ? { userId: b.userId } : {}),
+    ...(b.privilege ? { privilege: b.privilege } : {}),
+  };
+}
+
 /** The i-th node's BMC; none for an IPMI BMC without an address (it is power-cycled by hand). */
 function bmcOf(t: BmcTemplate, i: number, name: string, scope: NodeScope): BmcSettings | undefined {
   if (t.driver !== "manual" && t.address0 === undefined) return undefined;
@@ -315,6 +325,7 @@ function bmcOf(t: BmcTemplate, i: number, name: string, scope: NodeScope): BmcSe
     ...(t.address0 !== undefined ? { address: intToIp((t.address0 + i) >>> 0) } : {}),
     ...(b.netmask ? { netmask: b.netmask } : {}),
     ...(b.gateway ? { gateway: b.gateway } : {}),
+    ...inbandOptions(b),
     ...(b.user ? { user: b.user } : {}),
     ...(b.password !== undefined ? { password: secretRef(b.password, { level: t.passwordLevel!, nodeName: name, scope }) } : {}),
     port: b.port ?? (t.driver === "redfish" ? 443 : 623),

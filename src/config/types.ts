@@ -29,6 +29,9 @@ export type PowerDriver = "ipmi" | "redfish" | "manual";
 export type IpmiInterface = "lanplus" | "lan";
 export type RedfishAuth = "session" | "basic";
 
+/** IPMI privilege levels a BMC user can be given on a channel. */
+export type BmcPrivilege = "user" | "operator" | "administrator";
+
 /** How a Redfish BMC's certificate is checked; absent: against the system's CA store. */
 export type BmcTls =
   /** Absolute path of a PEM file of CA certificates to trust. */
@@ -243,6 +246,14 @@ export interface BmcSettings {
   address?: string;
   netmask?: string;
   gateway?: string;
+  /** IPMI, written in-band by the installer: 802.1Q VLAN ID or "off"; absent: left alone. */
+  vlan?: number | "off";
+  /** IPMI, written in-band: the LAN channel (1 when unset). */
+  channel?: number;
+  /** IPMI, written in-band: the user slot `user` and `password` go into (2 when unset). */
+  userId?: number;
+  /** IPMI, written in-band: `user`'s privilege on the LAN channel (administrator when unset). */
+  privilege?: BmcPrivilege;
   user?: string;
   password?: SecretRef;
   /** BMC port: 623 (IPMI) or 443 (Redfish) by default. */

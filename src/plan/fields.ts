@@ -22,7 +22,7 @@ export interface LayoutTexts {
   text(digest: string): string | undefined;
 }
 
-const BMC_KEYS: Array<keyof AppliedBmc> = ["driver", "address", "netmask", "gateway", "user", "port", "password"];
+const BMC_KEYS: Array<keyof AppliedBmc> = ["driver", "address", "netmask", "gateway", "vlan", "channel", "userId", "privilege", "user", "port", "password"];
 
 function plain(field: string, before: unknown, after: unknown, out: FieldChange[]): void {
   if (!same(before, after)) out.push({ field, before: before ?? null, after: after ?? null, forcesReimage: false });

@@ -2,7 +2,8 @@
 // credential that may call it. Pure.
 
 const NODE_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
-const ENDPOINTS = ["claim", "plan", "plan.sh", "bmc-password", "report", "up"] as const;
+const ENDPOINTS = ["claim", "plan", "plan.sh", "bmc-password", "report", "inventory", "up"] as const;
+const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
 
 export type Endpoint = (typeof ENDPOINTS)[number];
 
@@ -31,9 +32,28 @@ export function route(prefix: string, url: string | undefined): ApiRoute | undef
 }
 
 export function methodOf(what: Endpoint): "GET" | "POST" {
-  return what === "report" || what === "up" || what === "claim" ? "POST" : "GET";
+  return what === "report" || what === "inventory" || what === "up" || what === "claim" ? "POST" : "GET";
 }
 
 export function admissionOf(what: Endpoint): Admission {
   return what === "claim" ? "address" : what === "up" ? "node" : "install";
+}
+
+/** `discovery/<mac>/inventory` under `prefix`: the one endpoint a host the configuration does not know may call. */
+export function discoveryRoute(prefix: string, url: string | undefined): { mac: string } | undefined {
+  if (!url) return undefined;
+  const path = url.split("?")[0]!;
+  if (!path.startsWith(prefix + "/discovery/")) return undefined;
+  const rest = path.slice(prefix.length + "/discovery/".length).split("/");
+  if (rest.length !== 2 || rest[1] !== "inventory") return undefined;
+  const mac = decodeURIComponentSafe(rest[0]!).toLowerCase();
+  return MAC_RE.test(mac) ? { mac } : undefined;
+}
+
+function decodeURIComponentSafe(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return "";
+  }
 }

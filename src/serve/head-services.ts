@@ -345,6 +345,7 @@ export class HeadServices extends EventEmitter<HeadServicesEvents> implements Bo
       nodeByMac: (mac) => this.nodeByMac(mac),
       ...(this.opts.scriptUrlFor ? { scriptUrlFor: this.opts.scriptUrlFor } : {}),
       bootFile: this.firmwareBoot.bootFile,
+      discovering: () => this.discovery.enabled,
       ...(this.opts.bindInterface !== undefined ? { bindInterface: this.opts.bindInterface } : {}),
       logger: this.log,
     });

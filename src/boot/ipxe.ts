@@ -82,9 +82,14 @@ export interface IpxeInventoryInput {
  */
 export function renderIpxeInventory(input: IpxeInventoryInput): string {
   const who = `discovered ${input.mac}`;
-  const args = ["initrd=installer.img", `mf.discovery=${input.discoveryUrl}`, `mf.mac=${input.mac}`, `mf.then=${input.then}`, ...(input.console ?? DEFAULT_CONSOLE), ...input.image.kernelArgs].map(
-    (a) => checkArg(who, a),
-  );
+  const args = [
+    "initrd=installer.img",
+    `mf.discovery=${input.discoveryUrl}`,
+    `mf.mac=${input.mac}`,
+    `mf.then=${input.then}`,
+    ...(input.console ?? DEFAULT_CONSOLE),
+    ...input.image.kernelArgs,
+  ].map((a) => checkArg(who, a));
   for (const u of [input.kernelUrl, input.initrdUrl]) checkArg(who, u);
   return (
     `#!ipxe\n# metalform: ${input.mac}: not in the configuration; run the installer in inventory mode (disks untouched)\n` +

@@ -31,7 +31,13 @@ export async function adoptIntoConfig(r: AdoptRequest): Promise<Adopted> {
   const cluster = before.cluster;
   checkAdoptable(cluster, r);
   const category = r.category ?? (cluster.categories.size === 1 ? [...cluster.categories.keys()][0] : undefined);
-  const entry: AdoptEntry = { name: r.name, mac: r.mac, ip: r.ip ?? nextFreeIp(cluster, category), ...(category ? { category } : {}), ...(r.bmcAddress ? { bmcAddress: r.bmcAddress } : {}) };
+  const entry: AdoptEntry = {
+    name: r.name,
+    mac: r.mac,
+    ip: r.ip ?? nextFreeIp(cluster, category),
+    ...(category ? { category } : {}),
+    ...(r.bmcAddress ? { bmcAddress: r.bmcAddress } : {}),
+  };
   const file = resolve(adoptFile(cluster, { ...(category ? { category } : {}), ...(r.write ? { write: r.write } : {}) }));
   const old = existsSync(file) ? readFileSync(file, "utf8") : undefined;
   writeFileSync(file, addNodeToYaml(old ?? "", entry, file));
@@ -39,7 +45,9 @@ export async function adoptIntoConfig(r: AdoptRequest): Promise<Adopted> {
   const node = after.cluster?.nodes.find((n) => n.name === r.name);
   if (!after.cluster || !node || hasErrors(after.diagnostics)) {
     restore(file, old);
-    const why = hasErrors(after.diagnostics) ? `the configuration would not validate with ${r.name}:\n${errorsOf(after.diagnostics)}` : `${r.name} would not be part of the configuration (is the file one of it?)`;
+    const why = hasErrors(after.diagnostics)
+      ? `the configuration would not validate with ${r.name}:\n${errorsOf(after.diagnostics)}`
+      : `${r.name} would not be part of the configuration (is the file one of it?)`;
     throw new AdoptError(`${file}: ${why}\nnothing was changed`);
   }
   return { file, entry, node };

@@ -101,5 +101,6 @@ export function resolveDiscovery(l: Located<RawNetwork>, network: Network, image
     diags.push(errorAt("unknown-image", `network.discovery.image "${d.image}" is not defined under images`, posOf(l.where, "discovery", "image")));
   }
   if (d.image === undefined && images[0] !== undefined) d.image = images[0];
-  if (d.image === undefined) diags.push(errorAt("discovery-without-image", "network.discovery.enabled needs an image to boot; none is defined", posOf(l.where, "discovery", "enabled")));
+  if (d.image === undefined)
+    diags.push(errorAt("discovery-without-image", "network.discovery.enabled needs an image to boot; none is defined", posOf(l.where, "discovery", "enabled")));
 }

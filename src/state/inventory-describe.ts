@@ -54,7 +54,13 @@ export function renderInventoryShow(r: InventoryRecord, configured: string | und
   ]);
   if (disks.length) out.push(table(disks));
   out.push(`  nics          ${f.nics.length}`);
-  const nics = f.nics.map((n) => [`    ${n.name}`, n.mac, `driver ${opt(n.driver)}`, `speed ${opt(n.speedMbps, " Mb/s")}`, n.link === undefined ? "link -" : n.link ? "link up" : "link down"]);
+  const nics = f.nics.map((n) => [
+    `    ${n.name}`,
+    n.mac,
+    `driver ${opt(n.driver)}`,
+    `speed ${opt(n.speedMbps, " Mb/s")}`,
+    n.link === undefined ? "link -" : n.link ? "link up" : "link down",
+  ]);
   if (nics.length) out.push(table(nics));
   const b = f.bmc;
   out.push(`  bmc           ${b ? `${opt(b.ip)} netmask ${opt(b.netmask)} gateway ${opt(b.gateway)} mac ${opt(b.mac)} (${opt(b.source)})` : "none found in-band"}`);

@@ -83,10 +83,14 @@ describe("adoptIntoConfig on a configuration directory (examples/hpc)", () => {
     expect(done.file).toBe(join(dir, "nodes/login.yaml"));
     const snapshot = () => ["nodes/login.yaml", "nodes/rack1.yaml", "nodes/rack2.yaml", "nodes/storage.yaml"].map((f) => readFileSync(join(dir, f), "utf8"));
     const was = snapshot();
-    await expect(adoptIntoConfig({ configPath: dir, mac: "52:54:00:77:00:03", name: "login03" })).rejects.toThrow(/node login03 is already in the configuration \(.*login\.yaml:\d+\)/);
+    await expect(adoptIntoConfig({ configPath: dir, mac: "52:54:00:77:00:03", name: "login03" })).rejects.toThrow(
+      /node login03 is already in the configuration \(.*login\.yaml:\d+\)/,
+    );
     await expect(adoptIntoConfig({ configPath: dir, mac: "52:54:00:aa:00:01", name: "x1" })).rejects.toThrow(/MAC 52:54:00:aa:00:01 already belongs to node login01/);
     await expect(adoptIntoConfig({ configPath: dir, mac: "52:54:00:77:00:03", name: "x1", category: "gpu" })).rejects.toThrow(/--category gpu: no such category/);
-    await expect(adoptIntoConfig({ configPath: dir, mac: "52:54:00:77:00:03", name: "x1", category: "login", ip: "192.168.9.9" })).rejects.toThrow(/would not validate[\s\S]*nothing was changed/);
+    await expect(adoptIntoConfig({ configPath: dir, mac: "52:54:00:77:00:03", name: "x1", category: "login", ip: "192.168.9.9" })).rejects.toThrow(
+      /would not validate[\s\S]*nothing was changed/,
+    );
     expect(snapshot()).toEqual(was);
   });
 });

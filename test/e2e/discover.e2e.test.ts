@@ -118,7 +118,7 @@ describe("discovery in the virtual lab", () => {
     expect(after).toContain(`mac: "${unknown().mac}"`);
     expect(after).toMatch(/# adopted by `metalform discover adopt`/);
     const plan = await mf(["plan", "-c", lab.configPath, "--no-color", "--target", "lab2"]);
-    expect(plan.stdout, detail(plan)).toMatch(/\+ lab2/);
+    expect(plan.stdout, detail(plan)).toMatch(/lab2\s+\+ install/);
     expect(plan.stdout).toContain("1 to install");
     // Its known disk fits the layout: no fit warning.
     expect(plan.stdout + plan.stderr).not.toMatch(/known disks/);

@@ -50,7 +50,14 @@ const listCommand: CommandModule<GlobalArgs, DiscoverArgs> = {
     try {
       const { renderInventoryList } = await import("../../state/inventory-describe.js");
       const inv = await inventories(argv);
-      if (argv.json) process.stdout.write(JSON.stringify(inv.records.map((r) => ({ ...r, configured: inv.configured(r.mac) ?? null })), null, 2) + "\n");
+      if (argv.json)
+        process.stdout.write(
+          JSON.stringify(
+            inv.records.map((r) => ({ ...r, configured: inv.configured(r.mac) ?? null })),
+            null,
+            2,
+          ) + "\n",
+        );
       else process.stdout.write(renderInventoryList(inv.records, inv.configured));
     } catch (err) {
       reportError(err);
@@ -61,7 +68,7 @@ const listCommand: CommandModule<GlobalArgs, DiscoverArgs> = {
 const showCommand: CommandModule<GlobalArgs, ShowArgs> = {
   command: "show <mac>",
   describe: "Everything one host reported: DMI, CPUs, memory, disks, NICs, its BMC",
-  builder: (y: Argv<GlobalArgs>) => y.positional("mac", { type: "string", demandOption: true }) as Argv<ShowArgs>,
+  builder: (y: Argv<GlobalArgs>) => y.positional("mac", { type: "string", demandOption: true }),
   handler: async (argv: ArgumentsCamelCase<ShowArgs>) => {
     try {
       const { renderInventoryShow } = await import("../../state/inventory-describe.js");
@@ -85,7 +92,7 @@ const adoptCommand: CommandModule<GlobalArgs, AdoptArgs> = {
       .option("category", { type: "string", describe: "Its category (default: the only one, if there is one)" })
       .option("write", { type: "string", describe: "The configuration file to add it to (default: where its category's nodes are)" })
       .option("ip", { type: "string", describe: "Its address (default: the next free one after its category's nodes)" })
-      .option("bmc-address", { type: "string", describe: "Its BMC's address (default: what the host's BMC reported in-band)" }) as unknown as Argv<AdoptArgs>,
+      .option("bmc-address", { type: "string", describe: "Its BMC's address (default: what the host's BMC reported in-band)" }),
   handler: async (argv: ArgumentsCamelCase<AdoptArgs>) => {
     try {
       const { adoptIntoConfig } = await import("../../config/adopt-file.js");
@@ -127,6 +134,6 @@ export const discoverCommand: CommandModule<GlobalArgs, DiscoverArgs> = {
       .demandCommand(1)
       .example("$0 discover list", "Every host that reported, and whether it is configured")
       .example("$0 discover show 52:54:00:4d:46:03", "Its DMI, CPUs, memory, disks, NICs and BMC")
-      .example("$0 discover adopt 52:54:00:4d:46:03 --name node129 --category compute", "Write it into the configuration (then plan, apply)") as Argv<DiscoverArgs>,
+      .example("$0 discover adopt 52:54:00:4d:46:03 --name node129 --category compute", "Write it into the configuration (then plan, apply)"),
   handler: () => undefined,
 };

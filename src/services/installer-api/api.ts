@@ -247,12 +247,13 @@ async function accept<T>(api: Api, { req, res }: Call, parse: (body: unknown) =>
   emit(p.value);
 }
 
-/** An inventory body (larger limit than reports), parsed, answered 204, emitted. */
-async function acceptInventory(api: Api, { req, res }: Pick<Call, "req" | "res">, who: { node: string } | { mac: string }): Promise<void> {
+/** An inventory body (larger limit than reports), parsed, admitted (`admit`: a discovered host's one), answered 204, emitted. */
+async function acceptInventory(api: Api, { req, res }: Pick<Call, "req" | "res">, who: { node: string } | { mac: string }, admit?: () => boolean): Promise<void> {
   const body = await readJson(req, res, MAX_INVENTORY_BYTES);
   if (body === undefined) return;
   const p = parseInventory(body);
   if (!p.ok) return sendError(res, 400, p.error);
+  if (admit && !admit()) return sendError(res, 403, "refused: no-session");
   send(res, 204, "text/plain", "");
   api.events.emit("inventory", { ...who, address: normalizeIp(req.socket.remoteAddress) ?? "unknown", facts: p.value, time: api.now().toISOString() });
 }
@@ -260,7 +261,12 @@ async function acceptInventory(api: Api, { req, res }: Pick<Call, "req" | "res">
 /** `discovery/<mac>/inventory`: a discovered host's one inventory; false when the path is not it. */
 async function discovered(api: Api, prefix: string, { req, res }: Pick<Call, "req" | "res">): Promise<boolean> {
   const d = discoveryRoute(prefix, req.url);
-  if (!d) return false;
+  if (!d) {
+    if (!(req.url ?? "").startsWith(`${prefix}/discovery/`)) return false;
+    req.resume();
+    sendError(res, 404, "not a discovery endpoint");
+    return true;
+  }
   req.on("error", () => undefined);
   if (!api.opts.discovery) {
     req.resume();
@@ -273,14 +279,15 @@ async function discovered(api: Api, prefix: string, { req, res }: Pick<Call, "re
     sendError(res, 405, "method not allowed");
     return true;
   }
-  const ok = api.opts.discovery.accept(d.mac, req.socket.remoteAddress);
+  const sessions = api.opts.discovery;
+  const ok = sessions.check(d.mac, req.socket.remoteAddress);
   if (!ok.ok) {
     req.resume();
     refuse(api, { r: { node: d.mac, what: "inventory" }, req, res }, ok.refusal);
     return true;
   }
   try {
-    await acceptInventory(api, { req, res }, { mac: d.mac });
+    await acceptInventory(api, { req, res }, { mac: d.mac }, () => sessions.accept(d.mac, req.socket.remoteAddress).ok);
   } catch (err) {
     api.log.error("installer-api.error", { mac: d.mac, what: "inventory", error: String(err) });
     if (!res.headersSent) sendError(res, 500, "internal error");

@@ -58,8 +58,8 @@ export class DiscoverySessions {
     return true;
   }
 
-  /** The one inventory of a session: from its address, before its deadline; the session ends. */
-  accept(mac: string, remote: string | undefined): { ok: true } | { ok: false; refusal: DiscoveryRefusal } {
+  /** Whether a call may post the session's inventory (the session stays open: a body that fails to parse may be sent again). */
+  check(mac: string, remote: string | undefined): { ok: true } | { ok: false; refusal: DiscoveryRefusal } {
     const s = this.open_.get(mac);
     if (!s) return { ok: false, refusal: "no-session" };
     if (this.now() >= s.deadline) {
@@ -67,8 +67,14 @@ export class DiscoverySessions {
       return { ok: false, refusal: "expired" };
     }
     if (normalizeIp(remote) !== s.ip) return { ok: false, refusal: "wrong-address" };
-    this.open_.delete(mac);
     return { ok: true };
+  }
+
+  /** The one inventory of a session, accepted: the session ends (a second, concurrent one is refused here). */
+  accept(mac: string, remote: string | undefined): { ok: true } | { ok: false; refusal: DiscoveryRefusal } {
+    const c = this.check(mac, remote);
+    if (c.ok) this.open_.delete(mac);
+    return c;
   }
 
   /** Open sessions (for tests and status). */

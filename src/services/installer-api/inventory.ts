@@ -92,7 +92,13 @@ const IP_RE = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 function bmc(v: unknown): InventoryBmc | null {
   if (v === undefined || v === null) return null;
   if (!isObj(v)) throw new Bad("bmc must be an object or null");
-  const b = defined({ ip: text(v, "ip", "bmc"), netmask: text(v, "netmask", "bmc"), gateway: text(v, "gateway", "bmc"), mac: text(v, "mac", "bmc"), source: text(v, "source", "bmc") });
+  const b = defined({
+    ip: text(v, "ip", "bmc"),
+    netmask: text(v, "netmask", "bmc"),
+    gateway: text(v, "gateway", "bmc"),
+    mac: text(v, "mac", "bmc"),
+    source: text(v, "source", "bmc"),
+  });
   for (const k of ["ip", "netmask", "gateway"] as const) {
     const a = b[k];
     if (a !== undefined && !(IP_RE.test(a) && a.split(".").every((p) => Number(p) <= 255))) throw new Bad(`bmc.${k} must be an IPv4 address`);

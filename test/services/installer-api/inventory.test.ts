@@ -129,7 +129,10 @@ describe("the installer's inventory functions", () => {
     symlinkSync(join(root, "sys/devices/pci/0000:01:00.0"), join(root, "sys/class/net/eno1/device"));
     symlinkSync(join(root, "sys/bus/pci/drivers/ixgbe"), join(root, "sys/devices/pci/0000:01:00.0/driver"));
     put("sys/class/net/lo/address", "00:00:00:00:00:00\n");
-    put("proc/cpuinfo", "processor\t: 0\nmodel name\t: Intel(R) Xeon(R) Gold 6330\nphysical id\t: 0\n\nprocessor\t: 1\nmodel name\t: Intel(R) Xeon(R) Gold 6330\nphysical id\t: 1\n");
+    put(
+      "proc/cpuinfo",
+      "processor\t: 0\nmodel name\t: Intel(R) Xeon(R) Gold 6330\nphysical id\t: 0\n\nprocessor\t: 1\nmodel name\t: Intel(R) Xeon(R) Gold 6330\nphysical id\t: 1\n",
+    );
     put("proc/meminfo", "MemTotal:       263852912 kB\nMemFree: 1 kB\n");
     // The script without its last line (main), then one call: what the installer would post.
     const script = installerInitScript().replace(/\nmain "\$@"\n*$/, "\ninventory_json\n");

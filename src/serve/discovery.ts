@@ -18,9 +18,13 @@ import { kernelRoot } from "./node-boot.js";
 /** The HTTP root the discovery installer is served from. */
 export const DISCOVERY_INSTALLER_ROOT = "installer-discovery";
 
+/** What discovery reads of the services: the configuration being served and its nodes by MAC. */
+export interface ServedCluster {
+  readonly config: DesiredCluster;
+  nodeByMac(mac: string): Node | undefined;
+}
+
 export interface DiscoveryBootOptions {
-  cluster: () => DesiredCluster;
-  nodeByMac: (mac: string) => Node | undefined;
   /** The installer initramfs discovered hosts boot (built for the discovery image). */
   installer?: string | undefined;
   logger: Logger;
@@ -33,11 +37,14 @@ export class DiscoveryBoot {
   readonly sessions = new DiscoverySessions();
   private readonly clients = new Set<string>();
 
-  constructor(private readonly opts: DiscoveryBootOptions) {}
+  constructor(
+    private readonly served: ServedCluster,
+    private readonly opts: DiscoveryBootOptions,
+  ) {}
 
   /** Whether unknown MACs are served at all: discovery on, and an installer to boot. */
   get enabled(): boolean {
-    return Boolean(this.opts.cluster().network.discovery && this.opts.installer);
+    return Boolean(this.served.config.network.discovery && this.opts.installer);
   }
 
   /** HTTP roots discovery adds. */
@@ -47,8 +54,8 @@ export class DiscoveryBoot {
 
   /** The inventory script of an unknown MAC (undefined: discovery off, 404). */
   script(mac: string, httpBase: string): string | undefined {
-    const settings = this.opts.cluster().network.discovery;
-    const image = settings?.image ? this.opts.cluster().images.get(settings.image) : undefined;
+    const settings = this.served.config.network.discovery;
+    const image = settings?.image ? this.served.config.images.get(settings.image) : undefined;
     if (!this.enabled || !settings || !image || !this.opts.installer) return undefined;
     return renderIpxeInventory({
       mac,
@@ -62,7 +69,7 @@ export class DiscoveryBoot {
 
   /** An iPXE script was served: for an unknown MAC that opens its inventory session. */
   scriptServed(mac: string, remote: string): void {
-    if (!this.enabled || this.opts.nodeByMac(mac)) return;
+    if (!this.enabled || this.served.nodeByMac(mac)) return;
     const ip = remote.replace(/^::ffff:/, "");
     if (!this.sessions.open(mac, ip)) {
       this.opts.logger.warn("discovery-rate-limited", { mac, remote: ip });
@@ -75,7 +82,7 @@ export class DiscoveryBoot {
 
   /** A discovered host may fetch the discovery image's kernel and the discovery installer. */
   mayFetch(remote: string, root: string): boolean {
-    const settings = this.opts.cluster().network.discovery;
+    const settings = this.served.config.network.discovery;
     if (!this.enabled || !settings?.image || !this.clients.has(remote.replace(/^::ffff:/, ""))) return false;
     return root === encodeURIComponent(DISCOVERY_INSTALLER_ROOT) || root === encodeURIComponent(kernelRoot(settings.image));
   }
@@ -87,7 +94,7 @@ export class DiscoveryBoot {
   }
 
   record(p: InventoryReport): InventoryRecord | undefined {
-    const node = p.node !== undefined ? this.opts.cluster().nodes.find((n) => n.name === p.node) : p.mac !== undefined ? this.opts.nodeByMac(p.mac) : undefined;
+    const node = p.node !== undefined ? this.served.config.nodes.find((n) => n.name === p.node) : p.mac !== undefined ? this.served.nodeByMac(p.mac) : undefined;
     const mac = node?.mac ?? p.mac;
     if (mac === undefined) return undefined;
     this.opts.logger.info("inventory", { mac, node: node?.name, address: p.address, disks: p.facts.disks.length, nics: p.facts.nics.length });

@@ -118,12 +118,7 @@ export class HeadServices extends EventEmitter<HeadServicesEvents> implements Bo
     });
     this.index();
     this.firmwareBoot = this.makeFirmwareBoot();
-    this.discovery = new DiscoveryBoot({
-      cluster: () => this.cluster,
-      nodeByMac: (m) => this.nodeByMac(m),
-      installer: opts.discoveryInstaller,
-      logger: this.log.child("discovery"),
-    });
+    this.discovery = new DiscoveryBoot(this, { installer: opts.discoveryInstaller, logger: this.log.child("discovery") });
   }
 
   /** Secure Boot's TFTP files and per-node DHCP boot files (src/serve/firmware-boot.ts). */

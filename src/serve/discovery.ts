@@ -15,6 +15,8 @@ import type { InventoryRecord } from "../state/inventory.js";
 import type { Logger } from "../util/log.js";
 import { kernelRoot } from "./node-boot.js";
 
+export type { InventoryRecord } from "../state/inventory.js";
+
 /** The HTTP root the discovery installer is served from. */
 export const DISCOVERY_INSTALLER_ROOT = "installer-discovery";
 

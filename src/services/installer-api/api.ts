@@ -9,6 +9,7 @@
 //   POST nodes/<node>/inventory     the node's hardware inventory        install credential
 //   POST discovery/<mac>/inventory  an unknown host's inventory, once    discovery session (discovery.ts)
 //   POST nodes/<node>/up            {image}                             node credential
+//   POST nodes/<node>/agent, GET work, POST done: the node agent (agent-protocol.ts)  node credential
 // Every call must come from the node's configured address. A refusal is answered 403
 // and logged with the remote address and the reason, never with what was presented.
 // `handle` answers the request and resolves true when the path is one of these, false
@@ -24,6 +25,7 @@ import type { NodeCredentials } from "./node-credentials.js";
 import type { HostInventory } from "../../state/inventory.js";
 import type { DiscoveryRefusal, DiscoverySessions } from "./discovery.js";
 import { MAX_INVENTORY_BYTES, parseInventory } from "./inventory.js";
+import { parseAgentReport, parseWorkDone, renderWork, type AgentReport, type WorkDone, type WorkItem } from "./agent-protocol.js";
 import { parseReport, parseUp, type NodeReport, type NodeUp, type Parsed } from "./reports.js";
 import { admissionOf, discoveryRoute, methodOf, route, type ApiRoute } from "./route.js";
 import { normalizeIp, type InstallSessions, type Refusal } from "./sessions.js";
@@ -42,6 +44,12 @@ export interface InstallerApiEventMap {
   claim: [{ node: string; remote: string }];
   /** A hardware inventory: of a configured node (`node`) or of a discovered host (`mac`). */
   inventory: [InventoryReport];
+  /** A node agent's report of what its node runs. */
+  agent: [AgentReport];
+  /** A node agent polled for work (its heartbeat); `work` is what it was given. */
+  polled: [{ node: string; time: string; work?: WorkItem }];
+  /** A node agent finished a work item. */
+  "work-done": [WorkDone];
   /** A call was refused (and why); never carries what was presented. */
   refused: [RefusedCall];
 }
@@ -79,6 +87,8 @@ export interface InstallerApiOptions {
   discovery?: DiscoverySessions;
   /** Resolves a node's BMC password (from its secret reference); undefined: 404. */
   bmcPassword?: (node: string) => Promise<string | undefined>;
+  /** The next work item for a node's agent (taken off its queue), or undefined: nothing to do. */
+  agentWork?: (node: string) => WorkItem | undefined;
   prefix?: string;
   maxBodyBytes?: number;
   logger?: Logger;
@@ -193,6 +203,22 @@ async function answer(api: Api, call: Call): Promise<void> {
       );
     case "inventory":
       return acceptInventory(api, call, { node: r.node });
+    case "agent":
+      return accept(
+        api,
+        call,
+        (body) => parseAgentReport(r.node, body, api.now()),
+        (v) => api.events.emit("agent", v),
+      );
+    case "work":
+      return serveWork(api, call);
+    case "done":
+      return accept(
+        api,
+        call,
+        (body) => parseWorkDone(r.node, body, api.now()),
+        (v) => api.events.emit("work-done", v),
+      );
     case "up":
       return accept(
         api,
@@ -228,6 +254,15 @@ async function servePlan(api: Api, { r, res }: Call): Promise<void> {
   if (r.what === "plan") send(res, 200, "application/json", JSON.stringify(plan, null, 2) + "\n");
   else send(res, 200, "text/plain; charset=utf-8", renderPlanShell(plan));
   api.events.emit("plan", { node: r.node, form: r.what === "plan" ? "json" : "sh", time: api.now().toISOString() });
+}
+
+/** A poll: the next work item, or 204. The poll itself is the agent's heartbeat. */
+function serveWork(api: Api, { r, req, res }: Call): void {
+  req.resume();
+  const work = api.opts.agentWork?.(r.node);
+  if (work) send(res, 200, "text/plain; charset=utf-8", renderWork(work));
+  else send(res, 204, "text/plain", "");
+  api.events.emit("polled", { node: r.node, time: api.now().toISOString(), ...(work ? { work } : {}) });
 }
 
 async function serveBmcPassword(api: Api, { r, res }: Call): Promise<void> {

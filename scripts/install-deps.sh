@@ -13,7 +13,7 @@ DEBS=(
   curl atftp tftp-hpa
   rsync
   openipmi ipmitool redfishtool openssl
-  busybox-static e2fsprogs xfsprogs dosfstools mdadm fdisk cpio kmod shellcheck wget
+  busybox-static e2fsprogs xfsprogs dosfstools mdadm lvm2 fdisk cpio kmod shellcheck wget
   qemu-system-x86 ipxe-qemu ipxe ovmf radvd tcpdump nftables dnsmasq-base
   shim-signed grub-efi-amd64-signed
   g++ make python3

@@ -109,7 +109,7 @@ export interface RawImage {
 export interface RawPartition {
   name?: string;
   size: string;
-  type?: "linux" | "esp" | "swap" | "raid" | "bios";
+  type?: "linux" | "esp" | "swap" | "raid" | "lvm" | "bios";
   fs?: "ext4" | "xfs" | "vfat" | "swap" | "none";
   mount?: string;
   mountOptions?: string[];
@@ -117,7 +117,7 @@ export interface RawPartition {
 }
 export interface RawDisk {
   name: string;
-  match: { device?: string; minSize?: string; serial?: string; model?: string };
+  match: { device?: string; minSize?: string; maxSize?: string; serial?: string; wwn?: string; model?: string; vendor?: string; rotational?: boolean };
   table?: "gpt" | "msdos";
   partitions: RawPartition[];
 }
@@ -130,9 +130,24 @@ export interface RawRaid {
   mountOptions?: string[];
   label?: string;
 }
+export interface RawVolumeGroup {
+  name: string;
+  devices: string[];
+}
+export interface RawLogicalVolume {
+  name: string;
+  vg: string;
+  size: string;
+  fs?: "ext4" | "xfs" | "vfat" | "swap" | "none";
+  mount?: string;
+  mountOptions?: string[];
+  label?: string;
+}
 export interface RawLayout {
   disks: RawDisk[];
   raid?: RawRaid[];
+  volumeGroups?: RawVolumeGroup[];
+  logicalVolumes?: RawLogicalVolume[];
 }
 export interface RawBackend {
   type: "local" | "postgres";

@@ -108,6 +108,8 @@ export interface Image {
   pos: SourcePos;
 }
 
+export type PartitionType = "linux" | "esp" | "swap" | "raid" | "lvm" | "bios";
+
 /** Partition sizes as written: fixed bytes, a percentage of the disk, or the rest. */
 export type SizeSpec = { kind: "bytes"; bytes: number } | { kind: "percent"; percent: number } | { kind: "rest" };
 
@@ -116,19 +118,29 @@ export interface Partition {
   name: string;
   size: SizeSpec;
   fs: FsType;
-  /** GPT/msdos type hint: "linux" (default), "esp", "swap", "raid", "bios". */
-  type: "linux" | "esp" | "swap" | "raid" | "bios";
+  /** GPT/msdos type hint: "linux" (default), "esp", "swap", "raid", "lvm", "bios". */
+  type: PartitionType;
   mount?: string;
   mountOptions: string[];
   label?: string;
 }
 
+/** How the installer finds a disk (src/boot/disk-select.ts): every rule given must hold. */
 export interface DiskMatch {
+  /** /dev/NAME, /dev/disk/by-path/ID or /dev/disk/by-id/ID. */
   device?: string;
-  /** Minimum size in bytes. */
+  /** Size range in bytes. */
   minSize?: number;
+  maxSize?: number;
+  /** Exact serial number. */
   serial?: string;
+  /** World Wide Name as written (normalized for the installer by disk-select.ts). */
+  wwn?: string;
+  /** Case-insensitive substrings of the model and vendor strings. */
   model?: string;
+  vendor?: string;
+  /** false: solid-state only; true: spinning only. */
+  rotational?: boolean;
 }
 
 export interface Disk {
@@ -149,10 +161,31 @@ export interface RaidArray {
   label?: string;
 }
 
+/** An LVM volume group over partitions or RAID arrays of its layout. */
+export interface VolumeGroup {
+  name: string;
+  /** Partition or RAID array names: its physical volumes. */
+  devices: string[];
+}
+
+/** An LVM logical volume: a size in its group (fixed, a percentage of the group, or the rest) and a file system. */
+export interface LogicalVolume {
+  name: string;
+  vg: string;
+  size: SizeSpec;
+  fs: FsType;
+  mount?: string;
+  mountOptions: string[];
+  label?: string;
+}
+
 export interface DiskLayout {
   name: string;
   disks: Disk[];
   raid: RaidArray[];
+  /** Absent when the layout has no LVM (so older layouts keep their digests). */
+  volumeGroups?: VolumeGroup[];
+  logicalVolumes?: LogicalVolume[];
   pos: SourcePos;
 }
 

@@ -144,7 +144,7 @@ describe("the installer's inventory functions", () => {
       dmi: { vendor: "Dell Inc.", product: "PowerEdge R650", serial: "ABC1234" },
       cpu: { logical: 2, sockets: 2, model: "Intel(R) Xeon(R) Gold 6330" },
       memoryBytes: 263852912 * 1024,
-      disks: [{ name: "sda", bytes: 3907029168 * 512, model: "ST2000NM0055", vendor: "ATA", serial: "ZC1ABC", wwn: "naa.5000c500a1b2c3d4", rotational: true }],
+      disks: [{ name: "sda", bytes: 3907029168 * 512, model: "ST2000NM0055", vendor: "ATA", serial: "ZC1ABC", wwn: "0x5000c500a1b2c3d4", rotational: true }],
       nics: [{ name: "eno1", mac: "b0:26:28:00:00:01", driver: "ixgbe", speedMbps: 10000, link: true }],
     });
   });

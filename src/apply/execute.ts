@@ -5,6 +5,7 @@ import type { PlanInputs } from "../plan/inputs.js";
 import type { Plan } from "../plan/types.js";
 import type { BootControl } from "../serve/boot-control.js";
 import { newState } from "../state/codec.js";
+import type { InventoryRecord } from "../state/inventory.js";
 import type { Logger } from "../util/log.js";
 import { ProvisioningDriver } from "./driver.js";
 import { Executor } from "./executor.js";
@@ -17,6 +18,8 @@ export interface ExecuteOptions {
   control: BootControl;
   run: ApplyRunOptions;
   log: Logger;
+  /** Inventories the services receive (this process's own services: serve records its own). */
+  onInventory?: (listener: (r: InventoryRecord) => void) => void;
   /** Default: the run's own stop and interrupt signals. */
   stop?: AbortSignal;
   interrupt?: AbortSignal;
@@ -48,6 +51,7 @@ export async function execute(x: ExecuteOptions): Promise<ApplyResult> {
       },
     );
     x.control.on("observation", (obs) => exec.observe(obs.node, obs));
+    x.onInventory?.((r) => exec.recordInventory(r));
     return await exec.run();
   } finally {
     driver.close();

@@ -3,6 +3,7 @@
 // state after every node that finishes, so an interrupted apply loses nothing that
 // was done. It knows nothing of sockets or BMCs: a NodeDriver boots nodes and the
 // caller feeds what nodes report through `observe`.
+import type { InventoryRecord } from "../state/inventory.js";
 import type { DesiredCluster } from "../config/types.js";
 import { pruneLayouts, recordApplied } from "../plan/record.js";
 import type { ImageChange, NodeChange, Plan } from "../plan/types.js";
@@ -91,6 +92,13 @@ export class Executor {
 
   private emit(e: WithoutTime<ApplyEvent>): void {
     this.parts.events({ ...e, time: (this.opts.now?.() ?? new Date()).toISOString() });
+  }
+
+  /** A host's hardware inventory (its installer's), kept in the state with the apply's next write. */
+  recordInventory(r: InventoryRecord): void {
+    this.commit((s) => {
+      s.inventory = { ...s.inventory, [r.mac]: r };
+    }).catch(() => undefined);
   }
 
   /** Feed what a node reported. Unknown or finished nodes are ignored. */

@@ -1,6 +1,7 @@
 // `metalform apply` as a function: lock, plan (or check a saved plan), ask,
 // build what nodes fetch, serve, execute, write state, stop. The CLI only parses
 // flags and chooses the output.
+import type { InventoryRecord } from "../state/inventory.js";
 import { hostname, userInfo } from "node:os";
 import { join, resolve } from "node:path";
 import type { Diagnostic } from "../config/diagnostics.js";
@@ -115,6 +116,7 @@ async function runHere(x: HereApply): Promise<ApplyResult> {
       control,
       run: o,
       log: x.log,
+      ...(services ? { onInventory: (fn: (r: InventoryRecord) => void) => void services!.on("inventory", fn) } : {}),
       stop: AbortSignal.any([lost.signal, ...(o.stopSignal ? [o.stopSignal] : [])]),
       interrupt: AbortSignal.any([lost.signal, ...(o.interruptSignal ? [o.interruptSignal] : [])]),
     });

@@ -207,6 +207,7 @@ make_work() {
 # has the node installing. Nothing can be reported before (reports need the credential).
 claim_credentials() {
 	[ -n "$MF_TOKEN" ] && return 0
+	discovery_mode && return 0
 	_cc="$MF_WORK/claim"
 	if command -v wget >/dev/null 2>&1; then
 		(umask 077 && timeout 60 wget -q -O "$_cc" --post-data '' "$MF_API/claim") || { rm -f "$_cc"; log "the head refused or did not answer the claim at $MF_API/claim"; halt_installer 1; }
@@ -328,6 +329,161 @@ match_disks() {
 		done
 	done
 	done_step "${found# }"
+}
+
+# ---- inventory (discovery, issue 19) -------------------------------------------------
+# Reads the hardware without touching a disk: DMI, CPUs, memory, disks, NICs and the
+# BMC's LAN settings over KCS when ipmitool and a BMC device are there. Paths come
+# from $MF_SYS and $MF_PROC so tests can run it against a made-up tree.
+
+# Whether this boot is a discovered host's (mf.discovery= names its API base URL).
+discovery_mode() {
+	[ -n "${MF_DISCOVERY:-}" ] || MF_DISCOVERY=$(cmdline_arg mf.discovery)
+	[ -n "$MF_DISCOVERY" ]
+}
+
+# ,"NAME":"VALUE" when VALUE is not empty (strings); inv_num the same for numbers.
+inv_str() { [ -n "$2" ] && printf ',"%s":"%s"' "$1" "$(printf '%s' "$2" | json_escape)"; return 0; }
+inv_num() { case "$2" in '' | *[!0-9]*) ;; *) printf ',"%s":%s' "$1" "$2" ;; esac; }
+inv_read() { [ -r "$1" ] && sed -n '1{s/^ *//; s/ *$//; p;}' "$1" 2>/dev/null; }
+
+inventory_dmi() {
+	_id="$MF_SYS/class/dmi/id"
+	printf '"dmi":{"_":0'
+	inv_str vendor "$(inv_read "$_id/sys_vendor")"
+	inv_str product "$(inv_read "$_id/product_name")"
+	inv_str serial "$(inv_read "$_id/product_serial")"
+	inv_str uuid "$(inv_read "$_id/product_uuid")"
+	inv_str biosVersion "$(inv_read "$_id/bios_version")"
+	printf '}'
+}
+
+inventory_cpu_memory() {
+	_ci="${MF_PROC:-/proc}/cpuinfo"
+	_model=$(sed -n 's/^model name[[:space:]]*: *//p' "$_ci" 2>/dev/null | head -n 1)
+	_logical=$(grep -c '^processor' "$_ci" 2>/dev/null)
+	_sockets=$(sed -n 's/^physical id[[:space:]]*: *//p' "$_ci" 2>/dev/null | sort -u | wc -l)
+	[ "$_sockets" -gt 0 ] 2>/dev/null || _sockets=""
+	printf '"cpu":{"logical":%s' "${_logical:-0}"
+	inv_str model "$_model"
+	inv_num sockets "$_sockets"
+	_kb=$(sed -n 's/^MemTotal: *\([0-9]*\) kB/\1/p' "${MF_PROC:-/proc}/meminfo" 2>/dev/null)
+	printf '},"memoryBytes":%s' "$((${_kb:-0} * 1024))"
+}
+
+# The /dev/disk/by-path name of a disk, when udev (or anyone) made the links.
+inv_by_path() {
+	for _l in /dev/disk/by-path/*; do
+		[ -L "$_l" ] || continue
+		[ "$(basename "$(readlink "$_l")")" = "$1" ] && { basename "$_l"; return 0; }
+	done
+	return 0
+}
+
+inventory_disks() {
+	printf '"disks":['
+	_sep=""
+	for _d in $(candidates); do
+		_n=$(basename "$_d")
+		printf '%s{"name":"%s","bytes":%s' "$_sep" "$(printf '%s' "$_n" | json_escape)" "$(disk_bytes "$_d")"
+		inv_str model "$(sysattr "$_d" device/model 2>/dev/null)"
+		# The same facts disk matching uses (serial, vendor, WWN, by-path: "disk facts" below).
+		inv_str vendor "$(disk_vendor "$_d")"
+		inv_str serial "$(disk_serial "$_d")"
+		inv_str wwn "$(disk_wwn "$_d")"
+		case "$(sysattr "$_d" queue/rotational 2>/dev/null)" in 1) printf ',"rotational":true' ;; 0) printf ',"rotational":false' ;; esac
+		_id_bp=$(disk_paths "$_d" 2>/dev/null | head -n 1)
+		inv_str byPath "${_id_bp:-$(inv_by_path "$_n")}"
+		printf '}'
+		_sep=","
+	done
+	printf ']'
+}
+
+inventory_nics() {
+	printf '"nics":['
+	_sep=""
+	for _c in "$MF_SYS"/class/net/*; do
+		[ -r "$_c/address" ] || continue
+		_n=$(basename "$_c")
+		[ "$_n" = lo ] && continue
+		[ -e "$_c/device" ] || continue # virtual interfaces (bridges, bonds) are no hardware
+		printf '%s{"name":"%s","mac":"%s"' "$_sep" "$(printf '%s' "$_n" | json_escape)" "$(inv_read "$_c/address" | json_escape)"
+		[ -L "$_c/device/driver" ] && inv_str driver "$(basename "$(readlink "$_c/device/driver")")"
+		inv_num speedMbps "$(inv_read "$_c/speed" 2>/dev/null)"
+		case "$(inv_read "$_c/carrier" 2>/dev/null)" in 1) printf ',"link":true' ;; 0) printf ',"link":false' ;; esac
+		printf '}'
+		_sep=","
+	done
+	printf ']'
+}
+
+# The BMC's LAN settings, read in-band: `ipmitool lan print` over the KCS device.
+inventory_bmc() {
+	if ! command -v ipmitool >/dev/null 2>&1; then
+		printf '"bmc":null'
+		return 0
+	fi
+	# Only as the real /init: a test run must not load modules into the machine it runs on.
+	if [ "$$" = 1 ]; then
+		modprobe -q ipmi_si 2>/dev/null
+		modprobe -q ipmi_devintf 2>/dev/null
+	fi
+	if [ ! -e /dev/ipmi0 ] && [ ! -e /dev/ipmi/0 ] && [ ! -e /dev/ipmidev/0 ]; then
+		printf '"bmc":null'
+		return 0
+	fi
+	_lan=$(timeout 20 ipmitool lan print 1 2>/dev/null)
+	_field() { printf '%s\n' "$_lan" | sed -n "s/^$1 *: *//p" | head -n 1; }
+	printf '"bmc":{"source":"ipmitool lan print 1"'
+	inv_str ip "$(_field 'IP Address')"
+	inv_str netmask "$(_field 'Subnet Mask')"
+	inv_str gateway "$(_field 'Default Gateway IP')"
+	inv_str mac "$(_field 'MAC Address')"
+	printf '}'
+}
+
+inventory_json() {
+	printf '{'
+	inventory_dmi
+	printf ','
+	inventory_cpu_memory
+	printf ','
+	inventory_disks
+	printf ','
+	inventory_nics
+	printf ','
+	inventory_bmc
+	printf '}\n'
+}
+
+# A configured node's installer sends its inventory too (the plan's fit warnings use it); never fatal.
+post_inventory() {
+	inventory_json >"$MF_WORK/inventory.json" 2>>"$MF_WORK/inventory.log" || return 0
+	http_post "$MF_API/inventory" "$(cat "$MF_WORK/inventory.json")" >/dev/null 2>&1 || log "could not send the inventory"
+}
+
+# A discovered host: read, post (a few tries), then power off or wait; never returns.
+discover_host() {
+	MF_STEP=inventory
+	inventory_json >"$MF_WORK/inventory.json" 2>>"$MF_WORK/inventory.log" || fail "reading the inventory failed"
+	log "inventory of $MF_MAC: $(wc -c <"$MF_WORK/inventory.json") bytes; no disk was touched"
+	_dh_i=0
+	until http_post "$MF_DISCOVERY/inventory" "$(cat "$MF_WORK/inventory.json")" >/dev/null 2>&1; do
+		_dh_i=$((_dh_i + 1))
+		[ "$_dh_i" -lt 5 ] || fail "the head did not take the inventory at $MF_DISCOVERY/inventory"
+		sleep 3
+	done
+	log "inventory sent to $MF_DISCOVERY"
+	[ "$$" = 1 ] || exit 0
+	_then=$(cmdline_arg mf.then)
+	if [ "${_then:-poweroff}" = poweroff ]; then
+		log "powering off"
+		sync
+		poweroff -f
+	fi
+	log "waiting: reboot this host to install it once it is in the configuration"
+	while :; do sleep 3600; done
 }
 
 # match_disk INDEX: sets MF_DISK_<INDEX>_DEV to its candidate, or refuses (missing, ambiguous).
@@ -1245,6 +1401,7 @@ switch_to_root() {
 main() {
 	if [ "$MF_SKIP_BOOTSTRAP" != 1 ]; then bootstrap; fi
 	make_work
+	if discovery_mode; then discover_host; fi
 	[ -n "$MF_API" ] || fail "no mf.api= on the kernel command line"
 	claim_credentials
 
@@ -1254,6 +1411,7 @@ main() {
 	. "$MF_WORK/plan.sh"
 	[ "${MF_PLAN_VERSION:-}" = 1 ] || fail "install plan version ${MF_PLAN_VERSION:-none} is not supported"
 	done_step "node $MF_NODE mode $MF_MODE"
+	post_inventory
 
 	match_disks
 	decide_mode

@@ -62,6 +62,47 @@ export function renderIpxeInstaller(input: IpxeInstallerInput): string {
   );
 }
 
+export interface IpxeInventoryInput {
+  /** The unknown host's MAC (lower-case, colon separated). */
+  mac: string;
+  /** The discovery image: its kernel and console arguments. */
+  image: Image;
+  kernelUrl: string;
+  initrdUrl: string;
+  /** The host's discovery base URL in the installer API (it posts `<url>/inventory`). */
+  discoveryUrl: string;
+  /** After the inventory: power off or wait. */
+  then: "poweroff" | "wait";
+  console?: string[];
+}
+
+/**
+ * A host the configuration does not know (discovery): the installer in inventory mode,
+ * which reads the hardware, posts it and touches no disk. Public like every script.
+ */
+export function renderIpxeInventory(input: IpxeInventoryInput): string {
+  const who = `discovered ${input.mac}`;
+  const args = [
+    "initrd=installer.img",
+    `mf.discovery=${input.discoveryUrl}`,
+    `mf.mac=${input.mac}`,
+    `mf.then=${input.then}`,
+    ...(input.console ?? DEFAULT_CONSOLE),
+    ...input.image.kernelArgs,
+  ].map((a) => checkArg(who, a));
+  for (const u of [input.kernelUrl, input.initrdUrl]) checkArg(who, u);
+  return (
+    `#!ipxe\n# metalform: ${input.mac}: not in the configuration; run the installer in inventory mode (disks untouched)\n` +
+    "imgfree\n" +
+    `kernel ${input.kernelUrl} ${args.join(" ")} || goto failed\n` +
+    `initrd --name installer.img ${input.initrdUrl} || goto failed\n` +
+    "boot || goto failed\n" +
+    ":failed\n" +
+    "echo metalform: could not load the inventory installer\n" +
+    "exit 1\n"
+  );
+}
+
 export function renderIpxeLocal(node: Node, method: LocalBootMethod = "exit"): string {
   const body = method === "sanboot" ? "sanboot --no-describe --drive 0x80 || exit 1\n" : "exit 1\n";
   return header(node, `boot the local disk (${method})`) + body;

@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import { applyCommand } from "./commands/apply.js";
+import { discoverCommand } from "./commands/discover.js";
 import { imageCommand } from "./commands/image.js";
 import { installerCommand } from "./commands/installer.js";
 import { labCommand } from "./commands/lab.js";
@@ -36,6 +37,7 @@ export async function main(argv: string[]): Promise<void> {
     .command(planCommand)
     .command(applyCommand)
     .command(showCommand)
+    .command(discoverCommand)
     .command(stateCommand)
     .command(statusCommand)
     .command(serveCommand)

@@ -118,6 +118,7 @@ export interface RawNetwork {
   dns?: string[];
   domain?: string;
   dhcp?: { mode?: "authoritative" | "proxy"; leaseTime?: number; dynamicRange?: { start: string; end: string } };
+  discovery?: { enabled?: boolean; image?: string; then?: "poweroff" | "wait" };
   ports?: Partial<Record<"dhcp" | "proxyDhcp" | "tftp" | "http" | "rsync", number>>;
 }
 export interface RawRecipe {

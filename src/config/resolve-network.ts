@@ -28,6 +28,7 @@ export function resolveNetwork(l: Located<RawNetwork>, diags: Diagnostic[]): Net
       leaseTime: n.dhcp?.leaseTime ?? 3600,
       ...(n.dhcp?.dynamicRange ? { dynamicRange: n.dhcp.dynamicRange } : {}),
     },
+    ...(n.discovery?.enabled ? { discovery: { ...(n.discovery.image ? { image: n.discovery.image } : {}), then: n.discovery.then ?? "poweroff" } } : {}),
     ports: {
       dhcp: n.ports?.dhcp ?? 67,
       proxyDhcp: n.ports?.proxyDhcp ?? 4011,
@@ -78,4 +79,28 @@ function resolvePostgres(l: Located<RawBackend>, ctx: { misplaced: boolean; diag
   if (misplaced) return undefined;
   const url: SecretRef = "env" in b.url ? { kind: "env", name: b.url.env } : { kind: "file", path: absPath(l.where, b.url.file) };
   return { type: "postgres", url, ...(b.name ? { name: b.name } : {}), ...(b.keepVersions !== undefined ? { keepVersions: b.keepVersions } : {}), pos: keyPosOf(l.where) };
+}
+
+/**
+ * Discovery's image (the first image when none is named) and what discovery needs: a
+ * dynamic range in authoritative mode (an unknown MAC needs an address), an image to boot.
+ */
+export function resolveDiscovery(l: Located<RawNetwork>, network: Network, images: readonly string[], diags: Diagnostic[]): void {
+  const d = network.discovery;
+  if (!d) return;
+  if (network.dhcp.mode === "authoritative" && !network.dhcp.dynamicRange) {
+    diags.push(
+      errorAt(
+        "discovery-needs-dynamic-range",
+        "network.discovery.enabled needs network.dhcp.dynamicRange in authoritative mode: an unknown host gets its address from it",
+        posOf(l.where, "discovery", "enabled"),
+      ),
+    );
+  }
+  if (d.image !== undefined && !images.includes(d.image)) {
+    diags.push(errorAt("unknown-image", `network.discovery.image "${d.image}" is not defined under images`, posOf(l.where, "discovery", "image")));
+  }
+  if (d.image === undefined && images[0] !== undefined) d.image = images[0];
+  if (d.image === undefined)
+    diags.push(errorAt("discovery-without-image", "network.discovery.enabled needs an image to boot; none is defined", posOf(l.where, "discovery", "enabled")));
 }

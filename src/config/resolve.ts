@@ -9,7 +9,7 @@ import type { Diagnostic } from "./diagnostics.js";
 import { keyPosOf, type MergedConfig } from "./merge.js";
 import { resolveImage } from "./image.js";
 import { checkSizes, resolveLayout } from "./resolve-image.js";
-import { resolveBackend, resolveNetwork } from "./resolve-network.js";
+import { resolveBackend, resolveDiscovery, resolveNetwork } from "./resolve-network.js";
 import { interfaceScope } from "./resolve-interfaces.js";
 import { resolveNodeNetwork } from "./resolve-networks.js";
 import { nodeScope, resolveNodeEntry, type NodeOrigin } from "./resolve-nodes.js";
@@ -83,6 +83,7 @@ function resolveDefinitions(merged: MergedConfig, defaultName: string, diags: Di
     else merged.broken.networks.add(name);
   }
   for (const [name, l] of merged.images) out.images.set(name, resolveImage(name, l, diags));
+  if (merged.network && out.network) resolveDiscovery(merged.network, out.network, [...out.images.keys()], diags);
   for (const [name, l] of merged.diskLayouts) {
     if (checkSizes(name, l, diags)) out.diskLayouts.set(name, resolveLayout(name, l));
   }

@@ -48,6 +48,14 @@ export interface DhcpSettings {
   dynamicRange?: { start: string; end: string };
 }
 
+/** Discovery of unknown MACs (`network.discovery`): they boot the installer in inventory mode. */
+export interface DiscoverySettings {
+  /** The image whose kernel and installer discovered hosts boot (resolved: the first image by default). */
+  image?: string;
+  /** After the inventory: power off (the BMC powers on for the install) or wait. */
+  then: "poweroff" | "wait";
+}
+
 export interface Network {
   /** Provisioning interface on the head node, e.g. "eth1". */
   interface: string;
@@ -62,6 +70,8 @@ export interface Network {
   dns: string[];
   domain?: string;
   dhcp: DhcpSettings;
+  /** Present when discovery is enabled. */
+  discovery?: DiscoverySettings;
   /** Ports of the services; defaults are the standard ones. */
   ports: { dhcp: number; proxyDhcp: number; tftp: number; http: number; rsync: number };
 }

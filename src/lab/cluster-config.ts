@@ -31,6 +31,8 @@ export interface LabConfigInput {
   bmcTlsCa?: string;
   ports: Partial<{ dhcp: number; proxyDhcp: number; tftp: number; http: number; rsync: number }>;
   nodes: { name: string; mac: string; ip: string; bmcAddress: string; firmware?: LabFirmware }[];
+  /** Unlisted VMs (discovery): the dynamic range they lease from. */
+  discovery?: { dynamicRange: { start: string; end: string } };
 }
 
 /** A node's `firmware:` setting for its lab firmware (none for BIOS, the default). */
@@ -71,7 +73,8 @@ export function renderLabConfig(c: LabConfigInput): string {
       interface: c.bridge,
       address: `${c.headAddress}/${c.prefixLength}`,
       domain: "lab.test",
-      dhcp: { mode: "authoritative", leaseTime: 600 },
+      dhcp: { mode: "authoritative", leaseTime: 600, ...(c.discovery ? { dynamicRange: c.discovery.dynamicRange } : {}) },
+      ...(c.discovery ? { discovery: { enabled: true } } : {}),
       ...(Object.keys(c.ports).length > 0 ? { ports: c.ports } : {}),
     },
     images: {

@@ -238,8 +238,15 @@ function labConfig(o: ResolvedLabOptions, lab: { image: LabClusterImage; bmcPass
     bmcDriver: o.bmc,
     ...(lab.redfishCa ? { bmcTlsCa: lab.redfishCa } : {}),
     ports: o.ports,
-    nodes: lab.nodes,
+    nodes: lab.nodes.slice(0, lab.nodes.length - o.unlisted),
+    ...(o.unlisted ? { discovery: { dynamicRange: dynamicRangeAbove(o) } } : {}),
   });
+}
+
+/** Unlisted VMs lease from addresses above every node's (host numbers 200-250 of the lab's /24 or larger). */
+function dynamicRangeAbove(o: ResolvedLabOptions): { start: string; end: string } {
+  const base = o.headAddress.split(".").slice(0, 3).join(".");
+  return { start: `${base}.200`, end: `${base}.250` };
 }
 
 async function powerOnWhenBmcAnswers(info: LabInfo, n: LabNode): Promise<void> {

@@ -43,6 +43,12 @@ export interface LabOptions {
   bmcSerialPortBase?: number;
   /** First four octets of the VMs' MACs; the fifth... is the node number. Default 52:54:00:4d:46. */
   macPrefix?: string;
+  /**
+   * The last this-many VMs are left out of the cluster configuration: hosts metalform
+   * does not know, for discovery. The configuration then enables `network.discovery`
+   * with a dynamic range above the nodes' addresses. Default 0.
+   */
+  unlisted?: number;
   /** Start the VMs when the lab comes up (else they stay off until `ipmitool power on`). Default true. */
   powerOn?: boolean;
   /** Ports written into the lab's cluster configuration. */
@@ -77,6 +83,7 @@ export interface ResolvedLabOptions {
   bmcSerialPortBase: number;
   macPrefix: string;
   powerOn: boolean;
+  unlisted: number;
   ports: Partial<{ dhcp: number; proxyDhcp: number; tftp: number; http: number; rsync: number }>;
   routerAdvertisements: boolean;
   /** One per node. */
@@ -155,12 +162,19 @@ export function resolveLabOptions(o: LabOptions = {}): ResolvedLabOptions {
     bmcSerialPortBase: o.bmcSerialPortBase ?? 9100,
     macPrefix,
     powerOn: o.powerOn ?? true,
+    unlisted: resolveUnlisted(o.unlisted, nodes),
     ports: o.ports ?? {},
     routerAdvertisements: o.routerAdvertisements ?? true,
     firmware: resolveFirmware(o.firmware, nodes),
     ...(o.dataNetwork ? { dataNetwork: resolveDataNetwork(o.dataNetwork, splitCidr) } : {}),
     logger: o.logger ?? nullLogger,
   };
+}
+
+function resolveUnlisted(n: number | undefined, nodes: number): number {
+  const v = n ?? 0;
+  if (!Number.isInteger(v) || v < 0 || v >= nodes) throw new Error(`unlisted VMs must be from 0 to ${nodes - 1}: at least one node stays in the configuration (got ${n})`);
+  return v;
 }
 
 function resolveFirmware(fw: LabOptions["firmware"], nodes: number): LabFirmware[] {

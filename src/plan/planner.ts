@@ -1,5 +1,6 @@
 // The diff engine: a pure function of (desired cluster, state, image digests) to a
 // plan. No I/O: the plan command computes image digests first and passes them in.
+import { diskFitWarnings } from "./disk-fit.js";
 import { bootLoaderProblem } from "../boot/bootloader.js";
 import { expandHostRange } from "../config/hostrange.js";
 import type { DesiredCluster, Node } from "../config/types.js";
@@ -297,6 +298,7 @@ function planWarnings(desired: DesiredCluster, state: ClusterState | undefined, 
     warnings.push(`the state belongs to cluster "${state.cluster}" but the configuration describes "${desired.name}": check --config and --state`);
   }
   warnings.push(...bootLoaderWarnings(desired, nodes.nodeChanges));
+  warnings.push(...diskFitWarnings(desired.nodes, desired.diskLayouts, state?.inventory));
   return warnings;
 }
 

@@ -29,6 +29,7 @@ import { bootScript, initrdRoot, installerRoot, installPlanFor, kernelRoot, root
 import { checkServable, httpRoots, makeDhcp, makeRsync } from "./head-setup.js";
 import type { NodeObservation } from "../progress/observation.js";
 import { observationsFrom, type ServiceEvent } from "./tracker.js";
+import { DiscoveryBoot, type InventoryRecord } from "./discovery.js";
 import { AGENTS_FILE, followAgents, NodeAgents } from "./node-agents.js";
 
 /** Where Debian's `ipxe` package puts the loaders. */
@@ -63,11 +64,14 @@ export interface HeadServicesOptions {
   scriptUrlFor?: (node: Node, own: string) => string;
   /** Upper bound of one install attempt and its credentials (default 2 h). */
   installWindowMs?: number;
+  /** The installer unknown MACs boot in inventory mode (with `network.discovery`; serve/discovery.ts). */
+  discoveryInstaller?: string;
   logger?: Logger;
 }
 
 export interface HeadServicesEvents {
   observation: [NodeObservation];
+  inventory: [InventoryRecord];
 }
 
 export { HeadServicesError } from "./head-setup.js";
@@ -95,6 +99,7 @@ export class HeadServices extends EventEmitter<HeadServicesEvents> implements Bo
   private dhcpWanted: boolean;
   private dhcpChain: Promise<unknown> = Promise.resolve();
   private readonly firmwareBoot: FirmwareBoot;
+  private readonly discovery: DiscoveryBoot;
 
   constructor(private readonly opts: HeadServicesOptions) {
     super();
@@ -115,6 +120,7 @@ export class HeadServices extends EventEmitter<HeadServicesEvents> implements Bo
     });
     this.index();
     this.firmwareBoot = this.makeFirmwareBoot();
+    this.discovery = new DiscoveryBoot(this, { installer: opts.discoveryInstaller, logger: this.log.child("discovery") });
   }
 
   /** Secure Boot's TFTP files and per-node DHCP boot files (src/serve/firmware-boot.ts). */
@@ -180,11 +186,7 @@ export class HeadServices extends EventEmitter<HeadServicesEvents> implements Bo
     if (mode.mode === "local") this.access.endAttempt(node);
   }
 
-  /**
-   * An install attempt opens when a node set to install fetches its boot
-   * configuration (the iPXE script; any other loader's per-node configuration, such
-   * as GRUB's over TFTP, must call this too) from its own address.
-   */
+  /** An install attempt opens when a node set to install fetches its boot configuration (the iPXE script, GRUB's over TFTP) from its own address. */
   bootConfigFetched(mac: string, remote: string): void {
     this.access.bootConfigFetched(mac, remote);
   }
@@ -202,10 +204,7 @@ export class HeadServices extends EventEmitter<HeadServicesEvents> implements Bo
     this.dhcp?.setReservations(this.reservations());
   }
 
-  /**
-   * Replaces the configuration (nodes, images, their digests) while running:
-   * reservations, kernel roots and the rsync modules follow.
-   */
+  /** Replaces the configuration (nodes, images, their digests) while running: reservations, kernel roots and the rsync modules follow. */
   async reconfigure(cluster: DesiredCluster, update: { imageDigests?: ReadonlyMap<string, { digest: string }>; inlineSecrets?: ReadonlyMap<string, string> } = {}): Promise<void> {
     const before = JSON.stringify(imageModules(this.cluster.images.values()));
     this.cluster = cluster;
@@ -244,7 +243,7 @@ export class HeadServices extends EventEmitter<HeadServicesEvents> implements Bo
   /** The iPXE script a node gets when it asks (undefined: unknown MAC, 404). */
   script(mac: string): string | undefined {
     const node = this.nodeByMac(mac);
-    return node ? bootScript(this.serving(), node, this.bootMode(node.name)) : undefined;
+    return node ? bootScript(this.serving(), node, this.bootMode(node.name)) : this.discovery.script(mac.toLowerCase(), this.httpBase);
   }
 
   /** The install plan of a node in a claimed install attempt (undefined: none, 404). */
@@ -270,6 +269,7 @@ export class HeadServices extends EventEmitter<HeadServicesEvents> implements Bo
         const ref = this.cluster.nodes.find((n) => n.name === name)?.bmc?.password;
         return ref ? resolveSecret(ref, this.inlineSecrets) : undefined;
       },
+      ...(this.discovery.enabled ? { discovery: this.discovery.sessions } : {}),
       agentWork: (node) => this.agents.polled(node),
       logger: this.log.child("installer-api"),
     });
@@ -288,8 +288,8 @@ export class HeadServices extends EventEmitter<HeadServicesEvents> implements Bo
       address: this.address,
       port: net.ports.http,
       scripts: (mac) => this.script(mac),
-      roots: httpRoots(this.cluster, tftpRoot, (image) => this.installerFor(image)),
-      fileClients: (remote) => this.byIp.has(remote.replace(/^::ffff:/, "")),
+      roots: { ...httpRoots(this.cluster, tftpRoot, (image) => this.installerFor(image)), ...this.discovery.roots() },
+      fileClients: (remote, root) => this.byIp.has(remote.replace(/^::ffff:/, "")) || this.discovery.mayFetch(remote, root),
       logger: this.log.child("http"),
     });
     this.api = this.makeApi();
@@ -304,6 +304,7 @@ export class HeadServices extends EventEmitter<HeadServicesEvents> implements Bo
     });
     this.http.on("script-served", (payload) => {
       this.bootConfigFetched(payload.mac, payload.remote);
+      this.discovery.scriptServed(payload.mac, payload.remote);
       this.observe({ event: "script-served", payload });
     });
     this.http.on("file-served", (payload) => this.observe({ event: "file-served", payload }));
@@ -314,6 +315,7 @@ export class HeadServices extends EventEmitter<HeadServicesEvents> implements Bo
       if (payload.status === "failed") this.access.endAttempt(payload.node);
       this.observe({ event: "report", payload });
     });
+    this.api.events.on("inventory", (payload) => this.discovery.received(payload, (r) => this.emit("inventory", r)));
     this.api.events.on("up", (payload) => {
       this.access.endAttempt(payload.node);
       this.observe({ event: "up", payload });
@@ -345,6 +347,7 @@ export class HeadServices extends EventEmitter<HeadServicesEvents> implements Bo
       nodeByMac: (mac) => this.nodeByMac(mac),
       ...(this.opts.scriptUrlFor ? { scriptUrlFor: this.opts.scriptUrlFor } : {}),
       bootFile: this.firmwareBoot.bootFile,
+      discovering: () => this.discovery.enabled,
       ...(this.opts.bindInterface !== undefined ? { bindInterface: this.opts.bindInterface } : {}),
       logger: this.log,
     });
@@ -357,10 +360,7 @@ export class HeadServices extends EventEmitter<HeadServicesEvents> implements Bo
     return Boolean(this.dhcp && this.started.includes(this.dhcp));
   }
 
-  /**
-   * Starts or stops answering DHCP while the other services run (a provisioner that
-   * becomes, or stops being, its network's DHCP authority). Calls run in order.
-   */
+  /** Starts or stops answering DHCP while the other services run (a provisioner that becomes, or stops being, its DHCP authority). Calls run in order. */
   setDhcp(on: boolean): Promise<void> {
     const run = this.dhcpChain.then(async () => {
       this.dhcpWanted = on;

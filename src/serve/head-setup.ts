@@ -68,17 +68,19 @@ export interface DhcpSetup {
   scriptUrlFor?: (node: Node, own: string) => string;
   bootFile: FirmwareBoot["bootFile"];
   bindInterface?: string | null;
+  /** Unknown MACs get the inventory script (serve/discovery.ts): discovery is on and has an installer. */
+  discovering?: () => boolean;
   logger: Logger;
 }
 
 /** The DHCP server: reservations, PXE loaders and iPXE script URLs for the cluster's nodes. */
 export function makeDhcp(o: DhcpSetup): DhcpServer {
   const net = o.cluster.network;
-  // Unknown MACs get no script: without a reservation they get no answer at all.
+  // Unknown MACs get no script (without a reservation they get no answer at all), unless discovering.
   const scriptUrl = (mac: string) => {
     const node = o.nodeByMac(mac);
-    if (!node) return undefined;
     const own = `${o.httpBase()}/boot/${mac}.ipxe`;
+    if (!node) return o.discovering?.() ? own : undefined;
     return o.scriptUrlFor ? o.scriptUrlFor(node, own) : own;
   };
   return new DhcpServer(

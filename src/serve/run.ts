@@ -9,6 +9,10 @@ import { checkHello, type Reloaded } from "./control-hello.js";
 import { controlSocketPath } from "./control-protocol.js";
 import { ControlServer, ControlServerError } from "./control-server.js";
 import { HeadServices } from "./head-services.js";
+import { InventoryRecorder } from "./inventory-recorder.js";
+import { buildImageInstaller } from "../installer/for-image.js";
+import { defaultCacheDir } from "../state/paths.js";
+import type { DesiredCluster } from "../config/types.js";
 
 /** serve will not run (bad configuration, provisioners registered): the message says why. */
 export class ServeWillNotRun extends Error {}
@@ -50,6 +54,7 @@ export async function runServe(o: ServeRunOptions): Promise<void> {
         "To serve from this machine too, run `metalform serve --role provisioner` here; or stop them first.",
     );
   }
+  const discoveryInstaller = await buildDiscoveryInstaller(cluster, loaded.configPath, o.logger);
   const services = new HeadServices({
     cluster,
     inlineSecrets,
@@ -61,9 +66,12 @@ export async function runServe(o: ServeRunOptions): Promise<void> {
     ...(o.bindAddress ? { address: o.bindAddress } : {}),
     ...(o.bindInterface !== undefined ? { bindInterface: o.bindInterface } : {}),
     ...(o.installWindowMs ? { installWindowMs: o.installWindowMs } : {}),
+    ...(discoveryInstaller ? { discoveryInstaller } : {}),
     logger: o.logger,
   });
   services.on("observation", (obs) => o.logger.info("node", { ...obs }));
+  const inventory = new InventoryRecorder({ store, cluster: cluster.name, logger: o.logger.child("inventory") });
+  services.on("inventory", (r) => inventory.record(r));
   const control = controlServer(o, services, { socket: controlSocketPath(localDir), configPath: loaded.configPath });
   await startAll(control, services, o.logger);
   let reloads = Promise.resolve(); // one reload at a time, in the order asked
@@ -72,6 +80,17 @@ export async function runServe(o: ServeRunOptions): Promise<void> {
   o.logger.info("stopping", {});
   await control.stop();
   await services.stop();
+  await inventory.stop();
+}
+
+/** With `network.discovery`: the installer unknown hosts boot, built for the discovery image's kernel. */
+async function buildDiscoveryInstaller(cluster: DesiredCluster, configPath: string, log: Logger): Promise<string | undefined> {
+  const name = cluster.network.discovery?.image;
+  const image = name ? cluster.images.get(name) : undefined;
+  if (!image) return undefined;
+  const built = await buildImageInstaller(image, defaultCacheDir(configPath), log.child("installer"));
+  log.info("discovery-installer-ready", { image: image.name, path: built.path, cached: built.cached });
+  return built.path;
 }
 
 /** An apply for this cluster talks to serve here instead of starting services of its own. */

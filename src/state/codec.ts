@@ -4,6 +4,7 @@
 import { randomUUID } from "node:crypto";
 import { StateError } from "./errors.js";
 import { isStoppedOutcome } from "../progress/outcome.js";
+import { inventoryRecordWellFormed } from "./inventory.js";
 import { STATE_FORMAT_VERSION, type ClusterState, type NodeReport } from "./types.js";
 import { METALFORM_VERSION } from "./version.js";
 
@@ -53,6 +54,10 @@ export function parseState(text: string, where: string): ClusterState {
     if (!isObj(l) || typeof l.name !== "string" || typeof l.text !== "string") throw corrupt(`layout "${digest}" malformed`);
   }
   for (const [name, n] of Object.entries(doc.nodes as object)) checkNode(name, n, corrupt);
+  if (doc.inventory !== undefined) {
+    if (!isObj(doc.inventory)) throw corrupt(`"inventory" not an object`);
+    for (const [mac, r] of Object.entries(doc.inventory)) if (!inventoryRecordWellFormed(r)) throw corrupt(`inventory of "${mac}" malformed`);
+  }
   return doc as unknown as ClusterState;
 }
 

@@ -3,6 +3,7 @@
 // Secrets never appear here: a BMC password is recorded only as its reference.
 import type { BmcPrivilege, BootMode, InstallMode, NodeInterface, PowerDriver, SecretRef } from "../config/types.js";
 import type { StoppedOutcome } from "../progress/outcome.js";
+import type { InventoryRecord } from "./inventory.js";
 
 /** Bumped when the file format changes incompatibly; newer files are refused. */
 export const STATE_FORMAT_VERSION = 1;
@@ -103,4 +104,6 @@ export interface ClusterState {
   /** Keyed by layout digest. */
   layouts: Record<string, LayoutState>;
   nodes: Record<string, NodeState>;
+  /** Hardware inventories by boot MAC (state/inventory.ts); absent in states written before discovery. */
+  inventory?: Record<string, InventoryRecord>;
 }

@@ -187,6 +187,8 @@ describe("apply with simulated nodes", () => {
     expect(state.nodes.n3.applied).toBeUndefined();
     expect(state.nodes.n3.reported).toMatchObject({ phase: "power", outcome: "failed" });
     expect(state.nodes.n4.reported).toMatchObject({ phase: "sync", outcome: "failed" });
+    // The installers' inventories reached the state through apply's own services, under the nodes' names.
+    expect(state.inventory[MAC(1)]).toMatchObject({ mac: MAC(1), node: "n1", facts: { disks: [{ name: "vda", bytes: 2 ** 31 }] } });
     expect(JSON.stringify(state)).not.toContain(BMC_PASSWORD);
   }, 240_000);
 

@@ -123,6 +123,9 @@ async function main() {
   }
   const plan = JSON.parse(await call("plan"));
   log("plan", { node: plan.node, mode: plan.mode, rsync: plan.image.rsync });
+  // The installer's hardware inventory (post_inventory): this namespace's NIC and a made-up disk.
+  const mac = readFileSync(`/sys/class/net/${iface}/address`, "utf8").trim();
+  await call("inventory", { dmi: { vendor: "sim" }, cpu: { logical: 1 }, memoryBytes: 1 << 30, disks: [{ name: "vda", bytes: 2 ** 31 }], nics: [{ name: iface, mac }], bmc: null });
   for (const s of ["disks", "mode", "partition", "mkfs", "mount"]) {
     await report(s, "started");
     await report(s, "finished");

@@ -11,6 +11,7 @@ interface LabArgs extends GlobalArgs {
   node?: string;
   cmd?: string[];
   powerOn?: boolean;
+  unlisted?: number;
   bmc?: "ipmi" | "redfish";
   firmware?: string;
   dataNics?: number;
@@ -37,6 +38,7 @@ const up: CommandModule<GlobalArgs, LabArgs> = {
         default: "busybox",
         describe: "The cluster's image: a small busybox tree, or Debian 12 built from a recipe with mmdebstrap (cached; the first build takes minutes)",
       })
+      .option("unlisted", { type: "number", default: 0, describe: "Leave the last N VMs out of the configuration (discovery: they boot the inventory installer)" })
       .option("power-on", { type: "boolean", default: false, describe: "Start the VMs now (apply powers them through their BMCs anyway)" })
       .option("bmc", {
         choices: ["ipmi", "redfish"] as const,
@@ -66,6 +68,7 @@ const up: CommandModule<GlobalArgs, LabArgs> = {
       ...(argv.memory !== undefined ? { memoryMiB: argv.memory } : {}),
       image: argv.image as "busybox" | "debian",
       powerOn: argv.powerOn ?? false,
+      unlisted: argv.unlisted ?? 0,
       firmware,
       bmc: argv.bmc ?? "ipmi",
       ...(argv.dataNics ? { dataNetwork: { nics: argv.dataNics, address6: "fd00:79::1/64" } } : {}),

@@ -35,6 +35,12 @@ export interface AnswerContext {
   reservations: ReservationTable;
   /** The dynamic range (authoritative mode with one). */
   pool?: LeasePool | undefined;
+  /**
+   * Discovery: MACs without a reservation are answered with boot information (from
+   * the pool, or as a proxy) so they boot the inventory installer; their DISCOVERs
+   * are logged at info. Off: the pool still leases, a proxy ignores them.
+   */
+  discovery?: boolean | undefined;
   /** Whether anyone listens for an event: payloads cost time in a boot storm. */
   wants(event: DhcpEventName): boolean;
 }
@@ -131,4 +137,11 @@ export function replyPacket(req: DhcpPacket, type: MessageType, p: { yiaddr: str
     file,
     options: p.options,
   };
+}
+
+/** The info line a discovered host's DISCOVER is worth (discovery on, MAC unknown). */
+export function discoveryNotes(r: Request, ctx: AnswerContext): Answer["notes"] {
+  if (!ctx.discovery || r.packet.options.messageType !== MessageType.DISCOVER) return [];
+  const o = r.packet.options;
+  return [{ level: "info", message: "discovered", fields: { mac: clientMac(r.packet), kind: clientKind(o), ...(o.clientArch ? { arch: o.clientArch[0] } : {}) } }];
 }

@@ -5,7 +5,20 @@ import { FLAG_BROADCAST, MessageType } from "./codec/constants.js";
 import { ipToInt, ZERO_IP } from "./codec/ip4.js";
 import type { DhcpOptions } from "./codec/options.js";
 import { clientMac } from "./codec/packet.js";
-import { bootFor, clientInfo, ignored, networkOptions, replyPacket, seenEvents, type Answer, type AnswerContext, type Binding, type LeasePool, type Request } from "./answer.js";
+import {
+  bootFor,
+  clientInfo,
+  discoveryNotes,
+  ignored,
+  networkOptions,
+  replyPacket,
+  seenEvents,
+  type Answer,
+  type AnswerContext,
+  type Binding,
+  type LeasePool,
+  type Request,
+} from "./answer.js";
 import type { Emitted } from "./events.js";
 import { replyTarget } from "./reply-address.js";
 
@@ -32,6 +45,7 @@ export function answerAuthoritative(r: Request, ctx: AnswerContext): Answer {
   const c: Case = { r, ctx, mac, fixed, pool: ctx.pool, ours };
   const answer = byType(c);
   answer.events.unshift(...seen);
+  if (!reserved) answer.notes.unshift(...discoveryNotes(r, ctx));
   return answer;
 }
 

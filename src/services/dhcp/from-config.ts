@@ -27,6 +27,7 @@ export function dhcpOptionsFromNetwork(network: Network, nodes: readonly Node[],
     leaseTime: network.dhcp.leaseTime,
     ...(network.dhcp.dynamicRange ? { dynamicRange: network.dhcp.dynamicRange } : {}),
     ...(wiring.leaseFile ? { leaseFile: wiring.leaseFile } : {}),
+    ...(network.discovery ? { discovery: true } : {}),
     // Option 12 carries the short name; the domain goes in option 15.
     reservations: nodes.map((n) => ({ mac: n.mac, ip: n.ip, hostname: n.name })),
     pxe: { scriptUrl: wiring.scriptUrl, ...(wiring.loaders ? { loaders: wiring.loaders } : {}) },

@@ -5,7 +5,7 @@ import { MessageType } from "./codec/constants.js";
 import { ZERO_IP } from "./codec/ip4.js";
 import type { DhcpOptions } from "./codec/options.js";
 import { clientMac } from "./codec/packet.js";
-import { bootFor, clientInfo, ignored, replyPacket, seenEvents, type Answer, type AnswerContext, type Request } from "./answer.js";
+import { bootFor, clientInfo, discoveryNotes, ignored, replyPacket, seenEvents, type Answer, type AnswerContext, type Request } from "./answer.js";
 import { clientKind, isPxeClient, pxeServerOptions } from "./pxe.js";
 import { replyTarget, type ReplyTarget } from "./reply-address.js";
 
@@ -16,14 +16,15 @@ export function answerProxy(r: Request, ctx: AnswerContext): Answer {
   const type = o.messageType!;
   if (!isPxeClient(o) && clientKind(o) !== "ipxe") return ignored("not-pxe", { mac });
   const reserved = ctx.reservations.byMac.get(mac);
-  if (!reserved) return ignored("unknown-mac", { mac }, seenEvents(r, ctx));
+  // Discovery: an unknown PXE client gets boot information too (its script is the inventory's).
+  if (!reserved && !ctx.discovery) return ignored("unknown-mac", { mac }, seenEvents(r, ctx));
   // On port 67 a proxy only offers; every REQUEST there is a lease request for the DHCP
   // server (which may even share our address when co-located). PXE clients ask a proxy
   // for boot information on port 4011.
   if (via === "server" && type !== MessageType.DISCOVER) return ignored("proxy-not-for-us", { mac, type });
   if (via === "proxy" && type !== MessageType.REQUEST && type !== MessageType.INFORM) return ignored("proxy-port-type", { mac, type });
   const replyType = via === "server" ? MessageType.OFFER : MessageType.ACK;
-  const boot = bootFor(r, reserved.ip, ctx.config);
+  const boot = bootFor(r, reserved?.ip, ctx.config);
   if (!boot) return ignored("no-boot-file", { mac, arch: o.clientArch?.[0] });
   // No iPXE 175/176 (no-pxedhcp) from a proxy: it would tell iPXE to skip the ProxyDHCP
   // request that fetches this very boot information.
@@ -45,8 +46,8 @@ export function answerProxy(r: Request, ctx: AnswerContext): Answer {
   const event = replyType === MessageType.OFFER ? "offer" : "ack";
   return {
     reply: { packet: reply, to: proxyTarget(r, replyType, ctx), counts: event === "offer" ? "offers" : "acks" },
-    events: [{ event, payload: clientInfo(r, undefined, boot) }],
-    notes: [],
+    events: [...(reserved ? [] : seenEvents(r, ctx)), { event, payload: clientInfo(r, undefined, boot) }],
+    notes: reserved ? [] : discoveryNotes(r, ctx),
   };
 }
 

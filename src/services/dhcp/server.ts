@@ -60,6 +60,8 @@ export interface DhcpServerOptions {
   reservations?: readonly Reservation[];
   /** Pool for MACs without a reservation (authoritative mode). Without it they are only `seen`. */
   dynamicRange?: { start: string; end: string };
+  /** Answer MACs without a reservation so they boot the inventory installer (answer.ts). */
+  discovery?: boolean;
   /** Where dynamic leases persist across restarts. */
   leaseFile?: string;
   /** Network boot; absent = no boot information is sent. */
@@ -119,7 +121,7 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> implements Servic
     this.table = indexReservations(opts.reservations ?? []);
     this.rebuildExcluded();
     this.pool = opts.dynamicRange && this.mode === "authoritative" ? this.makePool(opts.dynamicRange) : undefined;
-    this.context = { config: this.config, reservations: this.table, pool: this.pool, wants: (event) => this.listenerCount(event) > 0 };
+    this.context = { config: this.config, reservations: this.table, pool: this.pool, discovery: opts.discovery ?? false, wants: (event) => this.listenerCount(event) > 0 };
   }
 
   private makePool(range: { start: string; end: string }): LeaseStore {

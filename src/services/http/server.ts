@@ -56,10 +56,11 @@ export interface HttpBootServerOptions {
   /** Cap on simultaneous connections; default 4096. */
   maxConnections?: number;
   /**
-   * Who may download files (kernels, installers, loaders): by the client's address.
+   * Who may download files (kernels, installers, loaders): by the client's address
+   * and the root asked for (the first path segment, still URL-encoded).
    * Default: anyone. Scripts and mounted routes decide for themselves.
    */
-  fileClients?: (remote: string) => boolean;
+  fileClients?: (remote: string, root: string) => boolean;
 }
 
 export interface HttpBootServerEvents {
@@ -77,7 +78,7 @@ const ROOT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 export class HttpBootServer extends EventEmitter<HttpBootServerEvents> implements Service {
   readonly name = "http";
   private readonly opts: Required<Omit<HttpBootServerOptions, "roots" | "logger" | "scripts" | "fileClients">>;
-  private readonly fileClients: (remote: string) => boolean;
+  private readonly fileClients: (remote: string, root: string) => boolean;
   private readonly scripts: ScriptProvider;
   private readonly roots = new Map<string, string>();
   private readonly realRoots = new Map<string, string>();
@@ -238,7 +239,7 @@ export class HttpBootServer extends EventEmitter<HttpBootServerEvents> implement
 
   private async serveFile(req: IncomingMessage, res: ServerResponse, method: string, rest: string, remote: string): Promise<void> {
     if (method !== "GET" && method !== "HEAD") throw new HttpError(405, "method not allowed");
-    if (!this.fileClients(remote)) {
+    if (!this.fileClients(remote, rest.split("/")[0] ?? "")) {
       this.log.warn("file-refused", { path: rest.slice(0, 200), reason: "not a known node's address", remote });
       throw new HttpError(403, "files are served to the cluster's nodes only");
     }

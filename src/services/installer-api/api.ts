@@ -6,6 +6,8 @@
 //   GET  nodes/<node>/plan.sh       the same plan as shell assignments  install credential
 //   GET  nodes/<node>/bmc-password  the BMC password (text/plain)       install credential, BMC step, once
 //   POST nodes/<node>/report        {step, status, bytes?, files?, message?}  install credential
+//   POST nodes/<node>/inventory     the node's hardware inventory        install credential
+//   POST discovery/<mac>/inventory  an unknown host's inventory, once    discovery session (discovery.ts)
 //   POST nodes/<node>/up            {image}                             node credential
 //   POST nodes/<node>/agent, GET work, POST done: the node agent (agent-protocol.ts)  node credential
 // Every call must come from the node's configured address. A refusal is answered 403
@@ -20,9 +22,12 @@ import { nullLogger, type Logger } from "../../util/log.js";
 import { shQuote } from "../../boot/shell-quote.js";
 import { bearer, readJson, send, sendError } from "./io.js";
 import type { NodeCredentials } from "./node-credentials.js";
+import type { HostInventory } from "../../state/inventory.js";
+import type { DiscoveryRefusal, DiscoverySessions } from "./discovery.js";
+import { MAX_INVENTORY_BYTES, parseInventory } from "./inventory.js";
 import { parseAgentReport, parseWorkDone, renderWork, type AgentReport, type WorkDone, type WorkItem } from "./agent-protocol.js";
 import { parseReport, parseUp, type NodeReport, type NodeUp, type Parsed } from "./reports.js";
-import { admissionOf, methodOf, route, type ApiRoute } from "./route.js";
+import { admissionOf, discoveryRoute, methodOf, route, type ApiRoute } from "./route.js";
 import { normalizeIp, type InstallSessions, type Refusal } from "./sessions.js";
 
 export const DEFAULT_PREFIX = "/api/v1/installer";
@@ -37,6 +42,8 @@ export interface InstallerApiEventMap {
   plan: [{ node: string; form: "json" | "sh"; time: string }];
   /** A node's installer claimed its attempt's credential. */
   claim: [{ node: string; remote: string }];
+  /** A hardware inventory: of a configured node (`node`) or of a discovered host (`mac`). */
+  inventory: [InventoryReport];
   /** A node agent's report of what its node runs. */
   agent: [AgentReport];
   /** A node agent polled for work (its heartbeat); `work` is what it was given. */
@@ -47,11 +54,20 @@ export interface InstallerApiEventMap {
   refused: [RefusedCall];
 }
 
+export interface InventoryReport {
+  node?: string;
+  mac?: string;
+  /** The address it came from. */
+  address: string;
+  facts: HostInventory;
+  time: string;
+}
+
 export interface RefusedCall {
   node: string;
   what: string;
   remote: string;
-  reason: Refusal | "bad-node-credential";
+  reason: Refusal | "bad-node-credential" | DiscoveryRefusal;
 }
 
 export class InstallerApiEvents extends EventEmitter<InstallerApiEventMap> {}
@@ -67,6 +83,8 @@ export interface InstallerApiOptions {
   claimed?: (node: string) => Promise<void>;
   /** The plan of a node, or undefined for a node without one (404). */
   plan: (node: string) => InstallPlan | undefined | Promise<InstallPlan | undefined>;
+  /** Hosts the configuration does not know: absent, discovery is off and their calls are 404. */
+  discovery?: DiscoverySessions;
   /** Resolves a node's BMC password (from its secret reference); undefined: 404. */
   bmcPassword?: (node: string) => Promise<string | undefined>;
   /** The next work item for a node's agent (taken off its queue), or undefined: nothing to do. */
@@ -110,7 +128,7 @@ export function createInstallerApi(opts: InstallerApiOptions): InstallerApi {
   };
   const handle: Handler = async (req, res) => {
     const r = route(prefix, req.url);
-    if (!r) return false;
+    if (!r) return discovered(api, prefix, { req, res });
     try {
       if (admitted(api, { r, req, res })) await answer(api, { r, req, res });
     } catch (err) {
@@ -183,6 +201,8 @@ async function answer(api: Api, call: Call): Promise<void> {
           api.events.emit("report", v);
         },
       );
+    case "inventory":
+      return acceptInventory(api, call, { node: r.node });
     case "agent":
       return accept(
         api,
@@ -262,7 +282,59 @@ async function accept<T>(api: Api, { req, res }: Call, parse: (body: unknown) =>
   emit(p.value);
 }
 
+/** An inventory body (larger limit than reports), parsed, admitted (`admit`: a discovered host's one), answered 204, emitted. */
+async function acceptInventory(api: Api, { req, res }: Pick<Call, "req" | "res">, who: { node: string } | { mac: string }, admit?: () => boolean): Promise<void> {
+  const body = await readJson(req, res, MAX_INVENTORY_BYTES);
+  if (body === undefined) return;
+  const p = parseInventory(body);
+  if (!p.ok) return sendError(res, 400, p.error);
+  if (admit && !admit()) return sendError(res, 403, "refused: no-session");
+  send(res, 204, "text/plain", "");
+  api.events.emit("inventory", { ...who, address: normalizeIp(req.socket.remoteAddress) ?? "unknown", facts: p.value, time: api.now().toISOString() });
+}
+
+/** `discovery/<mac>/inventory`: a discovered host's one inventory; false when the path is not it. */
+async function discovered(api: Api, prefix: string, { req, res }: Pick<Call, "req" | "res">): Promise<boolean> {
+  const d = discoveryRoute(prefix, req.url);
+  if (!d) {
+    if (!(req.url ?? "").startsWith(`${prefix}/discovery/`)) return false;
+    req.resume();
+    sendError(res, 404, "not a discovery endpoint");
+    return true;
+  }
+  req.on("error", () => undefined);
+  if (!api.opts.discovery) {
+    req.resume();
+    sendError(res, 404, "discovery is off");
+    return true;
+  }
+  if (req.method !== "POST") {
+    req.resume();
+    res.setHeader("allow", "POST");
+    sendError(res, 405, "method not allowed");
+    return true;
+  }
+  const sessions = api.opts.discovery;
+  const ok = sessions.check(d.mac, req.socket.remoteAddress);
+  if (!ok.ok) {
+    req.resume();
+    refuse(api, { r: { node: d.mac, what: "inventory" }, req, res }, ok.refusal);
+    return true;
+  }
+  try {
+    await acceptInventory(api, { req, res }, { mac: d.mac }, () => sessions.accept(d.mac, req.socket.remoteAddress).ok);
+  } catch (err) {
+    api.log.error("installer-api.error", { mac: d.mac, what: "inventory", error: String(err) });
+    if (!res.headersSent) sendError(res, 500, "internal error");
+  }
+  return true;
+}
+
 /** The base URL of a node in the API, as the installer and the UP reporter use it. */
+export function discoveryApiUrl(httpBase: string, mac: string, prefix = DEFAULT_PREFIX): string {
+  return `${httpBase.replace(/\/+$/, "")}${prefix}/discovery/${mac}`;
+}
+
 export function nodeApiUrl(httpBase: string, node: string, prefix = DEFAULT_PREFIX): string {
   return `${httpBase.replace(/\/+$/, "")}${prefix}/nodes/${encodeURIComponent(node)}`;
 }

@@ -2,7 +2,8 @@
 // credential that may call it. Pure.
 
 const NODE_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
-const ENDPOINTS = ["claim", "plan", "plan.sh", "bmc-password", "report", "up", "agent", "work", "done"] as const;
+const ENDPOINTS = ["claim", "plan", "plan.sh", "bmc-password", "report", "inventory", "up", "agent", "work", "done"] as const;
+const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
 /** What the installed system calls with its node credential (the UP reporter, the node agent). */
 const NODE_ENDPOINTS: readonly Endpoint[] = ["up", "agent", "work", "done"];
 
@@ -38,4 +39,23 @@ export function methodOf(what: Endpoint): "GET" | "POST" {
 
 export function admissionOf(what: Endpoint): Admission {
   return what === "claim" ? "address" : NODE_ENDPOINTS.includes(what) ? "node" : "install";
+}
+
+/** `discovery/<mac>/inventory` under `prefix`: the one endpoint a host the configuration does not know may call. */
+export function discoveryRoute(prefix: string, url: string | undefined): { mac: string } | undefined {
+  if (!url) return undefined;
+  const path = url.split("?")[0]!;
+  if (!path.startsWith(prefix + "/discovery/")) return undefined;
+  const rest = path.slice(prefix.length + "/discovery/".length).split("/");
+  if (rest.length !== 2 || rest[1] !== "inventory") return undefined;
+  const mac = decodeURIComponentSafe(rest[0]!).toLowerCase();
+  return MAC_RE.test(mac) ? { mac } : undefined;
+}
+
+function decodeURIComponentSafe(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return "";
+  }
 }

@@ -9,6 +9,7 @@ import { mountDepth, renderFstab } from "./fstab.js";
 import { identityFiles, NODE_IDENTITY } from "./identity.js";
 import { LabelAllocator } from "./labels.js";
 import { networkFiles } from "./network-config.js";
+import { nodeValues, renderNodeFiles, scriptEnv } from "./node-files.js";
 import { INSTALL_PLAN_VERSION, type DeviceRef, type InstallPlan, type PlanDisk, type PlanFile, type PlanFilesystem, type PlanRaid } from "./plan-types.js";
 import { isSafeWord } from "./shell-quote.js";
 import { renderSfdisk, sizeText } from "./sfdisk.js";
@@ -101,6 +102,9 @@ export function renderInstallPlan(input: InstallPlanInput): InstallPlan {
   };
   const bmc = renderBmc(node.bmc);
   if (bmc) plan.bmc = bmc;
+  if (node.initialize || node.finalize) {
+    plan.scripts = { ...(node.initialize ? { initialize: node.initialize.content } : {}), ...(node.finalize ? { finalize: node.finalize.content } : {}), env: scriptEnv(nodeValues(node, input.network)) };
+  }
   return plan;
 }
 
@@ -187,7 +191,8 @@ class StoragePlan {
 
 /**
  * The files the installer writes into the installed system: network (each stack's),
- * fstab, the layout's fingerprint, the UP reporter, root's authorized keys, GRUB's settings.
+ * fstab, the layout's fingerprint, the UP reporter, root's authorized keys, GRUB's settings,
+ * and last the node's own files (`files:`), so that one of those may replace the others.
  */
 function installedFiles(
   input: InstallPlanInput,
@@ -202,6 +207,7 @@ function installedFiles(
     ...up.files,
     ...identityFiles(input.node),
     ...storage.extra,
+    ...renderNodeFiles(input.node, input.network).map(({ path, mode, content }) => ({ path, mode, content })),
   ];
   return { files, symlinks: [...up.symlinks, ...net.symlinks] };
 }

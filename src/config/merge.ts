@@ -68,7 +68,12 @@ export interface RawSettings {
   bmc?: RawBmc;
   protect?: boolean;
   firmware?: RawFirmware;
+  files?: string;
+  vars?: Record<string, string | number | boolean>;
+  initialize?: RawScript;
+  finalize?: RawScript;
 }
+export type RawScript = string | { file: string };
 export interface RawNode extends RawSettings {
   name: string;
   category?: string;

@@ -758,7 +758,14 @@ run_node_script() {
 	_rs_step=$1
 	case "$_rs_step" in initialize) _rs_text=${MF_SCRIPT_INITIALIZE:-} ;; *) _rs_text=${MF_SCRIPT_FINALIZE:-} ;; esac
 	[ -n "$_rs_text" ] || return 0
-	case "$_rs_step" in initialize) step initialize ;; *) step finalize ;; esac
+	case "$_rs_step" in
+	initialize)
+		step initialize
+		;;
+	*)
+		step finalize
+		;;
+	esac
 	_rs_log="$MF_WORK/$_rs_step.log"
 	[ "$_rs_step" != finalize ] || chroot_mounts
 	_rs_rc=0

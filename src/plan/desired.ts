@@ -1,7 +1,9 @@
 // What the configuration wants applied to one node, in the same shape the state
 // records, so that the diff is a comparison of like with like.
 import type { DesiredCluster, DiskLayout, Node } from "../config/types.js";
-import type { AppliedBmc, AppliedNode } from "../state/types.js";
+import { renderNodeFiles, TemplateError } from "../boot/node-files.js";
+import type { AppliedBmc, AppliedNode, AppliedScripts } from "../state/types.js";
+import { createHash } from "node:crypto";
 import { layoutIdentity } from "./layout.js";
 
 export interface ImageDigest {
@@ -15,7 +17,7 @@ export interface ImageDigest {
 
 export class PlanError extends Error {
   constructor(
-    readonly code: "protected-wipe" | "missing-image-digest" | "unknown-reference" | "bad-target",
+    readonly code: "protected-wipe" | "missing-image-digest" | "unknown-reference" | "bad-target" | "template-error",
     message: string,
     readonly nodes: string[] = [],
   ) {
@@ -76,5 +78,26 @@ export function desiredApplied(node: Node, cluster: DesiredCluster, digests: Rea
   if (bmc) a.bmc = bmc;
   // BIOS is the default and stays implicit: plans and states of BIOS nodes look as before.
   if (node.firmware.mode !== "bios" || node.firmware.secureBoot) a.firmware = { mode: node.firmware.mode, secureBoot: node.firmware.secureBoot };
+  const files = desiredFiles(node, cluster);
+  if (files.length) a.files = files;
+  const scripts = scriptDigests(node);
+  if (scripts) a.scripts = scripts;
   return a;
+}
+
+/** The node's rendered files as path and digest; a template error is a plan error naming file, line and node. */
+function desiredFiles(node: Node, cluster: DesiredCluster): NonNullable<AppliedNode["files"]> {
+  try {
+    return renderNodeFiles(node, cluster.network).map((f) => ({ path: f.path, digest: f.digest }));
+  } catch (e) {
+    if (e instanceof TemplateError) throw new PlanError("template-error", e.message, [node.name]);
+    throw e;
+  }
+}
+
+const sha256 = (text: string) => "sha256:" + createHash("sha256").update(text).digest("hex");
+
+function scriptDigests(node: Node): AppliedScripts | undefined {
+  if (!node.initialize && !node.finalize) return undefined;
+  return { ...(node.initialize ? { initialize: sha256(node.initialize.content) } : {}), ...(node.finalize ? { finalize: sha256(node.finalize.content) } : {}) };
 }

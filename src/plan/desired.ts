@@ -1,7 +1,7 @@
 // What the configuration wants applied to one node, in the same shape the state
 // records, so that the diff is a comparison of like with like.
 import type { DesiredCluster, DiskLayout, Node } from "../config/types.js";
-import { renderNodeFiles, TemplateError } from "../boot/node-files.js";
+import { nodeValues, renderNodeFiles, scriptEnv, TemplateError } from "../boot/node-files.js";
 import type { AppliedBmc, AppliedNode, AppliedScripts } from "../state/types.js";
 import { createHash } from "node:crypto";
 import { layoutIdentity } from "./layout.js";
@@ -80,7 +80,7 @@ export function desiredApplied(node: Node, cluster: DesiredCluster, digests: Rea
   if (node.firmware.mode !== "bios" || node.firmware.secureBoot) a.firmware = { mode: node.firmware.mode, secureBoot: node.firmware.secureBoot };
   const files = desiredFiles(node, cluster);
   if (files.length) a.files = files;
-  const scripts = scriptDigests(node);
+  const scripts = scriptDigests(node, cluster);
   if (scripts) a.scripts = scripts;
   return a;
 }
@@ -95,9 +95,10 @@ function desiredFiles(node: Node, cluster: DesiredCluster): NonNullable<AppliedN
   }
 }
 
-const sha256 = (text: string) => "sha256:" + createHash("sha256").update(text).digest("hex");
-
-function scriptDigests(node: Node): AppliedScripts | undefined {
+/** Digests of each script with the environment it runs in: what it does may depend on both. */
+function scriptDigests(node: Node, cluster: DesiredCluster): AppliedScripts | undefined {
   if (!node.initialize && !node.finalize) return undefined;
-  return { ...(node.initialize ? { initialize: sha256(node.initialize.content) } : {}), ...(node.finalize ? { finalize: sha256(node.finalize.content) } : {}) };
+  const env = JSON.stringify(scriptEnv(nodeValues(node, cluster.network)));
+  const digest = (text: string) => "sha256:" + createHash("sha256").update(`${text}\0${env}`).digest("hex");
+  return { ...(node.initialize ? { initialize: digest(node.initialize.content) } : {}), ...(node.finalize ? { finalize: digest(node.finalize.content) } : {}) };
 }

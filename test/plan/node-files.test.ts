@@ -113,7 +113,8 @@ describe("what each field change needs", () => {
   it("classifies as documented", () => {
     expect(fieldEffect("disk_layout").effect).toBe("reinstall");
     expect(fieldEffect("network.ip").effect).toBe("running-node");
-    expect(fieldEffect("network.mac").effect).toBe("head-only");
+    expect(fieldEffect("network.mac").effect).toBe("running-node");
+    expect(fieldEffect("install_mode").effect).toBe("head-only");
     expect(fieldEffect("kernel_args").effect).toBe("next-boot");
     expect(fieldEffect("bmc.address").effect).toBe("running-node");
     expect(fieldEffect("bmc.port").effect).toBe("head-only");

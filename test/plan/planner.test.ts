@@ -110,12 +110,6 @@ const rows: Row[] = [
     expect: { node: "node001", kind: "sync", reasons: ["sync-boot", "network-changed"], fields: ["network.ip", "network.mac"] },
   },
   {
-    name: "only the boot mode changed → update (the boot script, on the head)",
-    old: [node(1)],
-    now: [node(1, { boot: "local" })],
-    expect: { node: "node001", kind: "update", reasons: ["boot-changed"], fields: ["boot"] },
-  },
-  {
     name: "only the mac changed → sync boot (networkd's configuration matches the NIC by MAC)",
     old: [node(1)],
     now: [node(1, { mac: "52:54:00:99:99:99" })],

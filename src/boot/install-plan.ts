@@ -103,7 +103,11 @@ export function renderInstallPlan(input: InstallPlanInput): InstallPlan {
   const bmc = renderBmc(node.bmc);
   if (bmc) plan.bmc = bmc;
   if (node.initialize || node.finalize) {
-    plan.scripts = { ...(node.initialize ? { initialize: node.initialize.content } : {}), ...(node.finalize ? { finalize: node.finalize.content } : {}), env: scriptEnv(nodeValues(node, input.network)) };
+    plan.scripts = {
+      ...(node.initialize ? { initialize: node.initialize.content } : {}),
+      ...(node.finalize ? { finalize: node.finalize.content } : {}),
+      env: scriptEnv(nodeValues(node, input.network)),
+    };
   }
   return plan;
 }

@@ -32,7 +32,19 @@ export interface RenderedFile extends PlanFile {
 
 /** The values a template sees (`node.ip`, `vars.rack`, `head.address`) and a script gets as MF_* variables. */
 export interface NodeValues {
-  node: { name: string; hostname: string; ip: string; mac: string; category: string; image: string; prefix: number; netmask: string; gateway: string; dns: string[]; domain: string };
+  node: {
+    name: string;
+    hostname: string;
+    ip: string;
+    mac: string;
+    category: string;
+    image: string;
+    prefix: number;
+    netmask: string;
+    gateway: string;
+    dns: string[];
+    domain: string;
+  };
   vars: NodeVars;
   head: { address: string };
 }
@@ -73,7 +85,7 @@ export function renderNodeFiles(node: Node, network: Network): RenderedFile[] {
 
 function renderOne(engine: Liquid, at: { folder: FileFolder; name: string; node: string }, values: NodeValues): string {
   try {
-    return engine.renderFileSync(at.name, values as unknown as Record<string, unknown>) as string;
+    return engine.renderFileSync(at.name, values) as string;
   } catch (e) {
     if (!(e instanceof LiquidError)) throw new TemplateError(at.node, `${at.folder.dir}/${at.name}`, 1, 1, (e as Error).message);
     const [line = 1, col = 1] = e.token.getPosition();

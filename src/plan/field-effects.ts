@@ -25,7 +25,11 @@ export const FIELD_EFFECTS: readonly FieldEffectRow[] = [
   { field: "image", effect: "running-node", why: "the image is synced onto the node's disks" },
   { field: "network.ip", effect: "running-node", why: "the installer writes the node's network configuration; DHCP's reservation changes on the head" },
   { field: "network.hostname", effect: "running-node", why: "the installer writes /etc/hostname and /etc/hosts" },
-  { field: "network.mac", effect: "running-node", why: "the installer writes network configuration that matches the NIC by MAC (systemd-networkd); DHCP's reservation changes on the head" },
+  {
+    field: "network.mac",
+    effect: "running-node",
+    why: "the installer writes network configuration that matches the NIC by MAC (systemd-networkd); DHCP's reservation changes on the head",
+  },
   { field: "files", effect: "running-node", why: "the installer writes the node's files" },
   { field: "scripts", effect: "running-node", why: "initialize and finalize run in the installer" },
   { field: "bmc.driver", effect: "head-only", why: "how the head talks to the BMC" },

@@ -67,8 +67,9 @@ export function filesChangeText(before: unknown, after: unknown): string {
   const b = asMap(before);
   const a = asMap(after);
   const out: string[] = [];
-  for (const [path, digest] of a) if (!b.has(path)) out.push(`+${path}`);
-  else if (b.get(path) !== digest) out.push(`~${path}`);
+  for (const [path, digest] of a)
+    if (!b.has(path)) out.push(`+${path}`);
+    else if (b.get(path) !== digest) out.push(`~${path}`);
   for (const path of b.keys()) if (!a.has(path)) out.push(`-${path}`);
   return out.join(" ") || "(none)";
 }

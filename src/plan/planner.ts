@@ -178,7 +178,10 @@ function deliveryReason(c: { fields: FieldChange[]; mode: Node["installMode"]; b
   if (!needed.length || c.booted) return undefined;
   const names = [...new Set(needed.map((f) => shortFieldName(f.field)))].join(", ");
   if (c.mode === "nosync" || c.mode === "skip") {
-    return { reason: { code: "change-not-delivered", message: `not delivered: ${names} changed but install mode ${c.mode} writes nothing on the node; only the record changes` }, syncBoot: false };
+    return {
+      reason: { code: "change-not-delivered", message: `not delivered: ${names} changed but install mode ${c.mode} writes nothing on the node; only the record changes` },
+      syncBoot: false,
+    };
   }
   return { reason: { code: "sync-boot", message: `sync boot: ${names} changed` }, syncBoot: true };
 }

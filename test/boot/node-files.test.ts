@@ -27,7 +27,10 @@ function errorOf(f: () => unknown): TemplateError {
 
 describe("per-node files", () => {
   it("renders templates with the node's values and vars, copies plain files as they are", () => {
-    const files = folder({ "etc/motd.liquid": "{{ node.name }} {{ node.ip }} {{ node.mac }} {{ node.category }} rack {{ vars.rack }} via {{ head.address }}/{{ node.prefix }}\n", "etc/plain": "{{ kept }}\n" });
+    const files = folder({
+      "etc/motd.liquid": "{{ node.name }} {{ node.ip }} {{ node.mac }} {{ node.category }} rack {{ vars.rack }} via {{ head.address }}/{{ node.prefix }}\n",
+      "etc/plain": "{{ kept }}\n",
+    });
     const out = renderNodeFiles(node(7, { files, vars: { rack: 3 } }), NET);
     expect(out.map((f) => [f.path, f.content])).toEqual([
       ["/etc/motd", "node007 10.0.0.7 52:54:00:00:00:07 compute rack 3 via 10.0.0.1/16\n"],

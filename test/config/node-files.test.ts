@@ -53,8 +53,21 @@ nodes:
   const cases: Array<{ name: string; files: Record<string, string>; setup?: (dir: string) => void; yaml: string; match: RegExp; line: number }> = [
     { name: "a missing folder", files: {}, yaml: "files: nowhere", match: /cannot read .*nowhere: ENOENT/, line: 7 },
     { name: "a binary file", files: { "ov/bin": "a\u0000b" }, yaml: "files: ov", match: /files: bin in .*ov is not UTF-8 text/, line: 7 },
-    { name: "a symlink", files: { "ov/a": "x" }, setup: (d) => symlinkSync("/etc/passwd", join(d, "ov/link")), yaml: "files: ov", match: /link in .* is not a regular file/, line: 7 },
-    { name: "two sources for one path", files: { "ov/motd": "x", "ov/motd.liquid": "y" }, yaml: "files: ov", match: /motd\.liquid .* is installed at \/motd, as another file/, line: 7 },
+    {
+      name: "a symlink",
+      files: { "ov/a": "x" },
+      setup: (d) => symlinkSync("/etc/passwd", join(d, "ov/link")),
+      yaml: "files: ov",
+      match: /link in .* is not a regular file/,
+      line: 7,
+    },
+    {
+      name: "two sources for one path",
+      files: { "ov/motd": "x", "ov/motd.liquid": "y" },
+      yaml: "files: ov",
+      match: /motd\.liquid .* is installed at \/motd, as another file/,
+      line: 7,
+    },
     { name: "an unsafe path", files: { "ov/a b": "x" }, yaml: "files: ov", match: /the path has characters other than/, line: 7 },
     { name: "a missing script file", files: {}, yaml: "finalize: {file: nope.sh}", match: /cannot read .*nope\.sh/, line: 7 },
     { name: "a var that is a mapping", files: {}, yaml: "vars: {x: {y: 1}}", match: /"categories\.c\.vars\.x" must be a string or a number or a boolean/, line: 7 },
@@ -72,7 +85,10 @@ nodes:
   });
 
   it("reports a bad folder once however many nodes share it", () => {
-    const dir = writeConfig({ "cluster.yaml": BASE + `categories: {c: {files: gone}}\nnodes:\n  - {name: "n[1-3]", category: c, ip: 10.0.0.11, macs: ["52:54:00:00:00:01", "52:54:00:00:00:02", "52:54:00:00:00:03"]}\n` });
+    const dir = writeConfig({
+      "cluster.yaml":
+        BASE + `categories: {c: {files: gone}}\nnodes:\n  - {name: "n[1-3]", category: c, ip: 10.0.0.11, macs: ["52:54:00:00:00:01", "52:54:00:00:00:02", "52:54:00:00:00:03"]}\n`,
+    });
     writeFileSync(join(dir, "unrelated"), "");
     const r = loadClusterSync(join(dir, "cluster.yaml"));
     expect(r.diagnostics.filter((d) => d.code === "unusable-node-file")).toHaveLength(1);

@@ -250,7 +250,11 @@ describe.sequential("installer /init against loop devices", () => {
   });
 
   it("a failing initialize script stops the node before partitioning, with its last lines, touching no disk", async () => {
-    setPlan("node001", layout(), { installMode: "full", initialize: { content: 'echo "checking $MF_NODE"\necho "no BIOS update for rack $MF_VAR_rack" >&2\nexit 3\n', source: "t" }, vars: { rack: 7 } });
+    setPlan("node001", layout(), {
+      installMode: "full",
+      initialize: { content: 'echo "checking $MF_NODE"\necho "no BIOS update for rack $MF_VAR_rack" >&2\nexit 3\n', source: "t" },
+      vars: { rack: 7 },
+    });
     const before = await disk.sha256();
     const run = await runInstaller({ api, node: "node001", disks: [disk.dev], work: join(dir, "w-init") });
     expect(run.code).toBe(1);
@@ -267,7 +271,10 @@ describe.sequential("installer /init against loop devices", () => {
     copyFileSync("/bin/busybox", join(imgDir, "bin/busybox"));
     symlinkSync("busybox", join(imgDir, "bin/sh"));
     const files = { dir: "/cfg/files", entries: [{ name: "etc/role.liquid", path: "/etc/role", mode: "0640", content: "{{ node.name }} rack {{ vars.rack }}\n", template: true }] };
-    const finalize = { content: 'echo "$MF_NODE $MF_IP rack=$MF_VAR_rack token=${MF_TOKEN:-none} rsync=${MF_RSYNC_PASSWORD:-none}" >/etc/finalized\necho finalized $MF_NODE\n', source: "t" };
+    const finalize = {
+      content: 'echo "$MF_NODE $MF_IP rack=$MF_VAR_rack token=${MF_TOKEN:-none} rsync=${MF_RSYNC_PASSWORD:-none}" >/etc/finalized\necho finalized $MF_NODE\n',
+      source: "t",
+    };
     setPlan("node001", layout(), { files, finalize, vars: { rack: 7 }, initialize: { content: "echo init ok\n", source: "t" } });
     const run = await runInstaller({ api, node: "node001", disks: [disk.dev], work: join(dir, "w-fin") });
     expect(run.code, run.output).toBe(0);

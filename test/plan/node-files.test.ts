@@ -16,7 +16,10 @@ import { applyAll } from "./scenario.js";
 const V1 = digests({ compute: "compute-v1" });
 
 function folder(files: Record<string, string>): FileFolder {
-  return { dir: "/cfg/files", entries: Object.entries(files).map(([name, content]) => ({ name, path: "/" + name.replace(/\.liquid$/, ""), mode: "0644", content, template: name.endsWith(".liquid") })) };
+  return {
+    dir: "/cfg/files",
+    entries: Object.entries(files).map(([name, content]) => ({ name, path: "/" + name.replace(/\.liquid$/, ""), mode: "0644", content, template: name.endsWith(".liquid") })),
+  };
 }
 
 describe("per-node files in the plan", () => {
@@ -107,7 +110,11 @@ describe("what each field change needs", () => {
     ).nodes.node001!.applied!;
     const fields = diffApplied(a, b, { text: () => undefined }).map((f) => f.field);
     expect(fields.length).toBeGreaterThan(15);
-    for (const f of fields) expect(FIELD_EFFECTS.some((r) => r.field === f || (r.field.endsWith(".") && f.startsWith(r.field))), f).toBe(true);
+    for (const f of fields)
+      expect(
+        FIELD_EFFECTS.some((r) => r.field === f || (r.field.endsWith(".") && f.startsWith(r.field))),
+        f,
+      ).toBe(true);
   });
 
   it("classifies as documented", () => {

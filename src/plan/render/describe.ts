@@ -49,7 +49,11 @@ export function oneLiner(c: NodeChange): string | undefined {
 /** Reasons worth printing under a block: those the field lines do not already say. */
 export function extraReasons(c: NodeChange): string[] {
   return c.reasons
-    .filter((r) => c.kind === "reimage" || /^(image-drift|image-rollback|image-not-synced|install-skipped|install-mode-full|layout-mismatch-on-disk|sync-boot|change-not-delivered)$/.test(r.code))
+    .filter(
+      (r) =>
+        c.kind === "reimage" ||
+        /^(image-drift|image-rollback|image-not-synced|install-skipped|install-mode-full|layout-mismatch-on-disk|sync-boot|change-not-delivered)$/.test(r.code),
+    )
     .map((r) => r.message);
 }
 

@@ -8,7 +8,7 @@ import { join, relative } from "node:path";
 import { errorAt, type Diagnostic } from "./diagnostics.js";
 import { mergeMaps, pick, type Level } from "./inherit.js";
 import { absPath, posOf, type RawScript } from "./merge.js";
-import type { FileFolder, FileSource, NodeScript, NodeVars, SourcePos } from "./types.js";
+import type { FileFolder, FileSource, Node, NodeScript, NodeVars, SourcePos } from "./types.js";
 
 /** Limits that keep an install plan (which carries every file) small. */
 export const FILE_LIMITS = { files: 500, fileBytes: 1 << 20, totalBytes: 4 << 20 };
@@ -113,4 +113,25 @@ function readFolder(dir: string): FileFolder {
   };
   walk(dir);
   return { dir, entries };
+}
+
+/**
+ * What the nodes' folders and scripts add to the configuration's digest, each once and
+ * in a stable order, so that a saved plan goes stale when a template changes.
+ * Paths relative to the configuration's root, as for its YAML files.
+ */
+export function extrasDigestParts(nodes: readonly Node[], root: string): string[] {
+  const seen = new Set<FileFolder | NodeScript>();
+  const out: string[] = [];
+  for (const n of nodes) {
+    for (const x of [n.files, n.initialize, n.finalize]) {
+      if (!x || seen.has(x)) continue;
+      seen.add(x);
+      if ("entries" in x) {
+        out.push(`folder:${relative(root, x.dir)}\n`);
+        for (const e of x.entries) out.push(`${e.name}\0${e.mode}\0${e.content.length}:${e.content}\n`);
+      } else out.push(`script:${x.content.length}:${x.content}\n`);
+    }
+  }
+  return out;
 }

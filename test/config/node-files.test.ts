@@ -94,3 +94,21 @@ nodes:
     expect(r.diagnostics.filter((d) => d.code === "unusable-node-file")).toHaveLength(1);
   });
 });
+
+describe("the configuration's digest", () => {
+  it("covers the nodes' files and script files, so a saved plan goes stale when a template changes", () => {
+    const dir = writeConfig({
+      "cluster.yaml": BASE + `categories: {c: {files: ov, finalize: {file: f.sh}}}\nnodes: [{name: n1, category: c, ip: 10.0.0.11, mac: "52:54:00:00:00:01"}]\n`,
+      "ov/etc/motd.liquid": "a",
+      "f.sh": "true\n",
+    });
+    const digest = () => loadClusterSync(join(dir, "cluster.yaml")).cluster!.digest;
+    const d0 = digest();
+    expect(digest()).toBe(d0);
+    writeFileSync(join(dir, "ov/etc/motd.liquid"), "b");
+    const d1 = digest();
+    expect(d1).not.toBe(d0);
+    writeFileSync(join(dir, "f.sh"), "false\n");
+    expect(digest()).not.toBe(d1);
+  });
+});

@@ -7,7 +7,7 @@
 // password is a reference the templates cannot reach).
 import { createHash } from "node:crypto";
 import { Liquid, LiquidError } from "liquidjs";
-import type { FileFolder, Network, Node, NodeVars } from "../config/types.js";
+import type { FileFolder, FileSource, Network, Node, NodeVars } from "../config/types.js";
 import type { PlanFile } from "./plan-types.js";
 
 /** A template failed for one node: which file, where in it, which node. */
@@ -78,9 +78,19 @@ export function renderNodeFiles(node: Node, network: Network): RenderedFile[] {
   if (!folder) return [];
   const values = nodeValues(node, network);
   return folder.entries.map((f) => {
-    const content = f.template ? renderOne(engineFor(folder), { folder, name: f.name, node: node.name }, values) : f.content;
+    if (!f.template) return { path: f.path, mode: f.mode, content: f.content, digest: plainDigest(f) };
+    const content = renderOne(engineFor(folder), { folder, name: f.name, node: node.name }, values);
     return { path: f.path, mode: f.mode, content, digest: fileDigest(f.mode, content) };
   });
+}
+
+/** A plain file is the same for every node: its digest is computed once. */
+const plainDigests = new WeakMap<FileSource, string>();
+
+function plainDigest(f: FileSource): string {
+  let d = plainDigests.get(f);
+  if (d === undefined) plainDigests.set(f, (d = fileDigest(f.mode, f.content)));
+  return d;
 }
 
 function renderOne(engine: Liquid, at: { folder: FileFolder; name: string; node: string }, values: NodeValues): string {

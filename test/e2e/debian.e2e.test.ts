@@ -95,7 +95,11 @@ describe.sequential("a Debian 12 node in the lab", () => {
     const serve = lab.serve();
     try {
       const before = lab.console().length;
-      await new Promise((r) => setTimeout(r, 2000));
+      // Power-cycle only once serve answers: on a loaded machine its start (image digests) takes a while, and a node
+      // whose PXE boot finds no DHCP falls through to its disk.
+      const ready = Date.now() + 300_000;
+      while (Date.now() < ready && !/"serving"/.test(serve.log())) await new Promise((r) => setTimeout(r, 1000));
+      expect(serve.log()).toMatch(/"serving"/);
       await lab.powerCycle();
       const deadline = Date.now() + 600_000;
       while (Date.now() < deadline && !/"phase":"up"/.test(serve.log())) await new Promise((r) => setTimeout(r, 2000));

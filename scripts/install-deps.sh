@@ -19,6 +19,7 @@ DEBS=(
   g++ make python3
   postgresql
   mmdebstrap skopeo umoci tar zstd xz-utils openssh-client
+  systemd
 )
 SOLO_DEBS=(udhcpc)
 

@@ -13,7 +13,8 @@ import { nodeValues, renderNodeFiles, scriptEnv } from "./node-files.js";
 import { INSTALL_PLAN_VERSION, type DeviceRef, type InstallPlan, type PlanDisk, type PlanFile, type PlanFilesystem, type PlanRaid } from "./plan-types.js";
 import { isSafeWord } from "./shell-quote.js";
 import { renderSfdisk, sizeText } from "./sfdisk.js";
-import { upReporterFiles } from "./up-reporter.js";
+import { NODE_CREDENTIAL_FILE, upReporterFiles } from "./up-reporter.js";
+import { AGENT_BUSYBOX, nodeAgentFiles } from "./node-agent.js";
 
 export const FINGERPRINT_FILE = "/etc/metalform/layout";
 
@@ -213,7 +214,11 @@ function installedFiles(
     ...storage.extra,
     ...renderNodeFiles(input.node, input.network).map(({ path, mode, content }) => ({ path, mode, content })),
   ];
-  return { files, symlinks: [...up.symlinks, ...net.symlinks] };
+  // The agent reports the digests of what was written for every node alike (not the
+  // credential, not a network stack's file the installer may skip).
+  const managed = files.filter((f) => !f.stacks && f.path !== NODE_CREDENTIAL_FILE).map((f) => f.path);
+  const agent = nodeAgentFiles(input.apiUrl, managed);
+  return { files: [...files, ...agent.files], symlinks: [...up.symlinks, ...agent.symlinks, ...net.symlinks] };
 }
 
 /**
@@ -226,7 +231,7 @@ function syncExcludes(
   written: { filesystems: PlanFilesystem[]; files: PlanFile[]; symlinks: InstallPlan["symlinks"]; fail: (msg: string) => never },
 ): InstallPlan["exclude"] {
   const { image, node } = input;
-  const owned = [...new Set(written.files.map((f) => f.path)), ...written.symlinks.map((s) => s.path), NODE_IDENTITY.machineId, NODE_IDENTITY.sshHostKeys];
+  const owned = [...new Set(written.files.map((f) => f.path)), ...written.symlinks.map((s) => s.path), AGENT_BUSYBOX, NODE_IDENTITY.machineId, NODE_IDENTITY.sshHostKeys];
   const lostFound = written.filesystems.filter((f) => f.fs === "ext4" && f.mount).map((f) => (f.mount === "/" ? "" : f.mount) + "/lost+found");
   const extra = [...lostFound, ...owned];
   for (const pat of [...image.excludeSync, ...node.excludeSync, ...image.excludeFull, ...node.excludeFull]) {

@@ -710,6 +710,7 @@ write_files() {
 		i=$((i + 1))
 	done
 	node_identity
+	install_agent_busybox
 	sync
 	done_step "$written files, hostname $MF_HOSTNAME, network $MF_NET_STACK"
 }
@@ -723,6 +724,15 @@ write_plan_file() { # index
 	(umask 077 && get "MF_FILE_${1}_CONTENT" | sed "s/@IFACE@/$iface/g" >"$path.mf-new") || fail "cannot write $path"
 	chmod "$(get "MF_FILE_${1}_MODE")" "$path.mf-new"
 	mv -f "$path.mf-new" "$path"
+}
+
+# The node agent (src/boot/node-agent.ts) runs on this static busybox, whatever the
+# image holds (Debian minbase has no curl or wget). rsync excludes it, so it stays.
+install_agent_busybox() {
+	mkdir -p "$MF_ROOT/usr/libexec/metalform"
+	cp /bin/busybox "$MF_ROOT/usr/libexec/metalform/busybox.mf-new" || fail "cannot copy busybox for the node agent"
+	chmod 0755 "$MF_ROOT/usr/libexec/metalform/busybox.mf-new"
+	mv -f "$MF_ROOT/usr/libexec/metalform/busybox.mf-new" "$MF_ROOT/usr/libexec/metalform/busybox"
 }
 
 # The node's own identity, made here once and kept by every later sync (the plan

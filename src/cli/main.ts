@@ -15,6 +15,7 @@ import { renderCommand } from "./commands/render.js";
 import { serveCommand } from "./commands/serve.js";
 import { showCommand } from "./commands/show.js";
 import { stateCommand } from "./commands/state.js";
+import { statusCommand } from "./commands/status.js";
 import { validateCommand } from "./commands/validate.js";
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
@@ -38,6 +39,7 @@ export async function main(argv: string[]): Promise<void> {
     .command(showCommand)
     .command(renderCommand)
     .command(stateCommand)
+    .command(statusCommand)
     .command(serveCommand)
     .command(provisionersCommand)
     .command(powerCommand)

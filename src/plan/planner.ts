@@ -10,6 +10,7 @@ import { needsNode, shortFieldName } from "./field-effects.js";
 import { diffApplied, type LayoutTexts } from "./fields.js";
 import { changeText, shortDigest } from "./format.js";
 import { planImages } from "./image-changes.js";
+import { driftReasons, withDrift, type ObservedNode } from "./refresh.js";
 import { markRollbacks } from "./rollback.js";
 import { ACTIONS, PLAN_FORMAT_VERSION, type Drift, type FieldChange, type NodeChange, type NodeChangeKind, type Plan, type Reason, type ReasonCode } from "./types.js";
 
@@ -20,6 +21,8 @@ export interface PlanOptions {
   allowWipe?: readonly string[];
   /** Limit the plan to these nodes (names or host ranges). */
   target?: readonly string[];
+  /** `--refresh`: what the nodes' agents report they run (refresh.ts); absent: the state alone. */
+  observed?: ReadonlyMap<string, ObservedNode>;
 }
 
 function expandPatterns(patterns: readonly string[], flag: string): Map<string, Set<string>> {
@@ -247,7 +250,10 @@ function planNodes(desired: DesiredCluster, state: ClusterState | undefined, ctx
     }
     const d = driftOf(node.name, st);
     out.drift.push(...d);
-    const c = changeForKnownNode(node, st as NodeState & { applied: AppliedNode }, want, d, texts);
+    const known = st as NodeState & { applied: AppliedNode };
+    const drifted = driftReasons(ctx.opts.observed?.get(node.name), known.applied.image.digest);
+    const sync = () => nodeChange({ node: node.name, kind: "sync", protect: node.protect, reasons: [], before: known.applied, after: want, fields: [] });
+    const c = withDrift(changeForKnownNode(node, known, want, d, texts), want.installMode === "skip" || want.installMode === "nosync" ? [] : drifted, sync);
     if (c) out.nodeChanges.push(c);
   }
   for (const name of Object.keys(stNodes).sort()) {

@@ -1,14 +1,13 @@
 // The head's provisioning services of one cluster, composed — HeadServices, not to
 // be confused with src/provisioners, the scale-out servers that each run one: DHCP
 // (reservations, PXE loaders, iPXE script URLs), TFTP (the iPXE loaders), HTTP (iPXE
-// scripts, kernels, the installer initramfs, the installer API) and the rsync daemon
-// (one module per image). Which nodes run the installer on their next boot is set by `apply`
-// (setBootMode); everyone else boots the local disk. The services themselves know
-// nothing of plans: this is where configuration becomes their options (built by
-// head-setup.ts; this file composes them and runs their life cycle).
-// Who may read what (docs/security.md): install attempts, their credentials and the
-// image modules' access are InstallAccess's (install-access.ts); files only the
-// cluster's nodes.
+// scripts, kernels, the installer initramfs, the installer API and the node agents'
+// calls) and the rsync daemon (one module per image). Which nodes run the installer on
+// their next boot is set by `apply` (setBootMode); everyone else boots the local disk.
+// The services know nothing of plans: head-setup.ts turns configuration into their
+// options; this file composes them and runs their life cycle. Who may read what
+// (docs/security.md): install attempts, their credentials and the image modules'
+// access are InstallAccess's (install-access.ts); files only the cluster's nodes.
 import { EventEmitter } from "node:events";
 import { mkdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
@@ -30,6 +29,7 @@ import { bootScript, initrdRoot, installerRoot, installPlanFor, kernelRoot, root
 import { checkServable, httpRoots, makeDhcp, makeRsync } from "./head-setup.js";
 import type { NodeObservation } from "../progress/observation.js";
 import { observationsFrom, type ServiceEvent } from "./tracker.js";
+import { AGENTS_FILE, followAgents, NodeAgents } from "./node-agents.js";
 
 /** Where Debian's `ipxe` package puts the loaders. */
 export const IPXE_DIR = "/usr/lib/ipxe";
@@ -89,6 +89,8 @@ export class HeadServices extends EventEmitter<HeadServicesEvents> implements Bo
   private http?: HttpBootServer;
   private rsync?: RsyncDaemon;
   private api?: InstallerApi;
+  /** What installed nodes' agents report, and their work (node-agents.ts). */
+  readonly agents: NodeAgents;
   private started: Service[] = [];
   private dhcpWanted: boolean;
   private dhcpChain: Promise<unknown> = Promise.resolve();
@@ -101,6 +103,7 @@ export class HeadServices extends EventEmitter<HeadServicesEvents> implements Bo
     this.address = opts.address ?? opts.cluster.network.address;
     this.imageDigests = opts.imageDigests;
     this.inlineSecrets = opts.inlineSecrets;
+    this.agents = new NodeAgents({ file: join(opts.workDir, AGENTS_FILE) });
     this.dhcpWanted = opts.dhcp ?? true;
     this.access = new InstallAccess({
       windowMs: opts.installWindowMs ?? DEFAULT_INSTALL_WINDOW_MS,
@@ -267,6 +270,7 @@ export class HeadServices extends EventEmitter<HeadServicesEvents> implements Bo
         const ref = this.cluster.nodes.find((n) => n.name === name)?.bmc?.password;
         return ref ? resolveSecret(ref, this.inlineSecrets) : undefined;
       },
+      agentWork: (node) => this.agents.polled(node),
       logger: this.log.child("installer-api"),
     });
   }
@@ -290,9 +294,7 @@ export class HeadServices extends EventEmitter<HeadServicesEvents> implements Bo
     });
     this.api = this.makeApi();
     const api = this.api;
-    this.http.addRoute("*", DEFAULT_PREFIX, async (ctx) => {
-      await api.handle(ctx.req, ctx.res);
-    });
+    this.http.addRoute("*", DEFAULT_PREFIX, (ctx) => api.handle(ctx.req, ctx.res).then(() => undefined));
     this.tftp = new TftpServer({ address: this.address, port: net.ports.tftp, root: tftpRoot, provider: this.firmwareBoot.provider, logger: this.log.child("tftp") });
     this.dhcp = this.makeDhcp();
     // GRUB (Secure Boot) fetches its per-node configuration over TFTP: that opens the attempt as the iPXE script does.
@@ -306,6 +308,7 @@ export class HeadServices extends EventEmitter<HeadServicesEvents> implements Bo
     });
     this.http.on("file-served", (payload) => this.observe({ event: "file-served", payload }));
     this.tftp.on("transfer-complete", (payload) => this.observe({ event: "transfer-complete", payload }));
+    followAgents(this.api.events, this.agents, this.log);
     this.api.events.on("plan", (payload) => this.observe({ event: "plan", payload }));
     this.api.events.on("report", (payload) => {
       if (payload.status === "failed") this.access.endAttempt(payload.node);
@@ -383,6 +386,7 @@ export class HeadServices extends EventEmitter<HeadServicesEvents> implements Bo
     this.access.stopExpiry();
     await this.dhcpChain;
     await this.access.settled();
+    await this.agents.close();
     const started = this.started.reverse();
     this.started = [];
     for (const s of started) {

@@ -25,6 +25,8 @@ export interface ServeRunOptions {
   logger: Logger;
   /** Resolves when serve should stop. */
   until: Promise<void>;
+  /** Registers what to run when serve is told to reload its configuration (the CLI: SIGHUP). */
+  onReload?: (reload: () => Promise<void>) => void;
   onDiagnostics?: (d: Diagnostic[]) => void;
   /** Names of live provisioners for this state (their DHCP would fight ours). */
   liveProvisioners: (store: unknown) => Promise<string[]>;
@@ -64,6 +66,8 @@ export async function runServe(o: ServeRunOptions): Promise<void> {
   services.on("observation", (obs) => o.logger.info("node", { ...obs }));
   const control = controlServer(o, services, { socket: controlSocketPath(localDir), configPath: loaded.configPath });
   await startAll(control, services, o.logger);
+  let reloads = Promise.resolve(); // one reload at a time, in the order asked
+  o.onReload?.(() => (reloads = reloads.then(() => reloadServe(o, services))));
   await o.until;
   o.logger.info("stopping", {});
   await control.stop();
@@ -100,5 +104,25 @@ async function startAll(control: ControlServer, services: HeadServices, log: Log
   } catch (e) {
     await control.stop();
     throw e;
+  }
+}
+
+/**
+ * Reads the configuration again and serves it (reservations, images, rsync modules,
+ * secrets); a configuration with errors is logged and the running one kept.
+ */
+export async function reloadServe(o: Pick<ServeRunOptions, "config" | "state" | "logger" | "onDiagnostics">, services: HeadServices): Promise<void> {
+  try {
+    const again = await load(o);
+    if (again.diagnostics.length) o.onDiagnostics?.(again.diagnostics);
+    if (!again.inputs) {
+      o.logger.error("reload-refused", { config: again.configPath, problems: summarizeDiagnostics(again.diagnostics), keeping: services.config.digest });
+      return;
+    }
+    const { cluster, imageDigests, inlineSecrets } = again.inputs;
+    await services.reconfigure(cluster, { imageDigests, inlineSecrets });
+    o.logger.info("reloaded", { config: again.configPath, digest: cluster.digest, nodes: cluster.nodes.length });
+  } catch (e) {
+    o.logger.error("reload-failed", { error: (e as Error).message, keeping: services.config.digest });
   }
 }

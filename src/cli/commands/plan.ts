@@ -10,10 +10,22 @@ interface PlanArgs extends GlobalArgs {
   state?: string;
   format: "terminal" | "markdown" | "json";
   strict: boolean;
+  refresh: boolean;
+  downAfter: string;
 }
 
 /** Errors of the layers below that carry a message meant for the operator. */
-const OPERATOR_ERRORS = new Set(["PlanError", "StateError", "ImageDigestError", "PlanFileError", "ImageSourceError", "SnapshotError", "RecipeBuildError", "ArchiveError"]);
+const OPERATOR_ERRORS = new Set([
+  "PlanError",
+  "StateError",
+  "ImageDigestError",
+  "PlanFileError",
+  "ImageSourceError",
+  "SnapshotError",
+  "RecipeBuildError",
+  "ArchiveError",
+  "AgentsFileError",
+]);
 
 export function reportError(err: unknown): void {
   if (err instanceof Error && OPERATOR_ERRORS.has(err.name)) {
@@ -36,9 +48,16 @@ export const planCommand: CommandModule<GlobalArgs, PlanArgs> = {
       .option("state", { type: "string", describe: "State: a file, or a postgres:// URL (default: the configuration's backend, else .metalform/state.json beside it)" })
       .option("format", { choices: ["terminal", "markdown", "json"] as const, default: "terminal" as const, describe: "Output format (--json is --format json)" })
       .option("strict", { type: "boolean", default: false, describe: "Treat configuration warnings as errors" })
+      .option("refresh", {
+        type: "boolean",
+        default: false,
+        describe: "Also compare with what the nodes' agents report (serve keeps it): drift — a managed file changed, another image, a node down — becomes a sync",
+      })
+      .option("down-after", { type: "string", default: "2m", describe: "With --refresh: a node whose agent has been silent this long is down" })
       .example("$0 plan", "Compare ./cluster.yaml with the state and print the changes")
       .example("$0 plan --out tonight.plan", "Save the plan; `metalform apply tonight.plan` applies exactly it")
       .example("$0 plan --target 'node[001-016]'", "Plan only the first 16 compute nodes")
+      .example("$0 plan --refresh", "Include drift the nodes' agents report (reasons `drift: …`)")
       .example("$0 plan --allow-wipe storage01", "Allow the protected node storage01 to be reimaged")
       .example("$0 plan --detailed-exitcode --json > plan.json", "In CI: exit 2 when there are changes") as unknown as Argv<PlanArgs>,
   handler: async (argv: ArgumentsCamelCase<PlanArgs>) => {
@@ -64,7 +83,13 @@ export const planCommand: CommandModule<GlobalArgs, PlanArgs> = {
         process.exitCode = 1;
         return;
       }
-      let plan = planChanges(inputs.cluster, inputs.state, { imageDigests: inputs.imageDigests, target: argv.target, allowWipe: argv.allowWipe });
+      const observed = argv.refresh ? await refreshed(inputs.localDir, argv.downAfter) : undefined;
+      let plan = planChanges(inputs.cluster, inputs.state, {
+        imageDigests: inputs.imageDigests,
+        target: argv.target,
+        allowWipe: argv.allowWipe,
+        ...(observed ? { observed } : {}),
+      });
       if (argv.out) plan = await writePlanFile(argv.out, plan);
       const format = argv.json ? "json" : argv.format;
       if (format === "json") process.stdout.write(renderJson(plan));
@@ -79,3 +104,16 @@ export const planCommand: CommandModule<GlobalArgs, PlanArgs> = {
     }
   },
 };
+
+/** What the nodes' agents reported, for `plan --refresh`. */
+async function refreshed(localDir: string, downAfter: string) {
+  const { parseDuration } = await import("../../state/duration.js");
+  const { loadObserved } = await import("../../serve/status-load.js");
+  const downAfterMs = parseDuration(downAfter);
+  if (!downAfterMs) throw new PlanRefreshError(`--down-after ${downAfter}: expected a duration such as 2m or 90s`);
+  return loadObserved(localDir, { downAfterMs });
+}
+
+class PlanRefreshError extends Error {
+  override name = "PlanError";
+}

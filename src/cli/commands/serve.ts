@@ -24,7 +24,7 @@ interface ServeArgs extends GlobalArgs {
 
 export const serveCommand: CommandModule<GlobalArgs, ServeArgs> = {
   command: "serve",
-  describe: "Run the DHCP, TFTP, HTTP and rsync services for the configuration until SIGTERM or Ctrl-C",
+  describe: "Run the DHCP, TFTP, HTTP and rsync services for the configuration until SIGTERM or Ctrl-C (SIGHUP reloads it)",
   builder: (y: Argv<GlobalArgs>) =>
     y
       .option("state", { type: "string", describe: "State: a file, or a postgres:// URL (default: the configuration's backend, else .metalform/state.json beside it)" })
@@ -71,6 +71,8 @@ export const serveCommand: CommandModule<GlobalArgs, ServeArgs> = {
         liveProvisioners: (store) => liveProvisionersOf(store),
         onDiagnostics: (d) => process.stderr.write(formatDiagnostics(d, { color: useColor(argv, process.stderr) }) + "\n"),
         until: stopSignal(),
+        // systemctl reload (ExecReload=kill -HUP): take up the configuration anew, keep serving.
+        onReload: (reload) => process.on("SIGHUP", () => void reload()),
       });
     } catch (err) {
       if (err instanceof ServeWillNotRun) {

@@ -52,7 +52,7 @@ export function extraReasons(c: NodeChange): string[] {
     .filter(
       (r) =>
         c.kind === "reimage" ||
-        /^(image-drift|image-rollback|image-not-synced|install-skipped|install-mode-full|layout-mismatch-on-disk|sync-boot|change-not-delivered)$/.test(r.code),
+        /^(drift-.*|image-drift|image-rollback|image-not-synced|install-skipped|install-mode-full|layout-mismatch-on-disk|sync-boot|change-not-delivered)$/.test(r.code),
     )
     .map((r) => r.message);
 }

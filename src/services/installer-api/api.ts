@@ -7,6 +7,7 @@
 //   GET  nodes/<node>/bmc-password  the BMC password (text/plain)       install credential, BMC step, once
 //   POST nodes/<node>/report        {step, status, bytes?, files?, message?}  install credential
 //   POST nodes/<node>/up            {image}                             node credential
+//   POST nodes/<node>/agent, GET work, POST done: the node agent (agent-protocol.ts)  node credential
 // Every call must come from the node's configured address. A refusal is answered 403
 // and logged with the remote address and the reason, never with what was presented.
 // `handle` answers the request and resolves true when the path is one of these, false
@@ -19,6 +20,7 @@ import { nullLogger, type Logger } from "../../util/log.js";
 import { shQuote } from "../../boot/shell-quote.js";
 import { bearer, readJson, send, sendError } from "./io.js";
 import type { NodeCredentials } from "./node-credentials.js";
+import { parseAgentReport, parseWorkDone, renderWork, type AgentReport, type WorkDone, type WorkItem } from "./agent-protocol.js";
 import { parseReport, parseUp, type NodeReport, type NodeUp, type Parsed } from "./reports.js";
 import { admissionOf, methodOf, route, type ApiRoute } from "./route.js";
 import { normalizeIp, type InstallSessions, type Refusal } from "./sessions.js";
@@ -35,6 +37,12 @@ export interface InstallerApiEventMap {
   plan: [{ node: string; form: "json" | "sh"; time: string }];
   /** A node's installer claimed its attempt's credential. */
   claim: [{ node: string; remote: string }];
+  /** A node agent's report of what its node runs. */
+  agent: [AgentReport];
+  /** A node agent polled for work (its heartbeat); `work` is what it was given. */
+  polled: [{ node: string; time: string; work?: WorkItem }];
+  /** A node agent finished a work item. */
+  "work-done": [WorkDone];
   /** A call was refused (and why); never carries what was presented. */
   refused: [RefusedCall];
 }
@@ -61,6 +69,8 @@ export interface InstallerApiOptions {
   plan: (node: string) => InstallPlan | undefined | Promise<InstallPlan | undefined>;
   /** Resolves a node's BMC password (from its secret reference); undefined: 404. */
   bmcPassword?: (node: string) => Promise<string | undefined>;
+  /** The next work item for a node's agent (taken off its queue), or undefined: nothing to do. */
+  agentWork?: (node: string) => WorkItem | undefined;
   prefix?: string;
   maxBodyBytes?: number;
   logger?: Logger;
@@ -173,6 +183,22 @@ async function answer(api: Api, call: Call): Promise<void> {
           api.events.emit("report", v);
         },
       );
+    case "agent":
+      return accept(
+        api,
+        call,
+        (body) => parseAgentReport(r.node, body, api.now()),
+        (v) => api.events.emit("agent", v),
+      );
+    case "work":
+      return serveWork(api, call);
+    case "done":
+      return accept(
+        api,
+        call,
+        (body) => parseWorkDone(r.node, body, api.now()),
+        (v) => api.events.emit("work-done", v),
+      );
     case "up":
       return accept(
         api,
@@ -208,6 +234,15 @@ async function servePlan(api: Api, { r, res }: Call): Promise<void> {
   if (r.what === "plan") send(res, 200, "application/json", JSON.stringify(plan, null, 2) + "\n");
   else send(res, 200, "text/plain; charset=utf-8", renderPlanShell(plan));
   api.events.emit("plan", { node: r.node, form: r.what === "plan" ? "json" : "sh", time: api.now().toISOString() });
+}
+
+/** A poll: the next work item, or 204. The poll itself is the agent's heartbeat. */
+function serveWork(api: Api, { r, req, res }: Call): void {
+  req.resume();
+  const work = api.opts.agentWork?.(r.node);
+  if (work) send(res, 200, "text/plain; charset=utf-8", renderWork(work));
+  else send(res, 204, "text/plain", "");
+  api.events.emit("polled", { node: r.node, time: api.now().toISOString(), ...(work ? { work } : {}) });
 }
 
 async function serveBmcPassword(api: Api, { r, res }: Call): Promise<void> {

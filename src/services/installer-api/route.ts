@@ -2,7 +2,9 @@
 // credential that may call it. Pure.
 
 const NODE_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
-const ENDPOINTS = ["claim", "plan", "plan.sh", "bmc-password", "report", "up"] as const;
+const ENDPOINTS = ["claim", "plan", "plan.sh", "bmc-password", "report", "up", "agent", "work", "done"] as const;
+/** What the installed system calls with its node credential (the UP reporter, the node agent). */
+const NODE_ENDPOINTS: readonly Endpoint[] = ["up", "agent", "work", "done"];
 
 export type Endpoint = (typeof ENDPOINTS)[number];
 
@@ -31,9 +33,9 @@ export function route(prefix: string, url: string | undefined): ApiRoute | undef
 }
 
 export function methodOf(what: Endpoint): "GET" | "POST" {
-  return what === "report" || what === "up" || what === "claim" ? "POST" : "GET";
+  return what === "plan" || what === "plan.sh" || what === "bmc-password" || what === "work" ? "GET" : "POST";
 }
 
 export function admissionOf(what: Endpoint): Admission {
-  return what === "claim" ? "address" : what === "up" ? "node" : "install";
+  return what === "claim" ? "address" : NODE_ENDPOINTS.includes(what) ? "node" : "install";
 }

@@ -47,10 +47,17 @@ MF_EXCLUDE_SYNC='/var/log/*
 /etc/metalform/report-up
 /etc/init.d/S99metalform-up
 /etc/systemd/system/metalform-up.service
+/etc/metalform/agent.conf
+/usr/libexec/metalform/agent
+/etc/metalform/managed-files
+/etc/init.d/S99metalform-agent
+/etc/systemd/system/metalform-agent.service
 /etc/systemd/system/multi-user.target.wants/metalform-up.service
+/etc/systemd/system/multi-user.target.wants/metalform-agent.service
 /etc/systemd/system/multi-user.target.wants/systemd-networkd.service
 /etc/systemd/system/sockets.target.wants/systemd-networkd.socket
 /etc/systemd/system/network-online.target.wants/systemd-networkd-wait-online.service
+/usr/libexec/metalform/busybox
 /etc/machine-id
 /etc/ssh/ssh_host_*'
 MF_EXCLUDE_FULL='/tmp/*
@@ -70,14 +77,21 @@ MF_EXCLUDE_FULL='/tmp/*
 /etc/metalform/report-up
 /etc/init.d/S99metalform-up
 /etc/systemd/system/metalform-up.service
+/etc/metalform/agent.conf
+/usr/libexec/metalform/agent
+/etc/metalform/managed-files
+/etc/init.d/S99metalform-agent
+/etc/systemd/system/metalform-agent.service
 /etc/systemd/system/multi-user.target.wants/metalform-up.service
+/etc/systemd/system/multi-user.target.wants/metalform-agent.service
 /etc/systemd/system/multi-user.target.wants/systemd-networkd.service
 /etc/systemd/system/sockets.target.wants/systemd-networkd.socket
 /etc/systemd/system/network-online.target.wants/systemd-networkd-wait-online.service
+/usr/libexec/metalform/busybox
 /etc/machine-id
 /etc/ssh/ssh_host_*'
 MF_MOUNT_POINTS=''
-MF_FILE_COUNT='16'
+MF_FILE_COUNT='21'
 MF_FILE_0_PATH='/etc/hostname'
 MF_FILE_0_MODE='0644'
 MF_FILE_0_CONTENT='node001.cluster.local
@@ -286,19 +300,176 @@ WantedBy=multi-user.target
 '
 MF_FILE_15_STACKS=''
 MF_FILE_15_DIRMODE=''
-MF_LINK_COUNT='4'
+MF_FILE_16_PATH='/etc/metalform/agent.conf'
+MF_FILE_16_MODE='0600'
+MF_FILE_16_CONTENT='# metalform node agent settings (written by the installer)
+api='\''http://10.141.0.1:8080/api/v1/installer/nodes/node001'\''
+interval=30
+max_backoff=60
+'
+MF_FILE_16_STACKS=''
+MF_FILE_16_DIRMODE=''
+MF_FILE_17_PATH='/usr/libexec/metalform/agent'
+MF_FILE_17_MODE='0755'
+MF_FILE_17_CONTENT='#!/bin/sh
+# metalform node agent: reports what this node runs, then polls the head for work.
+BB=/usr/libexec/metalform/busybox
+[ -x "$BB" ] || BB=busybox
+conf=${MF_AGENT_CONF:-/etc/metalform/agent.conf}
+cred=${MF_AGENT_CREDENTIAL:-/etc/metalform/node-credential}
+image_file=${MF_AGENT_IMAGE:-/etc/metalform/image}
+managed=${MF_AGENT_MANAGED:-/etc/metalform/managed-files}
+api=""
+interval=30
+max_backoff=60
+# shellcheck disable=SC1090 # generated: quoted assignments only
+. "$conf"
+
+# METHOD ENDPOINT BODY: the response (status line, headers, body) on stdout.
+request() {
+	token=$($BB cat "$cred" 2>/dev/null)
+	rest=${api#http://}
+	hostport=${rest%%/*}
+	host=${hostport%:*}
+	port=${hostport##*:}
+	[ "$port" = "$hostport" ] && port=80
+	printf '\''%s /%s/%s HTTP/1.0\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %s\r\n\r\n%s'\'' \
+		"$1" "${rest#*/}" "$2" "$hostport" "$token" "${#3}" "$3" | $BB timeout 20 $BB nc "$host" "$port" 2>/dev/null | $BB tr -d '\''\r'\''
+}
+
+status_of() { printf '\''%s\n'\'' "$1" | $BB head -n 1 | $BB cut -d '\'' '\'' -f 2; }
+body_of() { printf '\''%s\n'\'' "$1" | $BB sed '\''1,/^$/d'\''; }
+
+# {"path":"sha256",...} of the files metalform wrote ("missing" for one that is gone).
+file_digests() {
+	out=""
+	[ -r "$managed" ] || return 0
+	while read -r path; do
+		[ -n "$path" ] || continue
+		d=$($BB sha256sum "$path" 2>/dev/null | $BB cut -d '\'' '\'' -f 1)
+		out="$out${out:+,}\"$path\":\"${d:-missing}\""
+	done <"$managed"
+	printf '\''%s'\'' "$out"
+}
+
+# What the node runs (all of the report but its uptime): reported again when it changes.
+what_runs() {
+	printf '\''"image":"%s","bootId":"%s","kernel":"%s","files":{%s}'\'' \
+		"$($BB cat "$image_file" 2>/dev/null)" "$($BB cat /proc/sys/kernel/random/boot_id)" "$($BB uname -r)" "$(file_digests)"
+}
+
+report() {
+	runs=$(what_runs)
+	uptime=$($BB cut -d '\'' '\'' -f 1 /proc/uptime | $BB cut -d . -f 1)
+	[ "$(status_of "$(request POST agent "{$runs,\"uptime\":$uptime}")")" = 204 ] && sent=$runs
+}
+
+# ID STATUS MESSAGE: tells the head how a work item ended.
+work_done() { request POST "done" "{\"id\":$1,\"status\":\"$2\",\"message\":\"$3\"}" >/dev/null; }
+
+# One work item (id=, kind= lines). Kinds this agent does not know are answered failed,
+# so a newer head can queue them without harm.
+run_work() {
+	id=""
+	kind=""
+	while IFS='\''='\'' read -r k v; do
+		case "$k" in id) id=$v ;; kind) kind=$v ;; esac
+	done <<EOF
+$1
+EOF
+	case "$id" in '\'''\'' | *[!0-9]*) return 1 ;; esac
+	case "$kind" in
+	report) if report; then work_done "$id" ok ""; else work_done "$id" failed "report refused"; fi ;;
+	*) work_done "$id" failed "unknown kind" ;;
+	esac
+}
+
+# One poll: true when the head answered (work or none).
+poll() {
+	resp=$(request GET work "")
+	case "$(status_of "$resp")" in
+	204) return 0 ;;
+	200) run_work "$(body_of "$resp")" ;;
+	*) return 1 ;;
+	esac
+}
+
+delay=1
+sent=""
+while :; do
+	# At start, and whenever what the node runs changed (a file edited by hand, a live update).
+	if [ "$sent" != "$(what_runs)" ]; then report || sent=""; fi
+	if [ -n "$sent" ] && poll; then
+		delay=1
+		$BB sleep "$interval"
+	else
+		# The head is down, restarting or refusing: back off, doubling up to max_backoff.
+		$BB sleep "$delay"
+		delay=$((delay * 2))
+		[ "$delay" -le "$max_backoff" ] || delay=$max_backoff
+	fi
+done
+'
+MF_FILE_17_STACKS=''
+MF_FILE_17_DIRMODE=''
+MF_FILE_18_PATH='/etc/metalform/managed-files'
+MF_FILE_18_MODE='0644'
+MF_FILE_18_CONTENT='/etc/hostname
+/etc/hosts
+/etc/resolv.conf
+/etc/fstab
+/etc/metalform/layout
+/etc/metalform/image
+/etc/metalform/report-up
+/etc/init.d/S99metalform-up
+/etc/systemd/system/metalform-up.service
+/etc/metalform/managed-files
+'
+MF_FILE_18_STACKS=''
+MF_FILE_18_DIRMODE=''
+MF_FILE_19_PATH='/etc/init.d/S99metalform-agent'
+MF_FILE_19_MODE='0755'
+MF_FILE_19_CONTENT='#!/bin/sh
+# metalform: the node agent, in the background so boot never waits for the head node.
+case "${1:-start}" in start) /usr/libexec/metalform/busybox sh /usr/libexec/metalform/agent >/dev/null 2>&1 </dev/null & ;; esac
+exit 0
+'
+MF_FILE_19_STACKS=''
+MF_FILE_19_DIRMODE=''
+MF_FILE_20_PATH='/etc/systemd/system/metalform-agent.service'
+MF_FILE_20_MODE='0644'
+MF_FILE_20_CONTENT='[Unit]
+Description=metalform node agent
+Wants=network-online.target
+After=network-online.target
+
+[Service]
+Type=simple
+ExecStart=/usr/libexec/metalform/busybox sh /usr/libexec/metalform/agent
+Restart=always
+RestartSec=10
+
+[Install]
+WantedBy=multi-user.target
+'
+MF_FILE_20_STACKS=''
+MF_FILE_20_DIRMODE=''
+MF_LINK_COUNT='5'
 MF_LINK_0_PATH='/etc/systemd/system/multi-user.target.wants/metalform-up.service'
 MF_LINK_0_TARGET='/etc/systemd/system/metalform-up.service'
 MF_LINK_0_STACKS=''
-MF_LINK_1_PATH='/etc/systemd/system/multi-user.target.wants/systemd-networkd.service'
-MF_LINK_1_TARGET='/usr/lib/systemd/system/systemd-networkd.service'
-MF_LINK_1_STACKS='networkd'
-MF_LINK_2_PATH='/etc/systemd/system/sockets.target.wants/systemd-networkd.socket'
-MF_LINK_2_TARGET='/usr/lib/systemd/system/systemd-networkd.socket'
+MF_LINK_1_PATH='/etc/systemd/system/multi-user.target.wants/metalform-agent.service'
+MF_LINK_1_TARGET='/etc/systemd/system/metalform-agent.service'
+MF_LINK_1_STACKS=''
+MF_LINK_2_PATH='/etc/systemd/system/multi-user.target.wants/systemd-networkd.service'
+MF_LINK_2_TARGET='/usr/lib/systemd/system/systemd-networkd.service'
 MF_LINK_2_STACKS='networkd'
-MF_LINK_3_PATH='/etc/systemd/system/network-online.target.wants/systemd-networkd-wait-online.service'
-MF_LINK_3_TARGET='/usr/lib/systemd/system/systemd-networkd-wait-online.service'
+MF_LINK_3_PATH='/etc/systemd/system/sockets.target.wants/systemd-networkd.socket'
+MF_LINK_3_TARGET='/usr/lib/systemd/system/systemd-networkd.socket'
 MF_LINK_3_STACKS='networkd'
+MF_LINK_4_PATH='/etc/systemd/system/network-online.target.wants/systemd-networkd-wait-online.service'
+MF_LINK_4_TARGET='/usr/lib/systemd/system/systemd-networkd-wait-online.service'
+MF_LINK_4_STACKS='networkd'
 MF_MACHINE_ID_FILE='/etc/machine-id'
 MF_BOOT_PLATFORM=''
 MF_BOOT_INSTALL_COUNT='0'

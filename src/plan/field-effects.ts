@@ -1,7 +1,7 @@
 // What each kind of field change needs before it is true on the node: the one table
 // the planner reads (and docs/operations.md documents). A change the state records
 // must have reached what it describes: the head's services (head-only), or the node
-// itself — which, until a node agent exists, only the installer can write to, so
+// itself — which only the installer writes to (the node agent only reports), so
 // changes that need the node are delivered by a sync boot.
 
 /**

@@ -781,6 +781,8 @@ run_node_script() {
 	_rs_rc=0
 	script_env_exec "$_rs_step" "$_rs_text" >"$_rs_log" 2>&1 </dev/null || _rs_rc=$?
 	[ "$_rs_step" != finalize ] || chroot_unmounts
+	# What finalize wrote must survive a power cut right after switch root, as the installer's own files do.
+	[ "$_rs_step" != finalize ] || sync
 	sed "s/^/metalform: $_rs_step: /" "$_rs_log" >&2
 	[ "$_rs_rc" = 0 ] || fail "the $_rs_step script exited $_rs_rc: $(tail -n 15 "$_rs_log")"
 	done_step "$(tail -n 5 "$_rs_log")"

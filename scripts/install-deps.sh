@@ -13,11 +13,12 @@ DEBS=(
   curl atftp tftp-hpa
   rsync
   openipmi ipmitool redfishtool openssl
-  busybox-static e2fsprogs xfsprogs dosfstools mdadm fdisk cpio kmod shellcheck wget
+  busybox-static e2fsprogs xfsprogs dosfstools mdadm lvm2 fdisk cpio kmod shellcheck wget
   qemu-system-x86 ipxe-qemu ipxe ovmf radvd tcpdump nftables dnsmasq-base
   shim-signed grub-efi-amd64-signed
   g++ make python3
   postgresql
+  netplan.io
   mmdebstrap skopeo umoci tar zstd xz-utils openssh-client
   systemd
 )

@@ -2,8 +2,10 @@
 // compares it with the one the last install wrote to /etc/metalform/layout in the
 // root file system; equal means the disks already carry this layout (sync only).
 // Only on-disk facts count: partition tables, sizes, types, file systems and labels,
-// RAID levels and members. Mount points, mount options and match rules are left out,
-// since changing them needs a new fstab (written on every sync), not a repartition.
+// RAID levels and members, LVM groups and volumes (only when a layout has them, so
+// layouts without LVM keep the fingerprints already on disks). Mount points, mount
+// options and match rules are left out, since changing them needs a new fstab
+// (written on every sync), not a repartition.
 import { createHash } from "node:crypto";
 
 export interface FingerprintPart {
@@ -22,9 +24,14 @@ export interface FingerprintRaid {
   fs: string;
   label: string;
 }
+export interface FingerprintLvm {
+  volumeGroups: Array<{ name: string; devices: string[] }>;
+  logicalVolumes: Array<{ vg: string; name: string; size: string; fs: string; label: string }>;
+}
 export interface FingerprintInput {
   disks: FingerprintDisk[];
   raid: FingerprintRaid[];
+  lvm?: FingerprintLvm;
 }
 
 /** Canonical JSON: object keys sorted, so equal layouts hash equally whatever their key order. */

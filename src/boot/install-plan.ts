@@ -4,13 +4,25 @@ import type { DiskLayout, FsType, Image, Network, Node } from "../config/types.j
 import { renderBmc } from "./bmc.js";
 import { renderBootLoader } from "./bootloader.js";
 import { InstallPlanError } from "./errors.js";
+import { diskSelector } from "./disk-select.js";
 import { layoutFingerprint, type FingerprintInput } from "./fingerprint.js";
 import { mountDepth, renderFstab } from "./fstab.js";
 import { identityFiles, NODE_IDENTITY } from "./identity.js";
 import { LabelAllocator } from "./labels.js";
 import { networkFiles } from "./network-config.js";
 import { nodeValues, renderNodeFiles, scriptEnv } from "./node-files.js";
-import { INSTALL_PLAN_VERSION, type DeviceRef, type InstallPlan, type PlanDisk, type PlanFile, type PlanFilesystem, type PlanRaid } from "./plan-types.js";
+import { lvcreateArgv, lvmCreationOrder } from "./lvm.js";
+import {
+  INSTALL_PLAN_VERSION,
+  type DeviceRef,
+  type InstallPlan,
+  type PlanDisk,
+  type PlanFile,
+  type PlanFilesystem,
+  type PlanLogicalVolume,
+  type PlanRaid,
+  type PlanVolumeGroup,
+} from "./plan-types.js";
 import { isSafeWord } from "./shell-quote.js";
 import { renderSfdisk, sizeText } from "./sfdisk.js";
 import { NODE_CREDENTIAL_FILE, upReporterFiles } from "./up-reporter.js";
@@ -77,6 +89,7 @@ export function renderInstallPlan(input: InstallPlanInput): InstallPlan {
   const storage = new StoragePlan(node.name, fail);
   layout.disks.forEach((disk, di) => storage.addDisk(disk, di));
   const raid = layout.raid.map((r, ri) => storage.addRaid(r, ri));
+  const lvm = storage.addLvm(layout);
   const filesystems = storage.mountOrder(layout.name);
   const fingerprint = layoutFingerprint(storage.fingerprint);
   const boot = renderBootLoader(node, image, layout);
@@ -93,6 +106,7 @@ export function renderInstallPlan(input: InstallPlanInput): InstallPlan {
     image: { name: image.name, digest: input.imageDigest, rsync: input.rsyncUrl },
     disks: storage.disks,
     raid,
+    ...lvm,
     filesystems,
     exclude: syncExcludes(input, { filesystems, files, symlinks, fail }),
     mountPoints: filesystems.filter((f) => f.mount && f.mount !== "/").map((f) => f.mount!),
@@ -128,6 +142,7 @@ class StoragePlan {
   private readonly filesystems: PlanFilesystem[] = [];
   private readonly labels = new LabelAllocator();
   private readonly partRef = new Map<string, DeviceRef>(); // partition name -> ref
+  private readonly raidRef = new Map<string, DeviceRef>(); // array name -> ref
 
   constructor(
     private readonly nodeName: string,
@@ -135,7 +150,14 @@ class StoragePlan {
   ) {}
 
   addDisk(disk: DiskLayout["disks"][number], di: number): void {
-    const pd: PlanDisk = { name: disk.name, match: { ...disk.match }, table: disk.table, sfdisk: renderSfdisk(disk, this.nodeName), partitions: [] };
+    const pd: PlanDisk = {
+      name: disk.name,
+      match: { ...disk.match },
+      select: diskSelector(disk.match),
+      table: disk.table,
+      sfdisk: renderSfdisk(disk, this.nodeName),
+      partitions: [],
+    };
     const fpd = { table: disk.table, partitions: [] as FingerprintDisk["partitions"] };
     disk.partitions.forEach((p, pi) => {
       const ref = `part:${di}:${pi + 1}`;
@@ -156,6 +178,7 @@ class StoragePlan {
     if (!/^[A-Za-z0-9_-]{1,32}$/.test(r.name)) this.fail(`RAID name ${JSON.stringify(r.name)} has unusual characters`);
     const device = `/dev/md${ri}`;
     const ref = `md:${ri}`;
+    this.raidRef.set(r.name, ref);
     const label = this.addFilesystem(ref, r, { what: `RAID ${r.name}`, name: r.name });
     this.fingerprint.raid.push({ level: r.level, members: [...r.members], fs: r.fs, label: label ?? "" });
     return {
@@ -166,6 +189,33 @@ class StoragePlan {
       members,
       create: ["mdadm", "--create", device, "--run", "--metadata=1.2", `--level=${r.level}`, `--raid-devices=${members.length}`, `--name=${r.name}`, "--homehost=any"],
     };
+  }
+
+  /** Volume groups over partitions or arrays, then logical volumes in creation order, each with its file system. */
+  addLvm(layout: DiskLayout): { volumeGroups: PlanVolumeGroup[]; logicalVolumes: PlanLogicalVolume[] } {
+    const groups = layout.volumeGroups ?? [];
+    const volumeGroups = groups.map((g) => {
+      if (!isSafeWord(g.name)) this.fail(`volume group name ${JSON.stringify(g.name)} has unusual characters`);
+      const devices = g.devices.map(
+        (d) => this.partRef.get(d) ?? this.raidRef.get(d) ?? this.fail(`volume group ${g.name}: device ${d} is no partition or RAID array of this layout`),
+      );
+      return { name: g.name, devices };
+    });
+    const logicalVolumes = lvmCreationOrder(layout.logicalVolumes ?? []).map((lv, i): PlanLogicalVolume => {
+      if (!groups.some((g) => g.name === lv.vg)) this.fail(`logical volume ${lv.name}: volume group ${lv.vg} is not in this layout`);
+      const ref = `lv:${i}`;
+      const label = this.addFilesystem(ref, lv, { what: `logical volume ${lv.vg}/${lv.name}`, name: lv.name });
+      this.lvmFingerprint(layout).logicalVolumes.push({ vg: lv.vg, name: lv.name, size: sizeText(lv.size), fs: lv.fs, label: label ?? "" });
+      return { name: lv.name, vg: lv.vg, device: `/dev/${lv.vg}/${lv.name}`, device_ref: ref, create: lvcreateArgv(lv) };
+    });
+    if (groups.length) this.lvmFingerprint(layout);
+    return { volumeGroups, logicalVolumes };
+  }
+
+  /** The fingerprint's LVM part, made on first use (absent for layouts without LVM). */
+  private lvmFingerprint(layout: DiskLayout): NonNullable<FingerprintInput["lvm"]> {
+    this.fingerprint.lvm ??= { volumeGroups: (layout.volumeGroups ?? []).map((g) => ({ name: g.name, devices: [...g.devices] })), logicalVolumes: [] };
+    return this.fingerprint.lvm;
   }
 
   /** The file systems in mount order: stable by depth (then path), parents before their children; one at /, none twice. */

@@ -140,7 +140,7 @@ partdev() {
 	esac
 }
 
-# Device path of a plan reference: part:<disk>:<n> or md:<i>.
+# Device path of a plan reference: part:<disk>:<n>, md:<i> or lv:<i>.
 refdev() {
 	case "$1" in
 	part:*)
@@ -149,6 +149,7 @@ refdev() {
 		partdev "$_rd_d" "${_rd_rest#*:}"
 		;;
 	md:*) get "MF_RAID_${1#md:}_DEV" ;;
+	lv:*) get "MF_LV_${1#lv:}_DEV" ;;
 	*) return 1 ;;
 	esac
 }
@@ -308,37 +309,175 @@ candidates() {
 	done
 }
 
+# match_disks: a device for every disk of the plan, chosen as disk-select.ts chooses:
+# disks whose rules name one disk (device, serial, wwn) first, then the others in
+# layout order among the disks left; disks with identical rules share their
+# candidates. No candidate, or more than such disks, refuses before anything is written.
 match_disks() {
 	step disks
-	used=" "
+	MF_USED=" "
 	found=""
-	i=0
-	while [ "$i" -lt "$MF_DISK_COUNT" ]; do
-		want_dev=$(get "MF_DISK_${i}_MATCH_DEVICE")
-		want_min=$(get "MF_DISK_${i}_MATCH_MINSIZE")
-		want_serial=$(get "MF_DISK_${i}_MATCH_SERIAL")
-		want_model=$(get "MF_DISK_${i}_MATCH_MODEL")
-		hit=""
-		for c in $(candidates); do
-			case "$used" in *" $c "*) continue ;; esac
-			[ -b "$c" ] || continue
-			if [ -n "$want_dev" ] && [ "$c" != "$want_dev" ] && [ "/dev/$(basename "$c")" != "$want_dev" ]; then continue; fi
-			if [ -n "$want_min" ] && [ "$(disk_bytes "$c")" -lt "$want_min" ]; then continue; fi
-			if [ -n "$want_serial" ] && [ "$(sysattr "$c" serial device/serial 2>/dev/null)" != "$want_serial" ]; then continue; fi
-			if [ -n "$want_model" ] && [ "$(sysattr "$c" device/model 2>/dev/null)" != "$want_model" ]; then continue; fi
-			hit=$c
-			break
+	for _mds_pass in one rest; do
+		i=0
+		while [ "$i" -lt "$MF_DISK_COUNT" ]; do
+			if { [ "$_mds_pass" = one ] && names_one_disk "$i"; } || { [ "$_mds_pass" = rest ] && ! names_one_disk "$i"; }; then
+				match_disk "$i"
+				found="$found $(get "MF_DISK_${i}_NAME")=$(get "MF_DISK_${i}_DEV")"
+			fi
+			i=$((i + 1))
 		done
-		name=$(get "MF_DISK_${i}_NAME")
-		if [ -z "$hit" ]; then
-			fail "disk $name not found (device=${want_dev:-any} minSize=${want_min:-any} serial=${want_serial:-any} model=${want_model:-any}; candidates: $(candidates | tr '\n' ' '))"
-		fi
-		eval "MF_DISK_${i}_DEV=\$hit"
-		used="$used$hit "
-		found="$found $name=$hit"
-		i=$((i + 1))
 	done
 	done_step "${found# }"
+}
+
+# match_disk INDEX: sets MF_DISK_<INDEX>_DEV to its candidate, or refuses (missing, ambiguous).
+match_disk() {
+	_mk_hits=""
+	_mk_left=""
+	for c in $(candidates); do
+		case "$MF_USED" in *" $c "*) continue ;; esac
+		[ -b "$c" ] || continue
+		_mk_left="$_mk_left $c"
+		if disk_matches "$c" "$1"; then _mk_hits="$_mk_hits $c"; fi
+	done
+	_mk_name=$(get "MF_DISK_${1}_NAME")
+	# shellcheck disable=SC2086 # a list of device paths
+	set -- "$1" $_mk_hits
+	_mk_i=$1
+	shift
+	if [ "$#" = 0 ]; then
+		# shellcheck disable=SC2086 # a list of device paths
+		fail "disk $_mk_name not found ($(match_rules "$_mk_i"); candidates:$(describe_disks $_mk_left))"
+	fi
+	if [ "$#" -gt "$(match_peers "$_mk_i")" ]; then
+		fail "disk $_mk_name is ambiguous: $# disks match ($(match_rules "$_mk_i")): candidates:$(describe_disks "$@"); add a rule that tells them apart (serial, wwn, a by-path device)"
+	fi
+	eval "MF_DISK_${_mk_i}_DEV=\$1"
+	MF_USED="$MF_USED$1 "
+}
+
+# The plan's normalized rules of disk INDEX (disk-select.ts DiskSelector), in one line.
+match_key() {
+	for _mkk in KNAME PATH ID SERIAL WWN MODEL VENDOR MINSIZE MAXSIZE ROTATIONAL; do printf '%s|' "$(get "MF_DISK_${1}_MATCH_$_mkk")"; done
+}
+
+names_one_disk() {
+	for _no in KNAME PATH ID SERIAL WWN; do [ -n "$(get "MF_DISK_${1}_MATCH_$_no")" ] && return 0; done
+	return 1
+}
+
+# Disks not yet chosen (this one and the later ones) with the same rules as disk INDEX.
+match_peers() {
+	_mp_key=$(match_key "$1")
+	_mp_n=0
+	_mp_j=$1
+	while [ "$_mp_j" -lt "$MF_DISK_COUNT" ]; do
+		[ "$(match_key "$_mp_j")" = "$_mp_key" ] && _mp_n=$((_mp_n + 1))
+		_mp_j=$((_mp_j + 1))
+	done
+	echo "$_mp_n"
+}
+
+match_rules() {
+	_mr=""
+	for _mrf in DEVICE:device MINSIZE:minSize MAXSIZE:maxSize SERIAL:serial WWN:wwn MODEL:model VENDOR:vendor ROTATIONAL:rotational; do
+		_mrv=$(get "MF_DISK_${1}_MATCH_${_mrf%%:*}")
+		case "$_mrf" in DEVICE* | MINSIZE* | SERIAL* | MODEL*) _mr="$_mr ${_mrf#*:}=${_mrv:-any}" ;; *) [ -z "$_mrv" ] || _mr="$_mr ${_mrf#*:}=$_mrv" ;; esac
+	done
+	echo "${_mr# }"
+}
+
+# describe_disks DEV...: " vda (268435456 bytes, serial X, ...)" for each, what a refusal lists.
+describe_disks() {
+	[ "$#" -gt 0 ] || { printf ' none'; return; }
+	for _dd in "$@"; do
+		printf ' %s (%s bytes, serial %s, wwn %s, model %s, vendor %s, rotational %s, path %s)' "$_dd" "$(disk_bytes "$_dd")" "$(disk_serial "$_dd")" \
+			"$(disk_wwn "$_dd")" "$(sysattr "$_dd" device/model 2>/dev/null)" "$(disk_vendor "$_dd")" \
+			"$(sysattr "$_dd" queue/rotational 2>/dev/null)" "$(disk_paths "$_dd" | head -n 1)"
+	done
+}
+
+# disk_matches DEV INDEX: every rule of the plan's disk INDEX holds for DEV (disk-select.ts diskMatches).
+disk_matches() {
+	_dm_v=$(get "MF_DISK_${2}_MATCH_KNAME")
+	[ -z "$_dm_v" ] || [ "$(basename "$1")" = "$_dm_v" ] || return 1
+	_dm_v=$(get "MF_DISK_${2}_MATCH_PATH")
+	[ -z "$_dm_v" ] || disk_paths "$1" | grep -qxF "$_dm_v" || return 1
+	_dm_v=$(get "MF_DISK_${2}_MATCH_ID")
+	[ -z "$_dm_v" ] || by_id_matches "$_dm_v" "$(disk_serial "$1")" || return 1
+	_dm_v=$(get "MF_DISK_${2}_MATCH_SERIAL")
+	[ -z "$_dm_v" ] || [ "$(disk_serial "$1")" = "$_dm_v" ] || return 1
+	_dm_v=$(get "MF_DISK_${2}_MATCH_WWN")
+	[ -z "$_dm_v" ] || [ "$(disk_wwn "$1")" = "$_dm_v" ] || return 1
+	_dm_v=$(get "MF_DISK_${2}_MATCH_MODEL")
+	[ -z "$_dm_v" ] || contains_lower "$(sysattr "$1" device/model 2>/dev/null)" "$_dm_v" || return 1
+	_dm_v=$(get "MF_DISK_${2}_MATCH_VENDOR")
+	[ -z "$_dm_v" ] || contains_lower "$(disk_vendor "$1")" "$_dm_v" || return 1
+	_dm_v=$(get "MF_DISK_${2}_MATCH_MINSIZE")
+	[ -z "$_dm_v" ] || [ "$(disk_bytes "$1")" -ge "$_dm_v" ] || return 1
+	_dm_v=$(get "MF_DISK_${2}_MATCH_MAXSIZE")
+	[ -z "$_dm_v" ] || [ "$(disk_bytes "$1")" -le "$_dm_v" ] || return 1
+	_dm_v=$(get "MF_DISK_${2}_MATCH_ROTATIONAL")
+	[ -z "$_dm_v" ] || [ "$(sysattr "$1" queue/rotational 2>/dev/null)" = "$_dm_v" ] || return 1
+}
+
+contains_lower() { # text lower-case-substring
+	case "$(printf '%s' "$1" | tr '[:upper:]' '[:lower:]')" in *"$2"*) return 0 ;; esac
+	return 1
+}
+
+# by-id names are <bus>-<serial> or <bus>-<model>_<serial>, blanks as "_".
+by_id_matches() { # id serial
+	[ -n "$2" ] || return 1
+	_bi_s=$(printf '%s' "$2" | tr ' ' '_')
+	case "${1#*-}" in "$_bi_s" | *"_$_bi_s") return 0 ;; esac
+	return 1
+}
+
+# ---- disk facts (sysfs: the installer has no udev) --------------------------------------
+
+# Serial: virtio's and NVMe's attribute, else SCSI/SATA VPD page 0x80 after its 4-byte header.
+disk_serial() {
+	_ds=$(sysattr "$1" serial device/serial 2>/dev/null)
+	if [ -z "$_ds" ] && [ -r "$MF_SYS/class/block/$(basename "$1")/device/vpd_pg80" ]; then
+		_ds=$(tail -c +5 "$MF_SYS/class/block/$(basename "$1")/device/vpd_pg80" | tr -d '\000' | sed 's/^ *//; s/ *$//')
+	fi
+	printf '%s' "$_ds"
+}
+
+# Vendor of SCSI and SATA disks (those with a model too): a virtio disk's device/vendor
+# is its PCI vendor number, no name.
+disk_vendor() {
+	sysattr "$1" device/model >/dev/null 2>&1 && sysattr "$1" device/vendor 2>/dev/null
+}
+
+# WWN as udev spells it: lower case, NAA names as 0x… (sysfs says naa.…).
+disk_wwn() {
+	sysattr "$1" wwid device/wwid 2>/dev/null | tr '[:upper:]' '[:lower:]' | sed 's/^naa\./0x/'
+}
+
+# disk_paths DEV: the disk's udev by-path names, derived from its sysfs path: the
+# nearest PCI device, then the bus (ATA port, NVMe namespace, SCSI address).
+disk_paths() {
+	_dp_b=$(basename "$1")
+	_dp_sys=$(readlink -f "$MF_SYS/class/block/$_dp_b" 2>/dev/null) || return 0
+	_dp_pci=$(printf '%s\n' "$_dp_sys" | tr '/' '\n' | grep -E '^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$' | tail -n 1)
+	[ -n "$_dp_pci" ] || return 0
+	case "$_dp_sys" in
+	*/ata[0-9]*/*)
+		_dp_ata=$(printf '%s\n' "$_dp_sys" | tr '/' '\n' | grep -E '^ata[0-9]+$' | head -n 1)
+		_dp_port=$(cat "$MF_SYS/class/ata_port/$_dp_ata/port_no" 2>/dev/null || echo "${_dp_ata#ata}")
+		printf 'pci-%s-ata-%s\npci-%s-ata-%s.0\n' "$_dp_pci" "$_dp_port" "$_dp_pci" "$_dp_port"
+		;;
+	*/nvme/*) echo "pci-$_dp_pci-nvme-$(cat "$MF_SYS/class/block/$_dp_b/nsid" 2>/dev/null || echo 1)" ;;
+	*/host[0-9]*/*)
+		_dp_hctl=$(printf '%s\n' "$_dp_sys" | tr '/' '\n' | grep -E '^[0-9]+:[0-9]+:[0-9]+:[0-9]+$' | tail -n 1)
+		# udev counts a controller's SCSI hosts from its first one.
+		_dp_base=$(find "${_dp_sys%%/"$_dp_pci"/*}/$_dp_pci" -maxdepth 3 -type d -name 'host[0-9]*' 2>/dev/null | sed 's/.*host//' | sort -n | head -n 1)
+		echo "pci-$_dp_pci-scsi-$((${_dp_hctl%%:*} - ${_dp_base:-0})):${_dp_hctl#*:}"
+		;;
+	*) printf 'pci-%s\nvirtio-pci-%s\n' "$_dp_pci" "$_dp_pci" ;;
+	esac
 }
 
 # ---- mode ----------------------------------------------------------------------------
@@ -376,7 +515,8 @@ assemble_raid() { # extra mdadm options
 # the root fs mounted read-only without journal replay.
 ondisk_fingerprint() {
 	probe_fingerprint
-	# Arrays assembled read-only for the probe are stopped again (this runs in a subshell).
+	# Groups activated and arrays assembled read-only for the probe are stopped again (this runs in a subshell).
+	deactivate_lvm
 	for _of_a in $MF_ASSEMBLED; do mdadm --stop "$_of_a" >/dev/null 2>&1; done
 }
 
@@ -389,6 +529,7 @@ probe_fingerprint() {
 		_of_i=$((_of_i + 1))
 	done
 	if [ "$MF_RAID_COUNT" -gt 0 ]; then assemble_raid --readonly || { echo none; return; }; fi
+	activate_lvm --readonly || { echo none; return; }
 	_of_ri=$(fs_index_of_root) || { echo none; return; }
 	_of_dev=$(refdev "$(get "MF_FS_${_of_ri}_REF")")
 	_of_type=$(get "MF_FS_${_of_ri}_TYPE")
@@ -546,6 +687,100 @@ create_raid() {
 	done_step
 }
 
+# ---- LVM -----------------------------------------------------------------------------
+
+# lvm without udev: it makes its own device nodes, waits for no udev, keeps no devices
+# file and no metadata backups (the installer's /etc is thrown away).
+MF_ACTIVE_VGS=""
+lvm_setup() {
+	modprobe dm_mod >/dev/null 2>&1
+	mkdir -p /run/lock/lvm "$MF_WORK/lvm"
+	cat >"$MF_WORK/lvm/lvm.conf" <<-'EOF'
+		devices { use_devicesfile = 0 obtain_device_list_from_udev = 0 external_device_info_source = "none" }
+		activation { udev_sync = 0 udev_rules = 0 monitoring = 0 }
+		global { use_lvmpolld = 0 }
+		backup { backup = 0 archive = 0 }
+	EOF
+	LVM_SYSTEM_DIR="$MF_WORK/lvm"
+	LVM_SUPPRESS_FD_WARNINGS=1
+	export LVM_SYSTEM_DIR LVM_SUPPRESS_FD_WARNINGS
+}
+
+vg_names() {
+	_vn=0
+	while [ "$_vn" -lt "${MF_VG_COUNT:-0}" ]; do
+		get "MF_VG_${_vn}_NAME"
+		echo
+		_vn=$((_vn + 1))
+	done
+}
+
+# Full install: every device of a group becomes a physical volume, then the groups and
+# their logical volumes (a `rest` one last) are made.
+create_lvm() {
+	[ "${MF_VG_COUNT:-0}" -gt 0 ] || return 0
+	step lvm
+	lvm_setup
+	g=0
+	while [ "$g" -lt "$MF_VG_COUNT" ]; do
+		_cl_devs=""
+		for _cl_r in $(get "MF_VG_${g}_DEVICES"); do
+			_cl_devs="$_cl_devs $(refdev "$_cl_r")"
+		done
+		# shellcheck disable=SC2086 # a list of device paths
+		run lvm pvcreate -ff -y $_cl_devs
+		# shellcheck disable=SC2086 # a list of device paths
+		run lvm vgcreate "$(get "MF_VG_${g}_NAME")" $_cl_devs
+		MF_ACTIVE_VGS="$MF_ACTIVE_VGS $(get "MF_VG_${g}_NAME")"
+		g=$((g + 1))
+	done
+	l=0
+	while [ "$l" -lt "$MF_LV_COUNT" ]; do
+		# shellcheck disable=SC2046 # command lines from the plan are plain words
+		run lvm $(get "MF_LV_${l}_CREATE")
+		l=$((l + 1))
+	done
+	run lvm vgmknodes
+	done_step "$MF_VG_COUNT volume groups, $MF_LV_COUNT logical volumes"
+}
+
+# activate_lvm [--readonly]: activates the plan's groups (read-only for the layout probe,
+# which must not write) and makes their /dev/VG/LV nodes.
+activate_lvm() {
+	[ "${MF_VG_COUNT:-0}" -gt 0 ] || return 0
+	lvm_setup
+	_al_names=$(vg_names | tr '\n' ' ')
+	_al_ro=""
+	# shellcheck disable=SC2086 # plain names
+	[ "${1:-}" != --readonly ] || _al_ro="activation { read_only_volume_list = [ $(printf '"%s" ' $_al_names) ] }"
+	# shellcheck disable=SC2086 # plain names
+	lvm vgchange -ay ${_al_ro:+--config "$_al_ro"} $_al_names >>"$MF_WORK/lvm.log" 2>&1 || return 1
+	MF_ACTIVE_VGS="$MF_ACTIVE_VGS $_al_names"
+	lvm vgmknodes >>"$MF_WORK/lvm.log" 2>&1
+}
+
+# Sync, nosync and skip: the groups already on the disks, activated to mount their volumes.
+lvm_activate_step() {
+	[ "${MF_VG_COUNT:-0}" -gt 0 ] || return 0
+	step lvm
+	activate_lvm || fail "activating volume groups failed: $(tail -n 15 "$MF_WORK/lvm.log")"
+	done_step "activated$(vg_names | tr '\n' ' ' | sed 's/^/ /; s/ $//')"
+}
+
+deactivate_lvm() {
+	# shellcheck disable=SC2086 # plain names
+	[ -z "$MF_ACTIVE_VGS" ] || lvm vgchange -an $MF_ACTIVE_VGS >/dev/null 2>&1
+	MF_ACTIVE_VGS=""
+}
+
+# Logical volumes mounted at boot need lvm2 in the installed system (its initramfs
+# activates them): without it the node only boots through this installer's switch_root.
+lvm_boot_check() {
+	[ "${MF_LV_COUNT:-0}" -gt 0 ] || return 0
+	in_root_program /usr/sbin/lvm /sbin/lvm && return 0
+	report lvm finished "warning: the image has no lvm2 (/usr/sbin/lvm): its initramfs cannot activate the logical volumes, so the node boots only through the installer, not from its disk"
+}
+
 make_filesystems() {
 	step mkfs
 	i=0
@@ -601,6 +836,7 @@ cleanup_mounts() {
 	chroot_unmounts
 	for m in $MF_MOUNTED; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null; done
 	MF_MOUNTED=""
+	deactivate_lvm
 	for a in $MF_ASSEMBLED; do mdadm --stop "$a" >/dev/null 2>&1; done
 	MF_ASSEMBLED=""
 }
@@ -821,6 +1057,11 @@ install_boot_loader() {
 		done_step "warning: the image has no GRUB for $_bl_dir (grub2-common and grub-pc-bin or grub-efi-amd64-bin): no boot loader on the disk; the node boots from the network only"
 		return 0
 	fi
+	_bl_missing=$(signed_chain_missing)
+	if [ -n "$_bl_missing" ]; then
+		done_step "warning: Secure Boot needs the signed chain (packages shim-signed and grub-efi-amd64-signed) and the image lacks$_bl_missing: no boot loader on the disk; the node boots from the network only"
+		return 0
+	fi
 	chroot_mounts
 	_bl_where=""
 	if [ "$MF_BOOT_PLATFORM" = bios ]; then
@@ -840,13 +1081,36 @@ install_boot_loader() {
 			run chroot "$MF_ROOT" $_bl_cmd
 			i=$((i + 1))
 		done
-		_bl_where=" $MF_BOOT_ESP$(efi_boot_order)"
+		_bl_where=" $MF_BOOT_ESP$(esp_shims)$(efi_boot_order)"
 	fi
 	# shellcheck disable=SC2086 # command lines from the plan are plain words
 	run chroot "$MF_ROOT" $MF_BOOT_MKCONFIG
 	chroot_unmounts
 	settle_boot_files
-	done_step "GRUB $_bl_dir on$_bl_where"
+	done_step "${MF_BOOT_SIGNED:+shim and signed }GRUB $_bl_dir on$_bl_where"
+}
+
+# Secure Boot: the signed files grub-install --uefi-secure-boot copies from the image
+# (MF_BOOT_SIGNED) that it lacks, each after a space; nothing when all are there.
+signed_chain_missing() {
+	for _sc_f in $MF_BOOT_SIGNED; do
+		[ -f "$MF_ROOT$_sc_f" ] || [ -L "$MF_ROOT$_sc_f" ] || printf ' %s' "$_sc_f"
+	done
+}
+
+# Secure Boot: where shim landed on the ESP and the NVRAM entry that starts it, for the
+# step's message: (\EFI\debian\shimx64.efi, \EFI\BOOT\BOOTX64.EFI; NVRAM Boot0004).
+esp_shims() {
+	[ -n "$MF_BOOT_SIGNED" ] || return 0
+	_es_list=""
+	for _es_f in "$MF_ROOT$MF_BOOT_ESP"/EFI/*/shimx64.efi "$MF_ROOT$MF_BOOT_ESP"/EFI/BOOT/BOOTX64.EFI; do
+		[ -f "$_es_f" ] && _es_list="$_es_list, $(printf '%s' "${_es_f#"$MF_ROOT$MF_BOOT_ESP"}" | sed 's|/|\\|g')"
+	done
+	_es_entry=""
+	if [ -n "$MF_EFIVARS" ] && in_root_program /usr/bin/efibootmgr /bin/efibootmgr /usr/sbin/efibootmgr; then
+		_es_entry=$(chroot "$MF_ROOT" efibootmgr -v 2>/dev/null | grep -i 'shimx64\.efi' | sed -n '1s/^\(Boot[0-9A-Fa-f]*\).*/; NVRAM \1/p')
+	fi
+	printf ' (%s%s)' "${_es_list#, }" "$_es_entry"
 }
 
 # GRUB reads file systems without replaying their journals: what it needs (grub.cfg, the
@@ -930,28 +1194,67 @@ efi_boot_order() {
 	printf '; EFI boot order %s (%s)' "$_eo_new" "$MF_BOOT_ORDER"
 }
 
+# The local BMC's device node: ipmi_si finds the KCS/SMIC/BT interface from ACPI or
+# SMBIOS a moment after it loads, and ipmi_devintf makes /dev/ipmi0 for it.
+bmc_device() {
+	_bd_i=0
+	while [ "$_bd_i" -lt 20 ]; do
+		for _bd_d in /dev/ipmi0 /dev/ipmi/0 /dev/ipmidev/0; do
+			[ -e "$_bd_d" ] && echo "$_bd_d" && return 0
+		done
+		# Modules already in the kernel (or built in) make these no-ops; test mode loads none.
+		[ "$_bd_i" = 0 ] && [ "$MF_SKIP_BOOTSTRAP" != 1 ] && modprobe -qa ipmi_si ipmi_devintf >>"$MF_WORK/bmc.log" 2>&1
+		sleep 0.5
+		_bd_i=$((_bd_i + 1))
+	done
+	return 1
+}
+
+# bmc_run ARGS...: one ipmitool command; on failure the step fails with ipmitool's
+# message: its first lines (after an error it prints its whole usage text), without
+# the complaint about the IANA enterprise registry (4.7 MB the installer does not ship).
+bmc_run() {
+	ipmitool "$@" >"$MF_WORK/bmc.out" 2>&1 ||
+		fail "ipmitool $* failed: $(grep -v '^IANA PEN registry open failed' "$MF_WORK/bmc.out" | sed '/^$/q' | head -n 5)"
+	cat "$MF_WORK/bmc.out" >>"$MF_WORK/bmc.log"
+}
+
+# Sets the password of the plan's user: fetched from the API once, during this step,
+# into a root-only file removed right after. ipmitool takes it only as an argument.
+set_bmc_password() {
+	pw="$MF_WORK/bmc-password"
+	(umask 077 && http_get "$MF_API/bmc-password" "$pw") || fail "could not fetch the BMC password"
+	_sp_pw=$(cat "$pw")
+	# IPMI 1.5 passwords hold 16 bytes, IPMI 2.0 ones 20.
+	_sp_size=16
+	[ "${#_sp_pw}" -gt 16 ] && _sp_size=20
+	ipmitool user set password "$MF_BMC_PASSWORD_USER" "$_sp_pw" "$_sp_size" >>"$MF_WORK/bmc.log" 2>&1 ||
+		{ rm -f "$pw"; fail "ipmitool user set password $MF_BMC_PASSWORD_USER failed: $(tail -n 5 "$MF_WORK/bmc.log")"; }
+	rm -f "$pw"
+	_sp_pw=""
+}
+
+# What the BMC says its LAN channel now is, in one line (read back in-band).
+bmc_summary() {
+	ipmitool lan print "$MF_BMC_CHANNEL" 2>/dev/null | awk -F' *: *' '
+		$1 == "IP Address" { a = $2 } $1 == "Subnet Mask" { m = $2 }
+		$1 == "Default Gateway IP" { g = $2 } $1 == "802.1q VLAN ID" { v = $2 }
+		END { printf "channel %s: %s netmask %s gateway %s vlan %s", ch, a, m, g, v }' ch="$MF_BMC_CHANNEL"
+}
+
 configure_bmc() {
 	[ "$MF_BMC_COUNT" -gt 0 ] || return 0
 	step bmc
-	if ! command -v ipmitool >/dev/null 2>&1 || { [ ! -e /dev/ipmi0 ] && [ ! -e /dev/ipmi/0 ] && [ ! -e /dev/ipmidev/0 ]; }; then
-		done_step "no local BMC interface; skipped"
-		return 0
-	fi
+	command -v ipmitool >/dev/null 2>&1 || { done_step "no ipmitool in the installer; skipped"; return 0; }
+	dev=$(bmc_device) || { done_step "no local BMC interface (no /dev/ipmi0 after loading ipmi_si); skipped"; return 0; }
 	i=0
 	while [ "$i" -lt "$MF_BMC_COUNT" ]; do
 		# shellcheck disable=SC2046 # command lines from the plan are plain words
-		run ipmitool $(get "MF_BMC_$i")
+		bmc_run $(get "MF_BMC_$i")
 		i=$((i + 1))
 	done
-	if [ -n "$MF_BMC_PASSWORD_USER" ]; then
-		pw="$MF_WORK/bmc-password"
-		(umask 077 && http_get "$MF_API/bmc-password" "$pw") || fail "could not fetch the BMC password"
-		# The password is passed as an argument: ipmitool has no other way in.
-		ipmitool user set password "$MF_BMC_PASSWORD_USER" "$(cat "$pw")" >>"$MF_WORK/bmc.log" 2>&1 ||
-			{ rm -f "$pw"; fail "setting the BMC password failed: $(tail -n 5 "$MF_WORK/bmc.log")"; }
-		rm -f "$pw"
-	fi
-	done_step
+	if [ -n "$MF_BMC_PASSWORD_USER" ]; then set_bmc_password; fi
+	done_step "$(bmc_summary) (over $dev${MF_BMC_PASSWORD_USER:+; password of user $MF_BMC_PASSWORD_USER set})"
 }
 
 # An installed system with a network stack of its own configures the boot NIC itself,
@@ -1005,19 +1308,23 @@ main() {
 	full)
 		partition_disks
 		create_raid
+		create_lvm
 		make_filesystems
 		mount_filesystems
 		sync_image "$MF_EXCLUDE_FULL"
 		write_files
+		lvm_boot_check
 		install_boot_loader
 		configure_bmc
 		;;
 	sync)
 		if [ "$MF_RAID_COUNT" -gt 0 ]; then assemble_and_rebuild; fi
+		lvm_activate_step
 		check_filesystems
 		mount_filesystems
 		sync_image "$MF_EXCLUDE_SYNC"
 		write_files
+		lvm_boot_check
 		install_boot_loader
 		configure_bmc
 		;;
@@ -1025,6 +1332,7 @@ main() {
 		if [ "$MF_RAID_COUNT" -gt 0 ]; then
 			assemble_raid || fail "assembling RAID failed: $(tail -n 15 "$MF_WORK/raid.log")"
 		fi
+		lvm_activate_step
 		mount_filesystems
 		;;
 	esac

@@ -14,6 +14,7 @@ export const INSTALLER_STEPS = {
   partition: "disks",
   assemble: "disks",
   raid: "disks",
+  lvm: "disks",
   mkfs: "filesystems",
   fsck: "filesystems",
   mount: "filesystems",

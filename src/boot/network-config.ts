@@ -2,17 +2,20 @@
 // /etc/resolv.conf (when DNS or a domain is set), and the node's static address in
 // the files of every network stack an image may use (network-stacks.ts); the installer
 // writes the ones of the stack it finds in the installed system.
-import type { Network, Node } from "../config/types.js";
+import type { Network, Node, NodeInterface } from "../config/types.js";
 import { networkStackFiles } from "./network-stacks.js";
 import type { PlanFile, PlanSymlink } from "./plan-types.js";
 
 export { IFACE_PLACEHOLDER, renderInterfaces, renderNetworkdUnit } from "./network-stacks.js";
 
-export function renderResolvConf(net: Network): string | undefined {
-  if (net.dns.length === 0 && !net.domain) return undefined;
+/** resolv.conf from the provisioning network's DNS, then that of the node's other interfaces' networks (each once). */
+export function renderResolvConf(net: Network, ifaces: readonly NodeInterface[] = []): string | undefined {
+  const domains = [...new Set([...(net.domain ? [net.domain] : []), ...ifaces.flatMap((i) => i.domains)])];
+  const servers = [...new Set([...net.dns, ...ifaces.flatMap((i) => i.dns)])];
+  if (servers.length === 0 && domains.length === 0) return undefined;
   const lines: string[] = [];
-  if (net.domain) lines.push(`search ${net.domain}`);
-  for (const d of net.dns) lines.push(`nameserver ${d}`);
+  if (domains.length) lines.push(`search ${domains.join(" ")}`);
+  for (const d of servers) lines.push(`nameserver ${d}`);
   return lines.join("\n") + "\n";
 }
 
@@ -29,7 +32,7 @@ export function networkFiles(node: Node, net: Network): { files: PlanFile[]; sym
     { path: "/etc/hosts", mode: "0644", content: renderHosts(node) },
     ...stacks.files,
   ];
-  const resolv = renderResolvConf(net);
+  const resolv = renderResolvConf(net, node.interfaces);
   if (resolv) files.push({ path: "/etc/resolv.conf", mode: "0644", content: resolv });
   return { files, symlinks: stacks.symlinks };
 }

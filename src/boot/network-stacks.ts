@@ -16,6 +16,8 @@
 //                   networkd unit in case networkd is started by other means
 import { createHash } from "node:crypto";
 import type { Network, Node } from "../config/types.js";
+import { interfaceFiles } from "./interfaces-files.js";
+import { ifupdownStanzas } from "./interfaces-ifupdown.js";
 import type { NetworkStack, PlanFile, PlanSymlink } from "./plan-types.js";
 
 export const IFACE_PLACEHOLDER = "@IFACE@";
@@ -114,12 +116,14 @@ const NETWORKD_UNITS = "/usr/lib/systemd/system";
 export function networkStackFiles(node: Node, net: Network): { files: PlanFile[]; symlinks: PlanSymlink[] } {
   const only = (...stacks: NetworkStack[]) => ({ stacks });
   const files: PlanFile[] = [
-    { path: "/etc/network/interfaces", mode: "0644", content: renderInterfaces(node, net, STABLE_IFNAME), ...only("ifupdown") },
+    // The node's other interfaces (`interfaces:`) follow the provisioning NIC's stanza.
+    { path: "/etc/network/interfaces", mode: "0644", content: renderInterfaces(node, net, STABLE_IFNAME) + ifupdownStanzas(node.interfaces ?? []), ...only("ifupdown") },
     { path: "/etc/systemd/network/10-metalform.link", mode: "0644", content: renderLinkFile(node), ...only("ifupdown") },
     { path: "/etc/network/interfaces", mode: "0644", content: renderInterfaces(node, net), placeholders: [IFACE_PLACEHOLDER], ...only("unknown") },
     { path: "/etc/systemd/network/10-metalform.network", mode: "0644", content: renderNetworkdUnit(node, net), ...only("networkd", "unknown") },
     { path: "/etc/NetworkManager/system-connections/metalform.nmconnection", mode: "0600", content: renderNmKeyfile(node, net), ...only("networkmanager") },
     { path: "/etc/netplan/90-metalform.yaml", mode: "0600", content: renderNetplan(node, net), ...only("netplan") },
+    ...interfaceFiles(node),
   ];
   // networkd chosen because nothing else is there: enable it (what `systemctl enable` links).
   const enable = (wants: string, unit: string): PlanSymlink => ({ path: `/etc/systemd/system/${wants}/${unit}`, target: `${NETWORKD_UNITS}/${unit}`, stacks: ["networkd"] });

@@ -42,15 +42,22 @@ function headerVars(plan: InstallPlan): Assignment[] {
   ];
 }
 
-/** Disks, RAID arrays, file systems, then the sync's excludes and mount points. */
+/** Disks (with their normalized match rules), RAID arrays, LVM groups and volumes, file systems, then the sync's excludes and mount points. */
 function storageVars(plan: InstallPlan): Assignment[] {
   return [
     ...numbered("DISK", plan.disks, (d) => [
       ["NAME", d.name],
       ["MATCH_DEVICE", d.match.device],
-      ["MATCH_MINSIZE", d.match.minSize],
-      ["MATCH_SERIAL", d.match.serial],
-      ["MATCH_MODEL", d.match.model],
+      ["MATCH_KNAME", d.select.kernelName],
+      ["MATCH_PATH", d.select.byPath],
+      ["MATCH_ID", d.select.byId],
+      ["MATCH_SERIAL", d.select.serial],
+      ["MATCH_WWN", d.select.wwn],
+      ["MATCH_MODEL", d.select.model],
+      ["MATCH_VENDOR", d.select.vendor],
+      ["MATCH_MINSIZE", d.select.minSize],
+      ["MATCH_MAXSIZE", d.select.maxSize],
+      ["MATCH_ROTATIONAL", d.select.rotational],
       ["PARTS", d.partitions.length],
       ["SFDISK", d.sfdisk],
     ]),
@@ -59,6 +66,16 @@ function storageVars(plan: InstallPlan): Assignment[] {
       ["DEV", r.device],
       ["MEMBERS", safeCommandLine(r.members)],
       ["CREATE", safeCommandLine(r.create)],
+    ]),
+    ...numbered("VG", plan.volumeGroups, (g) => [
+      ["NAME", g.name],
+      ["DEVICES", safeCommandLine(g.devices)],
+    ]),
+    ...numbered("LV", plan.logicalVolumes, (l) => [
+      ["NAME", l.name],
+      ["VG", l.vg],
+      ["DEV", l.device],
+      ["CREATE", safeCommandLine(l.create)],
     ]),
     ...numbered("FS", plan.filesystems, (f) => [
       ["REF", f.device],
@@ -93,7 +110,7 @@ function fileVars(plan: InstallPlan): Assignment[] {
   ];
 }
 
-/** The boot loader: platform, grub-install runs (numbered), grub-mkconfig, BIOS disks by plan index, the ESP and EFI order; or why none. */
+/** The boot loader: platform, grub-install runs (numbered), grub-mkconfig, BIOS disks by plan index, the ESP and EFI order, Secure Boot's signed files; or why none. */
 function bootLoaderVars(plan: InstallPlan): Assignment[] {
   const b = plan.bootLoader;
   const install = b?.install ?? [];
@@ -105,6 +122,7 @@ function bootLoaderVars(plan: InstallPlan): Assignment[] {
     ["MF_BOOT_DISKS", b?.disks.join(" ")],
     ["MF_BOOT_ESP", b?.esp],
     ["MF_BOOT_ORDER", b?.order],
+    ["MF_BOOT_SIGNED", b?.signed?.join(" ")],
     ["MF_BOOT_WARNING", plan.bootLoaderWarning],
   ];
 }
@@ -112,7 +130,12 @@ function bootLoaderVars(plan: InstallPlan): Assignment[] {
 /** The BMC's commands are numbered without a field name: `MF_BMC_<i>`. */
 function bmcVars(plan: InstallPlan): Assignment[] {
   const commands = plan.bmc?.commands ?? [];
-  return [["MF_BMC_COUNT", commands.length], ...commands.map((c, i): Assignment => [`MF_BMC_${i}`, safeCommandLine(c)]), ["MF_BMC_PASSWORD_USER", plan.bmc?.passwordUserId]];
+  return [
+    ["MF_BMC_COUNT", commands.length],
+    ...commands.map((c, i): Assignment => [`MF_BMC_${i}`, safeCommandLine(c)]),
+    ["MF_BMC_CHANNEL", plan.bmc?.channel],
+    ["MF_BMC_PASSWORD_USER", plan.bmc?.passwordUserId],
+  ];
 }
 
 /** The node's scripts (empty: none) and their environment, numbered: `MF_SCRIPT_ENV_<i>_NAME`/`_VALUE`. */

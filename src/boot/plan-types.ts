@@ -4,12 +4,13 @@
 // (plan-shell.ts), since busybox sh has no JSON parser.
 import type { DiskMatch, FsType, InstallMode, PartitionTable, RaidLevel } from "../config/types.js";
 import type { PlanBootLoader } from "./bootloader.js";
+import type { DiskSelector } from "./disk-select.js";
 
 export const INSTALL_PLAN_VERSION = 1;
 
 /**
  * A block device the plan refers to before the node has resolved its disks:
- * `part:<disk index>:<partition number>` or `md:<array index>`.
+ * `part:<disk index>:<partition number>`, `md:<array index>` or `lv:<logical volume index>`.
  */
 export type DeviceRef = string;
 
@@ -22,6 +23,8 @@ export interface PlanPartition {
 export interface PlanDisk {
   name: string;
   match: DiskMatch;
+  /** The match rules as the installer compares them (disk-select.ts). */
+  select: DiskSelector;
   table: PartitionTable;
   /** Input for `sfdisk`; may hold `@PCT:<n>@` placeholders (see sfdisk.ts). */
   sfdisk: string;
@@ -36,6 +39,23 @@ export interface PlanRaid {
   level: RaidLevel;
   members: DeviceRef[];
   /** mdadm --create argv without the member devices (appended by the installer). */
+  create: string[];
+}
+
+/** An LVM volume group: `lvm pvcreate` on each device, then `lvm vgcreate NAME DEVICES`. */
+export interface PlanVolumeGroup {
+  name: string;
+  devices: DeviceRef[];
+}
+
+/** An LVM logical volume, made in plan order (a `rest` one last in its group). */
+export interface PlanLogicalVolume {
+  name: string;
+  vg: string;
+  /** `/dev/<vg>/<name>`. */
+  device: string;
+  device_ref: DeviceRef;
+  /** `lvm` argv (lvcreate …). */
   create: string[];
 }
 
@@ -99,6 +119,8 @@ export interface InstallPlan {
   image: { name: string; digest: string; rsync: string };
   disks: PlanDisk[];
   raid: PlanRaid[];
+  volumeGroups: PlanVolumeGroup[];
+  logicalVolumes: PlanLogicalVolume[];
   /** In mount order: parents first; file systems without a mount point (swap) last. */
   filesystems: PlanFilesystem[];
   /** rsync exclude patterns: `sync` when the file systems were kept, `full` after mkfs. */

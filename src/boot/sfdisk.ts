@@ -12,6 +12,7 @@ const GPT_TYPES: Record<Partition["type"], string> = {
   swap: "0657FD6D-A4AB-43C4-84E5-0933C84B4F4F",
   esp: "C12A7328-F81F-11D2-BA4B-00A0C93EC93B",
   raid: "A19D880F-05FC-4D3B-A006-743F0F84911E",
+  lvm: "E6D6D379-F507-44C2-A23C-238F2A3DF928",
   bios: "21686148-6449-6E6F-744E-656564454649",
 };
 
@@ -21,6 +22,7 @@ const MSDOS_TYPES: Record<Exclude<Partition["type"], "bios">, string> = {
   swap: "82",
   esp: "ef",
   raid: "fd",
+  lvm: "8e",
 };
 
 const MiB = 1024 * 1024;

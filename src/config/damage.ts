@@ -6,6 +6,7 @@ import type { SchemaDamage } from "./schema.js";
 import type { PathSeg } from "./source.js";
 
 export interface Broken {
+  networks: Set<string>;
   images: Set<string>;
   diskLayouts: Set<string>;
   categories: Set<string>;
@@ -21,7 +22,7 @@ export interface Broken {
 }
 
 export function emptyBroken(): Broken {
-  return { images: new Set(), diskLayouts: new Set(), categories: new Set(), network: false, defaults: false, partial: false, incomplete: new WeakSet() };
+  return { networks: new Set(), images: new Set(), diskLayouts: new Set(), categories: new Set(), network: false, defaults: false, partial: false, incomplete: new WeakSet() };
 }
 
 type Obj = Record<string, unknown>;
@@ -64,7 +65,7 @@ export function repairData(data: unknown, damage: SchemaDamage, broken: Broken):
     if (top === "nodes") {
       if (typeof second === "number") badNodes.add(second);
       else delete copy.nodes;
-    } else if (top === "images" || top === "diskLayouts" || top === "categories") {
+    } else if (top === "networks" || top === "images" || top === "diskLayouts" || top === "categories") {
       if (typeof second === "string") {
         broken[top].add(second);
         if (isObj(copy[top])) delete copy[top][second];

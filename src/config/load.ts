@@ -71,6 +71,7 @@ export function loadClusterSync(path: string, opts: LoadOptions = {}): LoadResul
       name: resolved.name,
       ...(backend ? { backend } : {}),
       network: resolved.network,
+      ...(resolved.networks.size ? { networks: resolved.networks } : {}),
       images: resolved.images,
       diskLayouts: resolved.diskLayouts,
       categories: resolved.categories,

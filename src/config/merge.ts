@@ -38,6 +38,10 @@ export interface RawBmc {
   address?: string;
   netmask?: string;
   gateway?: string;
+  vlan?: number | "off";
+  channel?: number;
+  userId?: number;
+  privilege?: "user" | "operator" | "administrator";
   port?: number;
   user?: string;
   password?: RawSecret;
@@ -57,6 +61,36 @@ export interface RawExclude {
   sync?: string[];
   full?: string[];
 }
+export interface RawRoute {
+  to: string;
+  via: string;
+  metric?: number;
+}
+export interface RawInterface {
+  name: string;
+  mac?: string;
+  macs?: string[];
+  network?: string;
+  ip?: string;
+  ip6?: string;
+  dhcp?: boolean;
+  dhcp6?: boolean;
+  mtu?: number;
+  routes?: RawRoute[];
+  bond?: { mode?: "balance-rr" | "active-backup" | "balance-xor" | "broadcast" | "802.3ad" | "balance-tlb" | "balance-alb"; members: string[]; miimon?: number };
+  vlan?: { id: number; link: string };
+  bridge?: { members: string[]; stp?: boolean };
+}
+export interface RawNodeNetwork {
+  subnet?: string;
+  ipv6?: string;
+  gateway?: string;
+  gateway6?: string;
+  mtu?: number;
+  dns?: string[];
+  domain?: string;
+  routes?: RawRoute[];
+}
 export interface RawSettings {
   image?: string;
   diskLayout?: string;
@@ -72,6 +106,7 @@ export interface RawSettings {
   vars?: Record<string, string | number | boolean>;
   initialize?: RawScript;
   finalize?: RawScript;
+  interfaces?: RawInterface[];
 }
 export type RawScript = string | { file: string };
 export interface RawNode extends RawSettings {
@@ -113,7 +148,7 @@ export interface RawImage {
 export interface RawPartition {
   name?: string;
   size: string;
-  type?: "linux" | "esp" | "swap" | "raid" | "bios";
+  type?: "linux" | "esp" | "swap" | "raid" | "lvm" | "bios";
   fs?: "ext4" | "xfs" | "vfat" | "swap" | "none";
   mount?: string;
   mountOptions?: string[];
@@ -121,7 +156,7 @@ export interface RawPartition {
 }
 export interface RawDisk {
   name: string;
-  match: { device?: string; minSize?: string; serial?: string; model?: string };
+  match: { device?: string; minSize?: string; maxSize?: string; serial?: string; wwn?: string; model?: string; vendor?: string; rotational?: boolean };
   table?: "gpt" | "msdos";
   partitions: RawPartition[];
 }
@@ -134,9 +169,24 @@ export interface RawRaid {
   mountOptions?: string[];
   label?: string;
 }
+export interface RawVolumeGroup {
+  name: string;
+  devices: string[];
+}
+export interface RawLogicalVolume {
+  name: string;
+  vg: string;
+  size: string;
+  fs?: "ext4" | "xfs" | "vfat" | "swap" | "none";
+  mount?: string;
+  mountOptions?: string[];
+  label?: string;
+}
 export interface RawLayout {
   disks: RawDisk[];
   raid?: RawRaid[];
+  volumeGroups?: RawVolumeGroup[];
+  logicalVolumes?: RawLogicalVolume[];
 }
 export interface RawBackend {
   type: "local" | "postgres";
@@ -149,6 +199,7 @@ interface RawFile {
   cluster?: { name?: string };
   backend?: RawBackend;
   network?: RawNetwork;
+  networks?: Record<string, RawNodeNetwork>;
   defaults?: RawSettings;
   images?: Record<string, RawImage>;
   diskLayouts?: Record<string, RawLayout>;
@@ -161,6 +212,7 @@ export interface MergedConfig {
   backend?: Located<RawBackend>;
   network?: Located<RawNetwork>;
   defaults?: Located<RawSettings>;
+  networks: Map<string, Located<RawNodeNetwork>>;
   images: Map<string, Located<RawImage>>;
   diskLayouts: Map<string, Located<RawLayout>>;
   categories: Map<string, Located<RawSettings>>;
@@ -171,6 +223,7 @@ export interface MergedConfig {
 
 const SINGLETONS = ["cluster", "backend", "network", "defaults"] as const;
 const NAMED = [
+  ["networks", "network"],
   ["images", "image"],
   ["diskLayouts", "disk layout"],
   ["categories", "category"],
@@ -178,7 +231,7 @@ const NAMED = [
 
 /** Merges schema-valid files. Conflicts become diagnostics naming both places. */
 export function mergeSources(sources: SourceFile[], broken: Broken = emptyBroken()): { merged: MergedConfig; diagnostics: Diagnostic[] } {
-  const merged: MergedConfig = { images: new Map(), diskLayouts: new Map(), categories: new Map(), nodes: [], broken };
+  const merged: MergedConfig = { networks: new Map(), images: new Map(), diskLayouts: new Map(), categories: new Map(), nodes: [], broken };
   const diagnostics: Diagnostic[] = [];
   for (const src of sources) {
     const data = (src.data ?? {}) as RawFile;

@@ -6,6 +6,7 @@ import { resolveFirmware } from "./firmware.js";
 import { countHostRange, expandHostRange, isHostRange } from "./hostrange.js";
 import { mergeMaps, pick, type Level } from "./inherit.js";
 import { nodeExtras, type ExtrasCache } from "./node-files.js";
+import { interfaceTemplate, nodeInterfaces, type InterfaceScope } from "./resolve-interfaces.js";
 import { intToIp, ipToInt } from "./ip.js";
 import { absPath, keyPosOf, posOf, type Located, type MergedConfig, type RawBmc, type RawExclude, type RawNode, type RawSecret, type Where } from "./merge.js";
 import type { BmcSettings, BmcTls, Image, Node, SecretRef, SourcePos } from "./types.js";
@@ -38,14 +39,16 @@ export interface NodeScope {
   reportedFirmware: Set<string>;
   /** `files:` folders and script files read so far. */
   extras: ExtrasCache;
+  /** Interfaces besides the provisioning NIC: the declared networks, addresses taken so far. */
+  interfaces?: InterfaceScope;
 }
 
 export function nodeScope(
   merged: MergedConfig,
   images: ReadonlyMap<string, Image>,
-  opts: { domain?: string; maxNodes: number; diags: Diagnostic[]; inlineSecrets: Map<string, string> },
+  opts: { domain?: string; maxNodes: number; diags: Diagnostic[]; inlineSecrets: Map<string, string>; interfaces?: InterfaceScope },
 ): NodeScope {
-  const { domain, maxNodes, diags, inlineSecrets } = opts;
+  const { domain, maxNodes, diags, inlineSecrets, interfaces } = opts;
   return {
     merged,
     images,
@@ -59,6 +62,7 @@ export function nodeScope(
     warnedNoAddress: new Set(),
     reportedFirmware: new Set(),
     extras: new Map(),
+    ...(interfaces ? { interfaces } : {}),
   };
 }
 
@@ -93,9 +97,14 @@ export function resolveNodeEntry(ln: Located<RawNode>, scope: NodeScope): { node
   if (!extras) return undefined;
   const ip0 = ipToInt(raw.ip)!;
   const range = isHostRange(raw.name);
+  const ifaces = scope.interfaces && interfaceTemplate(levels, { name: raw.name, count: names.length, isRange: range }, scope.interfaces);
+  if (ifaces === null) return undefined;
+  let ifaceErrors = false;
   const nodes = names.map((name, i): Node => {
     const b = bmc && bmcOf(bmc, i, name, scope);
     const ipN = ip0 + i;
+    const interfaces = ifaces && nodeInterfaces(ifaces, { name, mac: macs[i]!, index: i }, scope.interfaces!);
+    if (ifaces && !interfaces) ifaceErrors = true;
     return {
       name,
       category: raw.category ?? "",
@@ -107,9 +116,11 @@ export function resolveNodeEntry(ln: Located<RawNode>, scope: NodeScope): { node
       protect,
       firmware,
       ...extras,
+      ...(interfaces ? { interfaces } : {}),
       pos: namePos,
     };
   });
+  if (ifaceErrors) return undefined;
   return { nodes, origins: names.map((_, i) => ({ where: ln.where, index: i, isRange: range })) };
 }
 
@@ -302,6 +313,16 @@ function driverOptions(b: RawBmc, t: BmcTemplate): Partial<BmcSettings> {
   };
 }
 
+/** What the installer writes to an IPMI BMC in-band besides address, netmask and gateway, copied when set. */
+function inbandOptions(b: RawBmc): Partial<BmcSettings> {
+  return {
+    ...(b.vlan !== undefined ? { vlan: b.vlan } : {}),
+    ...(b.channel !== undefined ? { channel: b.channel } : {}),
+    ...(b.userId !== undefined ? { userId: b.userId } : {}),
+    ...(b.privilege ? { privilege: b.privilege } : {}),
+  };
+}
+
 /** The i-th node's BMC; none for an IPMI BMC without an address (it is power-cycled by hand). */
 function bmcOf(t: BmcTemplate, i: number, name: string, scope: NodeScope): BmcSettings | undefined {
   if (t.driver !== "manual" && t.address0 === undefined) return undefined;
@@ -311,6 +332,7 @@ function bmcOf(t: BmcTemplate, i: number, name: string, scope: NodeScope): BmcSe
     ...(t.address0 !== undefined ? { address: intToIp((t.address0 + i) >>> 0) } : {}),
     ...(b.netmask ? { netmask: b.netmask } : {}),
     ...(b.gateway ? { gateway: b.gateway } : {}),
+    ...inbandOptions(b),
     ...(b.user ? { user: b.user } : {}),
     ...(b.password !== undefined ? { password: secretRef(b.password, { level: t.passwordLevel!, nodeName: name, scope }) } : {}),
     port: b.port ?? (t.driver === "redfish" ? 443 : 623),

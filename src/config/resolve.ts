@@ -10,8 +10,10 @@ import { keyPosOf, type MergedConfig } from "./merge.js";
 import { resolveImage } from "./image.js";
 import { checkSizes, resolveLayout } from "./resolve-image.js";
 import { resolveBackend, resolveNetwork } from "./resolve-network.js";
+import { interfaceScope } from "./resolve-interfaces.js";
+import { resolveNodeNetwork } from "./resolve-networks.js";
 import { nodeScope, resolveNodeEntry, type NodeOrigin } from "./resolve-nodes.js";
-import type { Category, DiskLayout, Image, Network, Node, StateBackendConfig } from "./types.js";
+import type { Category, DiskLayout, Image, Network, Node, NodeNetwork, StateBackendConfig } from "./types.js";
 
 export type { NodeOrigin } from "./resolve-nodes.js";
 
@@ -26,6 +28,8 @@ export interface Resolved {
   /** The `backend:` section is there but unusable (an error was reported). */
   backendBroken?: boolean;
   network?: Network;
+  /** Networks besides the provisioning one (`networks:`), the usable ones. */
+  networks: Map<string, NodeNetwork>;
   images: Map<string, Image>;
   diskLayouts: Map<string, DiskLayout>;
   categories: Map<string, Category>;
@@ -39,7 +43,8 @@ export interface Resolved {
 export function resolveConfig(merged: MergedConfig, defaultName: string, limits: ResolveLimits, diags: Diagnostic[]): Resolved {
   const out = resolveDefinitions(merged, defaultName, diags);
   const domain = out.network?.domain;
-  const scope = nodeScope(merged, out.images, { ...(domain ? { domain } : {}), maxNodes: limits.maxNodes, diags, inlineSecrets: out.inlineSecrets });
+  const interfaces = interfaceScope(out.networks, merged.broken.networks, diags);
+  const scope = nodeScope(merged, out.images, { ...(domain ? { domain } : {}), maxNodes: limits.maxNodes, diags, inlineSecrets: out.inlineSecrets, interfaces });
   for (const ln of merged.nodes) {
     const entry = resolveNodeEntry(ln, scope);
     if (!entry) continue;
@@ -54,6 +59,7 @@ export function resolveConfig(merged: MergedConfig, defaultName: string, limits:
 function resolveDefinitions(merged: MergedConfig, defaultName: string, diags: Diagnostic[]): Resolved {
   const out: Resolved = {
     name: merged.cluster?.value.name ?? defaultName,
+    networks: new Map(),
     images: new Map(),
     diskLayouts: new Map(),
     categories: new Map(),
@@ -69,6 +75,12 @@ function resolveDefinitions(merged: MergedConfig, defaultName: string, diags: Di
   if (merged.network) {
     const n = resolveNetwork(merged.network, diags);
     if (n) out.network = n;
+  }
+  for (const [name, l] of merged.networks) {
+    const n = resolveNodeNetwork(name, l, diags);
+    if (n) out.networks.set(name, n);
+    // An unusable network is not reported again by each interface that names it.
+    else merged.broken.networks.add(name);
   }
   for (const [name, l] of merged.images) out.images.set(name, resolveImage(name, l, diags));
   for (const [name, l] of merged.diskLayouts) {

@@ -121,6 +121,30 @@ export interface SchemaDamage {
   brokenPaths: PathSeg[][];
 }
 
+interface Branch {
+  const?: unknown;
+  type?: string;
+  minimum?: number;
+  maximum?: number;
+  required?: string[];
+}
+
+/** A failed oneOf: a secret reference, or one of a few alternatives (`vlan: 42 | off`, `cipherSuite: 17 | auto`). */
+function oneOfMessage(e: ErrorObject, field: string): { code: string; message: string } {
+  const branches = Array.isArray(e.schema) ? (e.schema as Branch[]) : [];
+  if (!branches.length || branches.some((b) => b.required?.includes("env"))) {
+    return { code: "invalid-secret", message: `"${field}" must be {env: VARIABLE}, {file: PATH}, or (discouraged) an inline string` };
+  }
+  const alternatives = branches.map((b) =>
+    b.const !== undefined
+      ? JSON.stringify(b.const)
+      : b.type === "integer" && b.minimum !== undefined && b.maximum !== undefined
+        ? `an integer from ${b.minimum} to ${b.maximum}`
+        : `a ${b.type ?? "value"}`,
+  );
+  return { code: "invalid-value", message: `"${field}" must be ${alternatives.join(" or ")}` };
+}
+
 export function validateAgainstSchema(src: SourceFile, damage?: SchemaDamage): Diagnostic[] {
   const validate = getValidator();
   if (validate(src.data)) return [];
@@ -155,8 +179,7 @@ export function validateAgainstSchema(src: SourceFile, damage?: SchemaDamage): D
       code = "wrong-type";
       message = `"${field}" must be ${anyOfText(e)}`;
     } else if (e.keyword === "oneOf") {
-      code = "invalid-secret";
-      message = `"${field}" must be {env: VARIABLE}, {file: PATH}, or (discouraged) an inline string`;
+      ({ code, message } = oneOfMessage(e, field));
     } else if (e.keyword === "propertyNames" || (e.keyword === "pattern" && e.propertyName)) {
       code = "invalid-name";
       message = `name "${e.propertyName}" in "${field}" is not valid (letters, digits, ".", "_" and "-", starting with a letter or digit)`;

@@ -2,6 +2,7 @@
 // addresses, addresses inside the provisioning subnet, dynamic range placement,
 // disk layout consistency, and paths that must exist.
 import { existsSync } from "node:fs";
+import { checkLvm } from "./check-lvm.js";
 import type { Diagnostic } from "./diagnostics.js";
 import { inSubnet, intToIp, ipToInt, subnetOf, type Subnet } from "./ip.js";
 import { keyPosOf, posOf, type MergedConfig, type Where } from "./merge.js";
@@ -244,7 +245,7 @@ type Report = (code: string, message: string, ...sub: (string | number)[]) => vo
 
 /** Consistency of one layout. Paths passed to `report` are relative to the layout. */
 export function checkLayout(layout: DiskLayout, report: Report): void {
-  const partitions = new Map<string, { disk: number; part: number; fs: string; type: string }>();
+  const partitions = new Map<string, { disk: number; part: number; fs: string; type: string; bytes?: number }>();
   const mounts = new Map<string, string>(); // mount point → what is mounted there, for messages
   const addMount = (mount: string | undefined, fs: string, path: (string | number)[], what: string) => {
     if (!mount) return;
@@ -267,7 +268,7 @@ export function checkLayout(layout: DiskLayout, report: Report): void {
     disk.partitions.forEach((p, i) => {
       const path = ["disks", d, "partitions", i];
       if (partitions.has(p.name)) report("duplicate-partition", `partition name "${p.name}" is used twice`, ...path, "name");
-      else partitions.set(p.name, { disk: d, part: i, fs: p.fs, type: p.type });
+      else partitions.set(p.name, { disk: d, part: i, fs: p.fs, type: p.type, ...(p.size.kind === "bytes" ? { bytes: p.size.bytes } : {}) });
       if (p.size.kind === "rest") {
         if (++rest === 2) report("layout-two-rest", `disk "${disk.name}" has more than one partition of size "rest"`, ...path, "size");
       } else if (p.size.kind === "bytes") fixed += p.size.bytes;
@@ -275,7 +276,10 @@ export function checkLayout(layout: DiskLayout, report: Report): void {
       addMount(p.mount, p.fs, path, `partition ${i + 1} of disk "${disk.name}"`);
     });
     if (percent > 100) report("size-exceeds-disk", `disk "${disk.name}": percentages add up to ${percent}%`, "disks", d, "partitions");
-    const min = disk.match.minSize;
+    const { minSize: min, maxSize: max } = disk.match;
+    if (min !== undefined && max !== undefined && min > max) {
+      report("size-range-empty", `disk "${disk.name}": minSize ${formatBytes(min)} is more than maxSize ${formatBytes(max)}`, "disks", d, "match", "maxSize");
+    }
     if (min !== undefined && fixed > min) {
       report(
         "size-exceeds-disk",
@@ -302,5 +306,6 @@ export function checkLayout(layout: DiskLayout, report: Report): void {
     if (partitions.has(a.name)) report("duplicate-partition", `RAID array "${a.name}" has the name of a partition`, ...path, "name");
     addMount(a.mount, a.fs, path, `RAID array "${a.name}"`);
   });
+  checkLvm(layout, { partitions, raidMembers: usedMembers, addMount }, report);
   if (!mounts.has("/")) report("layout-no-root", "nothing is mounted at /");
 }

@@ -29,6 +29,9 @@ export type PowerDriver = "ipmi" | "redfish" | "manual";
 export type IpmiInterface = "lanplus" | "lan";
 export type RedfishAuth = "session" | "basic";
 
+/** IPMI privilege levels a BMC user can be given on a channel. */
+export type BmcPrivilege = "user" | "operator" | "administrator";
+
 /** How a Redfish BMC's certificate is checked; absent: against the system's CA store. */
 export type BmcTls =
   /** Absolute path of a PEM file of CA certificates to trust. */
@@ -61,6 +64,64 @@ export interface Network {
   dhcp: DhcpSettings;
   /** Ports of the services; defaults are the standard ones. */
   ports: { dhcp: number; proxyDhcp: number; tftp: number; http: number; rsync: number };
+}
+
+/** A static route: destination prefix (or "default") and next hop, one address family. */
+export interface Route {
+  to: string;
+  via: string;
+  metric?: number;
+}
+
+/** An address with its prefix length (IPv4 dotted quad or IPv6 text). */
+export interface AddressPrefix {
+  address: string;
+  prefix: number;
+}
+
+export type BondMode = "balance-rr" | "active-backup" | "balance-xor" | "broadcast" | "802.3ad" | "balance-tlb" | "balance-alb";
+
+/** A physical NIC named in a bond: by MAC (matched wherever it sits) or by its kernel name. */
+export type NicRef = { mac: string } | { name: string };
+
+/**
+ * One interface of the installed system besides the provisioning NIC (`interfaces:`),
+ * resolved for one node: its network's settings folded in, addresses counted per node.
+ */
+export interface NodeInterface {
+  name: string;
+  kind: "ethernet" | "bond" | "vlan" | "bridge";
+  /** ethernet: matched by this MAC (lower case) and renamed to `name`; absent: the kernel's name is `name`. */
+  mac?: string;
+  bond?: { mode: BondMode; members: NicRef[]; miimon: number };
+  vlan?: { id: number; link: string };
+  bridge?: { members: string[]; stp: boolean };
+  /** The network it is on (`networks:`), when any. */
+  network?: string;
+  ipv4?: AddressPrefix;
+  ipv6?: AddressPrefix;
+  dhcp4: boolean;
+  dhcp6: boolean;
+  mtu?: number;
+  gateway4?: string;
+  gateway6?: string;
+  dns: string[];
+  domains: string[];
+  routes: Route[];
+}
+
+/** A network declared under `networks:` (data, storage, InfiniBand...). */
+export interface NodeNetwork {
+  name: string;
+  subnet?: AddressPrefix;
+  ipv6?: AddressPrefix;
+  gateway?: string;
+  gateway6?: string;
+  mtu?: number;
+  dns: string[];
+  domain?: string;
+  routes: Route[];
+  pos: SourcePos;
 }
 
 /** Where an image comes from (src/images/sources.ts turns each into a snapshot). */
@@ -98,6 +159,8 @@ export interface Image {
   pos: SourcePos;
 }
 
+export type PartitionType = "linux" | "esp" | "swap" | "raid" | "lvm" | "bios";
+
 /** Partition sizes as written: fixed bytes, a percentage of the disk, or the rest. */
 export type SizeSpec = { kind: "bytes"; bytes: number } | { kind: "percent"; percent: number } | { kind: "rest" };
 
@@ -106,19 +169,29 @@ export interface Partition {
   name: string;
   size: SizeSpec;
   fs: FsType;
-  /** GPT/msdos type hint: "linux" (default), "esp", "swap", "raid", "bios". */
-  type: "linux" | "esp" | "swap" | "raid" | "bios";
+  /** GPT/msdos type hint: "linux" (default), "esp", "swap", "raid", "lvm", "bios". */
+  type: PartitionType;
   mount?: string;
   mountOptions: string[];
   label?: string;
 }
 
+/** How the installer finds a disk (src/boot/disk-select.ts): every rule given must hold. */
 export interface DiskMatch {
+  /** /dev/NAME, /dev/disk/by-path/ID or /dev/disk/by-id/ID. */
   device?: string;
-  /** Minimum size in bytes. */
+  /** Size range in bytes. */
   minSize?: number;
+  maxSize?: number;
+  /** Exact serial number. */
   serial?: string;
+  /** World Wide Name as written (normalized for the installer by disk-select.ts). */
+  wwn?: string;
+  /** Case-insensitive substrings of the model and vendor strings. */
   model?: string;
+  vendor?: string;
+  /** false: solid-state only; true: spinning only. */
+  rotational?: boolean;
 }
 
 export interface Disk {
@@ -139,10 +212,31 @@ export interface RaidArray {
   label?: string;
 }
 
+/** An LVM volume group over partitions or RAID arrays of its layout. */
+export interface VolumeGroup {
+  name: string;
+  /** Partition or RAID array names: its physical volumes. */
+  devices: string[];
+}
+
+/** An LVM logical volume: a size in its group (fixed, a percentage of the group, or the rest) and a file system. */
+export interface LogicalVolume {
+  name: string;
+  vg: string;
+  size: SizeSpec;
+  fs: FsType;
+  mount?: string;
+  mountOptions: string[];
+  label?: string;
+}
+
 export interface DiskLayout {
   name: string;
   disks: Disk[];
   raid: RaidArray[];
+  /** Absent when the layout has no LVM (so older layouts keep their digests). */
+  volumeGroups?: VolumeGroup[];
+  logicalVolumes?: LogicalVolume[];
   pos: SourcePos;
 }
 
@@ -152,6 +246,14 @@ export interface BmcSettings {
   address?: string;
   netmask?: string;
   gateway?: string;
+  /** IPMI, written in-band by the installer: 802.1Q VLAN ID or "off"; absent: left alone. */
+  vlan?: number | "off";
+  /** IPMI, written in-band: the LAN channel (1 when unset). */
+  channel?: number;
+  /** IPMI, written in-band: the user slot `user` and `password` go into (2 when unset). */
+  userId?: number;
+  /** IPMI, written in-band: `user`'s privilege on the LAN channel (administrator when unset). */
+  privilege?: BmcPrivilege;
   user?: string;
   password?: SecretRef;
   /** BMC port: 623 (IPMI) or 443 (Redfish) by default. */
@@ -205,6 +307,8 @@ export interface Node {
   initialize?: NodeScript;
   /** Run chrooted in the installed system before switch root. */
   finalize?: NodeScript;
+  /** Interfaces besides the provisioning NIC (`interfaces:`); absent or empty: only the provisioning NIC. */
+  interfaces?: NodeInterface[];
   /** Where the node (or its range) is defined. */
   pos: SourcePos;
 }
@@ -258,6 +362,8 @@ export interface DesiredCluster {
   name: string;
   backend?: StateBackendConfig;
   network: Network;
+  /** Networks nodes have interfaces on besides the provisioning network (`networks:`). */
+  networks?: Map<string, NodeNetwork>;
   images: Map<string, Image>;
   diskLayouts: Map<string, DiskLayout>;
   categories: Map<string, Category>;

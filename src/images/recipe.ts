@@ -47,6 +47,9 @@ export function defaultRecipeCache(): string {
  * BIOS and UEFI platform files (the -bin packages coexist; the grub-pc and grub-efi-amd64
  * meta packages conflict), grub2-common (grub-install, update-grub) and efibootmgr let
  * the installer put a boot loader on the node's disk, so it boots without the head.
+ * shim-signed and grub-efi-amd64-signed are the signed chain a Secure Boot node's disk
+ * gets instead (Microsoft-signed shim, Debian-signed GRUB; their postinst scripts leave
+ * a chroot without an ESP alone).
  */
 export const DEBIAN_LAB_RECIPE: Recipe = {
   suite: "bookworm",
@@ -66,6 +69,8 @@ export const DEBIAN_LAB_RECIPE: Recipe = {
     "grub-pc-bin",
     "grub-efi-amd64-bin",
     "efibootmgr",
+    "shim-signed",
+    "grub-efi-amd64-signed",
   ],
   customize: [],
 };

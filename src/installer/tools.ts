@@ -25,6 +25,8 @@ export const INSTALLER_TOOLS: ToolSpec[] = [
   { name: "blkid", package: "util-linux", paths: sbin("blkid") },
   { name: "partx", package: "util-linux", paths: sbin("partx") },
   { name: "mdadm", package: "mdadm", paths: sbin("mdadm") },
+  // LVM (pvcreate, vgcreate, lvcreate, vgchange as `lvm <command>`): Debian's lvm is dynamic; its libraries come along.
+  { name: "lvm", package: "lvm2", paths: sbin("lvm") },
   { name: "rsync", package: "rsync", paths: sbin("rsync") },
   { name: "ipmitool", package: "ipmitool", paths: sbin("ipmitool") },
 ];

@@ -19,6 +19,7 @@ export function formatLabUp(info: LabInfo): string {
       ["NODE", "MAC", "IP", "BMC", "FIRMWARE", "SERIAL LOG"],
       ...info.nodes.map((n) => [n.name, n.mac, n.ip, `${n.bmcAddress}:${n.bmcPort}`, n.firmware ?? "bios", n.serialLog]),
     ]).map((l) => "  " + l),
+    ...info.nodes.filter((n) => n.dataNics?.length).map((n) => `  ${n.name} data NICs: ${n.dataNics!.map((d) => d.mac).join(" ")}`),
     `Cluster configuration: ${info.configPath}`,
     `Kernel ${info.kernel.version}: ${info.kernel.path}`,
     `Image: ${info.imageRoot}`,

@@ -1,13 +1,28 @@
 // The lab software image: a small busybox root tree with the lab kernel in /boot,
-// the virtio and ext4 modules, an init that brings the network up from the file the
+// the virtio and ext4 modules (loaded at boot) and the IPMI ones (not loaded: the
+// installer, which takes its modules from the image, sets the BMC with them), an init that brings the network up from the file the
 // installer writes, and the reporter that tells the head node the node is UP.
 // Built the same every time (fixed modes and mtimes), so its digest is stable.
-import { copyFileSync, existsSync, lutimesSync, mkdirSync, readdirSync, rmSync, symlinkSync, utimesSync, writeFileSync, chmodSync, lstatSync, renameSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  lutimesSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+  chmodSync,
+  lstatSync,
+  renameSync,
+} from "node:fs";
 import { dirname, join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { treeEntries, writeCpio, S_IFDIR, S_IFREG, type CpioEntry } from "./cpio.js";
 import { INITTAB, LOCAL_BOOT_INIT, RCS, REPORT_UP, S99_REPORT_UP } from "./image-scripts.js";
-import { modulePaths, VIRTIO_EXT4_MODULES, type LabKernel } from "./kernel.js";
+import { IPMI_MODULES, modulePaths, VIRTIO_EXT4_MODULES, type LabKernel } from "./kernel.js";
 import { mustRun } from "./run.js";
 
 export interface LabImage {
@@ -81,7 +96,9 @@ function complete(img: LabImage): boolean {
     existsSync(img.kernel) &&
     existsSync(img.initrd) &&
     existsSync(join(img.root, "bin", "busybox")) &&
-    existsSync(join(img.root, "lib", "modules", img.kernelVersion, "modules.dep"))
+    existsSync(join(img.root, "lib", "modules", img.kernelVersion, "modules.dep")) &&
+    // An image built before it carried the IPMI modules is rebuilt.
+    readFileSync(join(img.root, "lib", "modules", img.kernelVersion, "modules.dep"), "utf8").includes("/ipmi_si.ko")
   );
 }
 
@@ -118,7 +135,7 @@ export async function buildLabImage(o: BuildImageOptions): Promise<LabImage> {
   chmodSync(join(tmp, "boot", "vmlinuz"), 0o644);
   // Only the modules the lab needs, with a modules.dep of their own.
   const modDir = join(tmp, "lib", "modules", o.kernel.version);
-  for (const rel of modulePaths(o.kernel.modulesDir, VIRTIO_EXT4_MODULES)) {
+  for (const rel of modulePaths(o.kernel.modulesDir, [...VIRTIO_EXT4_MODULES, ...IPMI_MODULES])) {
     mkdirSync(dirname(join(modDir, rel)), { recursive: true });
     copyFileSync(join(o.kernel.modulesDir, rel), join(modDir, rel));
     chmodSync(join(modDir, rel), 0o644);

@@ -8,6 +8,7 @@ import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rm
 import { join } from "node:path";
 import { BMC_USER, controlScript, ipmitool, randomBmcPassword, startBmc } from "./bmc.js";
 import { prefixToNetmask, renderLabConfig } from "./cluster-config.js";
+import { createDataNetwork, dataNicArgs, dataNics } from "./data-network.js";
 import { prepareVmFirmware } from "./firmware.js";
 import { prepareLabImage, type LabClusterImage } from "./lab-image.js";
 import { cachedKernel, ensureLabKernel } from "./kernel.js";
@@ -46,6 +47,7 @@ function nodeSpec(o: ResolvedLabOptions, dir: string, i: number): LabNode {
     qmpSocket: join(nodeDir, "qmp.sock"),
     bmcLog: join(nodeDir, "bmc.log"),
     firmware: o.firmware[i] ?? "bios",
+    ...(o.dataNetwork ? { dataNics: dataNics(o.macPrefix, n, o.dataNetwork.nics) } : {}),
   };
 }
 
@@ -158,6 +160,12 @@ async function startLabNetwork(o: ResolvedLabOptions, info: LabInfo): Promise<vo
     bmcAddresses: info.nodes.map((n) => n.bmcAddress),
     taps: info.nodes.map((n) => n.tap),
   });
+  if (o.dataNetwork)
+    await createDataNetwork(
+      o.namespace,
+      o.dataNetwork,
+      info.nodes.flatMap((n) => (n.dataNics ?? []).map((d) => d.tap)),
+    );
   o.logger.info("network.ready", { namespace: o.namespace, bridge: o.bridge, head: o.headAddress });
   if (o.routerAdvertisements) {
     info.radvdPid = startRadvd(o.namespace, o.bridge, { config: join(o.dir, "radvd.conf"), pidFile: join(o.dir, "radvd.pid"), log: join(o.dir, "radvd.log") });
@@ -195,6 +203,7 @@ function startLabNode(o: ResolvedLabOptions, n: LabNode, at: { index: number; bm
         qmpSocket: n.qmpSocket,
         ...(serialPort !== undefined ? { bmcSerialPort: serialPort } : {}),
         firmware,
+        ...(n.dataNics ? { extra: dataNicArgs(n.dataNics) } : {}),
       },
       bootFile,
     ),

@@ -4,6 +4,7 @@
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { nullLogger, type Logger } from "../util/log.js";
+import { resolveDataNetwork, type DataNetworkOptions, type ResolvedDataNetwork } from "./data-network.js";
 import { firmwareOf, LAB_FIRMWARES, type LabFirmware } from "./firmware.js";
 import { LAB_IMAGE_KINDS, type LabImageKind } from "./lab-image.js";
 
@@ -50,6 +51,8 @@ export interface LabOptions {
   routerAdvertisements?: boolean;
   /** The VMs' firmware: one for all, or one per node (the last repeats). Default "bios". */
   firmware?: LabFirmware | readonly LabFirmware[];
+  /** A second network: a data bridge with the head's address on it and data NICs on every VM. Default none. */
+  dataNetwork?: DataNetworkOptions;
   logger?: Logger;
 }
 
@@ -78,6 +81,7 @@ export interface ResolvedLabOptions {
   routerAdvertisements: boolean;
   /** One per node. */
   firmware: LabFirmware[];
+  dataNetwork?: ResolvedDataNetwork;
   logger: Logger;
 }
 
@@ -154,6 +158,7 @@ export function resolveLabOptions(o: LabOptions = {}): ResolvedLabOptions {
     ports: o.ports ?? {},
     routerAdvertisements: o.routerAdvertisements ?? true,
     firmware: resolveFirmware(o.firmware, nodes),
+    ...(o.dataNetwork ? { dataNetwork: resolveDataNetwork(o.dataNetwork, splitCidr) } : {}),
     logger: o.logger ?? nullLogger,
   };
 }

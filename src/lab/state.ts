@@ -2,6 +2,7 @@
 // status, console, exec and down find it again from another process.
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import type { DataNic } from "./data-network.js";
 import type { LabFirmware } from "./firmware.js";
 import type { LabKernel } from "./kernel.js";
 
@@ -23,6 +24,8 @@ export interface LabNode {
   bmcLog: string;
   /** bios (SeaBIOS + iPXE ROM), uefi (OVMF's own PXE) or secureboot; absent in older state files: bios. */
   firmware?: LabFirmware;
+  /** NICs on the lab's data network (LabOptions.dataNetwork), when it has one. */
+  dataNics?: DataNic[];
 }
 
 export interface LabInfo {

@@ -44,6 +44,10 @@ function appliedBmc(node: Node): AppliedBmc | undefined {
   if (b.address !== undefined) out.address = b.address;
   if (b.netmask !== undefined) out.netmask = b.netmask;
   if (b.gateway !== undefined) out.gateway = b.gateway;
+  if (b.vlan !== undefined) out.vlan = b.vlan;
+  if (b.channel !== undefined) out.channel = b.channel;
+  if (b.userId !== undefined) out.userId = b.userId;
+  if (b.privilege !== undefined) out.privilege = b.privilege;
   if (b.user !== undefined) out.user = b.user;
   // Only the reference is copied: the model never holds a secret's value.
   if (b.password !== undefined) out.password = { ...b.password };
@@ -67,7 +71,7 @@ export function desiredApplied(node: Node, cluster: DesiredCluster, digests: Rea
   const a: AppliedNode = {
     image: { name: node.image, digest: digest.digest },
     diskLayout: { name: node.diskLayout, digest: layout.digest },
-    network: { ip: node.ip, mac: node.mac, hostname: node.hostname },
+    network: { ip: node.ip, mac: node.mac, hostname: node.hostname, ...(node.interfaces?.length ? { interfaces: node.interfaces } : {}) },
     boot: node.boot,
     installMode: node.installMode,
     kernelArgs: unique([...image.kernelArgs, ...node.kernelArgs]),

@@ -1,5 +1,6 @@
 // Field-by-field comparison of applied attributes (state) with desired ones.
 import type { AppliedBmc, AppliedFirmware, AppliedNode } from "../state/types.js";
+import { interfaceChanges } from "./interfaces.js";
 import type { FieldChange } from "./types.js";
 
 /** Equality of attribute values; the common cases (strings, string lists) without serializing. */
@@ -21,7 +22,7 @@ export interface LayoutTexts {
   text(digest: string): string | undefined;
 }
 
-const BMC_KEYS: Array<keyof AppliedBmc> = ["driver", "address", "netmask", "gateway", "user", "port", "password"];
+const BMC_KEYS: Array<keyof AppliedBmc> = ["driver", "address", "netmask", "gateway", "vlan", "channel", "userId", "privilege", "user", "port", "password"];
 
 function plain(field: string, before: unknown, after: unknown, out: FieldChange[]): void {
   if (!same(before, after)) out.push({ field, before: before ?? null, after: after ?? null, forcesReimage: false });
@@ -49,6 +50,7 @@ export function diffApplied(before: AppliedNode, after: AppliedNode, texts: Layo
   plain("network.ip", before.network.ip, after.network.ip, out);
   plain("network.mac", before.network.mac, after.network.mac, out);
   plain("network.hostname", before.network.hostname, after.network.hostname, out);
+  out.push(...interfaceChanges(before.network.interfaces ?? [], after.network.interfaces ?? []));
   plain("boot", before.boot, after.boot, out);
   plain("install_mode", before.installMode, after.installMode, out);
   plain("kernel_args", before.kernelArgs, after.kernelArgs, out);

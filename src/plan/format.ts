@@ -1,5 +1,6 @@
 // Small value formatters shared by the planner's messages and the renderers.
 import type { SecretRef } from "../config/types.js";
+import { interfaceText, isInterface } from "./interfaces.js";
 
 /** First 6 hex digits of a "sha256:<hex>" digest. */
 export function shortDigest(d: string): string {
@@ -36,6 +37,7 @@ export function valueText(v: unknown): string {
   if (isRef(v)) return `${v.name} ${shortDigest(v.digest)}`;
   if (isSecretRef(v)) return secretRefText(v);
   if (isFirmware(v)) return v.secureBoot ? `${v.mode} (Secure Boot)` : v.mode;
+  if (isInterface(v)) return interfaceText(v);
   if (typeof v === "string" && /^sha256:[0-9a-f]{64}$/.test(v)) return shortDigest(v);
   if (Array.isArray(v)) return v.length ? v.map((x) => valueText(x)).join(" ") : "(none)";
   if (typeof v === "object") {

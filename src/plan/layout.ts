@@ -2,7 +2,7 @@
 // left out, so moving or renaming a layout does not wipe disks) and a stable text
 // rendering that plans diff line by line.
 import { createHash } from "node:crypto";
-import type { DiskLayout, SizeSpec } from "../config/types.js";
+import type { DiskLayout, DiskMatch, SizeSpec } from "../config/types.js";
 
 /** JSON with object keys sorted, so equal values always give equal text. */
 export function canonicalJson(v: unknown): string {
@@ -19,8 +19,9 @@ export function sha256(text: string): string {
   return "sha256:" + createHash("sha256").update(text).digest("hex");
 }
 
+/** LVM lists are absent (left out) for layouts without LVM, so their digests are what they were before LVM existed. */
 export function layoutDigest(layout: DiskLayout): string {
-  return sha256(canonicalJson({ disks: layout.disks, raid: layout.raid }));
+  return sha256(canonicalJson({ disks: layout.disks, raid: layout.raid, volumeGroups: layout.volumeGroups, logicalVolumes: layout.logicalVolumes }));
 }
 
 const UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
@@ -58,12 +59,12 @@ function opt(label: string, v: string | number | undefined): string {
   return v === undefined ? "" : ` ${label}=${v}`;
 }
 
-/** One line per disk, partition and array; what a reviewer reads in a plan. */
+/** One line per disk, partition, array, volume group and logical volume; what a reviewer reads in a plan. */
 export function layoutText(layout: DiskLayout): string {
   const lines: string[] = [];
   for (const d of layout.disks) {
     const m = d.match;
-    const match = `${opt("device", m.device)}${opt("min_size", m.minSize === undefined ? undefined : formatBytes(m.minSize))}${opt("serial", m.serial)}${opt("model", m.model)}`;
+    const match = matchText(m);
     lines.push(`disk ${d.name} table=${d.table}${match ? " match:" + match : ""}`);
     for (const p of d.partitions) {
       const mount = p.mount ? ` mount=${p.mount}` : "";
@@ -76,7 +77,19 @@ export function layoutText(layout: DiskLayout): string {
     const mo = r.mountOptions.length ? ` options=${r.mountOptions.join(",")}` : "";
     lines.push(`raid ${r.name} level=${r.level} members=${r.members.join(",")} fs=${r.fs}${mount}${mo}${opt("label", r.label)}`);
   }
+  for (const g of layout.volumeGroups ?? []) lines.push(`vg ${g.name} devices=${g.devices.join(",")}`);
+  for (const lv of layout.logicalVolumes ?? []) {
+    const mount = lv.mount ? ` mount=${lv.mount}` : "";
+    const mo = lv.mountOptions.length ? ` options=${lv.mountOptions.join(",")}` : "";
+    lines.push(`  lv ${lv.vg}/${lv.name} size=${size(lv.size)} fs=${lv.fs}${mount}${mo}${opt("label", lv.label)}`);
+  }
   return lines.join("\n") + "\n";
+}
+
+function matchText(m: DiskMatch): string {
+  const bytes = (n: number | undefined) => (n === undefined ? undefined : formatBytes(n));
+  const rot = m.rotational === undefined ? undefined : String(m.rotational);
+  return `${opt("device", m.device)}${opt("min_size", bytes(m.minSize))}${opt("max_size", bytes(m.maxSize))}${opt("serial", m.serial)}${opt("wwn", m.wwn)}${opt("model", m.model)}${opt("vendor", m.vendor)}${opt("rotational", rot)}`;
 }
 
 const identities = new WeakMap<DiskLayout, { digest: string; text: string }>();

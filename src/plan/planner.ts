@@ -43,6 +43,7 @@ export function allFields(a: AppliedNode, side: "before" | "after", layoutText?:
     ["network.ip", a.network.ip],
     ["network.mac", a.network.mac],
     ["network.hostname", a.network.hostname],
+    ...(a.network.interfaces ?? []).map((i): [string, unknown] => [`network.interfaces.${i.name}`, i]),
     ["boot", a.boot],
     ["install_mode", a.installMode],
     ["kernel_args", a.kernelArgs],

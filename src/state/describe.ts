@@ -75,7 +75,9 @@ export function renderNodeState(name: string, n: NodeState): string {
       const ref = !p ? "(none)" : p.kind === "env" ? `env:${p.name}` : p.kind === "file" ? `file:${p.path}` : `inline:${p.id}`;
       out.push(
         `    bmc:          ${a.bmc.driver} ${a.bmc.address ?? "-"}:${a.bmc.port} user ${a.bmc.user ?? "-"} password ${ref}` +
-          `${a.bmc.netmask ? ` netmask ${a.bmc.netmask}` : ""}${a.bmc.gateway ? ` gateway ${a.bmc.gateway}` : ""}`,
+          `${a.bmc.netmask ? ` netmask ${a.bmc.netmask}` : ""}${a.bmc.gateway ? ` gateway ${a.bmc.gateway}` : ""}` +
+          `${a.bmc.vlan !== undefined ? ` vlan ${a.bmc.vlan}` : ""}${a.bmc.channel !== undefined ? ` channel ${a.bmc.channel}` : ""}` +
+          `${a.bmc.userId !== undefined ? ` user id ${a.bmc.userId}` : ""}${a.bmc.privilege ? ` privilege ${a.bmc.privilege}` : ""}`,
       );
     }
   }

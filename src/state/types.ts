@@ -1,7 +1,7 @@
 // What metalform remembers about a cluster between runs: per node the attributes
 // last applied and what the node last reported; per image its digest and size.
 // Secrets never appear here: a BMC password is recorded only as its reference.
-import type { BootMode, InstallMode, PowerDriver, SecretRef } from "../config/types.js";
+import type { BmcPrivilege, BootMode, InstallMode, NodeInterface, PowerDriver, SecretRef } from "../config/types.js";
 import type { StoppedOutcome } from "../progress/outcome.js";
 
 /** Bumped when the file format changes incompatibly; newer files are refused. */
@@ -17,6 +17,8 @@ export interface AppliedNetwork {
   ip: string;
   mac: string;
   hostname: string;
+  /** The node's other interfaces (`interfaces:`); absent when it has none (states written before them read the same). */
+  interfaces?: NodeInterface[];
 }
 
 export interface AppliedBmc {
@@ -24,6 +26,11 @@ export interface AppliedBmc {
   address?: string;
   netmask?: string;
   gateway?: string;
+  /** What the installer writes in-band (IPMI): VLAN, LAN channel, user slot, privilege. */
+  vlan?: number | "off";
+  channel?: number;
+  userId?: number;
+  privilege?: BmcPrivilege;
   user?: string;
   port: number;
   /** Where the password comes from (env name, file path, inline id), never the value. */

@@ -124,6 +124,31 @@ export const layouts: Record<string, DiskLayout> = {
     raid: [],
     pos,
   },
+  lvm: {
+    name: "lvm",
+    disks: ["sda", "sdb"].map((d) => ({
+      name: d,
+      match: d === "sda" ? { device: "/dev/disk/by-path/pci-0000:00:1f.2-ata-1", rotational: false } : { wwn: "0x5000C500A1B2C3D4" },
+      table: "gpt" as const,
+      partitions: [
+        part({ name: `${d}-bios`, size: { kind: "bytes", bytes: 1 * MiB }, fs: "none", type: "bios" }),
+        part({ name: `${d}-sys`, size: { kind: "bytes", bytes: 40 * GiB }, fs: "none", type: "raid" }),
+        part({ name: `${d}-data`, fs: "none", type: "lvm" }),
+      ],
+    })),
+    raid: [{ name: "sys", level: 1, members: ["sda-sys", "sdb-sys"], fs: "none", mountOptions: [] }],
+    volumeGroups: [
+      { name: "vgsys", devices: ["sys"] },
+      { name: "vgdata", devices: ["sda-data", "sdb-data"] },
+    ],
+    logicalVolumes: [
+      { name: "scratch", vg: "vgdata", size: { kind: "rest" }, fs: "xfs", mount: "/scratch", mountOptions: ["noatime"] },
+      { name: "root", vg: "vgsys", size: { kind: "percent", percent: 60 }, fs: "ext4", mount: "/", mountOptions: [] },
+      { name: "var", vg: "vgsys", size: { kind: "bytes", bytes: 4 * GiB }, fs: "ext4", mount: "/var", mountOptions: [] },
+      { name: "swap", vg: "vgsys", size: { kind: "bytes", bytes: 1536 * 1024 }, fs: "swap", mountOptions: [] },
+    ],
+    pos,
+  },
 };
 
 export const planInputBase = {

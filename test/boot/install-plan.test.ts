@@ -18,6 +18,7 @@ function input(layout: string, over: Partial<InstallPlanInput> = {}, nodeOver: P
 const cases: Array<[string, InstallPlanInput]> = [
   ["single-ext4", input("single")],
   ["uefi", input("uefi", {}, { firmware: { mode: "uefi", secureBoot: false, arch: "x86_64", persistentBootDevice: false } })],
+  ["secureboot", input("uefi", {}, { firmware: { mode: "uefi", secureBoot: true, arch: "x86_64", persistentBootDevice: false }, boot: "local" })],
   ["raid1", input("raid1", {}, { name: "node002", hostname: "node002.cluster.local", ip: "10.141.0.12" })],
   [
     "protected",
@@ -33,6 +34,7 @@ const cases: Array<[string, InstallPlanInput]> = [
     ),
   ],
   ["msdos", input("msdos", {}, { installMode: "full", excludeSync: ["/home/*"] })],
+  ["lvm", input("lvm", {}, { name: "node003", hostname: "node003.cluster.local", ip: "10.141.0.13" })],
 ];
 
 describe("install plans (golden)", () => {
@@ -52,6 +54,41 @@ describe("install plans (golden)", () => {
     expect(renderInstallPlan({ ...input("single"), layout: l }).fingerprint).toBe(a.fingerprint);
     l.disks[0]!.partitions.unshift(part({ name: "swap", size: { kind: "bytes", bytes: 64 * MiB }, fs: "swap", type: "swap" }));
     expect(renderInstallPlan({ ...input("single"), layout: l }).fingerprint).not.toBe(a.fingerprint);
+  });
+
+  it("LVM: groups over an array and partitions, volumes made with rest last, fstab by label, GRUB on the disks under /", () => {
+    const plan = renderInstallPlan(input("lvm"));
+    expect(plan.volumeGroups).toEqual([
+      { name: "vgsys", devices: ["md:0"] },
+      { name: "vgdata", devices: ["part:0:3", "part:1:3"] },
+    ]);
+    expect(plan.logicalVolumes.map((l) => [l.device, l.device_ref, l.create.slice(-3).join(" ")])).toEqual([
+      ["/dev/vgsys/root", "lv:0", "-l 60%VG vgsys"],
+      ["/dev/vgsys/var", "lv:1", "-L 4096m vgsys"],
+      ["/dev/vgsys/swap", "lv:2", "-L 1572864b vgsys"],
+      ["/dev/vgdata/scratch", "lv:3", "-l 100%FREE vgdata"],
+    ]);
+    expect(plan.filesystems.map((f) => `${f.device} ${f.mount ?? f.fs} ${f.label}`)).toEqual(["lv:0 / root", "lv:3 /scratch scratch", "lv:1 /var var", "lv:2 swap swap"]);
+    expect(plan.bootLoader?.disks).toEqual([0, 1]);
+    expect(plan.disks.map((d) => d.select)).toEqual([{ byPath: "pci-0000:00:1f.2-ata-1", rotational: false }, { wwn: "0x5000c500a1b2c3d4" }]);
+  });
+
+  it("fingerprints LVM (groups, volume sizes) but keeps the fingerprint of layouts without it", () => {
+    const a = renderInstallPlan(input("lvm"));
+    const l = structuredClone(layouts.lvm!);
+    // The label stays "var" (it would otherwise follow the mount point, and labels are on the disks).
+    l.logicalVolumes![2]!.label = "var";
+    l.logicalVolumes![2]!.mount = "/srv";
+    l.logicalVolumes![2]!.mountOptions = ["noatime"];
+    expect(renderInstallPlan({ ...input("lvm"), layout: l }).fingerprint).toBe(a.fingerprint);
+    l.logicalVolumes![2]!.size = { kind: "bytes", bytes: 8 * GiB };
+    expect(renderInstallPlan({ ...input("lvm"), layout: l }).fingerprint).not.toBe(a.fingerprint);
+    const moved = structuredClone(layouts.lvm!);
+    moved.volumeGroups![1]!.devices = ["sda-data"];
+    expect(renderInstallPlan({ ...input("lvm"), layout: moved }).fingerprint).not.toBe(a.fingerprint);
+    // An empty LVM list is no LVM: the fingerprint already on the disks of a non-LVM node stays valid.
+    const single = renderInstallPlan(input("single")).fingerprint;
+    expect(renderInstallPlan({ ...input("single"), layout: { ...layouts.single!, volumeGroups: [], logicalVolumes: [] } }).fingerprint).toBe(single);
   });
 
   it("mounts parents first and puts swap last", () => {

@@ -87,6 +87,12 @@ describe("end to end in the virtual lab", () => {
     }
     // The installed system itself said so on its console.
     expect(readFileSync(lab.nodes[0]!.serialLog, "utf8")).toMatch(/lab1\.lab\.test up/);
+    // The installer set each node's BMC through its KCS device (test/e2e/bmc-inband.e2e.test.ts reads it back).
+    for (const n of lab.nodes) {
+      expect(readFileSync(n.serialLog, "utf8")).toContain(
+        `bmc finished: channel 1: ${n.bmcAddress} netmask 255.255.255.0 gateway 0.0.0.0 vlan Disabled (over /dev/ipmi0; password of user 2 set)`,
+      );
+    }
     const again = await mf(["plan", "-c", config, "--detailed-exitcode"]);
     expect(again.code, detail(again)).toBe(0);
     expect(again.stdout).toContain("No changes. The cluster matches the configuration.");

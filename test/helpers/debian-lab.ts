@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
+import type { DataNetworkOptions } from "../../src/lab/data-network.js";
 import { labDown, labExec, labIpmitool, labUp, type LabInfo } from "../../src/lab/index.js";
 import type { DebianRoot } from "./debian-root.js";
 import { METALFORM_BIN, sh } from "./netns.js";
@@ -39,9 +40,10 @@ export class DebianLab {
   constructor(readonly namespace: string) {}
 
   /** Lab up (VMs off), an SSH key pair for root, and the configuration for `root`. */
-  async up(root: DebianRoot, o: { memoryMiB?: number; diskBytes?: number } = {}): Promise<void> {
+  async up(root: DebianRoot, o: { memoryMiB?: number; diskBytes?: number; dataNetwork?: DataNetworkOptions } = {}): Promise<void> {
     await labDown({ namespace: this.namespace }).catch(() => undefined);
-    this.lab = await labUp({ namespace: this.namespace, nodes: 1, memoryMiB: o.memoryMiB ?? 1024, diskBytes: o.diskBytes ?? 3 * 1024 ** 3, powerOn: false });
+    const data = o.dataNetwork ? { dataNetwork: o.dataNetwork } : {};
+    this.lab = await labUp({ namespace: this.namespace, nodes: 1, memoryMiB: o.memoryMiB ?? 1024, diskBytes: o.diskBytes ?? 3 * 1024 ** 3, powerOn: false, ...data });
     this.key = join(this.lab.dir, "id_ed25519");
     sh("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "metalform-e2e", "-f", this.key]);
     this.config = join(this.lab.dir, "debian.yaml");

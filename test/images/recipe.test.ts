@@ -45,9 +45,9 @@ describe("mmdebstrap command line", () => {
       "http://m/debian",
     ]);
   });
-  it("the lab's Debian recipe is the one FACTS.md measured, plus GRUB for booting from the disk", () => {
+  it("the lab's Debian recipe is the one FACTS.md measured, plus GRUB for booting from the disk and the signed chain for Secure Boot", () => {
     expect(mmdebstrapArgs(DEBIAN_LAB_RECIPE, "/r")).toContain(
-      "--include=curl,efibootmgr,grub-efi-amd64-bin,grub-pc-bin,grub2-common,ifupdown,iproute2,isc-dhcp-client,kmod,linux-image-amd64,openssh-server,systemd-sysv,udev,wget",
+      "--include=curl,efibootmgr,grub-efi-amd64-bin,grub-efi-amd64-signed,grub-pc-bin,grub2-common,ifupdown,iproute2,isc-dhcp-client,kmod,linux-image-amd64,openssh-server,shim-signed,systemd-sysv,udev,wget",
     );
   });
 });

@@ -13,7 +13,7 @@ import { kernelTree } from "./kernel-tree.js";
 let dir: string;
 let tree: string;
 beforeAll(() => {
-  requireTools("cpio", "busybox", "sfdisk", "mkfs.ext4", "mkfs.xfs", "mkfs.vfat", "mdadm", "rsync");
+  requireTools("cpio", "busybox", "sfdisk", "mkfs.ext4", "mkfs.xfs", "mkfs.vfat", "mdadm", "lvm", "rsync");
   dir = mkdtempSync(join(tmpdir(), "mfin-build-"));
   tree = kernelTree();
 });
@@ -79,6 +79,7 @@ describe("installer initramfs", () => {
       "usr/sbin/mkfs.vfat",
       "usr/sbin/mkswap",
       "usr/sbin/mdadm",
+      "usr/sbin/lvm",
       "usr/sbin/blkid",
       "usr/sbin/rsync",
       "usr/sbin/ipmitool",
@@ -96,6 +97,9 @@ describe("installer initramfs", () => {
     expect(a.modules.some((m) => m.endsWith("/ext4.ko")) || a.builtinModules.includes("ext4")).toBe(true);
     expect(a.modules.some((m) => m.endsWith("/xfs.ko"))).toBe(true);
     expect(a.modules.some((m) => m.endsWith("/raid1.ko"))).toBe(true);
+    // LVM's device-mapper: shipped with the md/dm class, loaded by the installer when a plan has volume groups.
+    expect(a.shippedModules.some((m) => m.endsWith("/dm-mod.ko"))).toBe(true);
+    expect(files.some((f) => /^lib\/x86_64-linux-gnu\/libdevmapper\.so/.test(f))).toBe(true);
 
     // load.order puts dependencies first; modules.dep lists them.
     const x = join(dir, "x");

@@ -31,6 +31,7 @@ export const TOOL_PACKAGES: Record<string, string> = {
   "mkfs.vfat": "dosfstools",
   "mkfs.xfs": "xfsprogs",
   mdadm: "mdadm",
+  lvm: "lvm2",
   cpio: "cpio",
   busybox: "busybox-static",
 };

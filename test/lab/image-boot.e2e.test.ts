@@ -7,7 +7,17 @@ import { createHash } from "node:crypto";
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildLabImage, defaultCacheDir, ensureLabKernel, imageInitramfs, modulePaths, VIRTIO_EXT4_MODULES, type LabImage, type LabKernel } from "../../src/lab/index.js";
+import {
+  buildLabImage,
+  defaultCacheDir,
+  ensureLabKernel,
+  imageInitramfs,
+  IPMI_MODULES,
+  modulePaths,
+  VIRTIO_EXT4_MODULES,
+  type LabImage,
+  type LabKernel,
+} from "../../src/lab/index.js";
 import { createLabNetwork, destroyLabNetwork } from "../../src/lab/network.js";
 import { runCommand } from "../../src/lab/run.js";
 import { cleanupStale, requireTools, tempLabDir, uniqueNamespace } from "./helpers/lab-env.js";
@@ -68,6 +78,9 @@ describe("lab kernel and image", () => {
     expect(lstatSync(join(r, "etc/metalform/report-up")).mode & 0o777).toBe(0o700);
     const dep = readFileSync(join(r, "lib/modules", kernel.version, "modules.dep"), "utf8");
     for (const m of VIRTIO_EXT4_MODULES) expect(dep).toMatch(new RegExp(`/${m}\\.ko:`));
+    // The IPMI modules ride along for the installer (its bmc step), not loaded by the image itself.
+    for (const m of IPMI_MODULES) expect(dep).toMatch(new RegExp(`/${m}\\.ko:`));
+    expect(readFileSync(join(r, "etc/modules"), "utf8")).not.toContain("ipmi");
     expect(existsSync(join(r, "boot/initrd.img"))).toBe(true);
   });
 

@@ -158,6 +158,16 @@ const rows: Row[] = [
     expect: { node: "node001", kind: "sync", reasons: ["sync-boot", "bmc-changed"], fields: ["bmc.address", "bmc.password"] },
   },
   {
+    name: "in-band BMC settings (VLAN, user slot, privilege) changed → sync boot (the installer sets them)",
+    old: [node(1)],
+    now: [
+      node(1, {
+        bmc: { driver: "ipmi", address: "10.1.0.1", user: "admin", password: { kind: "env", name: "BMC_PASSWORD" }, port: 623, vlan: 42, userId: 3, privilege: "operator" },
+      }),
+    ],
+    expect: { node: "node001", kind: "sync", reasons: ["sync-boot", "bmc-changed"], fields: ["bmc.vlan", "bmc.userId", "bmc.privilege"] },
+  },
+  {
     name: "BMC removed → update",
     old: [node(1)],
     now: [node(1, { bmc: undefined })],

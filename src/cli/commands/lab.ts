@@ -13,6 +13,7 @@ interface LabArgs extends GlobalArgs {
   powerOn?: boolean;
   bmc?: "ipmi" | "redfish";
   firmware?: string;
+  dataNics?: number;
 }
 
 async function lab() {
@@ -47,10 +48,15 @@ const up: CommandModule<GlobalArgs, LabArgs> = {
         default: "bios",
         describe: "The VMs' firmware: bios (SeaBIOS, iPXE ROM), uefi (OVMF's own PXE), secureboot (OVMF, Microsoft keys, shim and signed GRUB); a comma list gives one per node",
       })
+      .option("data-nics", {
+        type: "number",
+        describe: "Give every VM this many NICs on a data network (bridge mfdata0, the head at 10.79.0.1/24 and fd00:79::1/64), for `interfaces:` in the configuration",
+      })
       .example("$0 lab up --nodes 2", "Two VMs, powered off, ready for `metalform lab exec -- metalform apply`")
       .example("$0 lab up --nodes 1 --bmc redfish", "One VM whose BMC speaks Redfish")
       .example("$0 lab up --nodes 3 --firmware bios,uefi,secureboot", "One VM of each firmware")
-      .example("$0 lab up --nodes 1 --image debian", "One VM that installs Debian 12 (systemd, ssh) from a recipe"),
+      .example("$0 lab up --nodes 1 --image debian", "One VM that installs Debian 12 (systemd, ssh) from a recipe")
+      .example("$0 lab up --nodes 1 --image debian --data-nics 2", "One Debian VM with two more NICs on a data network, to bond"),
   handler: async (argv: ArgumentsCamelCase<LabArgs>) => {
     const { labUp, formatLabUp, parseLabFirmware } = await lab();
     const firmware = parseLabFirmware(argv.firmware ?? "bios");
@@ -62,6 +68,7 @@ const up: CommandModule<GlobalArgs, LabArgs> = {
       powerOn: argv.powerOn ?? false,
       firmware,
       bmc: argv.bmc ?? "ipmi",
+      ...(argv.dataNics ? { dataNetwork: { nics: argv.dataNics, address6: "fd00:79::1/64" } } : {}),
     });
     process.stdout.write(argv.json ? JSON.stringify(info, null, 2) + "\n" : formatLabUp(info) + "\n");
   },

@@ -10,6 +10,7 @@ import { mountDepth, renderFstab } from "./fstab.js";
 import { identityFiles, NODE_IDENTITY } from "./identity.js";
 import { LabelAllocator } from "./labels.js";
 import { networkFiles } from "./network-config.js";
+import { nodeValues, renderNodeFiles, scriptEnv } from "./node-files.js";
 import { lvcreateArgv, lvmCreationOrder } from "./lvm.js";
 import {
   INSTALL_PLAN_VERSION,
@@ -116,6 +117,13 @@ export function renderInstallPlan(input: InstallPlanInput): InstallPlan {
   };
   const bmc = renderBmc(node.bmc);
   if (bmc) plan.bmc = bmc;
+  if (node.initialize || node.finalize) {
+    plan.scripts = {
+      ...(node.initialize ? { initialize: node.initialize.content } : {}),
+      ...(node.finalize ? { finalize: node.finalize.content } : {}),
+      env: scriptEnv(nodeValues(node, input.network)),
+    };
+  }
   return plan;
 }
 
@@ -238,7 +246,8 @@ class StoragePlan {
 
 /**
  * The files the installer writes into the installed system: network (each stack's),
- * fstab, the layout's fingerprint, the UP reporter, root's authorized keys, GRUB's settings.
+ * fstab, the layout's fingerprint, the UP reporter, root's authorized keys, GRUB's settings,
+ * and last the node's own files (`files:`), so that one of those may replace the others.
  */
 function installedFiles(
   input: InstallPlanInput,
@@ -253,6 +262,7 @@ function installedFiles(
     ...up.files,
     ...identityFiles(input.node),
     ...storage.extra,
+    ...renderNodeFiles(input.node, input.network).map(({ path, mode, content }) => ({ path, mode, content })),
   ];
   // The agent reports the digests of what was written for every node alike (not the
   // credential, not a network stack's file the installer may skip).

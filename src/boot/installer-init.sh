@@ -1150,6 +1150,52 @@ node_identity() {
 	fi
 }
 
+# ---- the node's scripts ----------------------------------------------------------------
+
+# run_node_script initialize|finalize: the plan's script of that name, if any, with only
+# the node's values in its environment (MF_NODE, MF_IP, MF_VAR_…: never the installer's
+# credentials); finalize runs chrooted in the installed system. Its output goes to the
+# console and, last lines, into the progress; a non-zero exit fails the node with them.
+run_node_script() {
+	_rs_step=$1
+	case "$_rs_step" in initialize) _rs_text=${MF_SCRIPT_INITIALIZE:-} ;; *) _rs_text=${MF_SCRIPT_FINALIZE:-} ;; esac
+	[ -n "$_rs_text" ] || return 0
+	case "$_rs_step" in
+	initialize)
+		step initialize
+		;;
+	*)
+		step finalize
+		;;
+	esac
+	_rs_log="$MF_WORK/$_rs_step.log"
+	[ "$_rs_step" != finalize ] || chroot_mounts
+	_rs_rc=0
+	script_env_exec "$_rs_step" "$_rs_text" >"$_rs_log" 2>&1 </dev/null || _rs_rc=$?
+	[ "$_rs_step" != finalize ] || chroot_unmounts
+	# What finalize wrote must survive a power cut right after switch root, as the installer's own files do.
+	[ "$_rs_step" != finalize ] || sync
+	sed "s/^/metalform: $_rs_step: /" "$_rs_log" >&2
+	[ "$_rs_rc" = 0 ] || fail "the $_rs_step script exited $_rs_rc: $(tail -n 15 "$_rs_log")"
+	done_step "$(tail -n 5 "$_rs_log")"
+}
+
+# script_env_exec STEP TEXT: runs TEXT with env -i and the plan's MF_SCRIPT_ENV_* (a subshell: set -- is local).
+script_env_exec() (
+	_se_step=$1
+	_se_text=$2
+	set --
+	i=0
+	while [ "$i" -lt "${MF_SCRIPT_ENV_COUNT:-0}" ]; do
+		set -- "$@" "$(get "MF_SCRIPT_ENV_${i}_NAME")=$(get "MF_SCRIPT_ENV_${i}_VALUE")"
+		i=$((i + 1))
+	done
+	if [ "$_se_step" = finalize ]; then
+		exec env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root "$@" chroot "$MF_ROOT" /bin/sh -c "$_se_text"
+	fi
+	exec env -i PATH="$PATH" HOME=/ "$@" sh -c "$_se_text"
+)
+
 # ---- boot loader --------------------------------------------------------------------
 
 # GRUB from the installed system onto its disk (src/boot/bootloader.ts), chrooted with
@@ -1413,6 +1459,7 @@ main() {
 	done_step "node $MF_NODE mode $MF_MODE"
 	post_inventory
 
+	run_node_script initialize
 	match_disks
 	decide_mode
 	case "$MF_ACTION" in
@@ -1447,6 +1494,7 @@ main() {
 		mount_filesystems
 		;;
 	esac
+	run_node_script finalize
 	switch_to_root
 }
 

@@ -8,6 +8,7 @@ export const INSTALLER_STEPS = {
   modules: "installer",
   network: "installer",
   plan: "installer",
+  initialize: "installer",
   disks: "disks",
   mode: "disks",
   partition: "disks",
@@ -21,6 +22,7 @@ export const INSTALLER_STEPS = {
   configure: "config",
   bootloader: "config",
   bmc: "bmc",
+  finalize: "config",
   "switch-root": "switch-root",
 } as const satisfies Record<string, Phase>;
 

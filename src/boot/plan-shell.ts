@@ -10,7 +10,7 @@ type Assignment = [name: string, value: Value];
 
 export function renderPlanShell(plan: InstallPlan): string {
   const out: string[] = ["# metalform install plan (shell form); generated, do not edit"];
-  for (const [name, value] of [...headerVars(plan), ...storageVars(plan), ...fileVars(plan), ...bootLoaderVars(plan), ...bmcVars(plan)]) {
+  for (const [name, value] of [...headerVars(plan), ...storageVars(plan), ...fileVars(plan), ...bootLoaderVars(plan), ...bmcVars(plan), ...scriptVars(plan)]) {
     const v = value === undefined ? "" : typeof value === "boolean" ? (value ? "1" : "0") : String(value);
     out.push(`${name}=${shQuote(v)}`);
   }
@@ -135,5 +135,18 @@ function bmcVars(plan: InstallPlan): Assignment[] {
     ...commands.map((c, i): Assignment => [`MF_BMC_${i}`, safeCommandLine(c)]),
     ["MF_BMC_CHANNEL", plan.bmc?.channel],
     ["MF_BMC_PASSWORD_USER", plan.bmc?.passwordUserId],
+  ];
+}
+
+/** The node's scripts (empty: none) and their environment, numbered: `MF_SCRIPT_ENV_<i>_NAME`/`_VALUE`. */
+function scriptVars(plan: InstallPlan): Assignment[] {
+  const s = plan.scripts;
+  return [
+    ["MF_SCRIPT_INITIALIZE", s?.initialize],
+    ["MF_SCRIPT_FINALIZE", s?.finalize],
+    ...numbered("SCRIPT_ENV", s?.env ?? [], (e) => [
+      ["NAME", e.name],
+      ["VALUE", e.value],
+    ]),
   ];
 }

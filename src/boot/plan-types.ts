@@ -142,4 +142,15 @@ export interface InstallPlan {
   bootLoader?: PlanBootLoader;
   bootLoaderWarning?: string;
   bmc?: PlanBmc;
+  /** The category's `initialize` and `finalize` scripts and the environment they run with (absent: none). */
+  scripts?: PlanScripts;
+}
+
+export interface PlanScripts {
+  /** Runs in the installer before partitioning. */
+  initialize?: string;
+  /** Runs chrooted in the installed system before switch root. */
+  finalize?: string;
+  /** The node's values (node-files.ts scriptEnv); the scripts get nothing else from the installer. */
+  env: Array<{ name: string; value: string }>;
 }

@@ -12,6 +12,7 @@ import { labCommand } from "./commands/lab.js";
 import { planCommand } from "./commands/plan.js";
 import { powerCommand } from "./commands/power.js";
 import { provisionersCommand } from "./commands/provisioners.js";
+import { renderCommand } from "./commands/render.js";
 import { serveCommand } from "./commands/serve.js";
 import { showCommand } from "./commands/show.js";
 import { stateCommand } from "./commands/state.js";
@@ -38,6 +39,7 @@ export async function main(argv: string[]): Promise<void> {
     .command(applyCommand)
     .command(showCommand)
     .command(discoverCommand)
+    .command(renderCommand)
     .command(stateCommand)
     .command(statusCommand)
     .command(serveCommand)

@@ -1,6 +1,6 @@
 // Inheritance of node settings: node > category > defaults. Scalars and lists are
 // taken whole from the nearest level that sets them; the mappings `bmc` and
-// `exclude` merge key by key.
+// `exclude` and `vars` merge key by key.
 import type { RawSettings, Where } from "./merge.js";
 
 /** One level of settings with where each came from (for messages about inherited values). */
@@ -19,7 +19,7 @@ export function pick<K extends keyof RawSettings>(levels: Level[], key: K): { va
 }
 
 /** bmc and exclude merge key by key, nearest level winning; `sources` says which level set each key. */
-export function mergeMaps<T extends object>(levels: Level[], key: "bmc" | "exclude"): { value: T; sources: Map<string, Level> } | undefined {
+export function mergeMaps<T extends object>(levels: Level[], key: "bmc" | "exclude" | "vars"): { value: T; sources: Map<string, Level> } | undefined {
   let out: Record<string, unknown> | undefined;
   const sources = new Map<string, Level>();
   for (const l of levels) {

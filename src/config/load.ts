@@ -7,6 +7,7 @@ import { basename, dirname, relative, resolve } from "node:path";
 import { hasErrors, sortDiagnostics, type Diagnostic } from "./diagnostics.js";
 import { emptyBroken, repairData, type Broken } from "./damage.js";
 import { mergeSources } from "./merge.js";
+import { extrasDigestParts } from "./node-files.js";
 import { resolveConfig } from "./resolve.js";
 import { validateAgainstSchema, type SchemaDamage } from "./schema.js";
 import { checkSemantics } from "./semantic.js";
@@ -76,7 +77,7 @@ export function loadClusterSync(path: string, opts: LoadOptions = {}): LoadResul
       categories: resolved.categories,
       nodes: resolved.nodes.slice().sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
       files: listed.files,
-      digest: configDigest(root, listed.files),
+      digest: configDigest(root, listed.files, extrasDigestParts(resolved.nodes, root)),
     };
     return { cluster, diagnostics: sortDiagnostics(diagnostics), inlineSecrets, ...(backend ? { backend } : {}) };
   }
@@ -111,14 +112,15 @@ function configRoot(path: string): string {
   return statSafeIsFile(abs) ? dirname(abs) : abs;
 }
 
-/** Digest of the configuration's files. Paths relative to its root, so a clone elsewhere has the same digest. */
-function configDigest(root: string, files: string[]): string {
+/** Digest of the configuration's files and the nodes' files and scripts. Paths relative to its root, so a clone elsewhere has the same digest. */
+function configDigest(root: string, files: string[], extras: string[]): string {
   const digest = createHash("sha256");
   for (const f of files) {
     const rel = relative(root, f);
     digest.update(rel.length + ":" + rel + "\n");
     digest.update(readFileSync(f));
   }
+  for (const part of extras) digest.update(part);
   return "sha256:" + digest.digest("hex");
 }
 

@@ -102,8 +102,13 @@ export interface RawSettings {
   bmc?: RawBmc;
   protect?: boolean;
   firmware?: RawFirmware;
+  files?: string;
+  vars?: Record<string, string | number | boolean>;
+  initialize?: RawScript;
+  finalize?: RawScript;
   interfaces?: RawInterface[];
 }
+export type RawScript = string | { file: string };
 export interface RawNode extends RawSettings {
   name: string;
   category?: string;

@@ -5,6 +5,7 @@ import { errorAt, warningAt, type Diagnostic } from "./diagnostics.js";
 import { resolveFirmware } from "./firmware.js";
 import { countHostRange, expandHostRange, isHostRange } from "./hostrange.js";
 import { mergeMaps, pick, type Level } from "./inherit.js";
+import { nodeExtras, type ExtrasCache } from "./node-files.js";
 import { interfaceTemplate, nodeInterfaces, type InterfaceScope } from "./resolve-interfaces.js";
 import { intToIp, ipToInt } from "./ip.js";
 import { absPath, keyPosOf, posOf, type Located, type MergedConfig, type RawBmc, type RawExclude, type RawNode, type RawSecret, type Where } from "./merge.js";
@@ -36,6 +37,8 @@ export interface NodeScope {
   warnedNoAddress: Set<string>;
   /** Firmware settings that cannot boot are reported once per place they are written. */
   reportedFirmware: Set<string>;
+  /** `files:` folders and script files read so far. */
+  extras: ExtrasCache;
   /** Interfaces besides the provisioning NIC: the declared networks, addresses taken so far. */
   interfaces?: InterfaceScope;
 }
@@ -58,6 +61,7 @@ export function nodeScope(
     warnedInline: new Set(),
     warnedNoAddress: new Set(),
     reportedFirmware: new Set(),
+    extras: new Map(),
     ...(interfaces ? { interfaces } : {}),
   };
 }
@@ -89,6 +93,8 @@ export function resolveNodeEntry(ln: Located<RawNode>, scope: NodeScope): { node
     scope.diags,
   );
   if (!firmware) return undefined;
+  const extras = nodeExtras(levels, { cache: scope.extras, diags: scope.diags });
+  if (!extras) return undefined;
   const ip0 = ipToInt(raw.ip)!;
   const range = isHostRange(raw.name);
   const ifaces = scope.interfaces && interfaceTemplate(levels, { name: raw.name, count: names.length, isRange: range }, scope.interfaces);
@@ -109,6 +115,7 @@ export function resolveNodeEntry(ln: Located<RawNode>, scope: NodeScope): { node
       ...(b ? { bmc: b } : {}),
       protect,
       firmware,
+      ...extras,
       ...(interfaces ? { interfaces } : {}),
       pos: namePos,
     };

@@ -108,6 +108,13 @@ function describe(err: ErrorObject): string {
   }
 }
 
+/** "a string or a mapping": the types an anyOf admits. */
+function anyOfText(err: ErrorObject): string {
+  const branches = (err.parentSchema as { anyOf?: Array<{ type?: string }> } | undefined)?.anyOf ?? [];
+  const names = branches.map((b) => (b.type === "object" ? "a mapping" : b.type === "array" ? "a list" : `a ${b.type ?? "value"}`));
+  return [...new Set(names)].join(" or ");
+}
+
 /** What a schema error spoils: just an unknown field (dropped), or a whole entity. */
 export interface SchemaDamage {
   unknownFields: PathSeg[][];
@@ -143,11 +150,11 @@ export function validateAgainstSchema(src: SourceFile, damage?: SchemaDamage): D
   if (validate(src.data)) return [];
   const errors = validate.errors ?? [];
   // A failed oneOf reports every branch's complaints; keep only the oneOf itself.
-  const oneOfPaths = errors.filter((e) => e.keyword === "oneOf").map((e) => e.instancePath);
+  const oneOfPaths = errors.filter((e) => e.keyword === "oneOf" || e.keyword === "anyOf").map((e) => e.instancePath);
   const diags: Diagnostic[] = [];
   const seen = new Set<string>();
   for (const e of errors) {
-    if (e.keyword !== "oneOf" && oneOfPaths.some((p) => e.instancePath === p || e.instancePath.startsWith(p + "/"))) continue;
+    if (e.keyword !== "oneOf" && e.keyword !== "anyOf" && oneOfPaths.some((p) => e.instancePath === p || e.instancePath.startsWith(p + "/"))) continue;
     if (e.keyword === "if" || e.keyword === "propertyNames") continue;
     const path = pointerToPath(e.instancePath);
     let code: string;
@@ -168,6 +175,9 @@ export function validateAgainstSchema(src: SourceFile, damage?: SchemaDamage): D
       const prop = String((e.params as { missingProperty: string }).missingProperty);
       message = `${path.length ? `"${field}"` : "top level"} is missing required field "${prop}"`;
       pos = locate(src, path, path.length ? "key" : "value");
+    } else if (e.keyword === "anyOf") {
+      code = "wrong-type";
+      message = `"${field}" must be ${anyOfText(e)}`;
     } else if (e.keyword === "oneOf") {
       ({ code, message } = oneOfMessage(e, field));
     } else if (e.keyword === "propertyNames" || (e.keyword === "pattern" && e.propertyName)) {

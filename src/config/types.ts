@@ -309,10 +309,46 @@ export interface Node {
   bmc?: BmcSettings;
   protect: boolean;
   firmware: Firmware;
+  /** Per-node files (`files:` folder), read at load; rendered per node by boot/node-files.ts. */
+  files?: FileFolder;
+  /** Values for templates and scripts (`vars:`, merged key by key). */
+  vars?: NodeVars;
+  /** Run in the installer before partitioning. */
+  initialize?: NodeScript;
+  /** Run chrooted in the installed system before switch root. */
+  finalize?: NodeScript;
   /** Interfaces besides the provisioning NIC (`interfaces:`); absent or empty: only the provisioning NIC. */
   interfaces?: NodeInterface[];
   /** Where the node (or its range) is defined. */
   pos: SourcePos;
+}
+
+export type NodeVars = Record<string, string | number | boolean>;
+
+/** One file of a `files:` folder as read at load: a template (`.liquid`, rendered per node) or a plain file. */
+export interface FileSource {
+  /** Where it is installed, e.g. "/etc/motd" (the `.liquid` suffix dropped). */
+  path: string;
+  /** Octal permission bits of the source file, e.g. "0644". */
+  mode: string;
+  content: string;
+  template: boolean;
+  /** The source file, relative to the folder (what a template error names). */
+  name: string;
+}
+
+/** A `files:` folder: shared by every node that inherits it (read once). */
+export interface FileFolder {
+  /** Absolute path of the folder. */
+  dir: string;
+  entries: FileSource[];
+}
+
+/** An `initialize` or `finalize` script: its text and where it is written. */
+export interface NodeScript {
+  content: string;
+  /** The script file, or "FILE:LINE" of an inline script. */
+  source: string;
 }
 
 export interface Category {

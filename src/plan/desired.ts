@@ -1,7 +1,9 @@
 // What the configuration wants applied to one node, in the same shape the state
 // records, so that the diff is a comparison of like with like.
 import type { DesiredCluster, DiskLayout, Node } from "../config/types.js";
-import type { AppliedBmc, AppliedNode } from "../state/types.js";
+import { nodeValues, renderNodeFiles, scriptEnv, TemplateError } from "../boot/node-files.js";
+import type { AppliedBmc, AppliedNode, AppliedScripts } from "../state/types.js";
+import { createHash } from "node:crypto";
 import { layoutIdentity } from "./layout.js";
 
 export interface ImageDigest {
@@ -15,7 +17,7 @@ export interface ImageDigest {
 
 export class PlanError extends Error {
   constructor(
-    readonly code: "protected-wipe" | "missing-image-digest" | "unknown-reference" | "bad-target",
+    readonly code: "protected-wipe" | "missing-image-digest" | "unknown-reference" | "bad-target" | "template-error",
     message: string,
     readonly nodes: string[] = [],
   ) {
@@ -80,5 +82,27 @@ export function desiredApplied(node: Node, cluster: DesiredCluster, digests: Rea
   if (bmc) a.bmc = bmc;
   // BIOS is the default and stays implicit: plans and states of BIOS nodes look as before.
   if (node.firmware.mode !== "bios" || node.firmware.secureBoot) a.firmware = { mode: node.firmware.mode, secureBoot: node.firmware.secureBoot };
+  const files = desiredFiles(node, cluster);
+  if (files.length) a.files = files;
+  const scripts = scriptDigests(node, cluster);
+  if (scripts) a.scripts = scripts;
   return a;
+}
+
+/** The node's rendered files as path and digest; a template error is a plan error naming file, line and node. */
+function desiredFiles(node: Node, cluster: DesiredCluster): NonNullable<AppliedNode["files"]> {
+  try {
+    return renderNodeFiles(node, cluster.network).map((f) => ({ path: f.path, digest: f.digest }));
+  } catch (e) {
+    if (e instanceof TemplateError) throw new PlanError("template-error", e.message, [node.name]);
+    throw e;
+  }
+}
+
+/** Digests of each script with the environment it runs in: what it does may depend on both. */
+function scriptDigests(node: Node, cluster: DesiredCluster): AppliedScripts | undefined {
+  if (!node.initialize && !node.finalize) return undefined;
+  const env = JSON.stringify(scriptEnv(nodeValues(node, cluster.network)));
+  const digest = (text: string) => "sha256:" + createHash("sha256").update(`${text}\0${env}`).digest("hex");
+  return { ...(node.initialize ? { initialize: digest(node.initialize.content) } : {}), ...(node.finalize ? { finalize: digest(node.finalize.content) } : {}) };
 }

@@ -57,6 +57,8 @@ export function diffApplied(before: AppliedNode, after: AppliedNode, texts: Layo
   plain("exclude_sync", before.excludeSync, after.excludeSync, out);
   plain("exclude_full", before.excludeFull, after.excludeFull, out);
   plain("firmware", before.firmware ?? BIOS, after.firmware ?? BIOS, out);
+  plain("files", before.files ?? [], after.files ?? [], out);
+  plain("scripts", before.scripts ?? {}, after.scripts ?? {}, out);
   if (!before.bmc || !after.bmc) {
     plain("bmc", before.bmc, after.bmc, out);
   } else {

@@ -62,3 +62,16 @@ export function changeText(before: unknown, after: unknown): string {
 export function fieldLabel(field: string): string {
   return field.replace(/_/g, " ");
 }
+
+/** `+/etc/motd ~/etc/hosts -/etc/old`: the node's files added, changed, removed (before and after as path/digest lists). */
+export function filesChangeText(before: unknown, after: unknown): string {
+  const asMap = (v: unknown) => new Map((Array.isArray(v) ? (v as Array<{ path: string; digest: string }>) : []).map((f) => [f.path, f.digest]));
+  const b = asMap(before);
+  const a = asMap(after);
+  const out: string[] = [];
+  for (const [path, digest] of a)
+    if (!b.has(path)) out.push(`+${path}`);
+    else if (b.get(path) !== digest) out.push(`~${path}`);
+  for (const path of b.keys()) if (!a.has(path)) out.push(`-${path}`);
+  return out.join(" ") || "(none)";
+}

@@ -7,6 +7,7 @@ import type { DesiredCluster, Node } from "../config/types.js";
 import type { AppliedNode, ClusterState, NodeState } from "../state/types.js";
 import { METALFORM_VERSION } from "../state/version.js";
 import { desiredApplied, LayoutIndex, PlanError, type ImageDigest } from "./desired.js";
+import { needsNode, shortFieldName } from "./field-effects.js";
 import { diffApplied, type LayoutTexts } from "./fields.js";
 import { changeText, shortDigest } from "./format.js";
 import { planImages } from "./image-changes.js";
@@ -52,6 +53,8 @@ export function allFields(a: AppliedNode, side: "before" | "after", layoutText?:
   ];
   if (a.bmc) vals.push(["bmc", { ...a.bmc }]);
   if (a.firmware) vals.push(["firmware", { ...a.firmware }]);
+  if (a.files) vals.push(["files", a.files.map((f) => ({ ...f }))]);
+  if (a.scripts) vals.push(["scripts", { ...a.scripts }]);
   return vals.map(([field, v]) => {
     const fc: FieldChange = side === "after" ? { field, before: null, after: v, forcesReimage: false } : { field, before: v, after: null, forcesReimage: false };
     if (field === "disk_layout" && layoutText !== undefined) {
@@ -70,6 +73,8 @@ const UPDATE_REASONS: Array<[RegExp, ReasonCode, string]> = [
   [/^kernel_args$/, "kernel-args-changed", "kernel arguments changed"],
   [/^install_mode$/, "install-mode-changed", "install mode changed"],
   [/^exclude_/, "excludes-changed", "rsync exclude lists changed"],
+  [/^files$/, "files-changed", "the node's files changed"],
+  [/^scripts$/, "scripts-changed", "initialize or finalize script changed"],
 ];
 
 function driftOf(name: string, st: NodeState): Drift[] {
@@ -144,6 +149,9 @@ function changeForKnownNode(node: Node, st: NodeState & { applied: AppliedNode }
     });
   }
   const mode = want.installMode;
+  const delivery = deliveryReason({ fields, mode, booted: wipe || copy });
+  if (delivery) reasons.push(delivery.reason);
+  copy ||= delivery?.syncBoot ?? false;
   if (mode === "skip" && (wipe || copy)) {
     wipe = copy = false;
     for (const f of fields) f.forcesReimage = false;
@@ -162,6 +170,25 @@ function changeForKnownNode(node: Node, st: NodeState & { applied: AppliedNode }
   const kind: NodeChangeKind | undefined = wipe ? "reimage" : copy ? "sync" : fields.length ? "update" : undefined;
   if (!kind) return undefined;
   return nodeChange({ node: node.name, kind, protect: node.protect, reasons, before: st.applied, after: want, fields });
+}
+
+/**
+ * Changes that need the node (field-effects.ts) and that no install or sync delivers
+ * already: a sync boot delivers them, so that the state records them only once the
+ * node reported UP. Install modes nosync and skip write nothing on the node: the
+ * plan says the change does not reach it.
+ */
+function deliveryReason(c: { fields: FieldChange[]; mode: Node["installMode"]; booted: boolean }): { reason: Reason; syncBoot: boolean } | undefined {
+  const needed = c.fields.filter((f) => f.field !== "image" && needsNode(f.field));
+  if (!needed.length || c.booted) return undefined;
+  const names = [...new Set(needed.map((f) => shortFieldName(f.field)))].join(", ");
+  if (c.mode === "nosync" || c.mode === "skip") {
+    return {
+      reason: { code: "change-not-delivered", message: `not delivered: ${names} changed but install mode ${c.mode} writes nothing on the node; only the record changes` },
+      syncBoot: false,
+    };
+  }
+  return { reason: { code: "sync-boot", message: `sync boot: ${names} changed` }, syncBoot: true };
 }
 
 /** The nodes a plan covers (--target) and those whose disks it may wipe (--allow-wipe), by the pattern that named them. */

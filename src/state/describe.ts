@@ -68,6 +68,8 @@ export function renderNodeState(name: string, n: NodeState): string {
       `    exclude full: ${a.excludeFull.join(" ") || "(none)"}`,
     );
     if (a.firmware) out.push(`    firmware:     ${a.firmware.mode}${a.firmware.secureBoot ? ", Secure Boot" : ""}`);
+    if (a.files) out.push(`    files:        ${a.files.map((f) => f.path).join(" ")}`);
+    if (a.scripts) out.push(`    scripts:      ${Object.keys(a.scripts).join(", ")}`);
     if (a.bmc) {
       const p = a.bmc.password;
       const ref = !p ? "(none)" : p.kind === "env" ? `env:${p.name}` : p.kind === "file" ? `file:${p.path}` : `inline:${p.id}`;

@@ -57,6 +57,21 @@ export interface AppliedNode {
   bmc?: AppliedBmc;
   /** Only when not BIOS (so states written before firmware existed read as BIOS). */
   firmware?: AppliedFirmware;
+  /** The node's own files (`files:`) by path, with a digest of mode and content; absent: none. */
+  files?: AppliedFile[];
+  /** Digests of the node's initialize and finalize scripts; absent: none. */
+  scripts?: AppliedScripts;
+}
+
+export interface AppliedFile {
+  path: string;
+  /** "sha256:<hex>" over mode and content. */
+  digest: string;
+}
+
+export interface AppliedScripts {
+  initialize?: string;
+  finalize?: string;
 }
 
 /** What the node itself last said (installer progress or the installed system's reporter). */

@@ -140,9 +140,9 @@ function checkLines(text: string): void {
 describe("apply output without a terminal (golden)", () => {
   it("every kind of change, a retry, an installer failure", async () => {
     const { state, desired, imageDigests } = mixedScenario();
-    // install, reimage (wipes disks), two syncs, an update, a removal.
-    const plan = planChanges(desired, state, { imageDigests, allowWipe: ["node011"], target: ["node001", "node003", "node004", "node005", "node009", "node013"] });
-    expect(plan.nodeChanges.map((c) => `${c.node} ${c.kind}`)).toEqual(["node001 install", "node003 reimage", "node004 sync", "node005 sync", "node009 update", "node013 remove"]);
+    // install, reimage (wipes disks), two syncs, an update (node014: nosync, only the record changes), a removal.
+    const plan = planChanges(desired, state, { imageDigests, allowWipe: ["node011"], target: ["node001", "node003", "node004", "node005", "node013", "node014"] });
+    expect(plan.nodeChanges.map((c) => `${c.node} ${c.kind}`)).toEqual(["node001 install", "node003 reimage", "node004 sync", "node005 sync", "node013 remove", "node014 update"]);
     const ok = healthy("compute-v2");
     const out = await run({
       plan,

@@ -33,6 +33,9 @@ export class DebianLab {
   lab!: LabInfo;
   config!: string;
   key!: string;
+  /** More settings of the lab's category (files, vars, scripts), kept when the image changes. */
+  categoryExtras: Record<string, unknown> = {};
+  private root?: DebianRoot;
 
   constructor(readonly namespace: string) {}
 
@@ -53,13 +56,21 @@ export class DebianLab {
    * the next plan shows as a sync.
    */
   useImage(root: DebianRoot): void {
+    this.root = root;
     const doc = parse(readFileSync(this.lab.configPath, "utf8")) as { images?: unknown; categories: { default: Record<string, unknown> } };
     const { suite, variant, packages } = root.recipe;
     // The serial console only (no `quiet`): systemd's [FAILED] lines are part of what is checked.
     doc.images = { debian: { recipe: { suite, variant, packages }, kernelArgs: [], exclude: { sync: ["/var/log/journal/*", "/tmp/*"] } } };
     doc.categories.default["image"] = "debian";
     doc.categories.default["sshAuthorizedKeys"] = [readFileSync(`${this.key}.pub`, "utf8").trim()];
+    Object.assign(doc.categories.default, this.categoryExtras);
     writeFileSync(this.config, stringify(doc, { lineWidth: 0 }));
+  }
+
+  /** Sets more category settings and rewrites the configuration with them. */
+  useCategoryExtras(extras: Record<string, unknown>): void {
+    this.categoryExtras = extras;
+    if (this.root) this.useImage(this.root);
   }
 
   get node() {

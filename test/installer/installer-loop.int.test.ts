@@ -1,6 +1,6 @@
 // The real installer /init, run as root against loop devices in a private mount
 // namespace, syncing from the real rsync daemon and reporting to the real API handlers.
-import { mkdtempSync, rmSync, utimesSync, writeFileSync, readdirSync } from "node:fs";
+import { copyFileSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execFileSync } from "node:child_process";
@@ -247,5 +247,43 @@ describe.sequential("installer /init against loop devices", () => {
     expect(run.code, run.output).toBe(0);
     expect(run.reports.find((r) => r.step === "mode" && r.status === "finished")?.message).toBe("full: mode full");
     expect(run.reports.find((r) => r.step === "rsync" && r.status === "finished")!.bytes).toBeGreaterThan(FILES * FILE_SIZE * 0.98);
+  });
+
+  it("a failing initialize script stops the node before partitioning, with its last lines, touching no disk", async () => {
+    setPlan("node001", layout(), {
+      installMode: "full",
+      initialize: { content: 'echo "checking $MF_NODE"\necho "no BIOS update for rack $MF_VAR_rack" >&2\nexit 3\n', source: "t" },
+      vars: { rack: 7 },
+    });
+    const before = await disk.sha256();
+    const run = await runInstaller({ api, node: "node001", disks: [disk.dev], work: join(dir, "w-init") });
+    expect(run.code).toBe(1);
+    const failed = run.reports.find((r) => r.status === "failed");
+    expect(failed).toMatchObject({ step: "initialize" });
+    expect(failed!.message).toBe("the initialize script exited 3: checking node001\nno BIOS update for rack 7");
+    expect(run.reports.some((r) => r.step === "partition")).toBe(false);
+    expect(run.output).toContain("metalform: initialize: checking node001");
+    expect(await disk.sha256()).toBe(before);
+  });
+
+  it("files rendered for the node are written; finalize runs chrooted with the node's values and none of the installer's credentials", async () => {
+    // A shell in the image for the chroot (busybox: builtins are enough for the script).
+    copyFileSync("/bin/busybox", join(imgDir, "bin/busybox"));
+    symlinkSync("busybox", join(imgDir, "bin/sh"));
+    const files = { dir: "/cfg/files", entries: [{ name: "etc/role.liquid", path: "/etc/role", mode: "0640", content: "{{ node.name }} rack {{ vars.rack }}\n", template: true }] };
+    const finalize = {
+      content: 'echo "$MF_NODE $MF_IP rack=$MF_VAR_rack token=${MF_TOKEN:-none} rsync=${MF_RSYNC_PASSWORD:-none}" >/etc/finalized\necho finalized $MF_NODE\n',
+      source: "t",
+    };
+    setPlan("node001", layout(), { files, finalize, vars: { rack: 7 }, initialize: { content: "echo init ok\n", source: "t" } });
+    const run = await runInstaller({ api, node: "node001", disks: [disk.dev], work: join(dir, "w-fin") });
+    expect(run.code, run.output).toBe(0);
+    const steps = run.reports.map((r) => `${r.step}:${r.status}`);
+    expect(steps.indexOf("initialize:finished")).toBeLessThan(steps.indexOf("disks:started"));
+    expect(steps.indexOf("finalize:finished")).toBeGreaterThan(steps.indexOf("configure:finished"));
+    expect(run.reports.find((r) => r.step === "finalize" && r.status === "finished")?.message).toBe("finalized node001");
+    disk.partitions();
+    const text = withMounted(disk.part(5), "cat etc/role etc/finalized; stat -c %a etc/role", dir);
+    expect(text).toBe("node001 rack 7\nnode001 10.141.0.11 rack=7 token=none rsync=none\n640\n");
   });
 });

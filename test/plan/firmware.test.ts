@@ -21,12 +21,12 @@ describe("firmware in the plan", () => {
     expect(fresh.nodeChanges[0]!.after!.firmware).toBeUndefined();
   });
 
-  it("BIOS → UEFI with Secure Boot is an update with reason firmware-changed, before and after", () => {
+  it("BIOS → UEFI with Secure Boot is a sync boot (the disk's boot loader changes) with reason firmware-changed, before and after", () => {
     const p = plan([node(1)], [node(1, { firmware: fw({ mode: "uefi", secureBoot: true }) })]);
     const c = p.nodeChanges[0]!;
-    expect(c.kind).toBe("update");
+    expect(c.kind).toBe("sync");
     expect(c.wipesDisks).toBe(false);
-    expect(c.reasons.map((r) => r.code)).toEqual(["firmware-changed"]);
+    expect(c.reasons.map((r) => r.code)).toEqual(["sync-boot", "firmware-changed"]);
     expect(c.fields).toEqual([{ field: "firmware", before: { mode: "bios", secureBoot: false }, after: { mode: "uefi", secureBoot: true }, forcesReimage: false }]);
     // As people read it in the terminal and Markdown plans.
     expect(changeText(c.fields[0]!.before, c.fields[0]!.after)).toBe("bios → uefi (Secure Boot)");

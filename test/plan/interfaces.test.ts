@@ -31,12 +31,12 @@ describe("interfaces in the plan", () => {
     expect(plan([node(1, { interfaces: [data0] })], [node(1, { interfaces: [data0] })]).nodeChanges).toEqual([]);
   });
 
-  it("adding, changing and removing interfaces are updates naming each interface, shown as one line", () => {
+  it("adding, changing and removing interfaces are sync boots (the installer writes them) naming each interface, shown as one line", () => {
     const p = plan([node(1, { interfaces: [data0] })], [node(1, { interfaces: [{ ...data0, ipv4: { address: "10.79.0.12", prefix: 24 } }, bond0] })]);
     const c = p.nodeChanges[0]!;
-    expect(c.kind).toBe("update");
+    expect(c.kind).toBe("sync");
     expect(c.wipesDisks).toBe(false);
-    expect(c.reasons.map((r) => r.code)).toEqual(["network-changed"]);
+    expect(c.reasons.map((r) => r.code)).toEqual(["sync-boot", "network-changed"]);
     expect(c.fields.map((f) => f.field)).toEqual(["network.interfaces.data0", "network.interfaces.bond0"]);
     expect(changeText(c.fields[0]!.before, c.fields[0]!.after)).toBe(
       "data0: ethernet 52:54:00:12:35:01 network data 10.79.0.11/24 mtu 9000 → data0: ethernet 52:54:00:12:35:01 network data 10.79.0.12/24 mtu 9000",

@@ -104,16 +104,34 @@ const rows: Row[] = [
     expect: { node: "node001", kind: "update", reasons: ["install-mode-changed"], fields: ["install_mode"] },
   },
   {
-    name: "ip and mac changed → update",
+    name: "ip and mac changed → sync boot (the node's network configuration is on its disk)",
     old: [node(1)],
     now: [node(1, { ip: "10.0.9.9", mac: "52:54:00:99:99:99" })],
-    expect: { node: "node001", kind: "update", reasons: ["network-changed"], fields: ["network.ip", "network.mac"] },
+    expect: { node: "node001", kind: "sync", reasons: ["sync-boot", "network-changed"], fields: ["network.ip", "network.mac"] },
   },
   {
-    name: "hostname changed → update",
+    name: "only the mac changed → sync boot (networkd's configuration matches the NIC by MAC)",
+    old: [node(1)],
+    now: [node(1, { mac: "52:54:00:99:99:99" })],
+    expect: { node: "node001", kind: "sync", reasons: ["sync-boot", "network-changed"], fields: ["network.mac"] },
+  },
+  {
+    name: "ip changed, install mode nosync → update that says the node is not reached",
+    old: [node(1, { installMode: "nosync" })],
+    now: [node(1, { installMode: "nosync", ip: "10.0.9.9" })],
+    expect: { node: "node001", kind: "update", reasons: ["change-not-delivered", "network-changed"], fields: ["network.ip"] },
+  },
+  {
+    name: "ip changed, install mode full → reimage (full always repartitions)",
+    old: [node(1, { installMode: "full" })],
+    now: [node(1, { installMode: "full", ip: "10.0.9.9" })],
+    expect: { node: "node001", kind: "reimage", fields: ["network.ip"] },
+  },
+  {
+    name: "hostname changed → sync boot",
     old: [node(1)],
     now: [node(1, { hostname: "n1.lab" })],
-    expect: { node: "node001", kind: "update", reasons: ["network-changed"], fields: ["network.hostname"] },
+    expect: { node: "node001", kind: "sync", reasons: ["sync-boot", "network-changed"], fields: ["network.hostname"] },
   },
   {
     name: "boot mode changed → update",
@@ -122,10 +140,10 @@ const rows: Row[] = [
     expect: { node: "node001", kind: "update", reasons: ["boot-changed"], fields: ["boot"] },
   },
   {
-    name: "kernel args changed → update",
+    name: "kernel args changed → sync boot (GRUB's settings on the disk carry them)",
     old: [node(1)],
     now: [node(1, { kernelArgs: ["quiet"] })],
-    expect: { node: "node001", kind: "update", reasons: ["kernel-args-changed"], fields: ["kernel_args"] },
+    expect: { node: "node001", kind: "sync", reasons: ["sync-boot", "kernel-args-changed"], fields: ["kernel_args"] },
   },
   {
     name: "exclude lists changed → update",
@@ -134,20 +152,20 @@ const rows: Row[] = [
     expect: { node: "node001", kind: "update", reasons: ["excludes-changed"], fields: ["exclude_sync"] },
   },
   {
-    name: "BMC address and password reference changed → update",
+    name: "BMC address and password reference changed → sync boot (the installer sets the BMC)",
     old: [node(1)],
     now: [node(1, { bmc: { driver: "ipmi", address: "10.1.9.9", user: "admin", password: { kind: "file", path: "/etc/bmc.pass" }, port: 623 } })],
-    expect: { node: "node001", kind: "update", reasons: ["bmc-changed"], fields: ["bmc.address", "bmc.password"] },
+    expect: { node: "node001", kind: "sync", reasons: ["sync-boot", "bmc-changed"], fields: ["bmc.address", "bmc.password"] },
   },
   {
-    name: "in-band BMC settings (VLAN, user slot, privilege) changed → update",
+    name: "in-band BMC settings (VLAN, user slot, privilege) changed → sync boot (the installer sets them)",
     old: [node(1)],
     now: [
       node(1, {
         bmc: { driver: "ipmi", address: "10.1.0.1", user: "admin", password: { kind: "env", name: "BMC_PASSWORD" }, port: 623, vlan: 42, userId: 3, privilege: "operator" },
       }),
     ],
-    expect: { node: "node001", kind: "update", reasons: ["bmc-changed"], fields: ["bmc.vlan", "bmc.userId", "bmc.privilege"] },
+    expect: { node: "node001", kind: "sync", reasons: ["sync-boot", "bmc-changed"], fields: ["bmc.vlan", "bmc.userId", "bmc.privilege"] },
   },
   {
     name: "BMC removed → update",

@@ -1,7 +1,7 @@
 // Text pieces shared by the terminal and Markdown renderers.
 import { structuredPatch } from "diff";
 import { formatBytes } from "../layout.js";
-import { changeText, fieldLabel, shortDigest, valueText } from "../format.js";
+import { changeText, fieldLabel, filesChangeText, shortDigest, valueText } from "../format.js";
 import type { Drift, FieldChange, ImageChange, NodeChange } from "../types.js";
 
 /** `disk layout: std bc22d7 → big 5cab01`; compact (one-liners): `image compute a1b2c3 → d4e5f6`. */
@@ -12,6 +12,7 @@ export function fieldLine(f: FieldChange, opts: { compact?: boolean } = {}): str
   if (f.field === "size" && typeof f.after === "number" && typeof f.before === "number") {
     return `${label} ${formatBytes(f.before)} → ${formatBytes(f.after)}${mark}`;
   }
+  if (f.field === "files") return `${label} ${filesChangeText(f.before, f.after)}`;
   return `${label} ${changeText(f.before, f.after)}${mark}`;
 }
 
@@ -39,7 +40,8 @@ export function oneLiner(c: NodeChange): string | undefined {
   if (c.fields.length === 0) return c.reasons.map((r) => r.message).join("; ");
   if (c.fields.length === 1 && c.fields[0]!.beforeText === undefined && c.reasons.every((r) => !/^(image-not-synced|install-skipped)$/.test(r.code))) {
     const rollback = c.reasons.find((r) => r.code === "image-rollback");
-    return fieldLine(c.fields[0]!, { compact: true }) + (rollback ? `; ${rollback.message}` : "");
+    const delivery = c.reasons.find((r) => r.code === "sync-boot" || r.code === "change-not-delivered");
+    return fieldLine(c.fields[0]!, { compact: true }) + (rollback ? `; ${rollback.message}` : "") + (delivery ? `  (${delivery.message})` : "");
   }
   return undefined;
 }
@@ -47,7 +49,11 @@ export function oneLiner(c: NodeChange): string | undefined {
 /** Reasons worth printing under a block: those the field lines do not already say. */
 export function extraReasons(c: NodeChange): string[] {
   return c.reasons
-    .filter((r) => c.kind === "reimage" || /^(drift-.*|image-drift|image-rollback|image-not-synced|install-skipped|install-mode-full|layout-mismatch-on-disk)$/.test(r.code))
+    .filter(
+      (r) =>
+        c.kind === "reimage" ||
+        /^(drift-.*|image-drift|image-rollback|image-not-synced|install-skipped|install-mode-full|layout-mismatch-on-disk|sync-boot|change-not-delivered)$/.test(r.code),
+    )
     .map((r) => r.message);
 }
 

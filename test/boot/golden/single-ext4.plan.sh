@@ -491,3 +491,6 @@ MF_BOOT_WARNING='no boot loader on node001'\''s disk: disk sda has a GPT table b
 MF_BMC_COUNT='0'
 MF_BMC_CHANNEL=''
 MF_BMC_PASSWORD_USER=''
+MF_SCRIPT_INITIALIZE=''
+MF_SCRIPT_FINALIZE=''
+MF_SCRIPT_ENV_COUNT='0'

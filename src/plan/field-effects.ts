@@ -30,6 +30,7 @@ export const FIELD_EFFECTS: readonly FieldEffectRow[] = [
     effect: "running-node",
     why: "the installer writes network configuration that matches the NIC by MAC (systemd-networkd); DHCP's reservation changes on the head",
   },
+  { field: "network.interfaces.", effect: "running-node", why: "the installer writes the interfaces' configuration for the image's network stack" },
   { field: "files", effect: "running-node", why: "the installer writes the node's files" },
   { field: "scripts", effect: "running-node", why: "initialize and finalize run in the installer" },
   { field: "bmc.driver", effect: "head-only", why: "how the head talks to the BMC" },

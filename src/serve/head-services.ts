@@ -294,7 +294,7 @@ export class HeadServices extends EventEmitter<HeadServicesEvents> implements Bo
     });
     this.api = this.makeApi();
     const api = this.api;
-    this.http.addRoute("*", DEFAULT_PREFIX, (ctx) => api.handle(ctx.req, ctx.res).then(() => undefined));
+    this.http.addRoute("*", DEFAULT_PREFIX, async (ctx) => ((await api.handle(ctx.req, ctx.res)) ? undefined : { status: 404, body: "no such installer endpoint\n" }));
     this.tftp = new TftpServer({ address: this.address, port: net.ports.tftp, root: tftpRoot, provider: this.firmwareBoot.provider, logger: this.log.child("tftp") });
     this.dhcp = this.makeDhcp();
     // GRUB (Secure Boot) fetches its per-node configuration over TFTP: that opens the attempt as the iPXE script does.

@@ -127,6 +127,13 @@ describe("discovery access on the head's services", () => {
     expect((await call(HOST, inventoryPath(UNKNOWN), { method: "GET" })).status).toBe(405);
   });
 
+  it("a path under the installer API that names no endpoint is 404, not a server error", async () => {
+    for (const p of ["/api/v1/installer/nodes/node001/bogus", "/api/v1/installer/nodes/a/b/c", "/api/v1/installer/other"]) {
+      const a = await call(HOST, p);
+      expect(a.status, p).toBe(404);
+    }
+  });
+
   it("oversized, malformed and wrongly placed inventories are refused and leave the session open; the good one is taken once", async () => {
     const big = { ...INVENTORY, dmi: { vendor: "x".repeat(70 * 1024) } };
     expect((await call(HOST, inventoryPath(UNKNOWN), { body: JSON.stringify(big) })).status).toBe(413);

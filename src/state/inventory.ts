@@ -72,3 +72,12 @@ export function inventoryOf(records: Readonly<Record<string, InventoryRecord>> |
   if (!records) return undefined;
   return records[node.mac] ?? Object.values(records).find((r) => r.node === node.name);
 }
+
+/**
+ * The address a BMC reported in-band, if it has one: a BMC never configured reads back
+ * 0.0.0.0 (IPMI's "unspecified"), which must not become a node's BMC address.
+ */
+export function configuredBmcAddress(bmc: InventoryBmc | null | undefined): string | undefined {
+  const ip = bmc?.ip;
+  return ip && ip !== "0.0.0.0" ? ip : undefined;
+}

@@ -97,11 +97,12 @@ const adoptCommand: CommandModule<GlobalArgs, AdoptArgs> = {
     try {
       const { adoptIntoConfig } = await import("../../config/adopt-file.js");
       const { defaultConfigPath } = await import("../../config/load.js");
+      const { configuredBmcAddress } = await import("../../state/inventory.js");
       const inv = await inventories(argv);
       const mac = normalMac(argv.mac);
       const r = inv.records.find((x) => x.mac === mac);
       if (!r) return fail(`no inventory of ${argv.mac} in ${inv.location}: only a host that reported can be adopted`);
-      const bmcAddress = argv.bmcAddress ?? r.facts.bmc?.ip;
+      const bmcAddress = argv.bmcAddress ?? configuredBmcAddress(r.facts.bmc);
       const done = await adoptIntoConfig({
         configPath: defaultConfigPath(argv.config),
         mac,

@@ -12,6 +12,7 @@ import { installerInitScript } from "../../../src/boot/installer-init.js";
 import { DiscoverySessions } from "../../../src/services/installer-api/discovery.js";
 import { parseInventory } from "../../../src/services/installer-api/inventory.js";
 import { discoveryRoute } from "../../../src/services/installer-api/route.js";
+import { configuredBmcAddress } from "../../../src/state/inventory.js";
 
 const GOOD = {
   dmi: { vendor: "QEMU", product: "Standard PC (i440FX + PIIX, 1996)", serial: "S123", _: 0 },
@@ -58,6 +59,15 @@ describe("parseInventory", () => {
   it("strips control characters from text (a hostile DMI string cannot forge log lines)", () => {
     const p = parseInventory({ ...GOOD, dmi: { vendor: "ACME\n\u001b[31mroot\u0000" } });
     expect(p.ok && p.value.dmi.vendor).toBe("ACME[31mroot");
+  });
+});
+
+describe("configuredBmcAddress", () => {
+  it("takes a BMC's reported address, never an unset 0.0.0.0 (what a BMC never configured reads back)", () => {
+    expect(configuredBmcAddress({ ip: "10.78.0.12", netmask: "255.255.0.0" })).toBe("10.78.0.12");
+    expect(configuredBmcAddress({ ip: "0.0.0.0", netmask: "0.0.0.0" })).toBeUndefined();
+    expect(configuredBmcAddress({})).toBeUndefined();
+    expect(configuredBmcAddress(null)).toBeUndefined();
   });
 });
 

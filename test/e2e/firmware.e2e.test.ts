@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { labDown, labExec, labUp, type LabInfo } from "../../src/lab/index.js";
 import { LAB_TOOLS, requireTools, tempLabDir } from "../lab/helpers/lab-env.js";
 import { removeStaleNamespaces } from "../helpers/netns.js";
+import { applyEvents, eventMessage, formatPhaseTimes, phaseTimes } from "../helpers/apply-events.js";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 // mfUfw<pid>: this test's lab; namespaces of earlier, dead runs are removed first.
@@ -18,37 +19,6 @@ const NS = `mfUfw${process.pid}`;
 const dir = tempLabDir("fw");
 const METALFORM = [process.execPath, join(ROOT, "bin/metalform")];
 let lab: LabInfo;
-
-type Ev = Record<string, unknown>;
-
-/** An event's message, or "" when it has none. */
-const msg = (e: Ev): string => (typeof e.message === "string" ? e.message : "");
-
-function events(stdout: string): Ev[] {
-  return stdout
-    .split("\n")
-    .filter((l) => l.startsWith("{"))
-    .map((l) => JSON.parse(l) as Ev);
-}
-
-/** Seconds from the power command to the first event of each phase (and UP), for one node. */
-function phaseTimes(evs: Ev[], node: string): Record<string, number> {
-  const mine = evs.filter((e) => e.node === node && (e.type === "node_phase" || e.type === "node_message"));
-  const t = (e: Ev) => Date.parse(String(e.time));
-  const start = t(mine.find((e) => e.phase === "power")!);
-  const first = (pred: (e: Ev) => boolean) => {
-    const e = mine.find(pred);
-    return e ? Math.round((t(e) - start) / 100) / 10 : NaN;
-  };
-  return {
-    dhcp: first((e) => e.phase === "dhcp"),
-    // BIOS: QEMU's NIC ROM is iPXE already, so its first download is the node's script.
-    loader: first((e) => /fetched (snponly\.efi|shimx64\.efi)|iPXE script fetched/.test(msg(e))),
-    installerBoot: first((e) => /fetched .*installer-/.test(msg(e))),
-    installer: first((e) => e.phase === "installer"),
-    up: first((e) => e.phase === "up"),
-  };
-}
 
 beforeAll(async () => {
   requireTools(LAB_TOOLS);
@@ -95,7 +65,7 @@ describe("BIOS, UEFI and Secure Boot nodes in one lab", () => {
       ],
       { capture: true, timeoutMs: 900_000 },
     );
-    const evs = events(run.stdout);
+    const evs = applyEvents(run.stdout);
     const detail = `exit ${run.code}\nstderr:\n${run.stderr.slice(-3000)}\nstdout:\n${run.stdout.slice(-6000)}`;
     expect(run.code, detail).toBe(0);
     expect(
@@ -105,7 +75,7 @@ describe("BIOS, UEFI and Secure Boot nodes in one lab", () => {
         .sort(),
     ).toEqual(["lab1", "lab2", "lab3"]);
 
-    const msgs = (node: string) => evs.filter((e) => e.node === node).map((e) => msg(e));
+    const msgs = (node: string) => evs.filter((e) => e.node === node).map((e) => eventMessage(e));
     // Each firmware fetched its own first loader: iPXE's for BIOS and UEFI, shim then signed GRUB for Secure Boot.
     expect(msgs("lab1")).toContain("iPXE script fetched");
     expect(msgs("lab1").some((m) => /fetched (snponly\.efi|shimx64\.efi)/.test(m))).toBe(false);
@@ -143,7 +113,7 @@ describe("BIOS, UEFI and Secure Boot nodes in one lab", () => {
       const node = `lab${i + 1}`;
       const t = phaseTimes(evs, node);
       const total = Number(evs.find((e) => e.type === "node_complete" && e.node === node)?.elapsed_s);
-      return `  ${fw.padEnd(10)} ${node}: power→DHCP ${t.dhcp} s, loader ${t.loader} s, installer kernel+initrd ${t.installerBoot} s, installer running ${t.installer} s, UP ${t.up} s (node total ${total} s)`;
+      return `  ${fw.padEnd(10)} ${node}: ${formatPhaseTimes(t)} (node total ${total} s)`;
     });
     process.stdout.write(`\nfirmware e2e (3 VMs in parallel, seconds from the power command):\n${lines.join("\n")}\n`);
   }, 960_000);
